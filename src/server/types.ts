@@ -1,0 +1,115 @@
+/**
+ * Public types of the server: the fetch-handler contract and serve() options.
+ * Contract between src/server (serve, adapters), src/static (a fetch handler), src/tls and the CLI.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import type { TlsConfig } from '../tls/types.js';
+
+export type Protocol = 'http/1.1' | 'h2' | 'h2c';
+
+/** Second argument of every fetch handler: facts about the connection that the Request cannot carry. */
+export interface ServeInfo {
+  /** Client address and port ("::1", 53122). */
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  protocol: Protocol;
+  /** "https" over TLS, "http" for cleartext h1/h2c. */
+  scheme: 'https' | 'http';
+  /** Present over TLS only. */
+  tls?: {
+    version: string; // "TLSv1.3"
+    cipher: string; // "TLS_AES_128_GCM_SHA256"
+    alpn: string | false;
+    servername: string | false; // SNI
+    /** The verified client certificate when mTLS is on and the client sent one. */
+    clientCertificate?: X509Certificate;
+    clientCertificateDetails?: PeerCertificate;
+    authorized: boolean;
+  };
+  /** Send a 1xx informational response (103 Early Hints) before the final one. No-op where impossible. */
+  sendInformational(status: number, headers: HeadersInit): void;
+  /** Waits for the handler's response body to be fully written (or fail); for post-response work. */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+
+export interface ServerLimits {
+  /** TLS handshake must finish within this (ms). */
+  handshakeTimeout: number;
+  /** Request head must arrive within this (ms): slowloris. */
+  headersTimeout: number;
+  /** An idle keep-alive (h1) or idle h2 connection is closed after this (ms). */
+  idleTimeout: number;
+  /** A whole request must be read within this (ms) on h1. */
+  requestTimeout: number;
+  /** A response making no write progress for this long is aborted (ms): zero-window slow read. */
+  writeProgressTimeout: number;
+  /** Request body bytes; larger gives 413. */
+  maxBodySize: number;
+  /** Request head bytes; larger gives 431. */
+  maxHeaderSize: number;
+  /** Concurrent connections per process; more are refused. */
+  maxConnections: number;
+  /** Graceful close() waits this long for in-flight requests (ms) before forcing. */
+  shutdownTimeout: number;
+}
+
+export interface ServeOptions {
+  fetch: FetchHandler;
+  /** Default 8443; 0 picks a free port. */
+  port?: number;
+  /** Default "localhost" (both 127.0.0.1 and ::1 where available). */
+  hostname?: string;
+  /** TLS settings; omitted and `tls: false` means cleartext only (h1 + h2c). */
+  tls?: TlsConfig | false;
+  /** Also listen in cleartext on this port (h1 + h2c prior knowledge, sniffed). */
+  httpPort?: number;
+  /** Redirect cleartext requests to https instead of serving them. */
+  redirectHttp?: boolean;
+  /** ALPN order, default ["h2", "http/1.1"]. */
+  alpn?: string[];
+  limits?: Partial<ServerLimits>;
+  /** Partial override of the HTTP/2 engine's DoS limits (src/h2/limits.ts). */
+  h2Limits?: Record<string, number>;
+  /** Print every HTTP/2 frame in and out, decoded (CLI --trace-frames). */
+  traceFrames?: boolean | ((line: string) => void);
+  /** Access log: a function receiving one formatted line per request, or false. */
+  accessLog?: false | ((line: string) => void);
+  /** Error log (handler exceptions, with the request line, never sent to the client). Default console.error. */
+  onError?: (error: unknown, context: string) => void;
+  /** Value of the `server` response header; false to omit. Default "httpsd". */
+  serverHeader?: string | false;
+  /** Use SO_REUSEPORT (for --workers on Linux). */
+  reusePort?: boolean;
+}
+
+/** Counters for introspection (and the optional /metrics endpoint). All return to zero when idle. */
+export interface ServerStats {
+  connections: number;
+  h1Connections: number;
+  h2Connections: number;
+  openStreams: number;
+  inFlightRequests: number;
+  pendingOutputBytes: number;
+  totalRequests: number;
+  totalErrors: number;
+}
+
+export interface Server {
+  /** Resolves once every listener is bound. */
+  ready: Promise<void>;
+  /** Bound URLs, e.g. ["https://localhost:8443/", "http://localhost:8080/"] (valid after ready). */
+  urls: string[];
+  /** Actual bound TLS port (useful with port 0); cleartext port in httpPort. */
+  port: number;
+  httpPort: number | undefined;
+  /** Graceful: stop accepting, GOAWAY / connection: close, wait for in-flight up to timeout (ms), then close. */
+  close(timeoutMs?: number): Promise<void>;
+  /** Re-read certificates (SIGHUP). */
+  reload(): Promise<void>;
+  stats(): ServerStats;
+}

@@ -1,0 +1,43 @@
+/**
+ * TLS configuration accepted by serve({ tls }) and built by the CLI's TLS flags.
+ * Contract between src/tls (which turns it into node:tls options, SNI and reload) and src/server.
+ */
+export type TlsProfileName = 'modern' | 'intermediate' | 'old';
+
+export interface CertKeyPair {
+  /** PEM text or a path to a PEM file (certificate chain: leaf first). */
+  cert?: string | Uint8Array;
+  /** PEM text or a path (PKCS#1, PKCS#8, SEC1; possibly encrypted). */
+  key?: string | Uint8Array;
+  /** PKCS#12 (.p12/.pfx) path or bytes, instead of cert+key. */
+  pfx?: string | Uint8Array;
+  passphrase?: string;
+  /** A file holding the passphrase (first line). */
+  passphraseFile?: string;
+}
+
+export interface TlsConfig extends CertKeyPair {
+  /** Default 'intermediate'. */
+  profile?: TlsProfileName;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3' | 'TLSv1' | 'TLSv1.1';
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3' | 'TLSv1' | 'TLSv1.1';
+  /** A profile name or an OpenSSL cipher string (TLS 1.2) — TLS 1.3 suites are accepted too. */
+  ciphers?: string;
+  /** e.g. ["X25519", "P-256", "P-384"]. */
+  curves?: string[];
+  honorCipherOrder?: boolean;
+  /** Additional certificates chosen by SNI: server name (wildcards allowed, "*.example.test") → pair. */
+  sni?: Record<string, CertKeyPair>;
+  /** mTLS: CA bundle (path or PEM) to verify client certificates against. */
+  clientCa?: string | Uint8Array;
+  /** 'request' asks for a certificate, 'require' rejects clients without a valid one. */
+  clientCert?: 'none' | 'request' | 'require';
+  /** Append NSS key log lines here (SSLKEYLOGFILE format). */
+  keylogFile?: string;
+  /** Session tickets (with key rotation) on by default. */
+  sessionTickets?: boolean;
+  /** Watch the certificate files and reload on change. */
+  watch?: boolean;
+  /** OCSP stapling when the certificate names a responder. Default true. */
+  ocspStapling?: boolean;
+}
