@@ -273,7 +273,11 @@ export interface H2Engine {
   /** The app consumed `bytes` flow-controlled bytes of a stream's request body: reopen windows (WINDOW_UPDATE when worthwhile). */
   consume(streamId: number, bytes: number): void;
 
-  /** All bytes ready to write, or null if none. The returned buffer belongs to the caller. maxBytes bounds DATA framing. */
+  /**
+   * All bytes ready to write, or null if none. The returned buffer belongs to the caller. maxBytes bounds DATA framing.
+   * Framing DATA can drain stream queues below streamHighWaterMark: the resulting 'streamWritable' events come from
+   * pollEvents(); a driver that refills streams on them calls dataToSend() again until both are empty.
+   */
   dataToSend(maxBytes?: number): Uint8Array | null;
   /** True when dataToSend() would return bytes now. */
   readonly wantsWrite: boolean;

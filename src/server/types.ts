@@ -33,6 +33,12 @@ export interface ServeInfo {
   sendInformational(status: number, headers: HeadersInit): void;
   /** Waits for the handler's response body to be fully written (or fail); for post-response work. */
   waitUntil(promise: Promise<unknown>): void;
+  /**
+   * Response trailers for this request's response (any Response class): fixed fields, or a function called after
+   * the body was written (e.g. to send a checksum). HTTP/2 trailing HEADERS; chunked trailers on HTTP/1.1.
+   * Always present on the info objects the server passes; optional only so hand-made infos stay valid.
+   */
+  setTrailers?(trailers: HeadersInit | (() => HeadersInit | Promise<HeadersInit>)): void;
 }
 
 export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
@@ -79,6 +85,10 @@ export interface ServeOptions {
   traceFrames?: boolean | ((line: string) => void);
   /** Access log: a function receiving one formatted line per request, or false. */
   accessLog?: false | ((line: string) => void);
+  /** Access log line format (default "combined"). */
+  accessLogFormat?: 'combined' | 'common' | 'json' | 'short';
+  /** Serve the stats() counters in Prometheus text format at this path (e.g. "/metrics"); off by default. */
+  metricsPath?: string;
   /** Error log (handler exceptions, with the request line, never sent to the client). Default console.error. */
   onError?: (error: unknown, context: string) => void;
   /** Value of the `server` response header; false to omit. Default "httpsd". */
@@ -112,4 +122,6 @@ export interface Server {
   /** Re-read certificates (SIGHUP). */
   reload(): Promise<void>;
   stats(): ServerStats;
+  /** Human-readable TLS facts for a start banner (profile, versions, certificate subject, expiry); [] without TLS. */
+  describeTls(): string[];
 }

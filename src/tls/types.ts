@@ -40,4 +40,10 @@ export interface TlsConfig extends CertKeyPair {
   watch?: boolean;
   /** OCSP stapling when the certificate names a responder. Default true. */
   ocspStapling?: boolean;
+  /** Session ticket key rotation period in ms (default 12 h). Node keeps a single ticket key: see docs/tls.md. */
+  ticketKeyRotationMs?: number;
+  /** TLS session / ticket lifetime in seconds (default 7200). */
+  sessionTimeout?: number;
+  /** Receives loud, non-fatal warnings (certificate not yet valid, near expiry, OCSP failures, failed reloads). Default console.warn. */
+  onWarning?: (message: string) => void;
 }

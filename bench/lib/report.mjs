@@ -1,0 +1,205 @@
+// Turns per-round measurements into medians, ratios, target checks, a markdown table and an SVG bar chart.
+
+export function median(values) {
+  const sorted = values.filter((value) => typeof value === 'number' && Number.isFinite(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** rows[scenarioId][serverName] = { median, min, max, cpu, perCpu, rounds, ratio, errors } */
+export function summarize(results, scenarios, peers) {
+  const summary = {};
+  for (const scenario of scenarios) {
+    const row = {};
+    for (const peer of peers) {
+      const rounds = results.filter((entry) => entry.scenario === scenario.id && entry.server === peer.name);
+      if (rounds.length === 0) continue;
+      const good = rounds.filter((entry) => typeof entry.value === 'number');
+      const values = good.map((entry) => entry.value);
+      row[peer.name] = {
+        median: median(values),
+        min: values.length ? Math.min(...values) : null,
+        max: values.length ? Math.max(...values) : null,
+        cpu: median(good.map((entry) => entry.cpu)),
+        perCpu: median(good.map((entry) => entry.perCpu)),
+        failed: rounds.reduce((sum, entry) => sum + (entry.failed ?? 0), 0),
+        errors: rounds.filter((entry) => entry.error).map((entry) => entry.error),
+        notes: [...new Set(rounds.filter((entry) => entry.note).map((entry) => entry.note))],
+        rounds: rounds.length,
+        skipped: rounds.find((entry) => entry.skipped)?.skipped,
+      };
+    }
+    const base = row[scenario.baseline]?.median;
+    for (const cell of Object.values(row)) {
+      cell.ratio = base && cell.median !== null ? cell.median / base : null;
+    }
+    summary[scenario.id] = row;
+  }
+  return summary;
+}
+
+/** The issue's targets, each a comparison of two medians of the same run. */
+export const targets = [
+  { text: 'h2 hello: httpsd FastResponse >= 2.0x node:http2 stream API', scenario: 'h2-hello',
+    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 2.0 },
+  { text: 'h2 hello: httpsd global Response >= 1.0x node:http2 compat API', scenario: 'h2-hello',
+    server: 'httpsd-global', against: 'node-http2-compat', ratio: 1.0 },
+  { text: 'h1 hello: httpsd >= 0.9x node:https', scenario: 'h1-hello',
+    server: 'httpsd-fast', against: 'node-https', ratio: 0.9 },
+  { text: '1 MiB download: httpsd >= 0.9x node:http2 MB/s', scenario: 'download-1m',
+    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 0.9 },
+  { text: 'idle h2 connection memory: httpsd <= node:http2', scenario: 'idle-memory',
+    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 1.0, lowerIsBetter: true },
+];
+
+export function checkTargets(summary) {
+  return targets.map((target) => {
+    const mine = summary[target.scenario]?.[target.server]?.median;
+    const theirs = summary[target.scenario]?.[target.against]?.median;
+    if (mine == null || theirs == null || theirs === 0) return { ...target, status: 'not measured', measured: null };
+    const measured = mine / theirs;
+    const met = target.lowerIsBetter ? measured <= target.ratio : measured >= target.ratio;
+    // The same comparison per CPU-second of each server: steadier than throughput when other work shares the CPUs.
+    const minePerCpu = summary[target.scenario]?.[target.server]?.perCpu;
+    const theirsPerCpu = summary[target.scenario]?.[target.against]?.perCpu;
+    const perCpu = minePerCpu && theirsPerCpu ? minePerCpu / theirsPerCpu : null;
+    return { ...target, status: met ? 'met' : 'missed', measured, perCpu };
+  });
+}
+
+function formatNumber(value, unit) {
+  if (value == null || !Number.isFinite(value)) return '–';
+  if (unit === 'KiB/conn') return value.toFixed(1);
+  if (value >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (value >= 100) return value.toFixed(0);
+  return value.toFixed(1);
+}
+
+export function markdownTable(summary, scenarios, peers) {
+  const lines = [
+    '| Scenario | Server | Result (median) | min–max | vs baseline | server CPU s | per CPU-s |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const scenario of scenarios) {
+    const row = summary[scenario.id];
+    if (!row) continue;
+    for (const peer of peers) {
+      const cell = row[peer.name];
+      if (!cell) continue;
+      const title = `${scenario.title}`;
+      if (cell.skipped) {
+        lines.push(`| ${title} | ${peer.label} | n/a: ${cell.skipped} | | | | |`);
+        continue;
+      }
+      if (cell.median == null) {
+        lines.push(`| ${title} | ${peer.label} | failed: ${(cell.errors[0] ?? 'no result').replace(/\|/g, '/').slice(0, 120)} | | | | |`);
+        continue;
+      }
+      const isBaseline = peer.name === scenario.baseline;
+      const ratio = cell.ratio == null ? '–' : `${cell.ratio.toFixed(2)}×${isBaseline ? ' (base)' : ''}`;
+      const perCpu = cell.perCpu == null ? '–' : formatNumber(cell.perCpu, 'req/s');
+      const failures = cell.failed > 0 && scenario.id !== 'idle-memory' ? ` (${cell.failed} failed)` : '';
+      lines.push(`| ${title} | ${peer.label} | ${formatNumber(cell.median, scenario.unit)} ${scenario.unit}${failures} | `
+        + `${formatNumber(cell.min, scenario.unit)}–${formatNumber(cell.max, scenario.unit)} | ${ratio} | `
+        + `${cell.cpu == null ? '–' : cell.cpu.toFixed(2)} | ${perCpu} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function targetLines(checks) {
+  return checks.map((check) => {
+    const mark = check.status === 'met' ? 'met' : check.status === 'missed' ? 'MISSED' : 'not measured';
+    const perCpu = check.perCpu == null ? '' : `; per CPU-second ${check.perCpu.toFixed(2)}×`;
+    const measured = check.measured == null ? '' : ` (measured ${check.measured.toFixed(2)}×${perCpu})`;
+    return `- ${mark}: ${check.text}${measured}`;
+  }).join('\n');
+}
+
+function escapeXml(text) {
+  return String(text).replace(/[<>&"']/g, (char) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[char]);
+}
+
+/** Hand-written SVG: one panel per scenario, one horizontal bar per server, httpsd highlighted. */
+export function svgChart(summary, scenarios, peers, subtitle) {
+  const width = 920;
+  const labelWidth = 190;
+  const barArea = width - labelWidth - 120;
+  const barHeight = 16;
+  const gap = 4;
+  const panels = [];
+  let y = 84;
+  const colors = { httpsd: '#1f6feb', node: '#6e7781', peer: '#b08800' };
+  const legend = [['httpsd', colors.httpsd], ['Node.js built-in servers', colors.node], ['other servers', colors.peer]]
+    .map(([text, color], index) => `<rect x="${10 + index * 200}" y="50" width="12" height="12" fill="${color}" rx="2"/>`
+      + `<text x="${28 + index * 200}" y="60" class="label">${escapeXml(text)}</text>`).join('\n');
+  for (const scenario of scenarios) {
+    const row = summary[scenario.id];
+    if (!row) continue;
+    const cells = peers.map((peer) => ({ peer, cell: row[peer.name] })).filter(({ cell }) => cell && cell.median != null);
+    if (cells.length === 0) continue;
+    const max = Math.max(...cells.map(({ cell }) => cell.max ?? cell.median));
+    const parts = [];
+    const better = scenario.lowerIsBetter ? 'lower is better' : 'higher is better';
+    parts.push(`<text x="10" y="${y}" class="title">${escapeXml(`${scenario.title} — ${scenario.unit}, ${better}`)}</text>`);
+    y += 8;
+    for (const { peer, cell } of cells) {
+      const barWidth = max > 0 ? Math.max(1, (cell.median / max) * barArea) : 1;
+      const color = colors[peer.family] ?? colors.peer;
+      const ratio = cell.ratio == null ? '' : ` (${cell.ratio.toFixed(2)}×)`;
+      parts.push(`<text x="${labelWidth - 8}" y="${y + barHeight - 4}" class="label" text-anchor="end">${escapeXml(peer.label)}</text>`);
+      parts.push(`<rect x="${labelWidth}" y="${y}" width="${barWidth.toFixed(1)}" height="${barHeight}" fill="${color}" rx="2"/>`);
+      if (cell.min != null && cell.max != null && max > 0 && cell.max > cell.min) {
+        const x1 = labelWidth + (cell.min / max) * barArea;
+        const x2 = labelWidth + (cell.max / max) * barArea;
+        const mid = y + barHeight / 2;
+        parts.push(`<path d="M${x1.toFixed(1)} ${mid}H${x2.toFixed(1)}M${x1.toFixed(1)} ${mid - 4}V${mid + 4}M${x2.toFixed(1)} ${mid - 4}V${mid + 4}" class="range"/>`);
+      }
+      parts.push(`<text x="${(labelWidth + barWidth + 6).toFixed(1)}" y="${y + barHeight - 4}" class="value">${escapeXml(formatNumber(cell.median, scenario.unit) + ratio)}</text>`);
+      y += barHeight + gap;
+    }
+    y += 26;
+    panels.push(parts.join('\n'));
+  }
+  const height = y;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">
+<style>
+.title { font-size: 14px; font-weight: 600; fill: #1f2328; }
+.label { font-size: 12px; fill: #1f2328; }
+.value { font-size: 11px; fill: #57606a; }
+.range { stroke: #1f2328; stroke-width: 1; opacity: 0.55; fill: none; }
+.head { font-size: 16px; font-weight: 700; fill: #1f2328; }
+.sub { font-size: 11px; fill: #57606a; }
+</style>
+<rect width="100%" height="100%" fill="#ffffff"/>
+<text x="10" y="22" class="head">httpsd benchmark: median of rounds, whiskers show min–max, ratio to the scenario's baseline</text>
+<text x="10" y="38" class="sub">${escapeXml(subtitle)}</text>
+${legend}
+${panels.join('\n')}
+</svg>
+`;
+}
+
+/** Scenario × server matrix of medians (and ratios): the table to read first. */
+export function matrixTable(summary, scenarios, peers) {
+  const shown = peers.filter((peer) => scenarios.some((scenario) => summary[scenario.id]?.[peer.name]?.median != null));
+  const lines = [
+    `| Scenario (unit) | ${shown.map((peer) => peer.label).join(' | ')} |`,
+    `| --- | ${shown.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const scenario of scenarios) {
+    const row = summary[scenario.id];
+    if (!row || !shown.some((peer) => row[peer.name]?.median != null)) continue;
+    const cells = shown.map((peer) => {
+      const cell = row[peer.name];
+      if (!cell || cell.skipped) return 'n/a';
+      if (cell.median == null) return 'failed';
+      const ratio = cell.ratio == null || peer.name === scenario.baseline ? '' : ` (${cell.ratio.toFixed(2)}×)`;
+      const value = formatNumber(cell.median, scenario.unit);
+      return peer.name === scenario.baseline ? `**${value}**` : `${value}${ratio}`;
+    });
+    lines.push(`| ${scenario.title} (${scenario.unit}) | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,183 @@
+// Benchmark scenarios. Each measures one server once (one round) and returns
+// { value, requests, failed, seconds, cpu, perCpu, note? }: value is in the scenario's unit.
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { h2load, wrk } from './loadgen.mjs';
+import { cpuSeconds, rssKiB, pinned, pinning, startChild, stopChild } from './proc.mjs';
+
+const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 * 1024;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function finish(result, cpu, factor = 1) {
+  if (result.error) return { error: result.error };
+  if (result.succeeded <= 0) {
+    return { error: result.failed > 0 ? `no successful request (${result.failed} failed)` : 'no request completed within the timed run' };
+  }
+  return {
+    value: result.rps * factor,
+    requests: result.succeeded,
+    failed: result.failed,
+    seconds: result.seconds,
+    cpu,
+    // In the scenario's unit: requests, connections or megabytes per CPU-second of the server.
+    perCpu: cpu > 0 ? (result.succeeded * factor) / cpu : null,
+  };
+}
+
+/** A timed h2load/wrk run after a warm-up; CPU seconds are read around the timed part only. */
+function loadTest({ tool = 'h2load', clients, streams = 1, h1 = false, cleartext = false, target = '/', dataFile, bytesPerRequest }) {
+  return async ({ server, settings }) => {
+    const base = cleartext ? `http://127.0.0.1:${server.httpPort}` : `https://127.0.0.1:${server.port}`;
+    const url = base + target;
+    const data = dataFile ? settings.files[dataFile] : undefined;
+    const runOnce = (duration) => (tool === 'wrk'
+      ? wrk({ url, connections: clients, duration })
+      : h2load({ url, clients, streams, h1, duration, dataFile: data }));
+    // wrk only takes whole seconds, so its warm-up is the same load from h2load --h1.
+    if (settings.warmup > 0) {
+      if (tool === 'wrk') await h2load({ url, clients, h1: true, duration: settings.warmup });
+      else await runOnce(settings.warmup);
+    }
+    const cpuBefore = cpuSeconds(server.pid);
+    const result = await runOnce(settings.duration);
+    const cpu = cpuSeconds(server.pid) - cpuBefore;
+    return finish(result, cpu, bytesPerRequest ? bytesPerRequest / 1e6 : 1);
+  };
+}
+
+/**
+ * New-connection rate: batches of h2load clients that each open a connection, do a full TLS handshake
+ * (h2load keeps no session cache, so nothing is resumed), make one request and close. Rate = connections / time.
+ */
+function handshakeTest({ batch = 50 }) {
+  return async ({ server, settings, peer }) => {
+    const url = `https://127.0.0.1:${server.port}/`;
+    const h1 = !peer.supports.h2;
+    await h2load({ url, clients: batch, requests: batch, h1 });
+    let succeeded = 0;
+    let failed = 0;
+    let elapsed = 0;
+    const started = Date.now();
+    const cpuBefore = cpuSeconds(server.pid);
+    while (Date.now() - started < settings.duration * 1000) {
+      const result = await h2load({ url, clients: batch, requests: batch, h1, timeoutMs: 30_000 });
+      if (result.error) return { error: result.error };
+      succeeded += result.succeeded;
+      failed += result.failed;
+      elapsed += result.seconds;
+    }
+    const cpu = cpuSeconds(server.pid) - cpuBefore;
+    return finish({ succeeded, failed, seconds: elapsed, rps: elapsed > 0 ? succeeded / elapsed : 0 }, cpu);
+  };
+}
+
+/** Memory per idle h2 connection: RSS of the server before and after opening N connections that each made one request. */
+function idleMemoryTest() {
+  return async ({ server, settings }) => {
+    const url = `https://127.0.0.1:${server.port}/`;
+    const count = settings.idleConnections;
+    await h2load({ url, clients: 10, streams: 10, requests: 2000 });
+    await sleep(300);
+    const rssBefore = rssKiB(server.pid);
+    const cpuBefore = cpuSeconds(server.pid);
+    const { command, args } = pinned(pinning.clientCpu, process.execPath,
+      [path.join(benchDir, 'clients', 'idle-h2.mjs'), '--url', url, '--count', String(count)]);
+    const client = startChild(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    client.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
+    const lines = createInterface({ input: client.stdout });
+    const nextLine = () => new Promise((resolve) => {
+      const onLine = (line) => { cleanup(); resolve(line); };
+      const onClose = () => { cleanup(); resolve(undefined); };
+      const cleanup = () => { lines.off('line', onLine); lines.off('close', onClose); };
+      lines.on('line', onLine);
+      lines.on('close', onClose);
+    });
+    try {
+      const opened = Number(/^open (\d+)/.exec((await nextLine()) ?? '')?.[1] ?? 0);
+      if (opened === 0) return { error: `no idle connection could be opened: ${(/idle-h2: [^\n]*/.exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200)}` };
+      await sleep(1000);
+      const rssAfter = rssKiB(server.pid);
+      client.stdin.write('count\n');
+      const stillOpen = Number(/^still-open (\d+)/.exec((await nextLine()) ?? '')?.[1] ?? 0);
+      const cpu = cpuSeconds(server.pid) - cpuBefore;
+      const result = {
+        value: (rssAfter - rssBefore) / opened,
+        requests: opened,
+        failed: count - stillOpen,
+        seconds: 0,
+        cpu,
+        perCpu: null,
+        rssBeforeKiB: rssBefore,
+        rssAfterKiB: rssAfter,
+      };
+      if (stillOpen < opened) result.note = `${opened - stillOpen} of ${opened} connections closed by the server while idle`;
+      return result;
+    } finally {
+      client.stdin.end();
+      await stopChild(client, 5000);
+    }
+  };
+}
+
+/**
+ * needs: which capability a server must have (h2, h1, h2c, upload, static).
+ * baseline: the server every ratio is computed against.
+ */
+export const scenarios = [
+  // Memory is measured in the first round only: it varies little between rounds, and opening 2,000 connections
+  // is the slowest step of a round.
+  { id: 'idle-memory', title: 'memory per idle h2 connection', unit: 'KiB/conn', lowerIsBetter: true, needs: 'h2', firstRoundOnly: true,
+    baseline: 'node-http2-stream', how: 'N TLS h2 connections (1 GET each, then idle); (VmRSS after - before) / N',
+    run: idleMemoryTest() },
+  { id: 'h2-hello', title: 'h2 hello', unit: 'req/s', needs: 'h2', baseline: 'node-http2-stream',
+    how: 'h2load -c 8 -m 16', run: loadTest({ clients: 8, streams: 16 }) },
+  { id: 'h2-hello-streams', title: 'h2 hello, many streams', unit: 'req/s', needs: 'h2', baseline: 'node-http2-stream',
+    how: 'h2load -c 16 -m 100', run: loadTest({ clients: 16, streams: 100 }) },
+  { id: 'h2-hello-1stream', title: 'h2 hello, 1 stream/conn', unit: 'req/s', needs: 'h2', baseline: 'node-http2-stream',
+    how: 'h2load -c 64 -m 1', run: loadTest({ clients: 64, streams: 1 }) },
+  { id: 'h1-hello', title: 'h1 hello (keep-alive)', unit: 'req/s', needs: 'h1', baseline: 'node-https',
+    how: 'wrk -t 1 -c 64 (TLS, keep-alive)', run: loadTest({ tool: 'wrk', clients: 64 }) },
+  { id: 'h1-hello-h2load', title: 'h1 hello (h2load --h1)', unit: 'req/s', needs: 'h1', baseline: 'node-https', optional: true,
+    how: 'h2load --h1 -c 64 -m 1', run: loadTest({ clients: 64, streams: 1, h1: true }) },
+  { id: 'h2c-hello', title: 'h2c hello (cleartext)', unit: 'req/s', needs: 'h2c', baseline: 'node-http2-stream',
+    how: 'h2load -c 8 -m 16 http://', run: loadTest({ clients: 8, streams: 16, cleartext: true }) },
+  { id: 'download-1m', title: '1 MiB download over h2', unit: 'MB/s', needs: 'h2', baseline: 'node-http2-stream',
+    how: 'h2load -c 4 -m 4 /1m', run: loadTest({ clients: 4, streams: 4, target: '/1m', bytesPerRequest: MiB }) },
+  // Two uploads at a time, so that each finishes well within the timed run even on a slow server (h2load counts
+  // only the requests that complete inside it).
+  { id: 'upload-10m', title: '10 MiB upload over h2', unit: 'MB/s', needs: 'upload', baseline: 'node-http2-stream',
+    how: 'h2load -c 2 -m 1 -d 10MiB /upload',
+    run: loadTest({ clients: 2, streams: 1, target: '/upload', dataFile: 'upload', bytesPerRequest: 10 * MiB }) },
+  { id: 'handshake-ecdsa', title: 'new connections, ECDSA P-256', unit: 'conn/s', needs: 'tls', baseline: 'node-http2-stream',
+    how: 'h2load -c 50 -n 50 in a loop: 1 full TLS handshake + 1 request per connection', run: handshakeTest({}) },
+  { id: 'handshake-rsa', title: 'new connections, RSA-2048', unit: 'conn/s', needs: 'tls', baseline: 'node-http2-stream', cert: 'rsa',
+    how: 'as above with an RSA-2048 certificate', run: handshakeTest({}) },
+  { id: 'static-small', title: 'static file, 1 KiB', unit: 'req/s', needs: 'static', baseline: 'nginx',
+    how: 'h2load -c 8 -m 16 /static/small.txt', run: loadTest({ clients: 8, streams: 16, target: '/static/small.txt' }) },
+  { id: 'static-1m', title: 'static file, 1 MiB', unit: 'MB/s', needs: 'static', baseline: 'nginx',
+    how: 'h2load -c 4 -m 4 /static/1m.bin',
+    run: loadTest({ clients: 4, streams: 4, target: '/static/1m.bin', bytesPerRequest: MiB }) },
+];
+
+/** Whether a server takes part in a scenario, and if not, why. */
+export function supportsScenario(peer, scenario, context) {
+  switch (scenario.needs) {
+    case 'h2': return peer.supports.h2 ? true : 'no HTTP/2';
+    case 'h1': return peer.supports.h1 ? true : 'no HTTP/1.1 handler';
+    case 'h2c': return peer.supports.h2c ? true : 'no cleartext h2c';
+    case 'upload':
+      if (!peer.supports.h2) return 'no HTTP/2';
+      return peer.supports.upload ? true : 'does not read the request body';
+    case 'tls': return true;
+    case 'static':
+      if (peer.supports.static === 'native') return true;
+      if (peer.supports.static === 'httpsd') return context.httpsdStatic ? true : 'serveStatic not exported yet';
+      return 'no static file handler';
+    default: return true;
+  }
+}
+
+export const quickScenarioIds = ['h2-hello', 'h1-hello', 'idle-memory'];

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// CPU profile of a Node.js benchmark server under load: runs it with `node --cpu-prof`, drives it with h2load,
+// then prints the functions with the most self time (and the same grouped by file).
+// Usage: npm run build && node bench/profile.mjs [--server httpsd-fast] [--scenario h2-hello] [--duration 10] [--top 25]
+import { parseArgs } from 'node:util';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, pinning, which } from './lib/proc.mjs';
+import { peers } from './lib/peers.mjs';
+import { h2load } from './lib/loadgen.mjs';
+
+const { values } = parseArgs({
+  options: {
+    server: { type: 'string', default: 'httpsd-fast' },
+    scenario: { type: 'string', default: 'h2-hello' },
+    duration: { type: 'string', default: '10' },
+    top: { type: 'string', default: '25' },
+    save: { type: 'string' },
+  },
+});
+const loads = {
+  'h2-hello': { clients: 8, streams: 16, target: '/' },
+  'h2-hello-streams': { clients: 16, streams: 100, target: '/' },
+  'h2-hello-1stream': { clients: 64, streams: 1, target: '/' },
+  'h1-hello': { clients: 64, streams: 1, target: '/', h1: true },
+  'h2c-hello': { clients: 8, streams: 16, target: '/', cleartext: true },
+  'download-1m': { clients: 4, streams: 4, target: '/1m' },
+  'static-small': { clients: 8, streams: 16, target: '/static/small.txt', needsStatic: true },
+  'static-1m': { clients: 4, streams: 4, target: '/static/1m.bin', needsStatic: true },
+};
+const load = loads[values.scenario];
+const peer = peers.find((candidate) => candidate.name === values.server);
+if (!load || !peer || peer.family === 'peer') {
+  console.error(`profile: --scenario one of ${Object.keys(loads).join(', ')}; --server a Node.js server: ${peers.filter((p) => p.family !== 'peer').map((p) => p.name).join(', ')}`);
+  process.exit(2);
+}
+if (!which('h2load')) {
+  console.log('profile: h2load not found; install it with: apt-get install -y nghttp2-client');
+  process.exit(0);
+}
+const availability = await peer.available();
+if (!availability.ok) {
+  console.error(`profile: ${peer.name} unavailable: ${availability.reason}`);
+  process.exit(1);
+}
+
+const tempDir = mkdtempSync(path.join(os.tmpdir(), 'httpsd-profile-'));
+installCleanup(() => rmSync(tempDir, { recursive: true, force: true }));
+const cert = path.join(tempDir, 'cert.pem');
+const key = path.join(tempDir, 'key.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key,
+  '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+const port = await freePort();
+const httpPort = await freePort();
+const profileDir = path.join(tempDir, 'profile');
+const staticRoot = path.join(tempDir, 'docroot', 'static');
+mkdirSync(staticRoot, { recursive: true });
+writeFileSync(path.join(staticRoot, 'small.txt'), Buffer.alloc(1024, 'static small file\n'));
+writeFileSync(path.join(staticRoot, '1m.bin'), Buffer.alloc(1024 * 1024, 'httpsd-bench-'));
+if (load.needsStatic && peer.supports.static !== 'httpsd') {
+  console.error(`profile: ${peer.name} has no static file handler`);
+  process.exit(2);
+}
+const spec = peer.command({ port, httpPort, cert, key, workDir: tempDir, staticRoot, httpsdStatic: Boolean(load.needsStatic) });
+const { command, args } = pinned(pinning.serverCpu, spec.command, ['--cpu-prof', '--cpu-prof-dir', profileDir, ...spec.args]);
+const child = startChild(command, args, { logFile: path.join(tempDir, 'server.log') });
+if (!(await waitForPort(port, child)) || !(await waitForPort(httpPort, child))) {
+  console.error(`profile: ${peer.name} did not start: ${readFileSync(path.join(tempDir, 'server.log'), 'utf8').slice(-400)}`);
+  process.exit(1);
+}
+const url = `${load.cleartext ? `http://127.0.0.1:${httpPort}` : `https://127.0.0.1:${port}`}${load.target}`;
+const result = await h2load({ url, clients: load.clients, streams: load.streams, h1: load.h1, duration: Number(values.duration) });
+// SIGINT makes the server exit normally, which is when node writes the .cpuprofile.
+process.kill(child.pid, 'SIGINT');
+await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+await stopChild(child);
+if (result.error) console.log(`profile: load failed: ${result.error}`);
+else console.log(`${peer.name} ${values.scenario}: ${Math.round(result.rps)} req/s during the profile (profiling slows it down)`);
+
+const files = readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile'));
+if (files.length === 0) {
+  console.error('profile: no .cpuprofile written');
+  process.exit(1);
+}
+const profilePath = path.join(profileDir, files[0]);
+if (values.save) copyFileSync(profilePath, values.save);
+const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
+
+// Self time of a node = the time deltas of the samples that landed in it.
+const selfMicros = new Map();
+profile.samples.forEach((nodeId, index) => {
+  selfMicros.set(nodeId, (selfMicros.get(nodeId) ?? 0) + (profile.timeDeltas[index] ?? 0));
+});
+const byFunction = new Map();
+const byFile = new Map();
+let total = 0;
+for (const node of profile.nodes) {
+  const micros = selfMicros.get(node.id) ?? 0;
+  if (!micros) continue;
+  total += micros;
+  const frame = node.callFrame;
+  const file = frame.url ? frame.url.replace(/^file:\/\//, '').replace(process.cwd() + '/', '') : `(${frame.functionName || 'native'})`;
+  const name = `${frame.functionName || '(anonymous)'} ${file}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+  byFunction.set(name, (byFunction.get(name) ?? 0) + micros);
+  byFile.set(file, (byFile.get(file) ?? 0) + micros);
+}
+const top = Number(values.top);
+const percent = (micros) => `${((micros / total) * 100).toFixed(1).padStart(5)}%`;
+console.log(`\nTop ${top} functions by self time (${(total / 1e6).toFixed(1)} s sampled):`);
+for (const [name, micros] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${percent(micros)}  ${name}`);
+console.log('\nSelf time by file:');
+for (const [file, micros] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${percent(micros)}  ${file}`);
+rmSync(tempDir, { recursive: true, force: true });
+process.exit(0);

@@ -1,0 +1,69 @@
+// httpsd under benchmark: the fetch-handler API with either httpsd's FastResponse (--response fast) or the global
+// Response (--response global). Same routes and bytes as every peer: / hello, /1m, POST /upload, optional --static DIR.
+import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { serverOptions, announceReady, exitOnSignals, oneMiBBody } from './common.mjs';
+
+const options = serverOptions();
+const distEntry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'index.js');
+const httpsd = await import(pathToFileURL(distEntry).href);
+
+if (options.response !== 'fast' && options.response !== 'global') {
+  console.error(`bench httpsd: --response must be "fast" or "global", got "${options.response}"`);
+  process.exit(2);
+}
+if (options.response === 'fast' && typeof httpsd.FastResponse !== 'function') {
+  console.error('bench httpsd: dist/index.js does not export FastResponse yet');
+  process.exit(3);
+}
+const ResponseClass = options.response === 'fast' ? httpsd.FastResponse : Response;
+
+const helloInit = { status: 200, headers: { 'content-type': 'text/plain' } };
+const downloadInit = { status: 200, headers: { 'content-type': 'application/octet-stream' } };
+
+async function countBody(request) {
+  let size = 0;
+  if (request.body) {
+    for await (const chunk of request.body) size += chunk.byteLength;
+  }
+  return new ResponseClass(String(size), helloInit);
+}
+
+let staticHandler;
+if (options.staticDir) {
+  if (typeof httpsd.serveStatic !== 'function') {
+    console.error('bench httpsd: --static needs serveStatic exported by dist/index.js');
+    process.exit(3);
+  }
+  staticHandler = httpsd.serveStatic(options.staticDir);
+  if (typeof staticHandler !== 'function' && typeof staticHandler?.fetch === 'function') {
+    staticHandler = staticHandler.fetch.bind(staticHandler);
+  }
+}
+
+function fetch(request, info) {
+  // Only the URL is touched on the hot path, so a lazily built Request never materializes its headers.
+  const url = request.url;
+  const pathStart = url.indexOf('/', url.indexOf('//') + 2);
+  const pathname = pathStart === -1 ? '/' : url.slice(pathStart);
+  if (pathname === '/') return new ResponseClass('hello', helloInit);
+  if (pathname === '/1m') return new ResponseClass(oneMiBBody, downloadInit);
+  if (pathname === '/upload') return countBody(request);
+  if (staticHandler && pathname.startsWith('/static/')) return staticHandler(request, info);
+  return new ResponseClass('hello', helloInit);
+}
+
+const server = httpsd.serve({
+  fetch,
+  port: options.port,
+  hostname: options.host,
+  tls: { cert: options.cert.toString(), key: options.key.toString() },
+  httpPort: options.httpPort,
+  // The idle-connection scenario opens 2,000 connections and lets them sit; the defaults are for the open internet.
+  limits: { maxConnections: 20_000, idleTimeout: 300_000, maxBodySize: 64 * 1024 * 1024 },
+  accessLog: false,
+});
+await server.ready;
+exitOnSignals(() => { void server.close(0); });
+announceReady(`httpsd-${options.response}`, { port: server.port, httpPort: server.httpPort });

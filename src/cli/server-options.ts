@@ -1,0 +1,127 @@
+/**
+ * The server's own flags of the `httpsd` command, and their validation into serve() settings.
+ */
+import { UsageError } from './errors.js';
+import type { CliOption, CliValues } from './options.js';
+import type { ServerLimits } from '../server/types.js';
+import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
+
+export const ACCESS_LOG_FORMAT_NAMES = ['combined', 'common', 'json', 'short'] as const;
+export type AccessLogFormatName = (typeof ACCESS_LOG_FORMAT_NAMES)[number];
+
+export const SERVER_CLI_OPTIONS: CliOption[] = [
+  { name: 'port', short: 'p', type: 'string', valueName: 'N', description: 'TLS port (h2 + http/1.1). 0 picks a free port.', defaultText: '8443' },
+  { name: 'host', type: 'string', valueName: 'HOST', description: 'Address to listen on; localhost means 127.0.0.1 and ::1. Use 0.0.0.0 or :: for every interface.', defaultText: 'localhost' },
+  { name: 'http-port', type: 'string', valueName: 'N', description: 'Also listen in cleartext on this port: http/1.1 and h2c (prior knowledge), sniffed.' },
+  { name: 'redirect-http', type: 'boolean', description: 'Answer cleartext requests with a 308 redirect to https instead of serving them.' },
+  { name: 'workers', type: 'string', valueName: 'N', description: 'Worker processes sharing the port (node:cluster); crashed workers are restarted.', defaultText: '1' },
+  { name: 'access-log', type: 'string', valueName: 'FORMAT', description: `One line per request on stdout; FORMAT: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`, defaultText: 'off; combined when given alone' },
+  { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 frame in and out, decoded (like nghttp -v), on stderr.' },
+  { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve server counters in Prometheus text format at PATH (e.g. /metrics).' },
+  { name: 'max-body-size', type: 'string', valueName: 'BYTES', description: 'Largest request body; larger gives 413. Suffixes k, m, g.', defaultText: '64m' },
+  { name: 'max-connections', type: 'string', valueName: 'N', description: 'Concurrent connections per process; more are refused.', defaultText: String(DEFAULT_SERVER_LIMITS.maxConnections) },
+  { name: 'idle-timeout', type: 'string', valueName: 'SECONDS', description: 'Close idle keep-alive and HTTP/2 connections after this long.', defaultText: String(DEFAULT_SERVER_LIMITS.idleTimeout / 1000) },
+  { name: 'shutdown-timeout', type: 'string', valueName: 'SECONDS', description: 'On SIGTERM/SIGINT, wait this long for in-flight requests.', defaultText: String(DEFAULT_SERVER_LIMITS.shutdownTimeout / 1000) },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors.' },
+  { name: 'help', short: 'h', type: 'boolean', description: 'Show this help.' },
+  { name: 'version', short: 'v', type: 'boolean', description: 'Show the version.' },
+];
+
+export interface ServerCliSettings {
+  port: number;
+  host: string;
+  httpPort: number | undefined;
+  redirectHttp: boolean;
+  workers: number;
+  accessLog: AccessLogFormatName | undefined;
+  traceFrames: boolean;
+  metricsPath: string | undefined;
+  quiet: boolean;
+  limits: Partial<ServerLimits>;
+}
+
+function stringValue(values: CliValues, name: string): string | undefined {
+  const value = values[name];
+  if (Array.isArray(value)) return value.length ? String(value[value.length - 1]) : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+function flag(values: CliValues, name: string): boolean {
+  const value = values[name];
+  if (typeof value === 'string') return !/^(0|false|no|off|)$/i.test(value.trim());
+  return value === true;
+}
+
+function port(values: CliValues, name: string): number | undefined {
+  const text = stringValue(values, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value > 65535) throw new UsageError(`--${name} ${text}: not a port number. Use 0–65535 (0 picks a free port).`);
+  return value;
+}
+
+function positiveInteger(values: CliValues, name: string, max: number): number | undefined {
+  const text = stringValue(values, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < 1 || value > max) throw new UsageError(`--${name} ${text}: expected a whole number from 1 to ${max}.`);
+  return value;
+}
+
+function seconds(values: CliValues, name: string): number | undefined {
+  const text = stringValue(values, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`--${name} ${text}: expected a number of seconds, e.g. 30 or 0.5.`);
+  return Math.round(value * 1000);
+}
+
+export function parseByteSize(text: string, flagName: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`--${flagName} ${text}: expected a size in bytes, e.g. 1048576, 512k, 64m or 1g.`);
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.floor(Number(match[1]) * scale);
+}
+
+export function parseServerOptions(values: CliValues): ServerCliSettings {
+  const accessLogText = stringValue(values, 'access-log');
+  let accessLog: AccessLogFormatName | undefined;
+  if (accessLogText !== undefined) {
+    if (!(ACCESS_LOG_FORMAT_NAMES as readonly string[]).includes(accessLogText)) {
+      throw new UsageError(`--access-log ${accessLogText}: unknown format. Accepted: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`);
+    }
+    accessLog = accessLogText as AccessLogFormatName;
+  } else if (values['access-log'] === true) {
+    accessLog = 'combined';
+  }
+  const metricsPath = stringValue(values, 'metrics');
+  if (metricsPath !== undefined && !metricsPath.startsWith('/')) {
+    throw new UsageError(`--metrics ${metricsPath}: the path must start with "/", e.g. --metrics /metrics.`);
+  }
+  const host = stringValue(values, 'host') ?? 'localhost';
+  if (host.trim() === '') throw new UsageError('--host is empty. Use localhost, 0.0.0.0, :: or an address of this machine.');
+  const limits: Partial<ServerLimits> = {};
+  const maxBody = stringValue(values, 'max-body-size');
+  if (maxBody !== undefined) limits.maxBodySize = parseByteSize(maxBody, 'max-body-size');
+  const maxConnections = positiveInteger(values, 'max-connections', 10_000_000);
+  if (maxConnections !== undefined) limits.maxConnections = maxConnections;
+  const idle = seconds(values, 'idle-timeout');
+  if (idle !== undefined) limits.idleTimeout = idle;
+  const shutdown = seconds(values, 'shutdown-timeout');
+  if (shutdown !== undefined) limits.shutdownTimeout = shutdown;
+  const httpPort = port(values, 'http-port');
+  const redirectHttp = flag(values, 'redirect-http');
+  if (redirectHttp && httpPort === undefined) throw new UsageError('--redirect-http needs --http-port N (the cleartext port to redirect from).');
+  return {
+    port: port(values, 'port') ?? 8443,
+    host,
+    httpPort,
+    redirectHttp,
+    workers: positiveInteger(values, 'workers', 256) ?? 1,
+    accessLog,
+    traceFrames: flag(values, 'trace-frames'),
+    metricsPath,
+    quiet: flag(values, 'quiet'),
+    limits,
+  };
+}

@@ -1,0 +1,550 @@
+/**
+ * HTTP/2 frame codec (RFC 9113 §4, §6): constants, a growable output writer used by the connection, and pure
+ * encode/decode helpers for every frame type (used by tests, tracing and anyone scripting raw frames).
+ * The connection's receive path parses frames inline for speed; `decodeFramePayload` here implements the same
+ * size and padding rules independently, so the two can be tested against each other.
+ */
+import { ErrorCode, FrameType, SettingId } from './types.js';
+
+export const FRAME_HEADER_LENGTH = 9;
+/** RFC 9113 §3.4: the client connection preface. */
+export const CONNECTION_PREFACE = new Uint8Array([
+  0x50, 0x52, 0x49, 0x20, 0x2a, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x32, 0x2e, 0x30, 0x0d, 0x0a, 0x0d, 0x0a, 0x53,
+  0x4d, 0x0d, 0x0a, 0x0d, 0x0a,
+]); // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+export const FLAG_END_STREAM = 0x1;
+export const FLAG_ACK = 0x1;
+export const FLAG_END_HEADERS = 0x4;
+export const FLAG_PADDED = 0x8;
+export const FLAG_PRIORITY = 0x20;
+
+/** RFC 9113 §6.9.1: the largest flow-control window, 2^31-1. */
+export const MAX_WINDOW_SIZE = 0x7fffffff;
+/** RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE bounds. */
+export const MIN_MAX_FRAME_SIZE = 16384;
+export const MAX_MAX_FRAME_SIZE = 16777215;
+/** RFC 9113 §6.9.2: initial window of every stream and of the connection. */
+export const DEFAULT_INITIAL_WINDOW_SIZE = 65535;
+
+const FRAME_TYPE_NAMES: Record<number, string> = {};
+for (const [name, value] of Object.entries(FrameType)) FRAME_TYPE_NAMES[value] = name;
+const ERROR_CODE_NAMES: Record<number, string> = {};
+for (const [name, value] of Object.entries(ErrorCode)) ERROR_CODE_NAMES[value] = name;
+const SETTING_NAMES: Record<number, string> = {};
+for (const [name, value] of Object.entries(SettingId)) SETTING_NAMES[value] = name;
+
+export function frameTypeName(type: number): string {
+  return FRAME_TYPE_NAMES[type] ?? `UNKNOWN(0x${type.toString(16)})`;
+}
+export function errorCodeName(code: number): string {
+  return ERROR_CODE_NAMES[code] ?? `UNKNOWN(0x${code.toString(16)})`;
+}
+export function settingName(id: number): string {
+  return SETTING_NAMES[id] ?? `UNKNOWN(0x${id.toString(16)})`;
+}
+
+/** Names of the flags defined for a frame type (RFC 9113 §6); undefined flags are ignored (§4.1). */
+export function flagNames(type: number, flags: number): string[] {
+  const names: string[] = [];
+  switch (type) {
+    case FrameType.DATA:
+      if (flags & FLAG_END_STREAM) names.push('END_STREAM');
+      if (flags & FLAG_PADDED) names.push('PADDED');
+      break;
+    case FrameType.HEADERS:
+      if (flags & FLAG_END_STREAM) names.push('END_STREAM');
+      if (flags & FLAG_END_HEADERS) names.push('END_HEADERS');
+      if (flags & FLAG_PADDED) names.push('PADDED');
+      if (flags & FLAG_PRIORITY) names.push('PRIORITY');
+      break;
+    case FrameType.PUSH_PROMISE:
+      if (flags & FLAG_END_HEADERS) names.push('END_HEADERS');
+      if (flags & FLAG_PADDED) names.push('PADDED');
+      break;
+    case FrameType.CONTINUATION:
+      if (flags & FLAG_END_HEADERS) names.push('END_HEADERS');
+      break;
+    case FrameType.SETTINGS:
+    case FrameType.PING:
+      if (flags & FLAG_ACK) names.push('ACK');
+      break;
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output writer: one contiguous growable buffer per connection.
+// ---------------------------------------------------------------------------------------------------------------
+
+const INITIAL_OUTPUT_CAPACITY = 16 * 1024;
+/** Below this size dataToSend() copies out the bytes and keeps the buffer; above, it hands the buffer over. */
+const HAND_OVER_THRESHOLD = 4096;
+
+export class FrameWriter {
+  buf: Uint8Array = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
+  length = 0;
+
+  ensure(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.buf.length) return;
+    let capacity = this.buf.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const next = new Uint8Array(capacity);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  /** Writes a 9-octet frame header (RFC 9113 §4.1). Caller ensured capacity. */
+  header(length: number, type: number, flags: number, streamId: number): void {
+    const b = this.buf;
+    let o = this.length;
+    b[o++] = (length >>> 16) & 0xff;
+    b[o++] = (length >>> 8) & 0xff;
+    b[o++] = length & 0xff;
+    b[o++] = type;
+    b[o++] = flags;
+    b[o++] = (streamId >>> 24) & 0x7f;
+    b[o++] = (streamId >>> 16) & 0xff;
+    b[o++] = (streamId >>> 8) & 0xff;
+    b[o++] = streamId & 0xff;
+    this.length = o;
+  }
+
+  u32(value: number): void {
+    const b = this.buf;
+    const o = this.length;
+    b[o] = (value >>> 24) & 0xff;
+    b[o + 1] = (value >>> 16) & 0xff;
+    b[o + 2] = (value >>> 8) & 0xff;
+    b[o + 3] = value & 0xff;
+    this.length = o + 4;
+  }
+
+  bytes(data: Uint8Array): void {
+    this.buf.set(data, this.length);
+    this.length += data.length;
+  }
+
+  settings(entries: ReadonlyArray<readonly [number, number]>): void {
+    this.ensure(FRAME_HEADER_LENGTH + entries.length * 6);
+    this.header(entries.length * 6, FrameType.SETTINGS, 0, 0);
+    for (const [id, value] of entries) {
+      this.buf[this.length++] = (id >>> 8) & 0xff;
+      this.buf[this.length++] = id & 0xff;
+      this.u32(value);
+    }
+  }
+
+  settingsAck(): void {
+    this.ensure(FRAME_HEADER_LENGTH);
+    this.header(0, FrameType.SETTINGS, FLAG_ACK, 0);
+  }
+
+  ping(opaque: Uint8Array, ack: boolean): void {
+    this.ensure(FRAME_HEADER_LENGTH + 8);
+    this.header(8, FrameType.PING, ack ? FLAG_ACK : 0, 0);
+    this.buf.set(opaque.subarray(0, 8), this.length);
+    this.buf.fill(0, this.length + Math.min(8, opaque.length), this.length + 8);
+    this.length += 8;
+  }
+
+  goaway(lastStreamId: number, code: number, debugData: Uint8Array | undefined): void {
+    const debugLength = debugData === undefined ? 0 : debugData.length;
+    this.ensure(FRAME_HEADER_LENGTH + 8 + debugLength);
+    this.header(8 + debugLength, FrameType.GOAWAY, 0, 0);
+    this.u32(lastStreamId & MAX_WINDOW_SIZE);
+    this.u32(code);
+    if (debugData !== undefined) this.bytes(debugData);
+  }
+
+  rstStream(streamId: number, code: number): void {
+    this.ensure(FRAME_HEADER_LENGTH + 4);
+    this.header(4, FrameType.RST_STREAM, 0, streamId);
+    this.u32(code);
+  }
+
+  windowUpdate(streamId: number, increment: number): void {
+    this.ensure(FRAME_HEADER_LENGTH + 4);
+    this.header(4, FrameType.WINDOW_UPDATE, 0, streamId);
+    this.u32(increment & MAX_WINDOW_SIZE);
+  }
+
+  /**
+   * A field block as HEADERS followed by as many CONTINUATION frames as the peer's SETTINGS_MAX_FRAME_SIZE needs
+   * (RFC 9113 §4.3: written contiguously, nothing may interleave).
+   */
+  headers(streamId: number, block: Uint8Array, endStream: boolean, maxFrameSize: number): void {
+    const total = block.length;
+    const frames = total === 0 ? 1 : Math.ceil(total / maxFrameSize);
+    this.ensure(total + frames * FRAME_HEADER_LENGTH);
+    let offset = 0;
+    let type: number = FrameType.HEADERS;
+    let flags = endStream ? FLAG_END_STREAM : 0;
+    for (;;) {
+      const size = Math.min(maxFrameSize, total - offset);
+      const last = offset + size >= total;
+      this.header(size, type, last ? flags | FLAG_END_HEADERS : flags, streamId);
+      this.buf.set(block.subarray(offset, offset + size), this.length);
+      this.length += size;
+      offset += size;
+      if (last) return;
+      type = FrameType.CONTINUATION;
+      flags = 0;
+    }
+  }
+
+  /**
+   * Takes the written bytes out. Small outputs are copied (the buffer is reused); large ones hand the buffer over
+   * and a fresh one is started, so the big copy never happens twice.
+   */
+  take(): Uint8Array | null {
+    const length = this.length;
+    if (length === 0) return null;
+    this.length = 0;
+    if (length <= HAND_OVER_THRESHOLD) return this.buf.slice(0, length);
+    const out = this.buf.subarray(0, length);
+    this.buf = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pure codec: building frames (tests, conformance, tools) and decoding them.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface RawFrame {
+  length: number;
+  type: number;
+  flags: number;
+  streamId: number;
+  /** View into the input (no copy). */
+  payload: Uint8Array;
+}
+
+/** One frame, header + payload. The reserved bit of the stream id is written as 0 unless `reservedBit` is set. */
+export function encodeFrame(
+  type: number,
+  flags: number,
+  streamId: number,
+  payload: Uint8Array = new Uint8Array(0),
+  reservedBit = false,
+): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_LENGTH + payload.length);
+  const length = payload.length;
+  out[0] = (length >>> 16) & 0xff;
+  out[1] = (length >>> 8) & 0xff;
+  out[2] = length & 0xff;
+  out[3] = type;
+  out[4] = flags;
+  out[5] = ((streamId >>> 24) & 0x7f) | (reservedBit ? 0x80 : 0);
+  out[6] = (streamId >>> 16) & 0xff;
+  out[7] = (streamId >>> 8) & 0xff;
+  out[8] = streamId & 0xff;
+  out.set(payload, FRAME_HEADER_LENGTH);
+  return out;
+}
+
+function u32be(value: number): Uint8Array {
+  return new Uint8Array([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Wraps `body` with RFC 9113 §6.1 padding: Pad Length octet + body + padLength zero octets. */
+function padded(body: Uint8Array, padLength: number | undefined): { payload: Uint8Array; flag: number } {
+  if (padLength === undefined) return { payload: body, flag: 0 };
+  return { payload: concat([new Uint8Array([padLength]), body, new Uint8Array(padLength)]), flag: FLAG_PADDED };
+}
+
+export interface PriorityFields {
+  exclusive: boolean;
+  dependency: number;
+  /** 1..256 (the wire carries weight-1). */
+  weight: number;
+}
+
+function priorityBytes(p: PriorityFields): Uint8Array {
+  const out = u32be(p.dependency & MAX_WINDOW_SIZE);
+  if (p.exclusive) out[0]! |= 0x80;
+  return concat([out, new Uint8Array([(p.weight - 1) & 0xff])]);
+}
+
+export function encodeDataFrame(
+  streamId: number,
+  data: Uint8Array,
+  options: { endStream?: boolean; padLength?: number } = {},
+): Uint8Array {
+  const { payload, flag } = padded(data, options.padLength);
+  return encodeFrame(FrameType.DATA, flag | (options.endStream ? FLAG_END_STREAM : 0), streamId, payload);
+}
+
+export function encodeHeadersFrame(
+  streamId: number,
+  block: Uint8Array,
+  options: { endStream?: boolean; endHeaders?: boolean; padLength?: number; priority?: PriorityFields } = {},
+): Uint8Array {
+  let body = block;
+  let flags = 0;
+  if (options.priority) {
+    body = concat([priorityBytes(options.priority), block]);
+    flags |= FLAG_PRIORITY;
+  }
+  const { payload, flag } = padded(body, options.padLength);
+  flags |= flag;
+  if (options.endStream) flags |= FLAG_END_STREAM;
+  if (options.endHeaders ?? true) flags |= FLAG_END_HEADERS;
+  return encodeFrame(FrameType.HEADERS, flags, streamId, payload);
+}
+
+export function encodeContinuationFrame(streamId: number, block: Uint8Array, endHeaders = true): Uint8Array {
+  return encodeFrame(FrameType.CONTINUATION, endHeaders ? FLAG_END_HEADERS : 0, streamId, block);
+}
+
+export function encodePriorityFrame(streamId: number, priority: PriorityFields): Uint8Array {
+  return encodeFrame(FrameType.PRIORITY, 0, streamId, priorityBytes(priority));
+}
+
+export function encodeRstStreamFrame(streamId: number, code: number): Uint8Array {
+  return encodeFrame(FrameType.RST_STREAM, 0, streamId, u32be(code));
+}
+
+export function encodeSettingsFrame(entries: ReadonlyArray<readonly [number, number]> = [], ack = false): Uint8Array {
+  const payload = new Uint8Array(entries.length * 6);
+  entries.forEach(([id, value], i) => {
+    payload[i * 6] = (id >>> 8) & 0xff;
+    payload[i * 6 + 1] = id & 0xff;
+    payload.set(u32be(value), i * 6 + 2);
+  });
+  return encodeFrame(FrameType.SETTINGS, ack ? FLAG_ACK : 0, 0, payload);
+}
+
+export function encodePushPromiseFrame(
+  streamId: number,
+  promisedStreamId: number,
+  block: Uint8Array,
+  options: { endHeaders?: boolean; padLength?: number } = {},
+): Uint8Array {
+  const { payload, flag } = padded(concat([u32be(promisedStreamId & MAX_WINDOW_SIZE), block]), options.padLength);
+  return encodeFrame(
+    FrameType.PUSH_PROMISE,
+    flag | ((options.endHeaders ?? true) ? FLAG_END_HEADERS : 0),
+    streamId,
+    payload,
+  );
+}
+
+export function encodePingFrame(opaque: Uint8Array = new Uint8Array(8), ack = false): Uint8Array {
+  return encodeFrame(FrameType.PING, ack ? FLAG_ACK : 0, 0, opaque);
+}
+
+export function encodeGoawayFrame(lastStreamId: number, code: number, debugData = new Uint8Array(0)): Uint8Array {
+  return encodeFrame(FrameType.GOAWAY, 0, 0, concat([u32be(lastStreamId & MAX_WINDOW_SIZE), u32be(code), debugData]));
+}
+
+export function encodeWindowUpdateFrame(streamId: number, increment: number): Uint8Array {
+  return encodeFrame(FrameType.WINDOW_UPDATE, 0, streamId, u32be(increment));
+}
+
+/** RFC 9218 §7.1: PRIORITY_UPDATE on stream 0 carrying the prioritized stream id and a Priority Field Value. */
+export function encodePriorityUpdateFrame(prioritizedStreamId: number, value: string): Uint8Array {
+  const text = new TextEncoder().encode(value);
+  return encodeFrame(FrameType.PRIORITY_UPDATE, 0, 0, concat([u32be(prioritizedStreamId & MAX_WINDOW_SIZE), text]));
+}
+
+/** Splits a byte string into complete frames; `rest` is the incomplete tail. No validation beyond the header. */
+export function splitFrames(bytes: Uint8Array): { frames: RawFrame[]; rest: Uint8Array } {
+  const frames: RawFrame[] = [];
+  let offset = 0;
+  while (bytes.length - offset >= FRAME_HEADER_LENGTH) {
+    const length = (bytes[offset]! << 16) | (bytes[offset + 1]! << 8) | bytes[offset + 2]!;
+    if (bytes.length - offset - FRAME_HEADER_LENGTH < length) break;
+    const streamId =
+      ((bytes[offset + 5]! & 0x7f) << 24) | (bytes[offset + 6]! << 16) | (bytes[offset + 7]! << 8) | bytes[offset + 8]!;
+    frames.push({
+      length,
+      type: bytes[offset + 3]!,
+      flags: bytes[offset + 4]!,
+      streamId,
+      payload: bytes.subarray(offset + FRAME_HEADER_LENGTH, offset + FRAME_HEADER_LENGTH + length),
+    });
+    offset += FRAME_HEADER_LENGTH + length;
+  }
+  return { frames, rest: bytes.subarray(offset) };
+}
+
+/** A frame-level error found while decoding one payload (RFC 9113 §4.2, §6). */
+export class FrameError extends Error {
+  constructor(
+    readonly code: number,
+    /** true: connection error (§5.4.1); false: stream error (§5.4.2). */
+    readonly connection: boolean,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+export type DecodedFrame =
+  | { type: 'DATA'; streamId: number; endStream: boolean; data: Uint8Array; padLength: number }
+  | {
+      type: 'HEADERS';
+      streamId: number;
+      endStream: boolean;
+      endHeaders: boolean;
+      priority: PriorityFields | undefined;
+      fragment: Uint8Array;
+      padLength: number;
+    }
+  | { type: 'PRIORITY'; streamId: number; priority: PriorityFields }
+  | { type: 'RST_STREAM'; streamId: number; errorCode: number }
+  | { type: 'SETTINGS'; ack: boolean; settings: Array<[number, number]> }
+  | { type: 'PUSH_PROMISE'; streamId: number; promisedStreamId: number; endHeaders: boolean; fragment: Uint8Array }
+  | { type: 'PING'; ack: boolean; opaque: Uint8Array }
+  | { type: 'GOAWAY'; lastStreamId: number; errorCode: number; debugData: Uint8Array }
+  | { type: 'WINDOW_UPDATE'; streamId: number; increment: number }
+  | { type: 'CONTINUATION'; streamId: number; endHeaders: boolean; fragment: Uint8Array }
+  | { type: 'PRIORITY_UPDATE'; prioritizedStreamId: number; value: string }
+  | { type: 'UNKNOWN'; frameType: number; streamId: number; payload: Uint8Array };
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+function readPriority(b: Uint8Array, o: number): PriorityFields {
+  return { exclusive: (b[o]! & 0x80) !== 0, dependency: readU32(b, o) & MAX_WINDOW_SIZE, weight: b[o + 4]! + 1 };
+}
+
+/** RFC 9113 §6.1: strips padding; a pad length that covers the whole payload is a connection PROTOCOL_ERROR. */
+function unpad(payload: Uint8Array, flags: number, fixed: number): { body: Uint8Array; padLength: number } {
+  if (!(flags & FLAG_PADDED)) {
+    if (payload.length < fixed) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'frame too short');
+    return { body: payload, padLength: 0 };
+  }
+  if (payload.length < 1 + fixed) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'frame too short for padding');
+  const padLength = payload[0]!;
+  if (padLength > payload.length - 1 - fixed) {
+    throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'padding exceeds payload');
+  }
+  return { body: payload.subarray(1, payload.length - padLength), padLength };
+}
+
+/**
+ * Decodes one frame's payload with RFC 9113's per-type size and stream-id rules. Throws FrameError for violations
+ * that are detectable from the frame alone (state rules belong to the connection).
+ */
+export function decodeFramePayload(frame: RawFrame): DecodedFrame {
+  const { type, flags, streamId, payload } = frame;
+  switch (type) {
+    case FrameType.DATA: {
+      // RFC 9113 §6.1: DATA on stream 0 is a connection PROTOCOL_ERROR.
+      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'DATA on stream 0');
+      const { body, padLength } = unpad(payload, flags, 0);
+      return { type: 'DATA', streamId, endStream: (flags & FLAG_END_STREAM) !== 0, data: body, padLength };
+    }
+    case FrameType.HEADERS: {
+      // RFC 9113 §6.2: HEADERS on stream 0 is a connection PROTOCOL_ERROR.
+      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'HEADERS on stream 0');
+      const fixed = flags & FLAG_PRIORITY ? 5 : 0;
+      const { body, padLength } = unpad(payload, flags, fixed);
+      return {
+        type: 'HEADERS',
+        streamId,
+        endStream: (flags & FLAG_END_STREAM) !== 0,
+        endHeaders: (flags & FLAG_END_HEADERS) !== 0,
+        priority: fixed ? readPriority(body, 0) : undefined,
+        fragment: body.subarray(fixed),
+        padLength,
+      };
+    }
+    case FrameType.PRIORITY:
+      // RFC 9113 §6.3: stream 0 → connection PROTOCOL_ERROR; length other than 5 → stream FRAME_SIZE_ERROR.
+      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PRIORITY on stream 0');
+      if (payload.length !== 5) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, false, 'PRIORITY length != 5');
+      return { type: 'PRIORITY', streamId, priority: readPriority(payload, 0) };
+    case FrameType.RST_STREAM:
+      // RFC 9113 §6.4: stream 0 → PROTOCOL_ERROR; length other than 4 → connection FRAME_SIZE_ERROR.
+      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'RST_STREAM on stream 0');
+      if (payload.length !== 4) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'RST_STREAM length != 4');
+      return { type: 'RST_STREAM', streamId, errorCode: readU32(payload, 0) };
+    case FrameType.SETTINGS: {
+      // RFC 9113 §6.5: stream must be 0; ACK must be empty; length a multiple of 6.
+      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'SETTINGS on a stream');
+      const ack = (flags & FLAG_ACK) !== 0;
+      if (ack && payload.length !== 0) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'SETTINGS ACK with payload');
+      if (payload.length % 6 !== 0) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'SETTINGS length % 6');
+      const settings: Array<[number, number]> = [];
+      for (let o = 0; o < payload.length; o += 6) {
+        settings.push([(payload[o]! << 8) | payload[o + 1]!, readU32(payload, o + 2)]);
+      }
+      return { type: 'SETTINGS', ack, settings };
+    }
+    case FrameType.PUSH_PROMISE: {
+      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PUSH_PROMISE on stream 0');
+      const { body } = unpad(payload, flags, 4);
+      return {
+        type: 'PUSH_PROMISE',
+        streamId,
+        promisedStreamId: readU32(body, 0) & MAX_WINDOW_SIZE,
+        endHeaders: (flags & FLAG_END_HEADERS) !== 0,
+        fragment: body.subarray(4),
+      };
+    }
+    case FrameType.PING:
+      // RFC 9113 §6.7: length 8 else connection FRAME_SIZE_ERROR; stream must be 0.
+      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PING on a stream');
+      if (payload.length !== 8) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'PING length != 8');
+      return { type: 'PING', ack: (flags & FLAG_ACK) !== 0, opaque: payload };
+    case FrameType.GOAWAY:
+      // RFC 9113 §6.8: stream must be 0; at least 8 octets.
+      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'GOAWAY on a stream');
+      if (payload.length < 8) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'GOAWAY shorter than 8');
+      return {
+        type: 'GOAWAY',
+        lastStreamId: readU32(payload, 0) & MAX_WINDOW_SIZE,
+        errorCode: readU32(payload, 4),
+        debugData: payload.subarray(8),
+      };
+    case FrameType.WINDOW_UPDATE: {
+      // RFC 9113 §6.9: length 4 else connection FRAME_SIZE_ERROR; zero increment: stream or connection PROTOCOL_ERROR.
+      if (payload.length !== 4) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'WINDOW_UPDATE length != 4');
+      const increment = readU32(payload, 0) & MAX_WINDOW_SIZE;
+      if (increment === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, streamId === 0, 'WINDOW_UPDATE increment 0');
+      return { type: 'WINDOW_UPDATE', streamId, increment };
+    }
+    case FrameType.CONTINUATION:
+      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'CONTINUATION on stream 0');
+      return { type: 'CONTINUATION', streamId, endHeaders: (flags & FLAG_END_HEADERS) !== 0, fragment: payload };
+    case FrameType.PRIORITY_UPDATE: {
+      // RFC 9218 §7.1: stream 0 only, at least the 4-octet prioritized stream id.
+      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PRIORITY_UPDATE on a stream');
+      if (payload.length < 4) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'PRIORITY_UPDATE too short');
+      return {
+        type: 'PRIORITY_UPDATE',
+        prioritizedStreamId: readU32(payload, 0) & MAX_WINDOW_SIZE,
+        value: latin1(payload, 4, payload.length),
+      };
+    }
+    default:
+      // RFC 9113 §4.1, §5.5: unknown frame types are ignored.
+      return { type: 'UNKNOWN', frameType: type, streamId, payload };
+  }
+}
+
+/** Bytes as a Latin-1 string (field values and priority values are octets; no TextDecoder allocation). */
+export function latin1(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}

@@ -1,0 +1,296 @@
+/**
+ * State shared by every connection of one serve() call: the handler, limits, counters, logging, and the
+ * per-request plumbing common to HTTP/1.1 and HTTP/2 (calling the handler, turning failures into 500s).
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { FetchHandler, Protocol, ServeInfo, ServerLimits, ServerStats } from './types.js';
+import { FastResponse, type TrailersInit } from './response.js';
+import { PayloadTooLargeError, type LazyRequest } from './request.js';
+
+export interface AccessLogEntry {
+  remoteAddress: string;
+  method: string;
+  path: string;
+  protocol: Protocol;
+  status: number;
+  bytes: number;
+  referer: string;
+  userAgent: string;
+  durationMs: number;
+}
+
+/** A live connection (h1 socket or h2 session) as the server tracks it for stats and shutdown. */
+export interface TrackedConnection {
+  /** Graceful: finish in-flight, then close. */
+  shutdown(): void;
+  /** Immediate. */
+  destroy(): void;
+  pendingOutputBytes(): number;
+  /** Periodic check for idle / stalled connections (now in ms). */
+  sweep?(now: number): void;
+}
+
+/** Facts about a connection, computed once and shared by its requests. */
+export class ConnectionFacts {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly protocol: Protocol;
+  readonly scheme: 'https' | 'http';
+  private readonly socket: Socket;
+  private tlsFacts: ServeInfo['tls'] | null | undefined;
+
+  constructor(socket: Socket, protocol: Protocol, scheme: 'https' | 'http') {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = socket.localAddress ?? '';
+    this.localPort = socket.localPort ?? 0;
+    this.protocol = protocol;
+    this.scheme = scheme;
+    this.tlsFacts = scheme === 'https' ? undefined : null;
+  }
+
+  get tls(): ServeInfo['tls'] {
+    if (this.tlsFacts === undefined) {
+      const socket = this.socket as TLSSocket;
+      const cipher = socket.getCipher?.();
+      const facts: NonNullable<ServeInfo['tls']> = {
+        version: socket.getProtocol?.() ?? '',
+        cipher: cipher?.standardName ?? cipher?.name ?? '',
+        alpn: socket.alpnProtocol ?? false,
+        servername: (socket as TLSSocket & { servername?: string | false }).servername || false,
+        authorized: socket.authorized === true,
+      };
+      const peer = socket.getPeerX509Certificate?.();
+      if (peer) {
+        facts.clientCertificate = peer;
+        facts.clientCertificateDetails = socket.getPeerCertificate(false);
+      }
+      this.tlsFacts = facts;
+    }
+    return this.tlsFacts ?? undefined;
+  }
+}
+
+/** What a transport offers a request's info object. */
+export interface Exchange {
+  sendInformational(status: number, headers: HeadersInit): void;
+  trailers: TrailersInit | undefined;
+}
+
+/** The `info` argument: connection facts plus per-request actions. Prototype getters keep it one small object. */
+export class RequestInfo implements ServeInfo {
+  constructor(
+    private readonly connection: ConnectionFacts,
+    private readonly exchange: Exchange,
+    private readonly context: ServerContext,
+  ) {}
+  get remoteAddress(): string {
+    return this.connection.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.connection.remotePort;
+  }
+  get localAddress(): string {
+    return this.connection.localAddress;
+  }
+  get localPort(): number {
+    return this.connection.localPort;
+  }
+  get protocol(): Protocol {
+    return this.connection.protocol;
+  }
+  get scheme(): 'https' | 'http' {
+    return this.connection.scheme;
+  }
+  get tls(): ServeInfo['tls'] {
+    return this.connection.tls;
+  }
+  sendInformational(status: number, headers: HeadersInit): void {
+    if (!Number.isInteger(status) || status < 100 || status > 199 || status === 101) {
+      throw new RangeError(`informational status must be 1xx other than 101 (got ${status})`);
+    }
+    this.exchange.sendInformational(status, headers);
+  }
+  setTrailers(trailers: TrailersInit): void {
+    this.exchange.trailers = trailers;
+  }
+  waitUntil(promise: Promise<unknown>): void {
+    this.context.waitUntil(promise);
+  }
+}
+
+export interface ContextOptions {
+  handler: FetchHandler;
+  limits: ServerLimits;
+  serverHeader: string | false;
+  onError: (error: unknown, context: string) => void;
+  accessLog: ((entry: AccessLogEntry) => void) | undefined;
+  metricsPath: string | undefined;
+  traceFrames: ((line: string) => void) | undefined;
+  h2Limits: Record<string, number> | undefined;
+}
+
+export class ServerContext {
+  readonly handler: FetchHandler;
+  readonly limits: ServerLimits;
+  readonly serverHeader: string | false;
+  readonly onError: (error: unknown, context: string) => void;
+  readonly accessLog: ((entry: AccessLogEntry) => void) | undefined;
+  readonly metricsPath: string | undefined;
+  readonly traceFrames: ((line: string) => void) | undefined;
+  readonly h2Limits: Record<string, number> | undefined;
+
+  connections = 0;
+  h1Connections = 0;
+  h2Connections = 0;
+  openStreams = 0;
+  inFlightRequests = 0;
+  totalRequests = 0;
+  totalErrors = 0;
+  closing = false;
+  readonly live = new Set<TrackedConnection>();
+  private readonly pendingWork = new Set<Promise<unknown>>();
+
+  constructor(options: ContextOptions) {
+    this.handler = options.handler;
+    this.limits = options.limits;
+    this.serverHeader = options.serverHeader;
+    this.onError = options.onError;
+    this.accessLog = options.accessLog;
+    this.metricsPath = options.metricsPath;
+    this.traceFrames = options.traceFrames;
+    this.h2Limits = options.h2Limits;
+  }
+
+  stats(): ServerStats {
+    let pending = 0;
+    for (const connection of this.live) pending += connection.pendingOutputBytes();
+    return {
+      connections: this.connections,
+      h1Connections: this.h1Connections,
+      h2Connections: this.h2Connections,
+      openStreams: this.openStreams,
+      inFlightRequests: this.inFlightRequests,
+      pendingOutputBytes: pending,
+      totalRequests: this.totalRequests,
+      totalErrors: this.totalErrors,
+    };
+  }
+
+  waitUntil(promise: Promise<unknown>): void {
+    const tracked = Promise.resolve(promise).then(
+      () => {},
+      (error) => this.onError(error, 'waitUntil'),
+    );
+    this.pendingWork.add(tracked);
+    tracked.finally(() => this.pendingWork.delete(tracked));
+  }
+
+  /** Post-response work registered with info.waitUntil(), for graceful shutdown. */
+  async settleBackgroundWork(): Promise<void> {
+    while (this.pendingWork.size > 0) await Promise.all([...this.pendingWork]);
+  }
+
+  /**
+   * Calls the handler. Returns the Response synchronously when the handler did (so it can be written in the same
+   * turn), else a promise. Never throws or rejects: failures become a 500 (413 for an oversized body) and are logged.
+   */
+  invoke(request: LazyRequest, info: RequestInfo): Response | Promise<Response> {
+    if (this.metricsPath !== undefined && request._method === 'GET' && pathOf(request._path) === this.metricsPath) {
+      return new FastResponse(this.prometheusText(), {
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
+      });
+    }
+    let result: Response | Promise<Response>;
+    try {
+      result = this.handler(request, info);
+    } catch (error) {
+      return this.failure(error, request);
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<Response>).then === 'function') {
+      return (result as Promise<Response>).then(
+        (response) => response,
+        (error: unknown) => this.failure(error, request),
+      );
+    }
+    return result;
+  }
+
+  /** The response for a failed handler. The error goes to the log with the request line, never to the client. */
+  failure(error: unknown, request: LazyRequest): Response {
+    if (error instanceof PayloadTooLargeError) {
+      return new FastResponse('Payload Too Large\n', { status: 413, headers: { connection: 'close' } });
+    }
+    this.totalErrors++;
+    if (!request._aborted) this.onError(error, `${request._method} ${request._path}`);
+    return new FastResponse('Internal Server Error\n', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  }
+
+  prometheusText(): string {
+    const stats = this.stats();
+    const lines: string[] = [];
+    const metric = (name: string, type: 'gauge' | 'counter', help: string, value: number) => {
+      lines.push(`# HELP httpsd_${name} ${help}`, `# TYPE httpsd_${name} ${type}`, `httpsd_${name} ${value}`);
+    };
+    metric('connections', 'gauge', 'Open connections.', stats.connections);
+    metric('h1_connections', 'gauge', 'Open HTTP/1.1 connections.', stats.h1Connections);
+    metric('h2_connections', 'gauge', 'Open HTTP/2 connections (h2 and h2c).', stats.h2Connections);
+    metric('open_streams', 'gauge', 'Open HTTP/2 streams.', stats.openStreams);
+    metric('in_flight_requests', 'gauge', 'Requests whose response is not finished.', stats.inFlightRequests);
+    metric('pending_output_bytes', 'gauge', 'Bytes queued for writing to sockets.', stats.pendingOutputBytes);
+    metric('requests_total', 'counter', 'Requests received.', stats.totalRequests);
+    metric('handler_errors_total', 'counter', 'Handler failures answered with 500.', stats.totalErrors);
+    metric('resident_memory_bytes', 'gauge', 'Resident set size.', process.memoryUsage.rss());
+    return lines.join('\n') + '\n';
+  }
+}
+
+function pathOf(target: string): string {
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
+}
+
+// --- access log formats ---
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+function clfDate(date: Date): string {
+  const pad = (n: number) => (n < 10 ? '0' + n : String(n));
+  return `${pad(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(
+    date.getUTCMinutes(),
+  )}:${pad(date.getUTCSeconds())} +0000`;
+}
+
+export type AccessLogFormat = 'combined' | 'common' | 'json' | 'short';
+export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['combined', 'common', 'json', 'short'];
+
+const PROTOCOL_LABEL: Record<Protocol, string> = { 'http/1.1': 'HTTP/1.1', h2: 'HTTP/2.0', h2c: 'HTTP/2.0' };
+
+export function formatAccessLog(format: AccessLogFormat, entry: AccessLogEntry): string {
+  const quote = (s: string) => s.replace(/["\\\x00-\x1f\x7f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+  const requestLine = `${entry.method} ${entry.path} ${PROTOCOL_LABEL[entry.protocol]}`;
+  switch (format) {
+    case 'json':
+      return JSON.stringify({ time: new Date().toISOString(), ...entry });
+    case 'short':
+      return `${entry.remoteAddress} "${quote(requestLine)}" ${entry.status} ${entry.bytes} ${entry.durationMs.toFixed(1)}ms`;
+    case 'common':
+      return `${entry.remoteAddress} - - [${clfDate(new Date())}] "${quote(requestLine)}" ${entry.status} ${entry.bytes}`;
+    default:
+      return `${entry.remoteAddress} - - [${clfDate(new Date())}] "${quote(requestLine)}" ${entry.status} ${entry.bytes} "${quote(
+        entry.referer || '-',
+      )}" "${quote(entry.userAgent || '-')}"`;
+  }
+}
+
+/** Finds a header value in a flat list by lowercase name (h1 raw headers are case-insensitive). */
+export function findRawHeader(raw: string[], lowerName: string): string | undefined {
+  const length = lowerName.length;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === length && (name === lowerName || name.toLowerCase() === lowerName)) return raw[i + 1];
+  }
+  return undefined;
+}

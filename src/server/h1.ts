@@ -1,0 +1,475 @@
+/**
+ * HTTP/1.1: a node:http Server that never listens. Sockets (TLS after ALPN chose http/1.1, or cleartext after the
+ * h2c sniff) are handed to it with emit('connection'), so llhttp does the parsing, keep-alive and pipelining.
+ */
+import * as http from 'node:http';
+import type { Socket } from 'node:net';
+import { ConnectionFacts, RequestInfo, findRawHeader, type Exchange, type ServerContext, type TrackedConnection } from './context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, type BodySource } from './request.js';
+import { iterateBody, readResponse, resolveTrailers, informationalHeaders, cancelBody, type ResponseParts } from './response-parts.js';
+import type { TrailersInit } from './response.js';
+
+const kFacts = Symbol('httpsd.connectionFacts');
+const kTracked = Symbol('httpsd.h1Connection');
+
+type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection };
+
+/** Reads an IncomingMessage in paused mode: llhttp stops reading the socket while the app does not read. */
+class H1BodySource implements BodySource {
+  private ended = false;
+  private error: unknown = undefined;
+  private received = 0;
+  private resolveWaiter: ((chunk: Uint8Array | null) => void) | undefined;
+  private rejectWaiter: ((error: unknown) => void) | undefined;
+
+  constructor(
+    private readonly req: http.IncomingMessage,
+    private readonly maxBodySize: number,
+  ) {
+    req.on('readable', () => this.wake());
+    req.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    req.on('error', (error) => this.fail(error));
+    req.on('close', () => {
+      if (!req.complete) this.fail(new ClientAbortError());
+    });
+  }
+
+  fail(error: unknown): void {
+    if (this.error !== undefined || this.ended) return;
+    this.error = error;
+    const reject = this.rejectWaiter;
+    this.resolveWaiter = this.rejectWaiter = undefined;
+    reject?.(error);
+  }
+
+  /** A chunk, null at the end, undefined when nothing is buffered yet. Throws on error. */
+  private tryRead(): Uint8Array | null | undefined {
+    if (this.error !== undefined) throw this.error;
+    const chunk = this.req.read() as Buffer | null;
+    if (chunk !== null) {
+      this.received += chunk.byteLength;
+      if (this.received > this.maxBodySize) {
+        const error = new PayloadTooLargeError(this.maxBodySize);
+        this.fail(error);
+        throw error;
+      }
+      return chunk;
+    }
+    return this.ended ? null : undefined;
+  }
+
+  private wake(): void {
+    if (this.resolveWaiter === undefined) return;
+    let chunk: Uint8Array | null | undefined;
+    try {
+      chunk = this.tryRead();
+    } catch (error) {
+      const reject = this.rejectWaiter!;
+      this.resolveWaiter = this.rejectWaiter = undefined;
+      reject(error);
+      return;
+    }
+    if (chunk === undefined) return;
+    const resolve = this.resolveWaiter;
+    this.resolveWaiter = this.rejectWaiter = undefined;
+    resolve(chunk);
+  }
+
+  read(): Uint8Array | null | Promise<Uint8Array | null> {
+    let chunk: Uint8Array | null | undefined;
+    try {
+      chunk = this.tryRead();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (chunk !== undefined) return chunk;
+    return new Promise((resolve, reject) => {
+      this.resolveWaiter = resolve;
+      this.rejectWaiter = reject;
+    });
+  }
+
+  cancel(): void {
+    // Discard the rest; node:http keeps the connection usable (bounded by requestTimeout / maxBodySize).
+    this.req.resume();
+  }
+}
+
+/** Tracks one h1 socket for stats, the write-progress sweep and graceful shutdown. */
+class H1Connection implements TrackedConnection {
+  active = 0;
+  closing = false;
+  /** Requests whose response is not finished, including pipelined ones node:http has not attached yet. */
+  readonly exchanges = new Set<H1Exchange>();
+  requests = 0;
+  /** node:http times a request head only from its first byte: a connection that never sends one is ours to end. */
+  firstRequestTimer: NodeJS.Timeout | undefined;
+  private lastBytesWritten = 0;
+  private lastProgress = Date.now();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly context: ServerContext,
+  ) {}
+
+  pendingOutputBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  shutdown(): void {
+    this.closing = true;
+    if (this.active === 0) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  sweep(now: number): void {
+    // Zero-window slow read: bytes queued for a client that does not read, with no progress for too long.
+    const written = this.socket.bytesWritten;
+    if (this.socket.writableLength === 0 || written !== this.lastBytesWritten) {
+      this.lastBytesWritten = written;
+      this.lastProgress = now;
+      return;
+    }
+    if (now - this.lastProgress > this.context.limits.writeProgressTimeout) this.socket.destroy();
+  }
+
+  /** The socket closed: every pending request (even queued pipelined ones, which get no 'close') is aborted. */
+  socketClosed(): void {
+    for (const exchange of [...this.exchanges]) exchange.clientGone();
+  }
+
+  requestDone(): void {
+    this.active--;
+    if (this.closing && this.active === 0) this.socket.end();
+  }
+}
+
+class H1Exchange implements Exchange {
+  trailers: TrailersInit | undefined = undefined;
+  private finished = false;
+  private bytes = 0;
+  private status = 0;
+  private readonly started: number;
+
+  constructor(
+    private readonly context: ServerContext,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    private readonly request: LazyRequest,
+    private readonly connection: H1Connection,
+    private readonly source: H1BodySource | null,
+  ) {
+    this.started = context.accessLog !== undefined ? performance.now() : 0;
+  }
+
+  sendInformational(status: number, headers: HeadersInit): void {
+    if (this.res.headersSent || this.res.destroyed) return;
+    const list = informationalHeaders(headers, false);
+    if (status === 103) {
+      const hints: Record<string, string | string[]> = {};
+      for (let i = 0; i < list.length; i += 2) {
+        const existing = hints[list[i]!];
+        if (existing === undefined) hints[list[i]!] = list[i + 1]!;
+        else hints[list[i]!] = Array.isArray(existing) ? [...existing, list[i + 1]!] : [existing, list[i + 1]!];
+      }
+      this.res.writeEarlyHints(hints);
+    } else {
+      // 1xx other than 103: written raw before the final head (RFC 9110 §15.2).
+      let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Informational'}\r\n`;
+      for (let i = 0; i < list.length; i += 2) head += `${list[i]}: ${list[i + 1]}\r\n`;
+      (this.res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(head + '\r\n', 'latin1');
+    }
+  }
+
+  /** Watches for the client going away while the response is pending or streaming. */
+  watch(): void {
+    this.connection.exchanges.add(this);
+    this.res.on('close', () => {
+      if (!this.res.writableFinished) this.clientGone();
+      else this.done();
+    });
+  }
+
+  clientGone(): void {
+    if (this.finished) return;
+    this.request._abort(new ClientAbortError());
+    this.source?.fail(new ClientAbortError());
+    this.done();
+  }
+
+  done(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.connection.exchanges.delete(this);
+    this.context.inFlightRequests--;
+    this.connection.requestDone();
+    const log = this.context.accessLog;
+    if (log !== undefined) {
+      const raw = this.req.rawHeaders;
+      log({
+        remoteAddress: this.req.socket.remoteAddress ?? '',
+        method: this.request._method,
+        path: this.request._path,
+        protocol: 'http/1.1',
+        status: this.status,
+        bytes: this.bytes,
+        referer: findRawHeader(raw, 'referer') ?? '',
+        userAgent: findRawHeader(raw, 'user-agent') ?? '',
+        durationMs: performance.now() - this.started,
+      });
+    }
+  }
+
+  /** Writes the response; returns true when it was completely written synchronously. */
+  respond(response: Response): boolean {
+    const res = this.res;
+    if (res.destroyed) {
+      try {
+        cancelBody(readResponse(response, { h2: false, isHead: true, serverHeader: false }).body);
+      } catch {
+        // nothing to release
+      }
+      return false;
+    }
+    const isHead = this.request._method === 'HEAD';
+    let parts: ResponseParts;
+    try {
+      parts = readResponse(response, { h2: false, keepStrings: true, isHead, serverHeader: this.context.serverHeader });
+    } catch (error) {
+      parts = readResponse(this.context.failure(error, this.request), {
+        h2: false,
+        keepStrings: true,
+        isHead,
+        serverHeader: this.context.serverHeader,
+      });
+    }
+    const trailers = parts.trailers ?? this.trailers;
+    const headers = parts.headers;
+    if (this.connection.closing || this.context.closing) headers.push('connection', 'close');
+    this.status = parts.status;
+    const body = parts.body;
+    const canTrail = trailers !== undefined && body !== null && this.req.httpVersionMinor === 1;
+    if (canTrail) {
+      // Trailers need chunked framing (RFC 9112 §7.1.2): drop the length we would otherwise send.
+      const at = headers.indexOf('content-length');
+      if (at >= 0 && at % 2 === 0) headers.splice(at, 2);
+      if (typeof trailers !== 'function') {
+        const names = new Headers(trailers as HeadersInit);
+        const list = [...names.keys()].join(', ');
+        if (list) headers.push('trailer', list);
+      }
+    }
+    res.writeHead(parts.status, headers);
+    if (body === null) {
+      res.end();
+      return true;
+    }
+    if (!canTrail) {
+      if (typeof body === 'string') {
+        // One string write: node:http sends head and body as a single chunk (one TLS record, no writev).
+        this.bytes = parts.contentLength;
+        res.end(body);
+        return true;
+      }
+      if (body instanceof Uint8Array) {
+        this.bytes = body.byteLength;
+        res.end(body);
+        return true;
+      }
+    }
+    this.pump(body, canTrail ? trailers : undefined).catch((error: unknown) => {
+      if (!(error instanceof ClientAbortError)) this.context.onError(error, `${this.request._method} ${this.request._path} (response body)`);
+      // The head is out: the only way to signal a broken body on HTTP/1.1 is to cut the connection.
+      res.destroy();
+    });
+    return false;
+  }
+
+  private async pump(body: Exclude<ResponseParts['body'], null>, trailers: TrailersInit | undefined): Promise<void> {
+    const res = this.res;
+    if (typeof body === 'string') body = Buffer.from(body, 'utf8');
+    if (body instanceof Uint8Array) {
+      this.bytes += body.byteLength;
+      if (!res.write(body)) await this.drain();
+    } else {
+      const iterator = iterateBody(body);
+      try {
+        for await (const chunk of iterator) {
+          if (res.destroyed) throw new ClientAbortError();
+          if (chunk.byteLength === 0) continue;
+          this.bytes += chunk.byteLength;
+          if (!res.write(chunk)) await this.drain();
+        }
+      } finally {
+        if (res.destroyed) await iterator.return(undefined).catch(() => undefined);
+      }
+    }
+    if (res.destroyed) throw new ClientAbortError();
+    if (trailers !== undefined) {
+      const list = await resolveTrailers(trailers, false);
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < list.length; i += 2) pairs.push([list[i]!, list[i + 1]!]);
+      res.addTrailers(pairs);
+    }
+    res.end();
+  }
+
+  /** Waits for the socket to drain; a client that stops reading is cut off after writeProgressTimeout. */
+  private drain(): Promise<void> {
+    const res = this.res;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        res.destroy();
+        reject(new ClientAbortError('no write progress: client stopped reading'));
+      }, this.context.limits.writeProgressTimeout);
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new ClientAbortError());
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+      };
+      res.on('drain', onDrain);
+      res.on('close', onClose);
+    });
+  }
+}
+
+export function createHttp1Server(context: ServerContext, scheme: 'https' | 'http'): http.Server {
+  const limits = context.limits;
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.idleTimeout,
+      maxHeaderSize: limits.maxHeaderSize,
+      // How often node:http checks headersTimeout/requestTimeout: fine enough for short test limits.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeout / 4))),
+      noDelay: true,
+    },
+    (req, res) => handleRequest(context, scheme, req, res),
+  );
+  server.on('clientError', onClientError);
+  // This server never listens; 'listening' starts node:http's connection tracking (headers/request timeouts,
+  // closeIdleConnections) for the sockets we hand it.
+  server.emit('listening');
+  return server;
+}
+
+const kErrorAnswered = Symbol('httpsd.clientErrorAnswered');
+/** How long a connection that got an error response may keep sending before it is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * A request node:http could not parse (or that timed out). Answers with the right status, then closes "lingering"
+ * (RFC 9112 §9.6): our side ends, the rest of the client's input is read and dropped for a moment. Closing with
+ * unread input would make the kernel send a TCP RST, which can destroy the error response before the client reads it.
+ */
+function onClientError(error: Error & { code?: string }, socket: Socket & { [kErrorAnswered]?: boolean }): void {
+  // Input that keeps arriving after the answer reports the same error again: the linger timer handles it.
+  if (socket[kErrorAnswered] || socket.destroyed) return;
+  socket[kErrorAnswered] = true;
+  const code = error.code;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || socket.bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  let status = 400;
+  if (code === 'HPE_HEADER_OVERFLOW') status = 431; // RFC 6585 §5
+  else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408; // RFC 9110 §15.5.9
+  else if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') status = 413;
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+  );
+  if (status === 408) {
+    // A slow client: nothing worth lingering for.
+    socket.destroySoon();
+    return;
+  }
+  socket.on('data', () => {});
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/** Hands an accepted socket to node:http and tracks it. */
+export function acceptHttp1(context: ServerContext, server: http.Server, socket: Socket): void {
+  const connection = new H1Connection(socket, context);
+  (socket as H1Socket)[kTracked] = connection;
+  context.h1Connections++;
+  context.live.add(connection);
+  connection.firstRequestTimer = setTimeout(() => {
+    if (connection.requests === 0) socket.destroy();
+  }, context.limits.headersTimeout);
+  connection.firstRequestTimer.unref();
+  socket.once('close', () => {
+    clearTimeout(connection.firstRequestTimer);
+    context.h1Connections--;
+    context.live.delete(connection);
+    connection.socketClosed();
+  });
+  if (context.closing) connection.closing = true;
+  server.emit('connection', socket);
+}
+
+function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, res: http.ServerResponse): void {
+  context.totalRequests++;
+  context.inFlightRequests++;
+  const socket = req.socket as H1Socket;
+  const connection = socket[kTracked]!;
+  connection.active++;
+  if (connection.requests++ === 0) clearTimeout(connection.firstRequestTimer);
+  const facts = (socket[kFacts] ??= new ConnectionFacts(socket, 'http/1.1', scheme));
+  const raw = req.rawHeaders;
+
+  // One pass over the head for the three fields the adapter needs.
+  let host: string | undefined;
+  let contentLength: string | undefined;
+  let chunked = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4) {
+      if (name === 'host' || name === 'Host' || name.toLowerCase() === 'host') host = raw[i + 1];
+    } else if (name.length === 14) {
+      if (name.toLowerCase() === 'content-length') contentLength = raw[i + 1];
+    } else if (name.length === 17) {
+      if (name.toLowerCase() === 'transfer-encoding') chunked = true;
+    }
+  }
+  const method = req.method!;
+  let source: H1BodySource | null = null;
+  const declaredLength = contentLength === undefined ? 0 : Number(contentLength);
+  if (declaredLength > 0 || chunked) source = new H1BodySource(req, context.limits.maxBodySize);
+  const request = new LazyRequest(method, scheme, host ?? facts.localAddress, req.url ?? '/', raw, false, source);
+  const exchange = new H1Exchange(context, req, res, request, connection, source);
+
+  if (declaredLength > context.limits.maxBodySize) {
+    // RFC 9110 §15.5.14: refuse before reading any of it.
+    exchange.respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
+    exchange.watch();
+    return;
+  }
+  const info = new RequestInfo(facts, exchange, context);
+  const result = context.invoke(request, info);
+  if (result instanceof Promise) {
+    exchange.watch();
+    result.then((response) => exchange.respond(response));
+    return;
+  }
+  if (exchange.respond(result) && source === null) exchange.done();
+  else exchange.watch();
+}

@@ -1,0 +1,530 @@
+/**
+ * Drives the sans-IO HTTP/2 engine over a socket (TLS after ALPN "h2", or cleartext h2c with prior knowledge).
+ *
+ * Socket bytes → engine.receive() → events → requests. All output produced while handling one read (or one
+ * event-loop turn of asynchronous responses) leaves in one socket write. Reading stops while the engine or the
+ * socket hold more than outputHighWaterMark bytes (a peer that sends but does not read cannot make us buffer:
+ * CVE-2019-9517), and a connection whose output makes no progress for writeProgressTimeout is cut
+ * (zero-window slow read).
+ */
+import type { Socket } from 'node:net';
+import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../h2/types.js';
+import { ConnectionFacts, RequestInfo, findRawHeader, type Exchange, type ServerContext, type TrackedConnection } from './context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from './request.js';
+import {
+  cancelBody,
+  informationalHeaders,
+  iterateBody,
+  readResponse,
+  resolveTrailers,
+  type BodyPayload,
+  type ResponseParts,
+} from './response-parts.js';
+import type { TrailersInit } from './response.js';
+import type { Protocol } from './types.js';
+import { DEFAULT_LIMITS } from '../h2/limits.js';
+import { H2Connection } from '../h2/connection.js';
+import { formatFrame } from '../h2/trace.js';
+
+/** RFC 9113 §3.4: the client connection preface. */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+const EMPTY = new Uint8Array(0);
+/**
+ * DATA bytes framed per dataToSend() call: large enough that a turn's output still leaves in one write for
+ * ordinary responses, small enough that a bulk download is encrypted and written in pieces while the socket drains
+ * (bounded memory per connection, and the engine's output buffer does not grow to the sum of every window).
+ */
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+class H2Stream implements Exchange {
+  trailers: TrailersInit | undefined = undefined;
+  /** Response headers were handed to the engine. */
+  headersSent = false;
+  /** END_STREAM was handed to the engine (or the stream was reset). */
+  outputEnded = false;
+  peerEnded: boolean;
+  reset = false;
+  completed = false;
+  readonly openedAt: number;
+  writableWaiter: (() => void) | undefined = undefined;
+  /** When END_STREAM went out while the client was still uploading (ms), for the sweep. */
+  outputEndedAt = 0;
+  status = 0;
+  bytes = 0;
+  readonly started: number;
+
+  constructor(
+    readonly session: H2Session,
+    readonly id: number,
+    readonly request: LazyRequest,
+    readonly source: QueuedBodySource | null,
+    readonly rawHeaders: string[],
+  ) {
+    this.peerEnded = source === null;
+    this.started = session.context.accessLog !== undefined ? performance.now() : 0;
+    this.openedAt = Date.now();
+  }
+
+  sendInformational(status: number, headers: HeadersInit): void {
+    if (this.headersSent || this.reset || this.session.closed) return;
+    this.session.engine.sendInformational(this.id, status, informationalHeaders(headers, true));
+    this.session.scheduleFlush();
+  }
+
+  respond(response: Response): void {
+    const session = this.session;
+    if (this.reset || session.closed) {
+      try {
+        cancelBody(readResponse(response, { h2: true, isHead: true, serverHeader: false }).body);
+      } catch {
+        // nothing to release
+      }
+      this.complete();
+      return;
+    }
+    const context = session.context;
+    const isHead = this.request._method === 'HEAD';
+    let parts: ResponseParts;
+    try {
+      parts = readResponse(response, { h2: true, isHead, serverHeader: context.serverHeader });
+    } catch (error) {
+      parts = readResponse(context.failure(error, this.request), { h2: true, isHead, serverHeader: context.serverHeader });
+    }
+    const engine = session.engine;
+    const trailers = parts.trailers ?? this.trailers;
+    const headers = parts.headers;
+    headers.unshift(':status', String(parts.status));
+    this.status = parts.status;
+    // Without keepStrings, string bodies arrive encoded.
+    const body = parts.body as BodyPayload;
+    this.headersSent = true;
+    if (body === null && trailers === undefined) {
+      engine.sendHeaders(this.id, headers, true);
+      this.endOutput();
+    } else if (body instanceof Uint8Array && trailers === undefined) {
+      engine.sendHeaders(this.id, headers, false);
+      this.bytes = body.byteLength;
+      engine.sendData(this.id, body, true);
+      this.endOutput();
+    } else {
+      engine.sendHeaders(this.id, headers, false);
+      this.pump(body, trailers).catch((error: unknown) => this.failOutput(error));
+    }
+    session.scheduleFlush();
+  }
+
+  private async pump(body: BodyPayload, trailers: TrailersInit | undefined): Promise<void> {
+    const engine = this.session.engine;
+    if (body instanceof Uint8Array) {
+      this.bytes += body.byteLength;
+      if (!engine.sendData(this.id, body, false)) await this.writable();
+    } else if (body !== null) {
+      const iterator = iterateBody(body);
+      try {
+        for await (const chunk of iterator) {
+          if (this.reset || this.session.closed) throw new ClientAbortError();
+          if (chunk.byteLength === 0) continue;
+          this.bytes += chunk.byteLength;
+          const more = engine.sendData(this.id, chunk, false);
+          this.session.scheduleFlush();
+          if (!more) await this.writable();
+        }
+      } finally {
+        if (this.reset || this.session.closed) await iterator.return(undefined).catch(() => undefined);
+      }
+    }
+    if (this.reset || this.session.closed) throw new ClientAbortError();
+    if (trailers !== undefined) {
+      const list = await resolveTrailers(trailers, true);
+      if (this.reset || this.session.closed) throw new ClientAbortError();
+      engine.sendTrailers(this.id, list);
+    } else {
+      engine.sendData(this.id, EMPTY, true);
+    }
+    this.endOutput();
+    this.session.scheduleFlush();
+  }
+
+  private failOutput(error: unknown): void {
+    if (!(error instanceof ClientAbortError)) {
+      this.session.context.onError(error, `${this.request._method} ${this.request._path} (response body)`);
+    }
+    if (!this.reset && !this.session.closed) {
+      // RFC 9113 §8.1: a response that cannot be completed is ended with RST_STREAM.
+      this.reset = true;
+      this.session.engine.resetStream(this.id, ErrorCode.INTERNAL_ERROR);
+      this.session.scheduleFlush();
+    }
+    this.outputEnded = true;
+    this.complete();
+  }
+
+  /** Resolves when the engine reports the stream writable again, or the stream/connection goes away. */
+  private writable(): Promise<void> {
+    if (this.reset || this.session.closed) return Promise.resolve();
+    this.session.waitingWritable++;
+    return new Promise<void>((resolve) => {
+      this.writableWaiter = () => {
+        this.writableWaiter = undefined;
+        this.session.waitingWritable--;
+        resolve();
+      };
+    });
+  }
+
+  private endOutput(): void {
+    this.outputEnded = true;
+    this.outputEndedAt = Date.now();
+    const source = this.source;
+    if (!this.peerEnded && source !== null) {
+      // The response is complete but the client is still uploading: discard the rest (bounded by maxBodySize)
+      // so the stream can close normally (RFC 9113 §8.1).
+      source.cancel();
+    }
+    this.complete();
+  }
+
+  /** Request finished from the server's point of view: counters, access log, and removal once both halves ended. */
+  complete(): void {
+    if (!this.completed && (this.outputEnded || this.reset || this.session.closed)) {
+      this.completed = true;
+      const context = this.session.context;
+      context.inFlightRequests--;
+      const log = context.accessLog;
+      if (log !== undefined) {
+        log({
+          remoteAddress: this.session.facts.remoteAddress,
+          method: this.request._method,
+          path: this.request._path,
+          protocol: this.session.facts.protocol,
+          status: this.reset && !this.outputEnded ? 0 : this.status,
+          bytes: this.bytes,
+          referer: findRawHeader(this.rawHeaders, 'referer') ?? '',
+          userAgent: findRawHeader(this.rawHeaders, 'user-agent') ?? '',
+          durationMs: performance.now() - this.started,
+        });
+      }
+    }
+    if (this.completed && (this.peerEnded || this.reset || this.session.closed)) this.session.streams.delete(this.id);
+  }
+
+  abort(error: Error): void {
+    if (this.reset) return;
+    this.reset = true;
+    this.request._abort(error);
+    this.source?.fail(error);
+    this.writableWaiter?.();
+    this.complete();
+  }
+}
+
+export class H2Session implements TrackedConnection {
+  readonly engine: H2Engine;
+  readonly facts: ConnectionFacts;
+  readonly streams = new Map<number, H2Stream>();
+  closed = false;
+  waitingWritable = 0;
+  private receiving = false;
+  private flushScheduled = false;
+  private readingPaused = false;
+  private countedOpenStreams = 0;
+  private lastActivity = Date.now();
+  private readonly createdAt = Date.now();
+  private lastProgress = Date.now();
+  private lastFlushed = 0;
+  private lastOpenStreams = 0;
+  private endTimer: NodeJS.Timeout | undefined;
+  private readonly highWaterMark: number;
+  private readonly flushCallback = () => this.flush();
+
+  constructor(
+    readonly context: ServerContext,
+    readonly socket: Socket,
+    readonly protocol: Protocol,
+  ) {
+    this.facts = new ConnectionFacts(socket, protocol, protocol === 'h2c' ? 'http' : 'https');
+    const trace = context.traceFrames;
+    const prefix = `[${this.facts.remoteAddress}:${this.facts.remotePort}] `;
+    this.engine = new H2Connection({
+      limits: context.h2Limits as Partial<H2Limits> | undefined,
+      onFrame: trace === undefined ? undefined : (direction, frame) => trace(prefix + formatFrame(direction, frame)),
+    });
+    this.highWaterMark = context.h2Limits?.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark;
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.lastProgress = Date.now();
+      this.flush();
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => {});
+  }
+
+  pendingOutputBytes(): number {
+    return this.engine.bufferedBytes + this.socket.writableLength;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.lastActivity = Date.now();
+    this.receiving = true;
+    let events: H2Event[];
+    try {
+      events = this.engine.receive(chunk);
+      for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
+    } finally {
+      this.receiving = false;
+    }
+    this.flush();
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.receiving || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushCallback);
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const socket = this.socket;
+    const engine = this.engine;
+    // Events the engine produced outside receive() (streamWritable after output went out).
+    for (let round = 0; round < 4; round++) {
+      while (!socket.writableNeedDrain) {
+        const out = engine.dataToSend(OUTPUT_CHUNK_BYTES);
+        if (out === null) break;
+        socket.write(out);
+      }
+      const events = engine.pollEvents();
+      if (events.length === 0) break;
+      for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
+    }
+    this.syncOpenStreams();
+    // Backpressure: stop reading while too much output is queued for this peer.
+    const pending = engine.bufferedBytes + socket.writableLength;
+    if (pending > this.highWaterMark) {
+      if (!this.readingPaused) {
+        this.readingPaused = true;
+        socket.pause();
+      }
+    } else if (this.readingPaused) {
+      this.readingPaused = false;
+      socket.resume();
+    }
+    if (engine.isDone) this.end();
+  }
+
+  private syncOpenStreams(): void {
+    const open = this.engine.openStreamCount;
+    if (open !== this.countedOpenStreams) {
+      this.context.openStreams += open - this.countedOpenStreams;
+      this.countedOpenStreams = open;
+    }
+  }
+
+  private handleEvent(event: H2Event): void {
+    switch (event.type) {
+      case 'request':
+        this.onRequest(event);
+        break;
+      case 'data': {
+        const stream = this.streams.get(event.streamId);
+        const source = stream?.source;
+        if (source === undefined || source === null) {
+          // No one will read it: keep the connection window open.
+          this.engine.consume(event.streamId, event.flowControlledLength);
+          break;
+        }
+        // The event's view is only valid until the next receive(): copy what the app will read later.
+        if (!source.push(event.data.slice(), event.flowControlledLength)) this.bodyTooLarge(stream!);
+        if (event.endStream) {
+          stream!.peerEnded = true;
+          source.end();
+        }
+        break;
+      }
+      case 'streamEnded': {
+        const stream = this.streams.get(event.streamId);
+        if (stream !== undefined) {
+          stream.peerEnded = true;
+          stream.source?.end();
+          stream.complete();
+        }
+        break;
+      }
+      case 'streamReset': {
+        const stream = this.streams.get(event.streamId);
+        if (stream !== undefined) stream.abort(new ClientAbortError(event.byPeer ? 'the client reset the stream' : 'stream error'));
+        break;
+      }
+      case 'streamWritable':
+        this.streams.get(event.streamId)?.writableWaiter?.();
+        break;
+      case 'connectionTerminated':
+        // The engine ended the connection (protocol error, DoS budget) or the peer reported an error: no stream
+        // will see more input, so handlers are told now. A peer's graceful GOAWAY(NO_ERROR) lets accepted streams
+        // complete (RFC 9113 §6.8).
+        if (!event.byPeer || event.code !== ErrorCode.NO_ERROR) {
+          this.abortAll(new ClientAbortError(`connection terminated (error code ${event.code})`));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onRequest(event: RequestReceivedEvent): void {
+    const context = this.context;
+    const pseudo = event.pseudo;
+    const streamId = event.streamId;
+    context.totalRequests++;
+    context.inFlightRequests++;
+    const headers = event.headers;
+    let source: QueuedBodySource | null = null;
+    if (!event.endStream) {
+      const engine = this.engine;
+      source = new QueuedBodySource(
+        context.limits.maxBodySize,
+        (bytes) => {
+          if (bytes > 0 && !this.closed) {
+            engine.consume(streamId, bytes);
+            this.scheduleFlush();
+          }
+        },
+        () => {},
+      );
+    }
+    if (!event.endStream && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {
+      // RFC 9110 §10.1.1: the client waits for 100 before sending the body; the body is read through flow control,
+      // so inviting it costs nothing.
+      this.engine.sendInformational(streamId, 100);
+    }
+    const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
+    const scheme = pseudo.scheme ?? this.facts.scheme;
+    const request = new LazyRequest(pseudo.method, scheme, authority, pseudo.path ?? '/', headers, true, source);
+    const stream = new H2Stream(this, streamId, request, source, headers);
+    this.streams.set(streamId, stream);
+    if (event.contentLength > context.limits.maxBodySize) {
+      this.bodyTooLarge(stream);
+      return;
+    }
+    const result = context.invoke(request, new RequestInfo(this.facts, stream, context));
+    if (result instanceof Promise) result.then((response) => stream.respond(response));
+    else stream.respond(result);
+  }
+
+  /** RFC 9110 §15.5.14: 413, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
+  private bodyTooLarge(stream: H2Stream): void {
+    const error = new PayloadTooLargeError(this.context.limits.maxBodySize);
+    stream.source?.fail(error);
+    stream.request._abort(error);
+    if (!stream.headersSent && !stream.reset) {
+      stream.respond(this.context.failure(error, stream.request));
+      // Hand the 413 to the socket before the reset drops whatever is still queued for the stream.
+      const wasReceiving = this.receiving;
+      this.receiving = false;
+      this.flush();
+      this.receiving = wasReceiving;
+    }
+    if (!stream.reset && !this.closed) {
+      stream.reset = true;
+      this.engine.resetStream(stream.id, stream.headersSent ? ErrorCode.NO_ERROR : ErrorCode.CANCEL);
+      stream.abort(error);
+    }
+  }
+
+  private abortAll(error: Error): void {
+    for (const stream of [...this.streams.values()]) stream.abort(error);
+  }
+
+  /** Graceful: GOAWAY (two-step, RFC 9113 §6.8), let open streams finish, then close. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.engine.shutdown();
+    this.flush();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  sweep(now: number): void {
+    if (this.closed) return;
+    const limits = this.context.limits;
+    const socket = this.socket;
+    const engine = this.engine;
+    const flushed = socket.bytesWritten - socket.writableLength;
+    const open = engine.openStreamCount;
+    if (flushed !== this.lastFlushed || open < this.lastOpenStreams) this.lastProgress = now;
+    this.lastFlushed = flushed;
+    this.lastOpenStreams = open;
+    // Output is stuck when the socket holds bytes, a response waits for window, or streams whose responses we
+    // finished are still open inside the engine (their DATA is blocked by a zero flow-control window).
+    const stuck = socket.writableLength > 0 || this.waitingWritable > 0 || open > this.streams.size;
+    if (stuck && now - this.lastProgress > limits.writeProgressTimeout) {
+      this.engine.goaway(ErrorCode.ENHANCE_YOUR_CALM);
+      this.abortAll(new ClientAbortError('no write progress: client stopped reading'));
+      socket.destroy();
+      return;
+    }
+    for (const stream of this.streams.values()) {
+      if (stream.reset || stream.peerEnded) continue;
+      // A request body that never finishes: after the response went out (idleTimeout), or at all (requestTimeout),
+      // the stream is reset so it cannot pin the connection forever.
+      const expired =
+        (stream.outputEnded && now - stream.outputEndedAt > limits.idleTimeout) || now - stream.openedAt > limits.requestTimeout;
+      if (expired) {
+        engine.resetStream(stream.id, ErrorCode.CANCEL);
+        stream.abort(new ClientAbortError('request body timed out'));
+        this.scheduleFlush();
+      }
+    }
+    // A connection that has not sent a complete first request within headersTimeout (TLS done, then silence or a
+    // dribbled preface) is closed like an HTTP/1.1 slowloris.
+    const idleFor = engine.lastStreamId === 0 ? now - this.createdAt : now - this.lastActivity;
+    const idleLimit = engine.lastStreamId === 0 ? Math.min(limits.headersTimeout, limits.idleTimeout) : limits.idleTimeout;
+    if (!stuck && open === 0 && this.streams.size === 0 && idleFor > idleLimit && !engine.isClosing) {
+      // Idle connection: say goodbye cleanly (GOAWAY NO_ERROR), then close.
+      this.engine.goaway(ErrorCode.NO_ERROR);
+      this.flush();
+      this.end();
+    }
+  }
+
+  /** Flushes and closes the socket, forcing it after a grace period. */
+  private end(): void {
+    if (this.endTimer !== undefined || this.closed) return;
+    this.socket.end();
+    this.endTimer = setTimeout(() => this.socket.destroy(), 2000);
+    this.endTimer.unref();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.endTimer !== undefined) clearTimeout(this.endTimer);
+    this.abortAll(new ClientAbortError('the connection closed'));
+    this.streams.clear();
+    this.context.openStreams -= this.countedOpenStreams;
+    this.countedOpenStreams = 0;
+    this.context.h2Connections--;
+    this.context.live.delete(this);
+  }
+}
+
+/** Starts HTTP/2 on a socket. `initial` holds bytes already read (the sniffed h2c preface). */
+export function acceptHttp2(context: ServerContext, socket: Socket, protocol: Protocol, initial: Buffer | null): void {
+  context.h2Connections++;
+  const session = new H2Session(context, socket, protocol);
+  context.live.add(session);
+  if (context.closing) session.shutdown();
+  if (initial !== null) {
+    session.onData(initial);
+    socket.resume();
+  } else {
+    // Our SETTINGS go out right away (RFC 9113 §3.4: the server preface).
+    session.flush();
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Turns whatever the handler returned into what the transports write: a status, a flat lowercase header list and
+ * a body payload. FastResponse is read field by field; a global Response is read through undici's internal state
+ * when its body is a plain string or byte array (so no ReadableStream is ever pulled), else through `.body`.
+ */
+import { FastResponse, isNullBodyStatus, type TrailersInit } from './response.js';
+
+export type BodyPayload = null | Uint8Array | Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+export interface ResponseParts {
+  status: number;
+  /** Flat [name, value, ...], lowercase names, `date`/`server`/`content-length` filled in. No ':status'. */
+  headers: string[];
+  /**
+   * Null for no content (HEAD, 204, 304, or an empty body). Uint8Array: the whole body, length known.
+   * A string only with `keepStrings` (HTTP/1.1: node:http then writes head and body as one chunk, one TLS record).
+   */
+  body: BodyPayload | string;
+  /** Known body length, or -1 for a streamed body of unknown length. */
+  contentLength: number;
+  trailers: TrailersInit | undefined;
+}
+
+export class NotAResponseError extends TypeError {
+  constructor(value: unknown) {
+    super(`handler returned ${describeValue(value)} instead of a Response`);
+    this.name = 'NotAResponseError';
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  return `a ${typeof value}`;
+}
+
+// --- date header, recomputed at most once per second (RFC 9110 §6.6.1) ---
+let cachedDateSecond = -1;
+let cachedDate = '';
+export function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== cachedDateSecond) {
+    cachedDateSecond = second;
+    cachedDate = new Date(second * 1000).toUTCString();
+  }
+  return cachedDate;
+}
+
+// RFC 9110 §5.1 token, §5.5 field value: no CR, LF or NUL (response splitting).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+/** RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2. */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+const undiciState = (() => {
+  try {
+    const probe = new Response('x');
+    return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'state');
+  } catch {
+    return undefined;
+  }
+})();
+
+/** undici's HeadersList keeps a Map of lowercase name → { name, value } (set-cookie values also in `cookies`). */
+const undiciHeadersMap = (() => {
+  try {
+    const probe = new Response('x', { headers: { a: '1' } });
+    const list = undiciState !== undefined ? (probe as any)[undiciState]?.headersList : undefined;
+    const symbol = list ? Object.getOwnPropertySymbols(list).find((s) => s.description === 'headers map') : undefined;
+    return symbol !== undefined && list[symbol] instanceof Map ? symbol : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+interface HeaderScan {
+  out: string[];
+  hasContentType: boolean;
+  hasDate: boolean;
+  hasServer: boolean;
+  contentLength: string | undefined;
+  h2: boolean;
+}
+
+function addHeader(scan: HeaderScan, rawName: string, value: string, validate: boolean): void {
+  const name = rawName.toLowerCase();
+  if (validate) {
+    if (!TOKEN.test(name)) throw new TypeError(`invalid response header name ${JSON.stringify(rawName)}`);
+    if (BAD_VALUE.test(value)) throw new TypeError(`invalid value for response header ${name}`);
+  }
+  switch (name) {
+    case 'content-length':
+      scan.contentLength = value;
+      return; // written by us from the actual body when it is known
+    case 'content-type':
+      scan.hasContentType = true;
+      break;
+    case 'date':
+      scan.hasDate = true;
+      break;
+    case 'server':
+      scan.hasServer = true;
+      break;
+    default:
+      if (scan.h2 && H2_FORBIDDEN.has(name)) return;
+  }
+  scan.out.push(name, value);
+}
+
+function scanHeadersInit(scan: HeaderScan, init: HeadersInit | undefined): void {
+  if (init === undefined || init === null) return;
+  if (init instanceof Headers) {
+    // Headers iteration yields lowercase names, each set-cookie separately (Fetch standard).
+    for (const [name, value] of init) addHeader(scan, name, value, false);
+    return;
+  }
+  if (Array.isArray(init)) {
+    for (const pair of init) {
+      if (pair.length !== 2) throw new TypeError('header pairs must have exactly two elements');
+      addHeader(scan, String(pair[0]), String(pair[1]).trim(), true);
+    }
+    return;
+  }
+  if (typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const pair of init as unknown as Iterable<[string, string]>) addHeader(scan, String(pair[0]), String(pair[1]).trim(), true);
+    return;
+  }
+  const record = init as Record<string, string | string[]>;
+  for (const name in record) {
+    const value = record[name];
+    if (Array.isArray(value)) for (const item of value) addHeader(scan, name, String(item).trim(), true);
+    else if (value !== undefined) addHeader(scan, name, String(value).trim(), true);
+  }
+}
+
+export interface ReadOptions {
+  h2: boolean;
+  /** Return small string bodies as strings (content-length computed) instead of encoding them. */
+  keepStrings?: boolean;
+  isHead: boolean;
+  serverHeader: string | false;
+}
+
+/** Normalises a handler's return value. Throws NotAResponseError for anything that is not a Response. */
+export function readResponse(response: unknown, options: ReadOptions): ResponseParts {
+  const scan: HeaderScan = {
+    out: [],
+    hasContentType: false,
+    hasDate: false,
+    hasServer: false,
+    contentLength: undefined,
+    h2: options.h2,
+  };
+  let status: number;
+  let rawBody: unknown;
+  let trailers: TrailersInit | undefined;
+
+  if (response instanceof FastResponse && response._real === undefined) {
+    if (response._bodyUsed) throw new TypeError('response body was already consumed by the handler');
+    response._bodyUsed = true;
+    status = response._status;
+    rawBody = response._body;
+    trailers = response._trailers;
+    if (response._headers !== undefined) scanHeadersInit(scan, response._headers);
+    else scanHeadersInit(scan, response._headersInit);
+  } else if (response instanceof Response) {
+    if (response instanceof FastResponse) trailers = response._trailers;
+    const real = response instanceof FastResponse ? response._materialize() : response;
+    if (real.type === 'error') throw new TypeError('handler returned Response.error()');
+    status = real.status;
+    const state = undiciState !== undefined ? (real as any)[undiciState] : undefined;
+    const map: Map<string, { value: string }> | undefined =
+      undiciHeadersMap !== undefined ? state?.headersList?.[undiciHeadersMap] : undefined;
+    if (map instanceof Map) {
+      // Straight from undici's map: iterating `headers` would sort and copy on every response.
+      for (const [name, entry] of map) {
+        if (name === 'set-cookie' && Array.isArray(state.headersList.cookies)) {
+          for (const cookie of state.headersList.cookies as string[]) addHeader(scan, name, cookie, false);
+        } else {
+          addHeader(scan, name, entry.value, false);
+        }
+      }
+    } else {
+      scanHeadersInit(scan, real.headers);
+    }
+    rawBody = null;
+    if (real.body !== null) {
+      if (real.bodyUsed || real.body.locked) throw new TypeError('response body was already consumed by the handler');
+      // undici keeps the original string/bytes next to the stream: read them directly, skipping the stream machinery.
+      const source = state?.body?.source;
+      if (typeof source === 'string' || source instanceof Uint8Array) rawBody = source;
+      else rawBody = real.body;
+    }
+  } else {
+    throw new NotAResponseError(response);
+  }
+
+  let body: BodyPayload | string = null;
+  let contentLength = -1;
+  if (rawBody === null || rawBody === undefined) {
+    contentLength = 0;
+  } else if (typeof rawBody === 'string') {
+    if (options.keepStrings && rawBody.length <= 16384) {
+      body = rawBody;
+      contentLength = Buffer.byteLength(rawBody, 'utf8');
+    } else {
+      body = Buffer.from(rawBody, 'utf8');
+      contentLength = body.byteLength;
+    }
+    if (!scan.hasContentType) scan.out.push('content-type', 'text/plain;charset=UTF-8');
+  } else if (rawBody instanceof Uint8Array) {
+    body = rawBody;
+    contentLength = rawBody.byteLength;
+  } else if (rawBody instanceof ArrayBuffer) {
+    body = new Uint8Array(rawBody);
+    contentLength = body.byteLength;
+  } else if (ArrayBuffer.isView(rawBody)) {
+    body = new Uint8Array(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength);
+    contentLength = body.byteLength;
+  } else if (rawBody instanceof Blob) {
+    body = rawBody;
+    contentLength = rawBody.size;
+    if (!scan.hasContentType && rawBody.type) scan.out.push('content-type', rawBody.type);
+  } else if (rawBody instanceof URLSearchParams) {
+    body = Buffer.from(rawBody.toString(), 'utf8');
+    contentLength = body.byteLength;
+    if (!scan.hasContentType) scan.out.push('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+  } else if (rawBody instanceof ReadableStream) {
+    body = rawBody as ReadableStream<Uint8Array>;
+  } else if (typeof (rawBody as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    body = rawBody as AsyncIterable<Uint8Array>;
+  } else if (rawBody instanceof FormData) {
+    // Multipart encoding is undici's job: go through a real Response.
+    const real = new Response(rawBody);
+    for (const [name, value] of real.headers) if (name === 'content-type' && !scan.hasContentType) scan.out.push(name, value);
+    body = real.body;
+  } else {
+    throw new TypeError(`unsupported response body type ${describeValue(rawBody)}`);
+  }
+
+  if (isNullBodyStatus(status)) {
+    cancelBody(body);
+    body = null;
+    contentLength = -1;
+  } else {
+    if (contentLength < 0 && scan.contentLength !== undefined) {
+      // A streamed body whose length the application declared: keep its word (h1 then avoids chunking).
+      const declared = Number(scan.contentLength);
+      if (Number.isSafeInteger(declared) && declared >= 0) contentLength = declared;
+    }
+    if (contentLength >= 0) scan.out.push('content-length', String(contentLength));
+    if (options.isHead) {
+      // RFC 9110 §9.3.2: same fields as GET, no content.
+      cancelBody(body);
+      body = null;
+    } else if (contentLength === 0 && (body instanceof Uint8Array || body instanceof Blob || typeof body === 'string')) {
+      body = null;
+    }
+  }
+  if (!scan.hasDate) scan.out.push('date', httpDate());
+  if (!scan.hasServer && options.serverHeader !== false) scan.out.push('server', options.serverHeader);
+  return { status, headers: scan.out, body, contentLength, trailers };
+}
+
+export function cancelBody(body: BodyPayload | string): void {
+  if (body instanceof ReadableStream) {
+    body.cancel().catch(() => {});
+  } else if (body !== null && typeof body !== 'string' && !(body instanceof Uint8Array) && !(body instanceof Blob)) {
+    const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    iterator.return?.()?.catch?.(() => {});
+  }
+}
+
+/** Iterates any streamed body as Uint8Array chunks; strings from async iterables are UTF-8 encoded. */
+export async function* iterateBody(body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Blob): AsyncGenerator<Uint8Array> {
+  const source: AsyncIterable<unknown> =
+    body instanceof Blob ? (body.stream() as unknown as AsyncIterable<unknown>) : (body as AsyncIterable<unknown>);
+  for await (const chunk of source) {
+    if (chunk instanceof Uint8Array) yield chunk;
+    else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
+    else if (chunk instanceof ArrayBuffer) yield new Uint8Array(chunk);
+    else if (ArrayBuffer.isView(chunk)) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    else throw new TypeError('response body chunks must be Uint8Array or string');
+  }
+}
+
+/** Resolves trailers to a flat lowercase list (validated). */
+export async function resolveTrailers(trailers: TrailersInit, h2: boolean): Promise<string[]> {
+  const init = typeof trailers === 'function' ? await trailers() : trailers;
+  const scan: HeaderScan = { out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, h2 };
+  scanHeadersInit(scan, init);
+  return scan.out;
+}
+
+/** Flat header list for an informational (1xx) response. */
+export function informationalHeaders(init: HeadersInit, h2: boolean): string[] {
+  const scan: HeaderScan = { out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, h2 };
+  scanHeadersInit(scan, init);
+  return scan.out;
+}

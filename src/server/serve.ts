@@ -1,0 +1,290 @@
+/**
+ * serve(): listeners, protocol routing, limits, stats and graceful shutdown.
+ *
+ * TLS: ALPN picks h2 or http/1.1 in the configured order (an ALPNCallback, because node:http2's own ALPN list is
+ * fixed); h2 goes to our engine's driver, http/1.1 (or no ALPN) to a non-listening node:http server.
+ * Cleartext: the first bytes are sniffed for the HTTP/2 connection preface (RFC 9113 §3.3, prior knowledge).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import * as http from 'node:http';
+import type { ServeOptions, Server, ServerStats } from './types.js';
+import { resolveLimits } from './limits.js';
+import { ServerContext, formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './context.js';
+import { acceptHttp1, createHttp1Server } from './h1.js';
+import { acceptHttp2, H2_PREFACE } from './h2-driver.js';
+import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
+
+const DEFAULT_ALPN = ['h2', 'http/1.1'];
+
+function hostForUrl(hostname: string): string {
+  if (hostname === '0.0.0.0' || hostname === '::' || hostname === '') return 'localhost';
+  return hostname.includes(':') ? `[${hostname}]` : hostname;
+}
+
+/** Addresses to bind for a hostname: "localhost" means both loopbacks, so neither 127.0.0.1 nor ::1 clients fail. */
+function bindAddresses(hostname: string): string[] {
+  if (hostname === 'localhost') return ['127.0.0.1', '::1'];
+  return [hostname];
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      server.off('listening', onListening);
+      reject(error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as net.AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ port, host, backlog: 1024 });
+  });
+}
+
+class HttpsdServer implements Server {
+  ready: Promise<void>;
+  urls: string[] = [];
+  port = 0;
+  httpPort: number | undefined = undefined;
+
+  private readonly context: ServerContext;
+  private readonly listeners: net.Server[] = [];
+  private tlsProvider: TlsProviderLike | undefined;
+  private readonly h1Secure: http.Server;
+  private readonly h1Clear: http.Server;
+  private redirectServer: http.Server | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(private readonly options: ServeOptions) {
+    if (typeof options.fetch !== 'function') throw new TypeError('serve() needs a fetch(request, info) handler function');
+    const limits = resolveLimits(options.limits);
+    let accessLog: ((entry: AccessLogEntry) => void) | undefined;
+    if (typeof options.accessLog === 'function') {
+      const sink = options.accessLog;
+      const format: AccessLogFormat = options.accessLogFormat ?? 'combined';
+      accessLog = (entry) => sink(formatAccessLog(format, entry));
+    }
+    let traceFrames: ((line: string) => void) | undefined;
+    if (options.traceFrames === true) traceFrames = (line) => process.stderr.write(line + '\n');
+    else if (typeof options.traceFrames === 'function') traceFrames = options.traceFrames;
+    this.context = new ServerContext({
+      handler: options.fetch,
+      limits,
+      serverHeader: options.serverHeader === undefined ? 'httpsd' : options.serverHeader,
+      onError: options.onError ?? ((error, where) => console.error(`httpsd: handler error in ${where}:`, error)),
+      accessLog,
+      metricsPath: options.metricsPath,
+      traceFrames,
+      h2Limits: options.h2Limits,
+    });
+    this.h1Secure = createHttp1Server(this.context, 'https');
+    this.h1Clear = createHttp1Server(this.context, 'http');
+    this.ready = this.start();
+    // A failed start surfaces through `ready`; never as an unhandled rejection when the caller ignores it.
+    this.ready.catch(() => {});
+  }
+
+  private async start(): Promise<void> {
+    const options = this.options;
+    const hostname = options.hostname ?? 'localhost';
+    const port = options.port ?? 8443;
+    const useTls = options.tls !== undefined && options.tls !== false;
+    try {
+      if (useTls) {
+        this.tlsProvider = await loadTlsProvider(options.tls as Exclude<ServeOptions['tls'], false | undefined>);
+        this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
+        this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
+        if (options.httpPort !== undefined) {
+          this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
+          this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
+        }
+      } else {
+        this.port = await this.listenAll(() => this.createCleartextListener(), hostname, port);
+        this.httpPort = this.port;
+        this.urls.push(`http://${hostForUrl(hostname)}:${this.port}/`);
+      }
+    } catch (error) {
+      await this.close(0);
+      throw error;
+    }
+    const limits = this.context.limits;
+    const interval = Math.max(25, Math.min(1000, Math.floor(Math.min(limits.idleTimeout, limits.writeProgressTimeout) / 4)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.context.live) connection.sweep?.(now);
+    }, interval);
+    this.sweeper.unref();
+  }
+
+  private async listenAll(create: () => net.Server, hostname: string, port: number): Promise<number> {
+    const addresses = bindAddresses(hostname);
+    let bound = port;
+    for (let i = 0; i < addresses.length; i++) {
+      const server = create();
+      try {
+        bound = await listen(server, i === 0 ? port : bound, addresses[i]!);
+        this.listeners.push(server);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // A host without IPv6 loopback still serves on 127.0.0.1.
+        if (i > 0 && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || code === 'EINVAL')) continue;
+        throw error;
+      }
+    }
+    return bound;
+  }
+
+  /** Counts raw TCP connections and refuses those beyond limits.maxConnections. */
+  private admit(socket: net.Socket): boolean {
+    const context = this.context;
+    if (context.closing || context.connections >= context.limits.maxConnections) {
+      socket.destroy();
+      return false;
+    }
+    context.connections++;
+    socket.once('close', () => context.connections--);
+    // A reset by the peer must never surface as an uncaught 'error'.
+    socket.on('error', () => {});
+    return true;
+  }
+
+  private createTlsListener(): tls.Server {
+    const provider = this.tlsProvider!;
+    const alpn = this.options.alpn ?? DEFAULT_ALPN;
+    const context = this.context;
+    const server = tls.createServer({
+      ...provider.serverOptions,
+      handshakeTimeout: context.limits.handshakeTimeout,
+      // Responses are written whole (one write per turn): Nagle would only add latency.
+      noDelay: true,
+      // RFC 7301 §3.2: the server picks by its own preference among what the client offers.
+      ALPNCallback: ({ protocols }) => {
+        for (const candidate of alpn) if (protocols.includes(candidate)) return candidate;
+        return undefined; // no overlap: no_application_protocol alert
+      },
+    });
+    provider.attach(server);
+    server.on('connection', (socket: net.Socket) => {
+      this.admit(socket);
+    });
+    server.on('tlsClientError', (_error: Error, socket: tls.TLSSocket) => {
+      // Handshake failures (garbage, bad certificates) and stalls only cost that connection. node:tls does not
+      // destroy the socket itself on ERR_TLS_HANDSHAKE_TIMEOUT: without this, a silent client holds it forever.
+      socket.destroy();
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      socket.on('error', () => {});
+      if (socket.alpnProtocol === 'h2') acceptHttp2(context, socket, 'h2', null);
+      else acceptHttp1(context, this.h1Secure, socket);
+    });
+    return server;
+  }
+
+  private createCleartextListener(): net.Server {
+    const server = net.createServer({ noDelay: true });
+    server.on('connection', (socket) => {
+      if (!this.admit(socket)) return;
+      if (this.options.redirectHttp) this.acceptRedirect(socket);
+      else this.sniff(socket);
+    });
+    return server;
+  }
+
+  /** Reads until the first bytes either are the h2 preface or cannot be; handles a preface split across reads. */
+  private sniff(socket: net.Socket): void {
+    const context = this.context;
+    let received: Buffer | null = null;
+    const timer = setTimeout(() => socket.destroy(), context.limits.headersTimeout);
+    const onData = (chunk: Buffer) => {
+      received = received === null ? chunk : Buffer.concat([received, chunk]);
+      const length = Math.min(received.length, H2_PREFACE.length);
+      if (received.compare(H2_PREFACE, 0, length, 0, length) === 0 && length < H2_PREFACE.length) return; // need more
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (length === H2_PREFACE.length && received.compare(H2_PREFACE, 0, length, 0, length) === 0) {
+        acceptHttp2(context, socket, 'h2c', received);
+      } else {
+        socket.unshift(received);
+        // node:http would otherwise read the handle natively and skip the bytes we just put back.
+        const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
+        if (handle) handle._consumed = true;
+        acceptHttp1(context, this.h1Clear, socket);
+        socket.resume();
+      }
+    };
+    const onClose = () => clearTimeout(timer);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  }
+
+  private acceptRedirect(socket: net.Socket): void {
+    if (this.redirectServer === undefined) {
+      const httpsPort = () => this.port;
+      this.redirectServer = http.createServer({ headersTimeout: this.context.limits.headersTimeout }, (req, res) => {
+        const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+        const port = httpsPort();
+        const target = `https://${host}${port === 443 ? '' : ':' + port}${req.url?.startsWith('/') ? req.url : '/'}`;
+        // RFC 9110 §15.4.9: 308 keeps the method and body.
+        res.writeHead(308, { location: target, 'content-length': '0', connection: 'close' });
+        res.end();
+      });
+      this.redirectServer.emit('listening');
+    }
+    this.redirectServer.emit('connection', socket);
+  }
+
+  stats(): ServerStats {
+    return this.context.stats();
+  }
+
+  describeTls(): string[] {
+    return this.tlsProvider?.describe() ?? [];
+  }
+
+  async reload(): Promise<void> {
+    await this.tlsProvider?.reload();
+  }
+
+  close(timeoutMs?: number): Promise<void> {
+    this.closePromise ??= this.shutdown(timeoutMs ?? this.context.limits.shutdownTimeout);
+    return this.closePromise;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    const context = this.context;
+    context.closing = true;
+    // 1. Stop accepting (the close callbacks only fire once every connection is gone: not awaited here).
+    const listenersClosed = Promise.all(this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    // 2. GOAWAY on h2, connection: close on h1, idle keep-alive sockets closed now.
+    for (const connection of context.live) connection.shutdown();
+    this.h1Secure.closeIdleConnections();
+    this.h1Clear.closeIdleConnections();
+    this.redirectServer?.closeIdleConnections();
+    // 3. Let in-flight requests finish, up to the timeout; then force.
+    const deadline = Date.now() + timeoutMs;
+    while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const connection of [...context.live]) connection.destroy();
+    await listenersClosed;
+    const remaining = deadline - Date.now();
+    if (remaining > 0) {
+      await Promise.race([context.settleBackgroundWork(), new Promise((resolve) => setTimeout(resolve, remaining).unref())]);
+    }
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.h1Secure.close();
+    this.h1Clear.close();
+    this.redirectServer?.close();
+    this.tlsProvider?.close();
+  }
+}
+
+export function serve(options: ServeOptions): Server {
+  return new HttpsdServer(options);
+}

@@ -1,0 +1,117 @@
+/**
+ * Runs the `httpsd` command from source (node --import tsx src/cli/main.ts) or from the build (bin/httpsd.js),
+ * waits for its startup banner, and stops it cleanly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI_FROM_SOURCE = ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts')];
+export const CLI_FROM_BUILD = [join(REPO_ROOT, 'bin/httpsd.js')];
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** TLS port, cleartext port (from the banner). */
+  port: number;
+  httpPort: number | undefined;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(): Promise<number | string>;
+}
+
+/** A private CA directory so tests never touch the user's real local CA. */
+export function tempCaRoot(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'httpsd-caroot-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HTTPSD_CAROOT: process.env.HTTPSD_TEST_CAROOT ?? tempCaRoot(), ...extra };
+  // The test runner's own flags must not leak into the child.
+  delete env.NODE_OPTIONS;
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
+
+/** Runs the command to completion (for --help, errors). */
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; build?: boolean; timeoutMs?: number; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.build ? CLI_FROM_BUILD : CLI_FROM_SOURCE), ...args], {
+      env: options.env ?? cliEnv(),
+      cwd: options.cwd ?? REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running server and waits for the banner with its URLs. */
+export function startCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; build?: boolean; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunningCli> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.build ? CLI_FROM_BUILD : CLI_FROM_SOURCE), ...args], {
+      env: options.env ?? cliEnv(),
+      cwd: options.cwd ?? REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const exited = new Promise<number | string>((resolveExit) => child.on('exit', (code, signal) => resolveExit(code ?? signal ?? -1)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`httpsd did not start in time. stderr: ${stderr}`));
+    }, options.timeoutMs ?? 20_000);
+    const check = () => {
+      const https = /https:\/\/[^\s]+:(\d+)\//.exec(stderr);
+      const http = /http:\/\/[^\s]+:(\d+)\//.exec(stderr);
+      const wantsHttp = args.includes('--http-port') || (options.env?.HTTPSD_HTTP_PORT ?? '') !== '';
+      if (https && (!wantsHttp || http)) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          port: Number(https[1]),
+          httpPort: http ? Number(http[1]) : undefined,
+          stdout: () => stdout,
+          stderr: () => stderr,
+          exited,
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            const killer = setTimeout(() => child.kill('SIGKILL'), 8000);
+            const result = await exited;
+            clearTimeout(killer);
+            return result;
+          },
+        });
+      }
+    };
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      check();
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`httpsd exited with ${code} before starting. stderr: ${stderr}`));
+    });
+  });
+}

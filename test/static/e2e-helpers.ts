@@ -1,0 +1,204 @@
+/**
+ * End-to-end plumbing for the static tests: a real httpsd server (serve + serveStatic) in a child process over real
+ * TLS, and real clients: curl (HTTP/1.1 and HTTP/2), node:http2, and raw TLS sockets for request targets that
+ * clients would normalise.
+ */
+import { spawn, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { connect as http2Connect } from 'node:http2';
+import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { makeCertificate } from '../helpers/certs.js';
+
+export interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  pid: number;
+  base: string;
+  stderr: string[];
+  stop(): Promise<void>;
+}
+
+const serverScript = new URL('./server-process.ts', import.meta.url).pathname;
+
+export async function startServerProcess(root: string, options: Record<string, unknown> = {}): Promise<ServerProcess> {
+  const certificate = makeCertificate();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', serverScript, JSON.stringify({ root, cert: certificate.certFile, key: certificate.keyFile, options })],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr.join('\n')}`)), 20_000);
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as { port: number; pid: number });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${stderr.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    port: ready.port,
+    pid: ready.pid,
+    base: `https://127.0.0.1:${ready.port}`,
+    stderr,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+export interface HttpResult {
+  status: number;
+  /** Lower-cased names; repeated fields joined with ", ". */
+  headers: Map<string, string>;
+  body: Buffer;
+  /** "1.1" or "2". */
+  version: string;
+}
+
+let curlCounter = 0;
+const curlDir = mkdtempSync(join(tmpdir(), 'httpsd-static-curl-'));
+process.once('exit', () => rmSync(curlDir, { recursive: true, force: true }));
+
+export function curl(base: string, path: string, protocol: 'h1' | 'h2', args: string[] = []): Promise<HttpResult> {
+  const bodyFile = join(curlDir, `body-${process.pid}-${curlCounter++}`);
+  const protocolFlag = protocol === 'h2' ? '--http2' : '--http1.1';
+  return new Promise((resolve, reject) => {
+    execFile(
+      'curl',
+      ['-sk', '--max-time', '30', protocolFlag, '-D', '-', '-o', bodyFile, '-w', '\n%{http_version}', ...args, base + path],
+      { encoding: 'latin1', maxBuffer: 1 << 20 },
+      (error, stdout) => {
+        if (error) return reject(new Error(`curl ${path} failed: ${error.message}`));
+        const lastNewline = stdout.lastIndexOf('\n');
+        const version = stdout.slice(lastNewline + 1).trim();
+        const blocks = stdout.slice(0, lastNewline).split('\r\n\r\n').filter((block) => block.trim() !== '');
+        const lines = blocks[blocks.length - 1]!.split('\r\n');
+        const status = Number(lines[0]!.split(' ')[1]);
+        const headers = new Map<string, string>();
+        for (const line of lines.slice(1)) {
+          const colon = line.indexOf(':');
+          if (colon <= 0) continue;
+          const name = line.slice(0, colon).toLowerCase();
+          const value = line.slice(colon + 1).trim();
+          headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
+        }
+        let body: Buffer;
+        try {
+          body = readFileSync(bodyFile);
+          rmSync(bodyFile);
+        } catch {
+          body = Buffer.alloc(0);
+        }
+        resolve({ status, headers, body, version });
+      },
+    );
+  });
+}
+
+export function openHttp2(base: string, windowSize?: number): ClientHttp2Session {
+  const session = http2Connect(base, {
+    rejectUnauthorized: false,
+    ...(windowSize !== undefined ? { settings: { initialWindowSize: windowSize } } : {}),
+  });
+  session.on('error', () => {});
+  if (windowSize !== undefined) session.once('connect', () => session.setLocalWindowSize(windowSize));
+  return session;
+}
+
+export function h2Request(
+  session: ClientHttp2Session,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  body?: Buffer | string,
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': method, ':path': path, ...headers }, { endStream: body === undefined });
+    let responseHeaders: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (received) => {
+      responseHeaders = received;
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      const map = new Map<string, string>();
+      for (const [name, value] of Object.entries(responseHeaders)) {
+        if (name.startsWith(':') || value === undefined) continue;
+        map.set(name, Array.isArray(value) ? value.join(', ') : String(value));
+      }
+      resolve({ status: Number(responseHeaders[':status']), headers: map, body: Buffer.concat(chunks), version: '2' });
+    });
+    stream.on('error', reject);
+    if (body !== undefined) stream.end(body);
+  });
+}
+
+/** Sends bytes exactly as given over TLS (HTTP/1.1) and returns everything the server answers until it closes. */
+export function rawHttp1(port: number, requestText: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    }, 5000);
+    socket.on('secureConnect', () => socket.write(requestText, 'latin1'));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      if (chunks.length > 0) resolve(Buffer.concat(chunks).toString('latin1'));
+      else reject(error);
+    });
+  });
+}
+
+/** Parses a multipart/byteranges body into its parts. */
+export function parseMultipart(body: Buffer, contentType: string): Array<{ range: string; type: string; data: Buffer }> {
+  const boundary = /boundary=(\S+)/.exec(contentType)![1]!;
+  const parts: Array<{ range: string; type: string; data: Buffer }> = [];
+  const delimiter = Buffer.from(`--${boundary}`);
+  let position = body.indexOf(delimiter);
+  while (position >= 0) {
+    position += delimiter.length;
+    if (body.subarray(position, position + 2).toString() === '--') break;
+    const headEnd = body.indexOf('\r\n\r\n', position);
+    const head = body.subarray(position, headEnd).toString();
+    const next = body.indexOf(Buffer.from(`\r\n--${boundary}`), headEnd);
+    parts.push({
+      range: /content-range: (.*)/i.exec(head)![1]!.trim(),
+      type: /content-type: (.*)/i.exec(head)![1]!.trim(),
+      data: body.subarray(headEnd + 4, next),
+    });
+    position = next + 2;
+  }
+  return parts;
+}
