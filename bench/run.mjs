@@ -357,6 +357,7 @@ const environment = {
   cpu: `${cpuModel} (${os.cpus().length} CPUs)`,
   kernel: os.release(),
   loadAverageAtStart: loadAverage,
+  loadAverageAtEnd: os.loadavg()[0],
   pinned: pinning.enabled,
   nice: priority.nice,
   command,

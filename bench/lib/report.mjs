@@ -150,13 +150,16 @@ export function svgChart(summary, scenarios, peers, subtitle) {
       const ratio = cell.ratio == null ? '' : ` (${cell.ratio.toFixed(2)}×)`;
       parts.push(`<text x="${labelWidth - 8}" y="${y + barHeight - 4}" class="label" text-anchor="end">${escapeXml(peer.label)}</text>`);
       parts.push(`<rect x="${labelWidth}" y="${y}" width="${barWidth.toFixed(1)}" height="${barHeight}" fill="${color}" rx="2"/>`);
+      let labelX = labelWidth + barWidth + 6;
       if (cell.min != null && cell.max != null && max > 0 && cell.max > cell.min) {
         const x1 = labelWidth + (cell.min / max) * barArea;
         const x2 = labelWidth + (cell.max / max) * barArea;
         const mid = y + barHeight / 2;
         parts.push(`<path d="M${x1.toFixed(1)} ${mid}H${x2.toFixed(1)}M${x1.toFixed(1)} ${mid - 4}V${mid + 4}M${x2.toFixed(1)} ${mid - 4}V${mid + 4}" class="range"/>`);
+        // The label goes after the whisker so the two never overlap.
+        labelX = Math.max(labelX, x2 + 6);
       }
-      parts.push(`<text x="${(labelWidth + barWidth + 6).toFixed(1)}" y="${y + barHeight - 4}" class="value">${escapeXml(formatNumber(cell.median, scenario.unit) + ratio)}</text>`);
+      parts.push(`<text x="${labelX.toFixed(1)}" y="${y + barHeight - 4}" class="value">${escapeXml(formatNumber(cell.median, scenario.unit) + ratio)}</text>`);
       y += barHeight + gap;
     }
     y += 26;

@@ -84,8 +84,11 @@ export function parseByteSize(text: string, flagName: string): number {
 }
 
 export function parseServerOptions(values: CliValues): ServerCliSettings {
-  const accessLogText = stringValue(values, 'access-log');
+  let accessLogText = stringValue(values, 'access-log');
   let accessLog: AccessLogFormatName | undefined;
+  // HTTPSD_ACCESS_LOG=1 / =0 read like the boolean options.
+  if (accessLogText !== undefined && /^(1|true|yes|on)$/i.test(accessLogText.trim())) accessLogText = 'combined';
+  if (accessLogText !== undefined && /^(0|false|no|off)$/i.test(accessLogText.trim())) accessLogText = undefined;
   if (accessLogText !== undefined) {
     if (!(ACCESS_LOG_FORMAT_NAMES as readonly string[]).includes(accessLogText)) {
       throw new UsageError(`--access-log ${accessLogText}: unknown format. Accepted: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`);

@@ -302,8 +302,10 @@ export class H2Session implements TrackedConnection {
       for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
     }
     this.syncOpenStreams();
-    // Backpressure: stop reading while too much output is queued for this peer.
-    const pending = engine.bufferedBytes + socket.writableLength;
+    // Backpressure: stop reading while too much output is stuck for this peer. Engine bytes count only while the
+    // socket itself is blocked (the peer is not reading TCP): bytes that merely wait for a stream's flow-control
+    // window must not stop us reading the WINDOW_UPDATE that releases them.
+    const pending = socket.writableLength + (socket.writableNeedDrain ? engine.bufferedBytes : 0);
     if (pending > this.highWaterMark) {
       if (!this.readingPaused) {
         this.readingPaused = true;

@@ -103,6 +103,10 @@ function addHeader(scan: HeaderScan, rawName: string, value: string, validate: b
     case 'server':
       scan.hasServer = true;
       break;
+    case 'transfer-encoding':
+      // Message framing is the transport's job (RFC 9112 §6.1; forbidden in HTTP/2): an application value would
+      // contradict the content-length we send.
+      return;
     default:
       if (scan.h2 && H2_FORBIDDEN.has(name)) return;
   }

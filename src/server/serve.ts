@@ -28,7 +28,7 @@ function bindAddresses(hostname: string): string[] {
   return [hostname];
 }
 
-function listen(server: net.Server, port: number, host: string): Promise<number> {
+function listen(server: net.Server, port: number, host: string, reusePort: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
       server.off('listening', onListening);
@@ -40,7 +40,8 @@ function listen(server: net.Server, port: number, host: string): Promise<number>
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ port, host, backlog: 1024 });
+    // reusePort (SO_REUSEPORT) exists from Node 22.12; older versions ignore the field.
+    server.listen({ port, host, backlog: 1024, ...(reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
   });
 }
 
@@ -126,7 +127,7 @@ class HttpsdServer implements Server {
     for (let i = 0; i < addresses.length; i++) {
       const server = create();
       try {
-        bound = await listen(server, i === 0 ? port : bound, addresses[i]!);
+        bound = await listen(server, i === 0 ? port : bound, addresses[i]!, this.options.reusePort === true);
         this.listeners.push(server);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;

@@ -481,3 +481,23 @@ describe('HTTP/2 limits', () => {
     session.destroy();
   });
 });
+
+describe('HTTP/2 flow control and backpressure', () => {
+  test('several large responses blocked by small stream windows (large connection window) all complete', async () => {
+    // Queued DATA waiting for stream windows must not make the server stop reading: the WINDOW_UPDATEs that
+    // release it arrive on the same socket.
+    const body = new Uint8Array(1024 * 1024).fill(0x62);
+    const server = await startServer(() => new FastResponse(body));
+    const session = http2.connect(server.origin, { rejectUnauthorized: false, settings: { initialWindowSize: 16 * 1024 } });
+    session.on('error', () => {});
+    try {
+      await new Promise((resolve) => session.on('connect', resolve));
+      session.setLocalWindowSize(64 * 1024 * 1024);
+      const results = await Promise.all(Array.from({ length: 6 }, () => h2Request(session, { ':path': '/' })));
+      for (const result of results) assert.equal(result.body.length, body.length);
+    } finally {
+      session.close();
+      await server.close();
+    }
+  });
+});

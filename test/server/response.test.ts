@@ -144,3 +144,17 @@ describe('global Response headers', () => {
     assert.equal(headers['content-type'], 'text/plain;charset=UTF-8');
   });
 });
+
+describe('framing fields from the application', () => {
+  test('transfer-encoding is dropped on HTTP/1.1 too: the server frames the message', () => {
+    const parts = readResponse(new FastResponse('abc', { headers: { 'transfer-encoding': 'chunked' } }), {
+      h2: false,
+      isHead: false,
+      serverHeader: false,
+    });
+    const headers = headerMap(parts.headers);
+    assert.equal(headers['transfer-encoding'], undefined);
+    assert.equal(headers['content-length'], '3');
+    assert.equal(headers.server, undefined);
+  });
+});
