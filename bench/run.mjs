@@ -27,7 +27,7 @@ const usage = `npm run bench -- [options]
   --duration SECONDS      timed part of each run (default 1.5; wrk rounds to whole seconds)
   --warmup SECONDS        warm-up before each timed run (default 0.5)
   --idle-connections N    connections for the idle-memory scenario (default 2000)
-  --nice N                run servers and load generators at this nice value (e.g. -5; negative needs root),
+  --nice=N                run servers and load generators at this nice value (e.g. --nice=-10; negative needs root),
                           to measure on a machine that other work keeps busy
   --publish               also write docs/performance.md's results section and docs/bench-chart.svg
   --out DIR               results directory (default bench/results/<timestamp>)

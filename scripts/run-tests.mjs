@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node:test through the tsx loader (Node 20 has no --test glob).
+// Runs every test/**/*.test.ts (and the benchmark harness's own bench/test/*.test.mjs) with node:test through the
+// tsx loader (Node 20 has no --test glob).
 // Usage: node scripts/run-tests.mjs [substring ...]   (only files whose path contains one of the substrings)
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -13,12 +14,12 @@ function collect(dir, out) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) collect(path, out);
-    else if (name.endsWith('.test.ts')) out.push(relative(root, path));
+    else if (name.endsWith('.test.ts') || name.endsWith('.test.mjs')) out.push(relative(root, path));
   }
   return out;
 }
 
-const files = collect(join(root, 'test'), [])
+const files = [...collect(join(root, 'test'), []), ...collect(join(root, 'bench', 'test'), [])]
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

@@ -9,23 +9,44 @@ import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
 export const ACCESS_LOG_FORMAT_NAMES = ['combined', 'common', 'json', 'short'] as const;
 export type AccessLogFormatName = (typeof ACCESS_LOG_FORMAT_NAMES)[number];
 
-export const SERVER_CLI_OPTIONS: CliOption[] = [
+/** Where and how the server listens. */
+export const LISTEN_CLI_OPTIONS: CliOption[] = [
   { name: 'port', short: 'p', type: 'string', valueName: 'N', description: 'TLS port (h2 + http/1.1). 0 picks a free port.', defaultText: '8443' },
   { name: 'host', type: 'string', valueName: 'HOST', description: 'Address to listen on; localhost means 127.0.0.1 and ::1. Use 0.0.0.0 or :: for every interface.', defaultText: 'localhost' },
-  { name: 'http-port', type: 'string', valueName: 'N', description: 'Also listen in cleartext on this port: http/1.1 and h2c (prior knowledge), sniffed.' },
-  { name: 'redirect-http', type: 'boolean', description: 'Answer cleartext requests with a 308 redirect to https instead of serving them.' },
-  { name: 'workers', type: 'string', valueName: 'N', description: 'Worker processes sharing the port (node:cluster); crashed workers are restarted.', defaultText: '1' },
+  { name: 'http-port', type: 'string', valueName: 'N', description: 'Also listen in cleartext on this port: http/1.1 and h2c (prior knowledge) on the same port.', defaultText: 'off' },
+  { name: 'redirect-http', type: 'boolean', description: 'Answer cleartext requests (--http-port) with a 308 redirect to https instead of serving them.' },
+  {
+    name: 'workers',
+    type: 'string',
+    valueName: 'N',
+    description: 'Processes sharing the port (node:cluster). A crashed worker is restarted after 0.1 s, doubling to 30 s while it keeps crashing.',
+    defaultText: '1',
+  },
+];
+
+/** What the server prints and exposes about its traffic. */
+export const OBSERVE_CLI_OPTIONS: CliOption[] = [
   { name: 'access-log', type: 'string', valueName: 'FORMAT', description: `One line per request on stdout; FORMAT: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`, defaultText: 'off; combined when given alone' },
   { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 frame in and out, decoded (like nghttp -v), on stderr.' },
-  { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve server counters in Prometheus text format at PATH (e.g. /metrics).' },
-  { name: 'max-body-size', type: 'string', valueName: 'BYTES', description: 'Largest request body; larger gives 413. Suffixes k, m, g.', defaultText: '64m' },
-  { name: 'max-connections', type: 'string', valueName: 'N', description: 'Concurrent connections per process; more are refused.', defaultText: String(DEFAULT_SERVER_LIMITS.maxConnections) },
-  { name: 'idle-timeout', type: 'string', valueName: 'SECONDS', description: 'Close idle keep-alive and HTTP/2 connections after this long.', defaultText: String(DEFAULT_SERVER_LIMITS.idleTimeout / 1000) },
-  { name: 'shutdown-timeout', type: 'string', valueName: 'SECONDS', description: 'On SIGTERM/SIGINT, wait this long for in-flight requests.', defaultText: String(DEFAULT_SERVER_LIMITS.shutdownTimeout / 1000) },
-  { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors.' },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Show this help.' },
-  { name: 'version', short: 'v', type: 'boolean', description: 'Show the version.' },
+  { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve the server counters in Prometheus text format at PATH, e.g. /metrics.', defaultText: 'off' },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors (no start banner).' },
 ];
+
+/** Resource limits (the rest have fixed defaults; see the server docs). */
+export const LIMIT_CLI_OPTIONS: CliOption[] = [
+  { name: 'max-body-size', type: 'string', valueName: 'BYTES', description: 'Largest request body; a larger one gets 413. Suffixes k, m, g.', defaultText: '64m' },
+  { name: 'max-connections', type: 'string', valueName: 'N', description: 'Concurrent connections per process; more are closed when accepted.', defaultText: String(DEFAULT_SERVER_LIMITS.maxConnections) },
+  { name: 'idle-timeout', type: 'string', valueName: 'SECONDS', description: 'Close idle keep-alive and HTTP/2 connections after this long.', defaultText: String(DEFAULT_SERVER_LIMITS.idleTimeout / 1000) },
+  { name: 'shutdown-timeout', type: 'string', valueName: 'SECONDS', description: 'On SIGTERM/SIGINT, wait this long for in-flight requests, then close.', defaultText: String(DEFAULT_SERVER_LIMITS.shutdownTimeout / 1000) },
+];
+
+export const GENERAL_CLI_OPTIONS: CliOption[] = [
+  { name: 'help', short: 'h', type: 'boolean', description: 'Show this help.' },
+  { name: 'version', short: 'v', type: 'boolean', description: 'Show the version of httpsd and Node.js.' },
+];
+
+/** Every flag of the server itself (TLS and static-file flags live with their modules). */
+export const SERVER_CLI_OPTIONS: CliOption[] = [...LISTEN_CLI_OPTIONS, ...OBSERVE_CLI_OPTIONS, ...LIMIT_CLI_OPTIONS, ...GENERAL_CLI_OPTIONS];
 
 export interface ServerCliSettings {
   port: number;
@@ -115,8 +136,13 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
   const httpPort = port(values, 'http-port');
   const redirectHttp = flag(values, 'redirect-http');
   if (redirectHttp && httpPort === undefined) throw new UsageError('--redirect-http needs --http-port N (the cleartext port to redirect from).');
+  const tlsPort = port(values, 'port') ?? 8443;
+  // One socket cannot be both listeners; say so instead of failing later with "port already in use".
+  if (httpPort !== undefined && httpPort !== 0 && httpPort === tlsPort) {
+    throw new UsageError(`--http-port ${httpPort} is the same as --port: the cleartext port must differ from the TLS port (e.g. --http-port 8080).`);
+  }
   return {
-    port: port(values, 'port') ?? 8443,
+    port: tlsPort,
     host,
     httpPort,
     redirectHttp,

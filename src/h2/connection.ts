@@ -42,6 +42,9 @@ import { ErrorCode, FrameType, SettingId } from './types.js';
 // Stream states (RFC 9113 §5.1). A server without push never uses the "reserved" states. "Closed" is split by how
 // the stream closed, because §5.1 prescribes different reactions to late frames for each.
 // ---------------------------------------------------------------------------------------------------------------
+/** Smallest DATA payload dataToSendv() hands out as a view: below it a copy is cheaper than another write buffer. */
+const ZERO_COPY_MIN_FRAME = 2048;
+
 const IDLE = 0;
 const OPEN = 1;
 /** We sent END_STREAM; the peer may still send. */
@@ -255,6 +258,8 @@ export class H2Connection implements H2Engine {
   private readonly decoder: HpackDecoder;
   private readonly encoder: HpackEncoder;
   private readonly writer = new FrameWriter();
+  /** Set while dataToSendv() frames DATA: large payloads are appended here as views instead of copied. */
+  private vector: Uint8Array[] | null = null;
   private events: H2Event[] = [];
 
   // Receive state.
@@ -1418,6 +1423,25 @@ export class H2Connection implements H2Engine {
     return this.writer.take();
   }
 
+  dataToSendv(maxBytes: number = Infinity): Uint8Array[] | null {
+    // With a trace hook every frame must be contiguous in the writer (traceWritten re-parses it): no views then.
+    const parts: Uint8Array[] = [];
+    if (this.sendQueue.length > 0 && !this.dead) {
+      this.vector = this.onFrame === undefined ? parts : null;
+      try {
+        this.writeData(maxBytes);
+      } finally {
+        this.vector = null;
+      }
+    }
+    this.controlOnlyScheduled = false;
+    this.pendingSettingsAcks = 0;
+    this.pendingPingAcks = 0;
+    const rest = this.writer.take();
+    if (rest !== null) parts.push(rest);
+    return parts.length > 0 ? parts : null;
+  }
+
   /**
    * DATA framing: one frame per stream per turn, round-robin, within the stream window, the connection window,
    * the peer's SETTINGS_MAX_FRAME_SIZE and maxBytes. Streams blocked by their own window leave the queue until a
@@ -1430,6 +1454,19 @@ export class H2Connection implements H2Engine {
     const highWaterMark = this.limits.streamHighWaterMark;
     let budget = maxBytes;
     let head = 0;
+    if (this.vector === null) {
+      // Room for everything this call can frame, reserved once: growing by doubling would copy the output each time.
+      let sendable = 0;
+      for (let i = 0; i < queue.length; i++) {
+        const s = queue[i]!;
+        if (s.queuedBytes > 0 && s.sendWindow > 0) sendable += Math.min(s.queuedBytes, s.sendWindow);
+      }
+      const dataBound = Math.min(budget, sendable, Math.max(0, this.connectionSendWindow));
+      if (dataBound > 0) {
+        const frameBound = Math.ceil(dataBound / maxFrameSize) + queue.length;
+        this.writer.ensure(dataBound + frameBound * FRAME_HEADER_LENGTH);
+      }
+    }
     while (head < queue.length) {
       const stream = queue[head++]!;
       if (stream.state !== OPEN && stream.state !== HALF_CLOSED_REMOTE) {
@@ -1486,8 +1523,16 @@ export class H2Connection implements H2Engine {
     this.sendQueue = blocked;
   }
 
-  /** Copies `size` queued bytes of a stream into one DATA frame. */
+  /**
+   * Hands `size` queued bytes of a stream out as one DATA frame: as views of the application's chunks after a frame
+   * header (dataToSendv, large frames: no copy), else copied into the writer.
+   */
   private writeDataFrame(stream: Stream, size: number, endStream: boolean): void {
+    const vector = this.vector;
+    if (vector !== null && size >= ZERO_COPY_MIN_FRAME) {
+      this.writeDataFrameViews(vector, stream, size, endStream);
+      return;
+    }
     const writer = this.writer;
     writer.ensure(FRAME_HEADER_LENGTH + size);
     const start = writer.length;
@@ -1521,6 +1566,39 @@ export class H2Connection implements H2Engine {
       stream.chunkIndex = 0;
     }
     if (this.onFrame !== undefined) this.traceWritten(start);
+  }
+
+  private writeDataFrameViews(vector: Uint8Array[], stream: Stream, size: number, endStream: boolean): void {
+    const writer = this.writer;
+    writer.ensure(FRAME_HEADER_LENGTH);
+    writer.header(size, FrameType.DATA, endStream ? FLAG_END_STREAM : 0, stream.id);
+    // Everything written before (control frames, earlier headers) and this header leave as one view, in order.
+    vector.push(writer.cut()!);
+    let remaining = size;
+    const chunks = stream.chunks;
+    while (remaining > 0) {
+      const chunk = chunks[stream.chunkIndex]!;
+      const offset = stream.chunkOffset;
+      const available = chunk.length - offset;
+      const n = available < remaining ? available : remaining;
+      vector.push(n === chunk.length ? chunk : chunk.subarray(offset, offset + n));
+      remaining -= n;
+      if (n === available) {
+        chunks[stream.chunkIndex] = EMPTY;
+        stream.chunkIndex++;
+        stream.chunkOffset = 0;
+      } else {
+        stream.chunkOffset += n;
+      }
+    }
+    stream.queuedBytes -= size;
+    if (stream.chunkIndex === chunks.length) {
+      stream.chunks = [];
+      stream.chunkIndex = 0;
+    } else if (stream.chunkIndex > 64) {
+      stream.chunks = chunks.slice(stream.chunkIndex);
+      stream.chunkIndex = 0;
+    }
   }
 
   // -------------------------------------------------------------------------------------------------------------

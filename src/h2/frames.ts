@@ -84,15 +84,34 @@ const HAND_OVER_THRESHOLD = 4096;
 export class FrameWriter {
   buf: Uint8Array = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
   length = 0;
+  /**
+   * Bytes before `mark` were handed out as views by cut() (vectored output): they must never be overwritten, so the
+   * buffer is not reused once anything was cut from it.
+   */
+  mark = 0;
 
+  /**
+   * Room for `extra` more bytes. Grows to at least twice the capacity, or straight to what is needed (callers that
+   * know how much they are about to write ask once, so a large output costs one allocation, not a copy per doubling).
+   */
   ensure(extra: number): void {
     const needed = this.length + extra;
     if (needed <= this.buf.length) return;
-    let capacity = this.buf.length * 2;
-    while (capacity < needed) capacity *= 2;
+    const kept = this.length - this.mark;
+    const capacity = Math.max(kept + extra, this.mark > 0 ? INITIAL_OUTPUT_CAPACITY : this.buf.length * 2);
     const next = new Uint8Array(capacity);
-    next.set(this.buf.subarray(0, this.length));
+    next.set(this.buf.subarray(this.mark, this.length));
     this.buf = next;
+    this.length = kept;
+    this.mark = 0;
+  }
+
+  /** The bytes written since the last cut()/take() as a view (no copy); null if none. */
+  cut(): Uint8Array | null {
+    if (this.length === this.mark) return null;
+    const out = this.buf.subarray(this.mark, this.length);
+    this.mark = this.length;
+    return out;
   }
 
   /** Writes a 9-octet frame header (RFC 9113 §4.1). Caller ensured capacity. */
@@ -199,6 +218,14 @@ export class FrameWriter {
    * and a fresh one is started, so the big copy never happens twice.
    */
   take(): Uint8Array | null {
+    if (this.mark > 0) {
+      // Views of this buffer are out (cut()): hand over the rest as a view too and start a fresh buffer.
+      const rest = this.length > this.mark ? this.buf.subarray(this.mark, this.length) : null;
+      this.buf = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
+      this.length = 0;
+      this.mark = 0;
+      return rest;
+    }
     const length = this.length;
     if (length === 0) return null;
     this.length = 0;

@@ -279,6 +279,12 @@ export interface H2Engine {
    * pollEvents(); a driver that refills streams on them calls dataToSend() again until both are empty.
    */
   dataToSend(maxBytes?: number): Uint8Array | null;
+  /**
+   * The same bytes as dataToSend(), as a list to write in order (socket.cork() + write each + uncork(), i.e. one
+   * writev): large DATA payloads are views of the buffers given to sendData() instead of copies. The caller must not
+   * modify them; the application must not modify a buffer after handing it to sendData() (already the rule).
+   */
+  dataToSendv(maxBytes?: number): Uint8Array[] | null;
   /** True when dataToSend() would return bytes now. */
   readonly wantsWrite: boolean;
   /** Bytes queued inside the engine not yet handed out by dataToSend() (control + DATA within windows). */

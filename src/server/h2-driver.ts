@@ -293,9 +293,16 @@ export class H2Session implements TrackedConnection {
     // Events the engine produced outside receive() (streamWritable after output went out).
     for (let round = 0; round < 4; round++) {
       while (!socket.writableNeedDrain) {
-        const out = engine.dataToSend(OUTPUT_CHUNK_BYTES);
-        if (out === null) break;
-        socket.write(out);
+        const parts = engine.dataToSendv(OUTPUT_CHUNK_BYTES);
+        if (parts === null) break;
+        if (parts.length === 1) {
+          socket.write(parts[0]!);
+        } else {
+          // One writev: frame headers and views of the response bodies, no copy on our side.
+          socket.cork();
+          for (let i = 0; i < parts.length; i++) socket.write(parts[i]!);
+          socket.uncork();
+        }
       }
       const events = engine.pollEvents();
       if (events.length === 0) break;

@@ -34,5 +34,19 @@ export function resolveLimits(overrides: Partial<ServerLimits> | undefined): Ser
       limits[key] = value;
     }
   }
+  // node:http refuses headersTimeout > requestTimeout (a head cannot take longer than the whole request) with an
+  // error about a value the caller may never have set. 0 disables a timeout, so the rule only binds when both are on.
+  if (limits.requestTimeout > 0 && limits.headersTimeout > limits.requestTimeout) {
+    if (overrides?.headersTimeout === undefined) {
+      // Only requestTimeout was lowered: the default head timeout follows it down.
+      limits.headersTimeout = limits.requestTimeout;
+    } else {
+      throw new RangeError(
+        `limits.headersTimeout (${limits.headersTimeout} ms) is longer than limits.requestTimeout (${limits.requestTimeout} ms), ` +
+          'but the request head is part of the request. Fix: make headersTimeout <= requestTimeout ' +
+          `(e.g. headersTimeout: ${limits.requestTimeout}) or raise requestTimeout.`,
+      );
+    }
+  }
   return limits;
 }

@@ -75,6 +75,41 @@ const undiciHeadersMap = (() => {
   }
 })();
 
+/**
+ * Node's web streams keep `{ disturbed, reader, ... }` under an own symbol described 'kState'. Reading it replaces
+ * `response.bodyUsed` and `response.body.locked`, two getters that cost about a microsecond each per response on
+ * Node 20. Best effort: the probe checks the shape on a real stream (fresh, then locked by a reader, then disturbed
+ * by a read) and anything unexpected leaves it undefined, which selects the public getters.
+ */
+export const webStreamStateSymbol: symbol | undefined = (() => {
+  try {
+    const probe = new ReadableStream({ pull: (controller) => controller.enqueue(new Uint8Array(1)) });
+    const symbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kState');
+    if (symbol === undefined) return undefined;
+    const state = (probe as any)[symbol];
+    if (state?.disturbed !== false || state.reader !== undefined) return undefined;
+    const reader = probe.getReader();
+    if ((probe as any)[symbol].reader === undefined) return undefined;
+    void reader.read().catch(() => {});
+    if ((probe as any)[symbol].disturbed !== true) return undefined;
+    return symbol;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** undici's own state symbol on Response objects (status, headers list, body { stream, source }), if found. */
+export const undiciStateSymbol: symbol | undefined = undiciState;
+
+/** True when the body stream was read from or has a reader: its bytes are no longer ours to send. */
+function bodyUnusable(response: Response, stream: ReadableStream): boolean {
+  const state = webStreamStateSymbol !== undefined ? (stream as any)[webStreamStateSymbol] : undefined;
+  if (state !== undefined && state !== null && typeof state.disturbed === 'boolean') {
+    return state.disturbed || state.reader !== undefined;
+  }
+  return response.bodyUsed || stream.locked;
+}
+
 interface HeaderScan {
   out: string[];
   hasContentType: boolean;
@@ -190,12 +225,13 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
       scanHeadersInit(scan, real.headers);
     }
     rawBody = null;
-    if (real.body !== null) {
-      if (real.bodyUsed || real.body.locked) throw new TypeError('response body was already consumed by the handler');
+    const stream: ReadableStream<Uint8Array> | null = state?.body !== undefined ? (state.body?.stream ?? null) : real.body;
+    if (stream !== null) {
+      if (bodyUnusable(real, stream)) throw new TypeError('response body was already consumed by the handler');
       // undici keeps the original string/bytes next to the stream: read them directly, skipping the stream machinery.
       const source = state?.body?.source;
       if (typeof source === 'string' || source instanceof Uint8Array) rawBody = source;
-      else rawBody = real.body;
+      else rawBody = stream;
     }
   } else {
     throw new NotAResponseError(response);
@@ -249,8 +285,10 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     body = null;
     contentLength = -1;
   } else {
-    if (contentLength < 0 && scan.contentLength !== undefined) {
-      // A streamed body whose length the application declared: keep its word (h1 then avoids chunking).
+    if (scan.contentLength !== undefined && (contentLength < 0 || (options.isHead && body === null))) {
+      // A streamed body whose length the application declared: keep its word (h1 then avoids chunking). A HEAD
+      // answered without content may declare the length a GET would carry (RFC 9110 §9.3.2, §8.6); anything else
+      // with a known body gets the real length.
       const declared = Number(scan.contentLength);
       if (Number.isSafeInteger(declared) && declared >= 0) contentLength = declared;
     }

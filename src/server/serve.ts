@@ -56,7 +56,6 @@ class HttpsdServer implements Server {
   private tlsProvider: TlsProviderLike | undefined;
   private readonly h1Secure: http.Server;
   private readonly h1Clear: http.Server;
-  private redirectServer: http.Server | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private closePromise: Promise<void> | undefined;
 
@@ -72,8 +71,14 @@ class HttpsdServer implements Server {
     let traceFrames: ((line: string) => void) | undefined;
     if (options.traceFrames === true) traceFrames = (line) => process.stderr.write(line + '\n');
     else if (typeof options.traceFrames === 'function') traceFrames = options.traceFrames;
+    // --redirect-http: every cleartext request (h1 or h2c: both arrive through the sniffer) gets a 308 to https.
+    // Decided by the connection (info.scheme), never by the client's own :scheme. TLS requests go straight through.
+    const userHandler = options.fetch;
+    const redirects = options.redirectHttp === true && options.tls !== undefined && options.tls !== false;
     this.context = new ServerContext({
-      handler: options.fetch,
+      handler: redirects
+        ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info))
+        : userHandler,
       limits,
       serverHeader: options.serverHeader === undefined ? 'httpsd' : options.serverHeader,
       onError: options.onError ?? ((error, where) => console.error(`httpsd: handler error in ${where}:`, error)),
@@ -189,8 +194,7 @@ class HttpsdServer implements Server {
     const server = net.createServer({ noDelay: true });
     server.on('connection', (socket) => {
       if (!this.admit(socket)) return;
-      if (this.options.redirectHttp) this.acceptRedirect(socket);
-      else this.sniff(socket);
+      this.sniff(socket);
     });
     return server;
   }
@@ -224,20 +228,11 @@ class HttpsdServer implements Server {
     socket.once('close', onClose);
   }
 
-  private acceptRedirect(socket: net.Socket): void {
-    if (this.redirectServer === undefined) {
-      const httpsPort = () => this.port;
-      this.redirectServer = http.createServer({ headersTimeout: this.context.limits.headersTimeout }, (req, res) => {
-        const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
-        const port = httpsPort();
-        const target = `https://${host}${port === 443 ? '' : ':' + port}${req.url?.startsWith('/') ? req.url : '/'}`;
-        // RFC 9110 §15.4.9: 308 keeps the method and body.
-        res.writeHead(308, { location: target, 'content-length': '0', connection: 'close' });
-        res.end();
-      });
-      this.redirectServer.emit('listening');
-    }
-    this.redirectServer.emit('connection', socket);
+  /** RFC 9110 §15.4.9: 308 keeps the method and body; the host is the one the client asked for, on the TLS port. */
+  private redirectToHttps(request: Request): Response {
+    const url = new URL(request.url);
+    const port = this.port === 443 ? '' : `:${this.port}`;
+    return new Response(null, { status: 308, headers: { location: `https://${url.hostname}${port}${url.pathname}${url.search}` } });
   }
 
   stats(): ServerStats {
@@ -266,7 +261,6 @@ class HttpsdServer implements Server {
     for (const connection of context.live) connection.shutdown();
     this.h1Secure.closeIdleConnections();
     this.h1Clear.closeIdleConnections();
-    this.redirectServer?.closeIdleConnections();
     // 3. Let in-flight requests finish, up to the timeout; then force.
     const deadline = Date.now() + timeoutMs;
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
@@ -281,7 +275,6 @@ class HttpsdServer implements Server {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.h1Secure.close();
     this.h1Clear.close();
-    this.redirectServer?.close();
     this.tlsProvider?.close();
   }
 }

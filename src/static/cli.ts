@@ -94,8 +94,12 @@ export function staticOptionsFromCli(values: CliValues): StaticOptions {
   const cors = stringValue(values, 'cors');
   if (cors !== undefined) {
     const origin = cors.trim();
-    if (origin === '' || origin === '*' || origin === 'true') options.cors = true;
-    else {
+    const lowered = origin.toLowerCase();
+    // Environment variables spell booleans as 1/0, yes/no, on/off (HTTPSD_CORS=1 means --cors alone).
+    if (origin === '' || origin === '*' || ['true', '1', 'yes', 'on'].includes(lowered)) options.cors = true;
+    else if (['false', '0', 'no', 'off'].includes(lowered)) {
+      // explicitly off: leave options.cors unset
+    } else {
       let parsed: URL | undefined;
       try {
         parsed = new URL(origin);

@@ -70,6 +70,8 @@ function fsFix(error: unknown, path: string, flag: string): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return `make ${path} readable by this user (e.g. \`chmod 0640\` and group membership) or run as its owner`;
   if (code === 'EISDIR') return `give ${flag} the path of a file inside ${path}`;
+  // Suggesting a locally issued certificate only helps when the missing file is a certificate or key.
+  if (/passphrase/.test(flag)) return `check the path given to ${flag}`;
   return `check the path given to ${flag} (${ISSUE_HINT})`;
 }
 

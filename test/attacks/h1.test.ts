@@ -30,7 +30,11 @@ describe('HTTP/1.1 attacks', () => {
       'slowloris',
       async () => {
         const head = 'GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ' + 'a'.repeat(100) + '\r\n\r\n';
+        const connectStarted = Date.now();
+        // connectTls reads everything the server sends, so each close is seen when it happens, not at the next
+        // (failing) write a second later.
         const sockets = await Promise.all(Array.from({ length: 20 }, () => connectTls(server.port, ['http/1.1'])));
+        const received = sockets.map((socket) => collectText(socket));
         const started = Date.now();
         const closes = sockets.map((socket) => closedWithin(socket, HEADERS_TIMEOUT + 5000, started));
         let position = 0;
@@ -48,7 +52,15 @@ describe('HTTP/1.1 attacks', () => {
             Math.max(...times) < HEADERS_TIMEOUT + 1500,
             `slowloris connections were held ${Math.max(...times)} ms (headersTimeout ${HEADERS_TIMEOUT} ms): only the request timeout ended them`,
           );
-          return `all 20 closed by the headers timeout after ${Math.min(...times)}-${Math.max(...times)} ms (${sent} bytes of the head sent)`;
+          // ...and not before it (the clock runs from each connection's accept, a little before `started`):
+          // an earlier close would mean something else than the headers timeout ended them.
+          const connectSlack = started - connectStarted;
+          assert.ok(
+            Math.min(...times) >= HEADERS_TIMEOUT - connectSlack - 100,
+            `a slowloris connection was closed after ${Math.min(...times)} ms, before the ${HEADERS_TIMEOUT} ms headers timeout`,
+          );
+          const answers = received.map((text) => text.text().match(/^HTTP\/1\.1 \d{3}/)?.[0] ?? 'nothing');
+          return `all 20 closed by the headers timeout after ${Math.min(...times)}-${Math.max(...times)} ms (${sent} bytes of the head sent; answers: ${[...new Set(answers)].join(', ')})`;
         } finally {
           clearInterval(timer);
           for (const socket of sockets) socket.destroy();

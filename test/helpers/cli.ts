@@ -25,14 +25,22 @@ export interface RunningCli {
 }
 
 /** A private CA directory so tests never touch the user's real local CA. */
+const temporaryCaRoots = new Set<string>();
 export function tempCaRoot(): string {
   const dir = mkdtempSync(join(tmpdir(), 'httpsd-caroot-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // One exit listener removes every folder (one per call would trip MaxListenersExceededWarning).
+  if (temporaryCaRoots.size === 0) {
+    process.once('exit', () => {
+      for (const root of temporaryCaRoots) rmSync(root, { recursive: true, force: true });
+    });
+  }
+  temporaryCaRoots.add(dir);
   return dir;
 }
 
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HTTPSD_CAROOT: process.env.HTTPSD_TEST_CAROOT ?? tempCaRoot(), ...extra };
+  const caroot = extra.HTTPSD_CAROOT ?? process.env.HTTPSD_TEST_CAROOT ?? tempCaRoot();
+  const env: NodeJS.ProcessEnv = { ...process.env, HTTPSD_CAROOT: caroot, ...extra };
   // The test runner's own flags must not leak into the child.
   delete env.NODE_OPTIONS;
   delete env.NODE_TEST_CONTEXT;

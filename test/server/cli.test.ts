@@ -142,6 +142,52 @@ describe('httpsd command: serving', () => {
     }
   });
 
+  test('start banner: listeners, then the TLS summary; a certificate not covering --host is a warning', async () => {
+    const other = makeCertificate('other.example.test');
+    // --host localhost: the certificate names other.example.test, 127.0.0.1 and ::1, not "localhost".
+    const cli = await startCli(['examples/hello.ts', '--cert', other.certFile, '--key', other.keyFile, '--host', 'localhost', '--port', '0']);
+    try {
+      await waitFor(() => /does not cover/.test(cli.stderr()), 'the host coverage warning');
+      const lines = cli.stderr().split('\n');
+      const listener = lines.findIndex((line) => /https:\/\/localhost:\d+\/ +\(TLS; ALPN h2, http\/1\.1\)/.test(line));
+      const profile = lines.findIndex((line) => /TLS profile intermediate/.test(line));
+      const certificate = lines.findIndex((line) => /Certificate: .*other\.example\.test/.test(line));
+      const warning = lines.findIndex((line) => /WARNING: the certificate .* does not cover "localhost".*httpsd cert localhost/.test(line));
+      assert.ok(listener >= 0 && profile > listener && certificate > profile && warning > certificate, cli.stderr());
+    } finally {
+      assert.equal(await cli.stop(), 0);
+    }
+    const covered = await startCli(['examples/hello.ts', ...tlsArgs, ...listenArgs]);
+    try {
+      assert.match(covered.stderr(), /TLS profile intermediate/);
+      assert.doesNotMatch(covered.stderr(), /does not cover/);
+    } finally {
+      await covered.stop();
+    }
+  });
+
+  test('first start with a new local CA says so and prints the trust command once; later starts only hint at it', async () => {
+    const caroot = mkdtempSync(join(work, 'caroot-'));
+    const first = await startCli(['examples/hello.ts', ...listenArgs], { env: cliEnv({ HTTPSD_CAROOT: caroot }) });
+    try {
+      const banner = first.stderr();
+      assert.match(banner, /TLS profile intermediate/);
+      assert.match(banner, /Created a local certificate authority/);
+      assert.equal(banner.match(/npx httpsd cert --install/g)?.length, 1, banner);
+      // After the listener lines.
+      assert.ok(banner.indexOf('Created a local certificate authority') > banner.indexOf('https://127.0.0.1:'), banner);
+    } finally {
+      assert.equal(await first.stop(), 0);
+    }
+    const second = await startCli(['examples/hello.ts', ...listenArgs], { env: cliEnv({ HTTPSD_CAROOT: caroot }) });
+    try {
+      assert.doesNotMatch(second.stderr(), /Created a local certificate authority/);
+      assert.equal(second.stderr().match(/npx httpsd cert --install/g)?.length, 1, second.stderr());
+    } finally {
+      await second.stop();
+    }
+  });
+
   test('SIGTERM with requests in flight: every accepted request completes, then the process exits 0', async () => {
     const slow = writeModule(
       'slow.mjs',
@@ -162,20 +208,39 @@ describe('httpsd command: serving', () => {
 
   test('--workers 2: a killed worker is restarted and serving continues', async () => {
     const pid = writeModule('pid.mjs', 'export default { fetch() { return new Response(String(process.pid)); } };\n');
-    const cli = await startCli([pid, ...tlsArgs, ...listenArgs.slice(0, 2), '--port', '0', '--workers', '2'], { timeoutMs: 30_000 }).catch(
-      (error) => {
-        throw error;
-      },
-    );
+    const cli = await startCli([pid, ...tlsArgs, ...listenArgs, '--workers', '2'], { timeoutMs: 30_000 });
+    const origin = `https://127.0.0.1:${cli.port}`;
+    // Bounded, so a request the cluster lost shows up as a clear failure instead of the runner's timeout.
+    const servedBy = async (what: string): Promise<number> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within 10 s\n${cli.stderr()}`)), 10_000);
+      });
+      try {
+        return Number((await Promise.race([h1Request(origin), timeout])).body.toString());
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     try {
-      const first = Number((await h1Request(`https://127.0.0.1:${cli.port}`)).body.toString());
+      assert.match(cli.stderr(), /serving pid\.mjs with 2 workers/);
+      const first = await servedBy('before the kill');
       assert.ok(first > 0);
       process.kill(first, 'SIGKILL');
-      await waitFor(() => /restarting/.test(cli.stderr()), 'the restart notice', 10_000);
-      // Serving continues (the other worker, then the replacement).
+      // The notice comes once the primary can no longer hand connections to the dead worker.
+      await waitFor(() => new RegExp(`worker ${first} exited \\(SIGKILL\\); restarting`).test(cli.stderr()), 'the restart notice', 10_000);
+      // Serving continues before the replacement is up (the other worker)...
+      const during = await servedBy('after the restart notice');
+      assert.ok(during > 0 && during !== first);
+      // ...and the replacement (startup takes a moment: tsx, TLS) joins the same port.
+      const readyLine = new RegExp(`worker (\\d+) ready \\(replaces ${first}\\)`);
+      await waitFor(() => readyLine.test(cli.stderr()), 'the replacement worker', 20_000);
+      const replacement = Number(readyLine.exec(cli.stderr())![1]);
       const pids = new Set<number>();
-      for (let i = 0; i < 10; i++) pids.add(Number((await h1Request(`https://127.0.0.1:${cli.port}`)).body.toString()));
-      assert.ok(!pids.has(first));
+      for (let i = 0; i < 10; i++) pids.add(await servedBy(`request ${i} after the replacement`));
+      assert.ok(!pids.has(first), `the killed worker ${first} answered`);
+      // Round robin over the two live workers: the replacement takes its share.
+      assert.ok(pids.has(replacement), `the replacement ${replacement} never answered: ${[...pids].join(', ')}`);
     } finally {
       assert.equal(await cli.stop(), 0);
     }

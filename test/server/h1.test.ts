@@ -2,6 +2,7 @@ import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import * as http2 from 'node:http2';
 import { FastResponse } from '../../src/server/response.js';
 import {
   connectH2,
@@ -295,6 +296,23 @@ describe('HTTP/1.1 limits and shutdown', () => {
       const result = await h1Request(`http://127.0.0.1:${server.httpPort}`, { path: '/a?b=c', headers: { host: 'example.test' } });
       assert.equal(result.status, 308);
       assert.equal(result.headers.location, `https://example.test:${server.port}/a?b=c`);
+      // h2c prior knowledge on the same cleartext port is redirected too (it used to get an empty reply).
+      const h2c = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+        const session = http2.connect(`http://127.0.0.1:${server.httpPort}`);
+        session.on('error', reject);
+        const stream = session.request({ ':path': '/x?y=1', ':authority': 'example.test' });
+        stream.on('response', (headers) => {
+          resolve({ status: Number(headers[':status']), location: headers.location as string | undefined });
+          session.close();
+        });
+        stream.on('error', reject);
+        stream.resume();
+      });
+      assert.equal(h2c.status, 308);
+      assert.equal(h2c.location, `https://example.test:${server.port}/x?y=1`);
+      // The TLS port still reaches the handler.
+      const secure = await h1Request(`https://127.0.0.1:${server.port}`, { path: '/' });
+      assert.equal(secure.status, 200);
     } finally {
       await server.close();
     }

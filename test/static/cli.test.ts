@@ -49,6 +49,9 @@ test('--cors without an origin (or *) means any origin', () => {
   assert.equal(staticOptionsFromCli({ cors: '' }).cors, true);
   assert.equal(staticOptionsFromCli({ cors: '*' }).cors, true);
   assert.equal(staticOptionsFromCli({ cors: 'https://a.example/' }).cors, 'https://a.example');
+  // Boolean spellings, as environment variables give them (HTTPSD_CORS=1 / HTTPSD_CORS=0).
+  for (const on of ['1', 'yes', 'on', 'TRUE']) assert.equal(staticOptionsFromCli({ cors: on }).cors, true, on);
+  for (const off of ['0', 'no', 'off', 'false']) assert.equal(staticOptionsFromCli({ cors: off }).cors, undefined, off);
 });
 
 test('--cache-control shorthands', () => {

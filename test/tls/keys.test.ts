@@ -166,6 +166,11 @@ describe('key and certificate loading', () => {
   });
   test('unreadable passphrase file', async () => {
     await rejects({ cert: ec.certPath, key: join(ca.dir, 'ec-enc-pkcs8.key'), passphraseFile: join(dir, 'missing-pass.txt') }, /missing-pass\.txt/, /passphrase file/);
+    // Issuing a local certificate cannot fix a missing passphrase file: the hint must not be offered there.
+    await assert.rejects(
+      createTlsProvider({ cert: ec.certPath, key: join(ca.dir, 'ec-enc-pkcs8.key'), passphraseFile: join(dir, 'missing-pass.txt') }),
+      (error: Error) => !/httpsd cert/.test(error.message),
+    );
   });
   test('a file that is not PEM', async () => {
     const junk = join(dir, 'junk.pem');

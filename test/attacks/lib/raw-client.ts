@@ -22,6 +22,9 @@ export function connectTls(port: number, alpn: string[]): Promise<tls.TLSSocket>
     socket.once('secureConnect', () => {
       socket.off('error', reject);
       socket.on('error', () => {});
+      // Read (and drop, unless the caller listens) whatever the server sends: a client that never reads only
+      // learns of the server's close from a later failed write, so close times would be measured late.
+      socket.resume();
       resolve(socket);
     });
     socket.once('error', reject);
@@ -184,6 +187,8 @@ export function connectTcp(port: number): Promise<net.Socket> {
     const socket = net.connect({ host: '127.0.0.1', port }, () => {
       socket.off('error', reject);
       socket.on('error', () => {});
+      // As in connectTls: reading is what makes the server's FIN visible at once.
+      socket.resume();
       resolve(socket);
     });
     socket.once('error', reject);
