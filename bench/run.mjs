@@ -319,7 +319,18 @@ async function runPhase(certKind, phaseScenarios) {
       for (let round = 1; round <= rounds; round++) {
         const shift = (round - 1) % Math.max(1, takingPart.length);
         const order = [...takingPart.slice(shift), ...takingPart.slice(0, shift)];
-        for (const peer of order) await measure(scenario, peer, servers.get(peer.name), round);
+        for (const peer of order) {
+          if (scenario.freshServer && servers.has(peer.name)) {
+            await stopChild(servers.get(peer.name).child, 1000);
+            servers.delete(peer.name);
+            try {
+              servers.set(peer.name, await startServer(peer, certKind, `${peer.name}-${certKind}-${scenario.id}-${round}`));
+            } catch (error) {
+              log(`bench: ${error.message}`);
+            }
+          }
+          await measure(scenario, peer, servers.get(peer.name), round);
+        }
       }
     }
   } finally {

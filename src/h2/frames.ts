@@ -77,7 +77,9 @@ export function flagNames(type: number, flags: number): string[] {
 // Output writer: one contiguous growable buffer per connection.
 // ---------------------------------------------------------------------------------------------------------------
 
-const INITIAL_OUTPUT_CAPACITY = 16 * 1024;
+// Small on purpose: an idle connection keeps this buffer for its whole life (memory per idle connection), while a
+// busy one grows it once to what a turn needs and then reuses it (large outputs are presized by ensure()).
+const INITIAL_OUTPUT_CAPACITY = 1024;
 /** Below this size dataToSend() copies out the bytes and keeps the buffer; above, it hands the buffer over. */
 const HAND_OVER_THRESHOLD = 4096;
 

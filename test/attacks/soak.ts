@@ -76,55 +76,70 @@ const UPLOAD = Buffer.alloc(128 * 1024, 0x62);
 
 interface Exchange {
   status: number;
+  /** The first bytes of the body (enough to classify it). */
   body: string;
+  /** Body bytes received so far. */
+  received: number;
 }
 
 /** Each request resolves with an outcome label; it never rejects. */
 type Outcome = string;
 
+const ACTION_PATHS: Record<Action, string> = {
+  get: '/',
+  'big-abort': '/big?size=4194304',
+  'upload-full': '/echo',
+  'upload-cancel': '/echo',
+  throw: '/throw',
+  reject: '/reject',
+  'hang-abort': '/hang',
+  'hang-wait': '/hang',
+  'broken-body': '/broken-body',
+  'slow-abort': '/slow?ms=300',
+};
+
+/**
+ * The settle-once `done` of one exchange, with a guard: no exchange may hang the soak. 10 s is far above any handler
+ * here (hangMs is 2 s); on expiry `cancel` tears the exchange down and it settles as a client timeout.
+ */
+function settleOnce(resolve: (outcome: Outcome) => void, cancel: () => void): (outcome: Outcome) => void {
+  let settled = false;
+  const done = (outcome: Outcome) => {
+    if (!settled) {
+      settled = true;
+      clearTimeout(guard);
+      resolve(outcome);
+    }
+  };
+  const guard = setTimeout(() => {
+    cancel();
+    done('unexpected:client-timeout');
+  }, 10_000);
+  return done;
+}
+
+/** Records a response body chunk; true when a big-abort exchange has read enough to abort mid-response. */
+function recordChunk(action: Action, exchange: Exchange, chunk: Buffer): boolean {
+  exchange.received += chunk.length;
+  if (exchange.body.length < 64) exchange.body += chunk.toString('latin1');
+  return action === 'big-abort' && exchange.received > 256 * 1024;
+}
+
 function h2Exchange(session: http2.ClientHttp2Session, action: Action): Promise<Outcome> {
   return new Promise((resolve) => {
-    let settled = false;
-    const done = (outcome: Outcome) => {
-      if (!settled) {
-        settled = true;
-        clearTimeout(guard);
-        resolve(outcome);
-      }
-    };
-    // No exchange may hang the soak: 10 s is far above any handler here (hangMs is 2 s).
-    const guard = setTimeout(() => {
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-      done('unexpected:client-timeout');
-    }, 10_000);
-    const path = {
-      get: '/',
-      'big-abort': '/big?size=4194304',
-      'upload-full': '/echo',
-      'upload-cancel': '/echo',
-      throw: '/throw',
-      reject: '/reject',
-      'hang-abort': '/hang',
-      'hang-wait': '/hang',
-      'broken-body': '/broken-body',
-      'slow-abort': '/slow?ms=300',
-    }[action];
+    const done = settleOnce(resolve, () => stream.close(http2.constants.NGHTTP2_CANCEL));
     const upload = action === 'upload-full' || action === 'upload-cancel';
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request({ ':path': path, ':method': upload ? 'POST' : 'GET' }, { endStream: !upload });
+      stream = session.request({ ':path': ACTION_PATHS[action], ':method': upload ? 'POST' : 'GET' }, { endStream: !upload });
     } catch {
-      clearTimeout(guard);
-      resolve('session-gone');
+      done('session-gone');
       return;
     }
-    const exchange: Exchange = { status: 0, body: '' };
-    let received = 0;
+    const exchange: Exchange = { status: 0, body: '', received: 0 };
     stream.on('response', (headers) => (exchange.status = Number(headers[':status'])));
     stream.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (exchange.body.length < 64) exchange.body += chunk.toString('latin1');
-      if (action === 'big-abort' && received > 256 * 1024) {
+      if (recordChunk(action, exchange, chunk)) {
         stream.close(http2.constants.NGHTTP2_CANCEL);
         done('client-abort-mid-response');
       }
@@ -154,47 +169,21 @@ function h2Exchange(session: http2.ClientHttp2Session, action: Action): Promise<
 
 function h1Exchange(agent: https.Agent, port: number, action: Action): Promise<Outcome> {
   return new Promise((resolve) => {
-    let settled = false;
-    const done = (outcome: Outcome) => {
-      if (!settled) {
-        settled = true;
-        clearTimeout(guard);
-        resolve(outcome);
-      }
-    };
-    const guard = setTimeout(() => {
-      request.destroy();
-      done('unexpected:client-timeout');
-    }, 10_000);
-    const path = {
-      get: '/',
-      'big-abort': '/big?size=4194304',
-      'upload-full': '/echo',
-      'upload-cancel': '/echo',
-      throw: '/throw',
-      reject: '/reject',
-      'hang-abort': '/hang',
-      'hang-wait': '/hang',
-      'broken-body': '/broken-body',
-      'slow-abort': '/slow?ms=300',
-    }[action];
+    const done = settleOnce(resolve, () => request.destroy());
     const upload = action === 'upload-full' || action === 'upload-cancel';
     const request = https.request(
       {
         host: '127.0.0.1',
         port,
-        path,
+        path: ACTION_PATHS[action],
         method: upload ? 'POST' : 'GET',
         agent,
         headers: upload ? { 'content-length': String(UPLOAD.length) } : {},
       },
       (response) => {
-        const exchange: Exchange = { status: response.statusCode ?? 0, body: '' };
-        let received = 0;
+        const exchange: Exchange = { status: response.statusCode ?? 0, body: '', received: 0 };
         response.on('data', (chunk: Buffer) => {
-          received += chunk.length;
-          if (exchange.body.length < 64) exchange.body += chunk.toString('latin1');
-          if (action === 'big-abort' && received > 256 * 1024) {
+          if (recordChunk(action, exchange, chunk)) {
             request.destroy();
             done('client-abort-mid-response');
           }

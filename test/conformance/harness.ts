@@ -8,63 +8,15 @@
 import assert from 'node:assert/strict';
 import { H2Connection } from '../../src/h2/index.js';
 import type { H2ConnectionOptions, H2Event } from '../../src/h2/types.js';
+import { ErrorCode as E, Flag as FLAG, FrameType as T, Setting as S, errorName, hpackInteger, hpackRawString } from '../support/h2-wire-constants.js';
 import { HUFFMAN_CODES, STATIC_TABLE } from './hpack-tables.js';
 
 // ---------------------------------------------------------------------------------------------------------------
-// Protocol constants (RFC 9113 §6, §7, §6.5.2), spelled out here rather than imported from the engine.
+// Protocol constants (RFC 9113 §6, §7, §6.5.2): the shared test-side tables, written from the RFCs, not the engine.
 
-export const T = {
-  DATA: 0x0,
-  HEADERS: 0x1,
-  PRIORITY: 0x2,
-  RST_STREAM: 0x3,
-  SETTINGS: 0x4,
-  PUSH_PROMISE: 0x5,
-  PING: 0x6,
-  GOAWAY: 0x7,
-  WINDOW_UPDATE: 0x8,
-  CONTINUATION: 0x9,
-} as const;
-
-export const FLAG = {
-  END_STREAM: 0x1,
-  ACK: 0x1,
-  END_HEADERS: 0x4,
-  PADDED: 0x8,
-  PRIORITY: 0x20,
-} as const;
-
-export const E = {
-  NO_ERROR: 0x0,
-  PROTOCOL_ERROR: 0x1,
-  INTERNAL_ERROR: 0x2,
-  FLOW_CONTROL_ERROR: 0x3,
-  SETTINGS_TIMEOUT: 0x4,
-  STREAM_CLOSED: 0x5,
-  FRAME_SIZE_ERROR: 0x6,
-  REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
-  COMPRESSION_ERROR: 0x9,
-  CONNECT_ERROR: 0xa,
-  ENHANCE_YOUR_CALM: 0xb,
-  INADEQUATE_SECURITY: 0xc,
-  HTTP_1_1_REQUIRED: 0xd,
-} as const;
-
-export const S = {
-  HEADER_TABLE_SIZE: 0x1,
-  ENABLE_PUSH: 0x2,
-  MAX_CONCURRENT_STREAMS: 0x3,
-  INITIAL_WINDOW_SIZE: 0x4,
-  MAX_FRAME_SIZE: 0x5,
-  MAX_HEADER_LIST_SIZE: 0x6,
-} as const;
+export { E, FLAG, S, T, errorName };
 
 const TYPE_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
-export function errorName(code: number): string {
-  for (const [name, value] of Object.entries(E)) if (value === code) return name;
-  return `0x${code.toString(16)}`;
-}
 
 /** RFC 9113 §3.4: the client connection preface octets. */
 export const PREFACE = new TextEncoder().encode('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -143,18 +95,8 @@ export function priorityFields(dependsOn: number, weight: number, exclusive = fa
 // ---------------------------------------------------------------------------------------------------------------
 // HPACK encoder (RFC 7541 §5, §6): integers, raw and Huffman strings, every representation.
 
-export function hpackInt(value: number, prefixBits: number, firstByteFlags = 0): number[] {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [firstByteFlags | value];
-  const out = [firstByteFlags | max];
-  let rest = value - max;
-  while (rest >= 128) {
-    out.push((rest % 128) + 128);
-    rest = Math.floor(rest / 128);
-  }
-  out.push(rest);
-  return out;
-}
+/** RFC 7541 §5.1 integer (the shared independent encoder, under the name the conformance tests use). */
+export const hpackInt = hpackInteger;
 
 export function huffmanEncode(input: Bytes): number[] {
   const data = bytes(input);
@@ -177,8 +119,9 @@ export function huffmanEncode(input: Bytes): number[] {
 }
 
 export function hpackString(input: Bytes, huffman = false): number[] {
-  const data = huffman ? huffmanEncode(input) : [...bytes(input)];
-  return [...hpackInt(data.length, 7, huffman ? 0x80 : 0), ...data];
+  if (!huffman) return hpackRawString(bytes(input));
+  const data = huffmanEncode(input);
+  return [...hpackInt(data.length, 7, 0x80), ...data];
 }
 
 export const hp = {

@@ -17,6 +17,7 @@ import {
   waitForIdle,
   type TestServer,
 } from '../helpers/server.js';
+import { gatedHandler, pulledPatternStream } from '../support/handlers.js';
 
 const TEN_MIB = 10 * 1024 * 1024;
 
@@ -51,19 +52,8 @@ describe('HTTP/1.1 over TLS (node:https client, raw sockets)', () => {
           case '/hints':
             info.sendInformational(103, { link: '</a.js>; rel=preload; as=script' });
             return new Response('hinted');
-          case '/stream': {
-            let sent = 0;
-            const chunk = patternBytes(64 * 1024);
-            return new Response(
-              new ReadableStream({
-                pull(controller) {
-                  if (sent >= 8 * 1024 * 1024) return controller.close();
-                  sent += chunk.byteLength;
-                  controller.enqueue(chunk);
-                },
-              }),
-            );
-          }
+          case '/stream':
+            return new Response(pulledPatternStream(8 * 1024 * 1024, 64 * 1024));
           case '/hang':
             request.signal.addEventListener('abort', () => aborted++);
             started?.();
@@ -337,17 +327,13 @@ describe('HTTP/1.1 limits and shutdown', () => {
   });
 
   test('graceful close: in-flight h1 requests complete with connection: close', async () => {
-    let release: (() => void) | undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const server = await startServer(async () => {
-      await gate;
-      return new Response('done');
-    });
+    const gated = gatedHandler('done');
+    const server = await startServer(gated.fetch);
     const pending = h1Request(server.origin);
     await waitFor(() => server.server.stats().inFlightRequests === 1, 'the request in flight');
     const closing = server.server.close(5000);
     await sleep(50);
-    release!();
+    gated.release();
     const result = await pending;
     assert.equal(result.body.toString(), 'done');
     assert.equal(result.headers.connection, 'close');

@@ -14,6 +14,7 @@ import {
   waitForIdle,
   type TestServer,
 } from '../helpers/server.js';
+import { gatedHandler, pulledPatternStream } from '../support/handlers.js';
 
 const TEN_MIB = 10 * 1024 * 1024;
 
@@ -72,20 +73,9 @@ describe('HTTP/2 over TLS with the node:http2 client', () => {
           info.sendInformational(103, { link: '</style.css>; rel=preload; as=style' });
           await sleep(10);
           return new FastResponse('after hints');
-        case '/stream': {
+        case '/stream':
           // 8 MiB in 64 KiB chunks, produced only as fast as the client reads (pull-based).
-          let sent = 0;
-          const chunk = patternBytes(64 * 1024);
-          return new Response(
-            new ReadableStream({
-              pull(controller) {
-                if (sent >= 8 * 1024 * 1024) return controller.close();
-                sent += chunk.byteLength;
-                controller.enqueue(chunk);
-              },
-            }),
-          );
-        }
+          return new Response(pulledPatternStream(8 * 1024 * 1024, 64 * 1024));
         case '/async-iterable':
           return new FastResponse(
             (async function* () {
@@ -460,18 +450,14 @@ describe('HTTP/2 limits', () => {
   });
 
   test('graceful close(): in-flight streams complete, then the server stops', async () => {
-    let release: (() => void) | undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const server = await startServer(async () => {
-      await gate;
-      return new Response('finished');
-    });
+    const gated = gatedHandler('finished');
+    const server = await startServer(gated.fetch);
     const session = connectH2(server.origin);
     const pending = Promise.all([h2Request(session, { ':path': '/a' }), h2Request(session, { ':path': '/b' })]);
     await waitFor(() => server.server.stats().inFlightRequests === 2, 'two requests in flight');
     const closing = server.server.close(5000);
     await sleep(50);
-    release!();
+    gated.release();
     const results = await pending;
     assert.deepEqual(
       results.map((r) => r.body.toString()),

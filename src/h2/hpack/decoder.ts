@@ -3,13 +3,11 @@
  */
 import type { HeaderList } from '../types.js';
 import { HpackError } from './errors.js';
+import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
 import { huffmanDecode } from './huffman.js';
 import { decodeInteger, integerResult } from './integer.js';
 import { bytesToLatin1 } from './latin1.js';
 import { STATIC_TABLE_LENGTH, staticName, staticValue } from './static-table.js';
-
-/** RFC 7541 §4.1: an entry's size is its name length plus its value length plus 32 (octets). */
-export const ENTRY_OVERHEAD = 32;
 
 /** RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE initial value. */
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
@@ -30,84 +28,6 @@ export interface HpackDecoderOptions {
   maxHeaderListSize?: number;
 }
 
-/**
- * The decoder's dynamic table (RFC 7541 §2.3.2, §4): a ring buffer, newest entry at dynamic index 1.
- * Parallel arrays of names and values avoid one object per entry.
- */
-class DecoderTable {
-  names: string[] = new Array<string>(16);
-  values: string[] = new Array<string>(16);
-  /** Index in the ring arrays of the oldest entry. */
-  head = 0;
-  length = 0;
-  /** Sum of entry sizes (§4.1). */
-  size = 0;
-  maxSize: number;
-
-  constructor(maxSize: number) {
-    this.maxSize = maxSize;
-  }
-
-  /** Ring slot of dynamic index `index` (1 = newest). The caller checked 1 <= index <= length. */
-  slot(index: number): number {
-    return (this.head + this.length - index) & (this.names.length - 1);
-  }
-
-  /** RFC 7541 §4.4: evict from the end until the new entry fits; an entry larger than maxSize empties the table. */
-  add(name: string, value: string): void {
-    const entrySize = name.length + value.length + ENTRY_OVERHEAD;
-    if (entrySize > this.maxSize) {
-      this.clear();
-      return;
-    }
-    this.evictUntil(this.maxSize - entrySize);
-    if (this.length === this.names.length) this.grow();
-    const slot = (this.head + this.length) & (this.names.length - 1);
-    this.names[slot] = name;
-    this.values[slot] = value;
-    this.length++;
-    this.size += entrySize;
-  }
-
-  /** RFC 7541 §4.3: a smaller maximum evicts from the end. */
-  resize(maxSize: number): void {
-    this.maxSize = maxSize;
-    this.evictUntil(maxSize);
-  }
-
-  private evictUntil(targetSize: number): void {
-    const mask = this.names.length - 1;
-    while (this.size > targetSize) {
-      const slot = this.head;
-      this.size -= this.names[slot]!.length + this.values[slot]!.length + ENTRY_OVERHEAD;
-      // Drop references so evicted strings can be collected.
-      this.names[slot] = '';
-      this.values[slot] = '';
-      this.head = (slot + 1) & mask;
-      this.length--;
-    }
-  }
-
-  private clear(): void {
-    this.evictUntil(0);
-    this.head = 0;
-  }
-
-  private grow(): void {
-    const capacity = this.names.length;
-    const names = new Array<string>(capacity * 2);
-    const values = new Array<string>(capacity * 2);
-    for (let i = 0; i < this.length; i++) {
-      const slot = (this.head + i) & (capacity - 1);
-      names[i] = this.names[slot]!;
-      values[i] = this.values[slot]!;
-    }
-    this.names = names;
-    this.values = values;
-    this.head = 0;
-  }
-}
-
 /** Module-level result slot for readString: no per-string allocation besides the string itself. */
 let stringEnd = 0;
 
@@ -119,7 +39,7 @@ export class HpackDecoder {
   /** Names of the fields of the last block sent as never-indexed literals (RFC 7541 §6.2.3); null when none. */
   lastNeverIndexed: string[] | null = null;
 
-  private readonly table: DecoderTable;
+  private readonly table: DynamicTable;
   /** Upper bound for dynamic table size updates: our advertised SETTINGS_HEADER_TABLE_SIZE (RFC 7541 §6.3). */
   private tableSizeLimit: number;
   /**
@@ -134,7 +54,7 @@ export class HpackDecoder {
     this.tableSizeLimit = maxTableSize;
     const initialTableSize = options?.initialTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
     checkTableSize(initialTableSize);
-    this.table = new DecoderTable(initialTableSize);
+    this.table = new DynamicTable(initialTableSize);
     this.maxHeaderListSize = options?.maxHeaderListSize ?? Infinity;
   }
 
@@ -150,12 +70,7 @@ export class HpackDecoder {
 
   /** Dynamic table contents, newest first, as [name, value] pairs (for tests and tracing; allocates). */
   dynamicTableEntries(): Array<[string, string]> {
-    const entries: Array<[string, string]> = [];
-    for (let index = 1; index <= this.table.length; index++) {
-      const slot = this.table.slot(index);
-      entries.push([this.table.names[slot]!, this.table.values[slot]!]);
-    }
-    return entries;
+    return this.table.entries();
   }
 
   /**

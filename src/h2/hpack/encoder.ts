@@ -15,7 +15,8 @@
  * Names are taken from the static or dynamic table when present. Huffman coding is used only when strictly shorter.
  */
 import type { HeaderList } from '../types.js';
-import { DEFAULT_HEADER_TABLE_SIZE, ENTRY_OVERHEAD } from './decoder.js';
+import { DEFAULT_HEADER_TABLE_SIZE } from './decoder.js';
+import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
 import { huffmanEncode, huffmanEncodedLength } from './huffman.js';
 import { encodeInteger } from './integer.js';
 import { STATIC_LOOKUP, STATIC_TABLE_LENGTH } from './static-table.js';
@@ -47,17 +48,12 @@ const UNINDEXED_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The encoder's dynamic table. Entries are numbered by insertion sequence; the entry with sequence s has HPACK index
+ * The encoder's dynamic table: the shared ring (same eviction rules as the decoder, RFC 7541 §4.4, so both tables stay
+ * identical) plus lookup maps. Entries are numbered by insertion sequence; the entry with sequence s has HPACK index
  * 61 + (insertCount - s) (the newest is 62). Maps give O(1) lookups: name -> newest sequence with that name, and
  * name -> value -> newest sequence with that exact field.
  */
-class EncoderTable {
-  names: string[] = new Array<string>(16);
-  values: string[] = new Array<string>(16);
-  head = 0;
-  length = 0;
-  size = 0;
-  maxSize: number;
+class EncoderTable extends DynamicTable {
   /** Sequence number the next inserted entry gets. The oldest live entry has insertCount - length. */
   insertCount = 0;
   readonly nameToSequence = new Map<string, number>();
@@ -74,10 +70,6 @@ class EncoderTable {
   private startLength = 0;
   private startInsertCount = 0;
   private startMaxSize = 0;
-
-  constructor(maxSize: number) {
-    this.maxSize = maxSize;
-  }
 
   beginBlock(): void {
     this.evictedNames.length = 0;
@@ -96,13 +88,8 @@ class EncoderTable {
       const slot = (this.head + i) & mask;
       history.push([this.names[slot]!, this.values[slot]!]);
     }
-    let capacity = 16;
-    while (capacity < this.startLength) capacity *= 2;
-    this.names = new Array<string>(capacity);
-    this.values = new Array<string>(capacity);
-    this.head = 0;
+    this.reset(this.startLength);
     this.length = this.startLength;
-    this.size = 0;
     this.insertCount = this.startInsertCount;
     this.maxSize = this.startMaxSize;
     this.nameToSequence.clear();
@@ -133,21 +120,21 @@ class EncoderTable {
     return sequence === undefined ? 0 : STATIC_TABLE_LENGTH + this.insertCount - sequence;
   }
 
-  /** Same eviction rules as the decoder (RFC 7541 §4.4), so both tables stay identical. */
-  add(name: string, value: string): void {
-    const entrySize = name.length + value.length + ENTRY_OVERHEAD;
-    if (entrySize > this.maxSize) {
-      this.evictUntil(0);
-      return;
-    }
-    this.evictUntil(this.maxSize - entrySize);
-    if (this.length === this.names.length) this.grow();
-    const slot = (this.head + this.length) & (this.names.length - 1);
-    this.names[slot] = name;
-    this.values[slot] = value;
-    this.length++;
-    this.size += entrySize;
+  protected override onInsert(name: string, value: string): void {
     this.remember(name, value, this.insertCount++);
+  }
+
+  protected override onEvict(name: string, value: string): void {
+    const sequence = this.insertCount - this.length;
+    this.evictedNames.push(name);
+    this.evictedValues.push(value);
+    // The maps point at the newest entry for a key; only forget the key when that newest entry is this one.
+    if (this.nameToSequence.get(name) === sequence) this.nameToSequence.delete(name);
+    const values = this.fieldToSequence.get(name);
+    if (values !== undefined && values.get(value) === sequence) {
+      values.delete(value);
+      if (values.size === 0) this.fieldToSequence.delete(name);
+    }
   }
 
   private remember(name: string, value: string, sequence: number): void {
@@ -158,49 +145,6 @@ class EncoderTable {
       this.fieldToSequence.set(name, values);
     }
     values.set(value, sequence);
-  }
-
-  resize(maxSize: number): void {
-    this.maxSize = maxSize;
-    this.evictUntil(maxSize);
-  }
-
-  private evictUntil(targetSize: number): void {
-    const mask = this.names.length - 1;
-    while (this.size > targetSize) {
-      const slot = this.head;
-      const name = this.names[slot]!;
-      const value = this.values[slot]!;
-      const sequence = this.insertCount - this.length;
-      this.size -= name.length + value.length + ENTRY_OVERHEAD;
-      this.evictedNames.push(name);
-      this.evictedValues.push(value);
-      // The maps point at the newest entry for a key; only forget the key when that newest entry is this one.
-      if (this.nameToSequence.get(name) === sequence) this.nameToSequence.delete(name);
-      const values = this.fieldToSequence.get(name);
-      if (values !== undefined && values.get(value) === sequence) {
-        values.delete(value);
-        if (values.size === 0) this.fieldToSequence.delete(name);
-      }
-      this.names[slot] = '';
-      this.values[slot] = '';
-      this.head = (slot + 1) & mask;
-      this.length--;
-    }
-  }
-
-  private grow(): void {
-    const capacity = this.names.length;
-    const names = new Array<string>(capacity * 2);
-    const values = new Array<string>(capacity * 2);
-    for (let i = 0; i < this.length; i++) {
-      const slot = (this.head + i) & (capacity - 1);
-      names[i] = this.names[slot]!;
-      values[i] = this.values[slot]!;
-    }
-    this.names = names;
-    this.values = values;
-    this.head = 0;
   }
 }
 
@@ -237,13 +181,7 @@ export class HpackEncoder {
 
   /** Dynamic table contents, newest first, as [name, value] pairs (for tests and tracing; allocates). */
   dynamicTableEntries(): Array<[string, string]> {
-    const table = this.table;
-    const entries: Array<[string, string]> = [];
-    for (let index = 1; index <= table.length; index++) {
-      const slot = (table.head + table.length - index) & (table.names.length - 1);
-      entries.push([table.names[slot]!, table.values[slot]!]);
-    }
-    return entries;
+    return this.table.entries();
   }
 
   /** Current dynamic table maximum (what the peer's decoder has been told, or will be at the next block). */

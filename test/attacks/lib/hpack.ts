@@ -3,24 +3,13 @@
  * dynamic table size updates, written by hand so the attack suite can build blocks no real encoder would emit.
  */
 
-/** RFC 7541 §5.1: an integer with an N-bit prefix; `high` holds the representation's leading bits. */
-export function integer(value: number, prefixBits: number, high: number): number[] {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [high | value];
-  const out = [high | max];
-  let rest = value - max;
-  while (rest >= 128) {
-    out.push((rest % 128) + 128);
-    rest = Math.floor(rest / 128);
-  }
-  out.push(rest);
-  return out;
-}
+import { hpackInteger as integer, hpackRawString } from '../../support/h2-wire-constants.js';
+
+export { integer };
 
 /** RFC 7541 §5.2: a string literal without Huffman coding. */
 function stringLiteral(text: string): number[] {
-  const bytes = Buffer.from(text, 'latin1');
-  return [...integer(bytes.length, 7, 0x00), ...bytes];
+  return hpackRawString(Buffer.from(text, 'latin1'));
 }
 
 /** RFC 7541 §6.2.2: literal header field without indexing, new name. */
