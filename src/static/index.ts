@@ -7,9 +7,11 @@
  * and opt-in CGI (cgi.ts).
  */
 import { realpath } from 'node:fs/promises';
-import { realpathSync, statSync } from 'node:fs';
+import { realpathSync, stat, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { OpenFile } from './open-file.js';
+import { SmallFileCache } from './content-cache.js';
+import { FastResponse } from '../server/response.js';
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import type { FetchHandler, ServeInfo } from '../server/types.js';
@@ -159,7 +161,12 @@ function buildConfig(root: string, options: StaticOptions): Config {
 interface OpenedEntry {
   realPath: string;
   stats: Stats;
-  file: OpenFile;
+  /**
+   * Undefined only for a small file answered from the validated cache (`cachedBytes`), which is only used for
+   * requests that need nothing but those bytes (no Range, no encoding to choose).
+   */
+  file: OpenFile | undefined;
+  cachedBytes?: Uint8Array<ArrayBuffer>;
 }
 
 /** A representation of a file: the identity bytes, a precompressed sibling, or an on-the-fly encoding. */
@@ -190,6 +197,10 @@ function headBody(): ReadableStream<Uint8Array> {
 
 /** Files up to this size are read in one go instead of streamed (the same bound as one stream chunk). */
 const SMALL_FILE_SIZE = CHUNK_SIZE;
+
+/** Bounds of the per-handler cache of small files' bytes (validated against fstat on every request). */
+const SMALL_FILE_CACHE_ENTRIES = 2048;
+const SMALL_FILE_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** Reads exactly `size` bytes from the start of the file, or undefined if it shrank meanwhile. */
 async function readWhole(file: OpenFile, size: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
@@ -222,6 +233,20 @@ async function openRegularFile(path: string): Promise<{ file: OpenFile; stats: S
 
 export function serveStatic(root: string, options: StaticOptions = {}): FetchHandler {
   const config = buildConfig(root, options);
+  const smallFiles = new SmallFileCache(SMALL_FILE_CACHE_ENTRIES, SMALL_FILE_CACHE_BYTES);
+
+  /** withCommonHeaders for a plain record (lowercase names), which FastResponse hands to the server as is. */
+  function withCommonFields(fields: Record<string, string>): Record<string, string> {
+    fields['x-content-type-options'] = 'nosniff';
+    if (config.corsOrigin !== undefined) {
+      fields['access-control-allow-origin'] = config.corsOrigin;
+      fields['access-control-expose-headers'] =
+        'content-length, content-range, content-encoding, accept-ranges, etag, last-modified';
+      if (config.corsOrigin !== '*') fields['vary'] = fields['vary'] ? `${fields['vary']}, origin` : 'origin';
+    }
+    for (const [name, value] of config.extraHeaders) fields[name] = value;
+    return fields;
+  }
 
   function withCommonHeaders(headers: Headers): Headers {
     headers.set('x-content-type-options', 'nosniff');
@@ -271,11 +296,11 @@ export function serveStatic(root: string, options: StaticOptions = {}): FetchHan
     entry: OpenedEntry,
     contentType: string,
     useRanges: boolean,
-  ): Promise<{ variant: Variant; file: OpenFile }> {
+  ): Promise<{ variant: Variant; file: OpenFile | undefined }> {
     const identity = { variant: { coding: 'identity', onTheFly: false, path: entry.realPath, stats: entry.stats } as Variant, file: entry.file };
     const acceptEncoding = request.headers.get('accept-encoding');
     // Ranges are always served from the identity representation: byte offsets of an encoding nobody stored are meaningless.
-    if (!acceptEncoding || useRanges) return identity;
+    if (!acceptEncoding || useRanges || entry.file === undefined) return identity;
     // Below the threshold an encoding saves nothing worth a round trip through the file system; and siblings are
     // only looked for where they make sense, sparing three lookups per image request.
     const compressible = entry.stats.size >= COMPRESSION_THRESHOLD && isCompressible(contentType);
@@ -312,83 +337,103 @@ export function serveStatic(root: string, options: StaticOptions = {}): FetchHan
     const method = request.method;
     const contentType = contentTypeFor(displayName);
     const rangeHeader = method === 'GET' ? request.headers.get('range') : null;
-    let chosen: { variant: Variant; file: OpenFile };
+    let chosen: { variant: Variant; file: OpenFile | undefined };
     try {
       chosen = await chooseVariant(request, entry, contentType, rangeHeader !== null);
     } catch (error) {
-      entry.file.close();
+      entry.file?.close();
       throw error;
     }
     const variant = chosen.variant;
-    // Validators come from fstat of the descriptor we read from, so headers describe exactly the bytes sent.
-    let opened: { file: OpenFile } | undefined = { file: chosen.file };
+    // Validators come from fstat of the descriptor we read from (or, for cached bytes, from the stat that proved
+    // them to be this very version), so headers describe exactly the bytes sent.
+    let opened: { file: OpenFile | undefined } | undefined = { file: chosen.file };
     const release = (): void => {
-      opened?.file.close();
+      opened?.file?.close();
       opened = undefined;
+    };
+    /** Moves ownership of the descriptor to a body stream. */
+    const takeFile = (): OpenFile => {
+      const file = opened?.file;
+      // Unreachable: cached entries are only used for requests that need no descriptor (see cacheServes).
+      if (file === undefined) throw new Error('no open file for a request that needs one');
+      opened = undefined;
+      return file;
     };
     const status = 200;
 
     try {
       const validators = validatorsFor(variant);
-      const headers = new Headers();
-      headers.set('vary', 'accept-encoding');
-      headers.set('cache-control', config.cacheControl);
-      headers.set('last-modified', new Date(validators.lastModifiedSeconds * 1000).toUTCString());
-      if (config.etag) headers.set('etag', validators.etag);
+      // A plain record rather than Headers: the common small-file answer never needs a Headers object at all.
+      const fields: Record<string, string> = {
+        vary: 'accept-encoding',
+        'cache-control': config.cacheControl,
+        'last-modified': new Date(validators.lastModifiedSeconds * 1000).toUTCString(),
+      };
+      if (config.etag) fields['etag'] = validators.etag;
 
       const outcome = evaluatePreconditions(request.headers, validators, method);
       if (outcome === 'not-modified') {
         // RFC 9110 §15.4.5: a 304 carries the validators, Cache-Control and Vary it would have sent with 200.
         release();
-        return new Response(null, { status: 304, headers: withCommonHeaders(headers) });
+        return new FastResponse(null, { status: 304, headers: withCommonFields(fields) });
       }
       if (outcome === 'precondition-failed') {
         release();
-        return textResponse(412, 'Precondition Failed', Object.fromEntries(headers), method === 'HEAD');
+        return textResponse(412, 'Precondition Failed', { ...fields }, method === 'HEAD');
       }
 
-      headers.set('content-type', contentType);
+      fields['content-type'] = contentType;
       const size = variant.stats.size;
-      if (variant.coding !== 'identity') headers.set('content-encoding', CONTENT_CODING_TOKEN[variant.coding]);
-      if (!variant.onTheFly) headers.set('accept-ranges', 'bytes');
+      if (variant.coding !== 'identity') fields['content-encoding'] = CONTENT_CODING_TOKEN[variant.coding];
+      if (!variant.onTheFly) fields['accept-ranges'] = 'bytes';
 
       if (rangeHeader !== null && variant.coding === 'identity' && ifRangeAllows(request.headers.get('if-range'), validators)) {
         const parsed = parseRange(rangeHeader, size);
         if (parsed.kind === 'unsatisfiable') {
           release();
-          headers.delete('content-type');
-          return textResponse(416, 'Range Not Satisfiable', { ...Object.fromEntries(headers), 'content-range': `bytes */${size}` });
+          const { 'content-type': _ignored, ...others } = fields;
+          return textResponse(416, 'Range Not Satisfiable', { ...others, 'content-range': `bytes */${size}` });
         }
         if (parsed.kind === 'ranges') {
-          const file = opened!.file;
-          opened = undefined; // ownership moves to the stream
-          return rangeResponse(file, parsed.ranges, size, contentType, headers);
+          const file = takeFile();
+          return rangeResponse(file, parsed.ranges, size, contentType, new Headers(fields));
         }
       }
 
       if (variant.onTheFly) {
         // Length unknown until compressed: no content-length, the server frames it (chunked / DATA frames).
-        if (method === 'HEAD') return new Response(headBody(), { status, headers: withCommonHeaders(headers) });
-        const file = opened!.file;
-        opened = undefined;
+        if (method === 'HEAD') return new Response(headBody(), { status, headers: withCommonHeaders(new Headers(fields)) });
+        const file = takeFile();
         const body = compressedFileStream(file, size, variant.coding as OnTheFlyCoding);
-        return new Response(body, { status, headers: withCommonHeaders(headers) });
+        return new Response(body, { status, headers: withCommonHeaders(new Headers(fields)) });
       }
 
-      headers.set('content-length', String(size));
-      if (method === 'HEAD' || size === 0) {
+      fields['content-length'] = String(size);
+      if (method === 'HEAD') {
         release();
-        return new Response(method === 'HEAD' ? headBody() : new Uint8Array(0), { status, headers: withCommonHeaders(headers) });
+        return new Response(headBody(), { status, headers: withCommonHeaders(new Headers(fields)) });
+      }
+      if (size === 0) {
+        release();
+        return new FastResponse(new Uint8Array(0), { status, headers: withCommonFields(fields) });
       }
       if (size <= SMALL_FILE_SIZE) {
-        // One read and a byte body: for small files the stream machinery would cost more than the I/O.
-        const bytes = await readWhole(opened!.file, size);
-        if (bytes) return new Response(bytes, { status, headers: withCommonHeaders(headers) });
-        return textResponse(500, 'Internal Server Error');
+        // One read (none when the validated cache has this exact version) and a byte body in a FastResponse:
+        // for small files a stream, an undici Response and a Headers object would cost more than the I/O.
+        let bytes = variant.coding === 'identity' ? entry.cachedBytes : undefined;
+        bytes ??= smallFiles.get(variant.path, variant.stats);
+        if (bytes === undefined) {
+          const file = opened?.file;
+          if (file === undefined) throw new Error('no open file for a request that needs one');
+          bytes = await readWhole(file, size);
+          if (bytes === undefined) return textResponse(500, 'Internal Server Error');
+          smallFiles.set(variant.path, variant.stats, bytes);
+        }
+        return new FastResponse(bytes, { status, headers: withCommonFields(fields) });
       }
-      const file = opened!.file;
-      opened = undefined;
-      return new Response(fileStream(file, [{ start: 0, end: size - 1 }]), { status, headers: withCommonHeaders(headers) });
+      const file = takeFile();
+      return new Response(fileStream(file, [{ start: 0, end: size - 1 }]), { status, headers: withCommonHeaders(new Headers(fields)) });
     } finally {
       release();
     }
@@ -447,10 +492,41 @@ export function serveStatic(root: string, options: StaticOptions = {}): FetchHan
     return new Response(request.method === 'HEAD' ? headBody() : bytes, { status: 200, headers: withCommonHeaders(headers) });
   }
 
-  /** Opens what the segments name inside the root (file or directory), or undefined (404 material). */
-  async function openInsideRoot(segments: readonly string[]): Promise<OpenedEntry | undefined> {
+  /**
+   * Whether a cached small file can answer this request without a descriptor: no Range, and no content coding
+   * to choose (chooseVariant would pick identity without looking at the file system).
+   */
+  function cacheServes(request: Request, size: number, displayName: string): boolean {
+    if (request.headers.get('range') !== null) return false;
+    if (!config.precompressed && !config.compression) return true;
+    return size < COMPRESSION_THRESHOLD || !request.headers.get('accept-encoding') || !isCompressible(contentTypeFor(displayName));
+  }
+
+  /**
+   * The cached bytes of a small file, if a stat of its canonical path shows the very version that was cached
+   * (device, inode, size, mtime, ctime): one stat instead of open + fstat + read + close. The path checks
+   * (realpath inside the root, dotfiles, CGI directory) have already been made for this request.
+   */
+  async function fromCache(request: Request, realPath: string, displayName: string | undefined): Promise<OpenedEntry | undefined> {
+    const size = displayName === undefined ? undefined : smallFiles.cachedSize(realPath);
+    if (size === undefined || !cacheServes(request, size, displayName!)) return undefined;
+    const stats = await new Promise<Stats | undefined>((resolve) => stat(realPath, (error, result) => resolve(error ? undefined : result)));
+    if (stats === undefined || !stats.isFile()) return undefined;
+    const cachedBytes = smallFiles.get(realPath, stats);
+    return cachedBytes === undefined ? undefined : { realPath, stats, file: undefined, cachedBytes };
+  }
+
+  /**
+   * Opens what the segments name inside the root (file or directory), or undefined (404 material).
+   * Given the request and the name it will be served under, a small file may come from the validated cache instead.
+   */
+  async function openInsideRoot(segments: readonly string[], request?: Request, displayName?: string): Promise<OpenedEntry | undefined> {
     const realPath = await realpathInside(config.realRoot, segments, config.dotfiles);
     if (realPath === undefined || insideCgiDir(realPath)) return undefined;
+    if (request !== undefined) {
+      const cached = await fromCache(request, realPath, displayName);
+      if (cached !== undefined) return cached;
+    }
     let file: OpenFile;
     try {
       file = await OpenFile.open(realPath);
@@ -467,11 +543,11 @@ export function serveStatic(root: string, options: StaticOptions = {}): FetchHan
     return undefined;
   }
 
-  async function findIndex(segments: string[]): Promise<{ entry: OpenedEntry; name: string } | undefined> {
+  async function findIndex(segments: string[], request: Request): Promise<{ entry: OpenedEntry; name: string } | undefined> {
     for (const name of config.index) {
-      const entry = await openInsideRoot([...segments, name]);
+      const entry = await openInsideRoot([...segments, name], request, name);
       if (entry?.stats.isFile()) return { entry, name };
-      if (entry) entry.file.close();
+      if (entry) entry.file?.close();
     }
     return undefined;
   }
@@ -525,23 +601,23 @@ export function serveStatic(root: string, options: StaticOptions = {}): FetchHan
     const decoded = decodePathSegments(url.pathname, config.dotfiles);
     if (!decoded.ok) return textResponse(decoded.status, decoded.status === 400 ? 'Bad Request' : 'Not Found', {}, head);
     const { segments, trailingSlash } = decoded;
-    const entry = await openInsideRoot(segments);
+    const entry = await openInsideRoot(segments, request, trailingSlash ? undefined : segments[segments.length - 1]);
 
     if (entry?.stats.isDirectory()) {
-      entry.file.close();
+      entry.file?.close();
       if (!trailingSlash) {
         // Relative links inside an index page only work with the slash; keep the query string.
         const location = (segments.length === 0 ? '/' : encodePathSegments(segments) + '/') + url.search;
         const headers = withCommonHeaders(new Headers({ location, 'content-length': '0' }));
         return new Response(null, { status: 301, headers });
       }
-      const index = await findIndex(segments);
+      const index = await findIndex(segments, request);
       if (index) return serveFile(request, index.entry, index.name);
       if (config.listing) return serveListing(request, url, entry.realPath, segments);
       return notFound(request, head);
     }
     if (entry && !trailingSlash) return serveFile(request, entry, segments[segments.length - 1]!);
-    if (entry) entry.file.close();
+    if (entry) entry.file?.close();
     return notFound(request, head);
   }
 
@@ -551,7 +627,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): FetchHan
       const path = new URL(request.url).pathname;
       const last = path.slice(path.lastIndexOf('/') + 1);
       if (!last.includes('.') || acceptsHtml(request.headers.get('accept'))) {
-        const index = await findIndex([]);
+        const index = await findIndex([], request);
         if (index) return serveFile(request, index.entry, index.name);
       }
     }

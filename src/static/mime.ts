@@ -64,11 +64,32 @@ function wantsCharset(mediaType: string): boolean {
 /** The Content-Type header value for a file name: the media type, plus `; charset=utf-8` for text types. */
 export function contentTypeFor(fileName: string): string {
   const mediaType = mediaTypeFor(fileName);
-  return wantsCharset(mediaType) ? `${mediaType}; charset=utf-8` : mediaType;
+  // Memoised per media type: the set is bounded by mime-db (unknown extensions all map to the default type).
+  let value = contentTypeByMediaType.get(mediaType);
+  if (value === undefined) {
+    value = wantsCharset(mediaType) ? `${mediaType}; charset=utf-8` : mediaType;
+    contentTypeByMediaType.set(mediaType, value);
+  }
+  return value;
 }
+
+const contentTypeByMediaType = new Map<string, string>();
+const compressibleByContentType = new Map<string, boolean>();
 
 /** Whether compressing this type pays off (mime-db's `compressible`, or any text/*). */
 export function isCompressible(mediaType: string): boolean {
+  let known = compressibleByContentType.get(mediaType);
+  if (known === undefined) {
+    known = computeCompressible(mediaType);
+    // Only values contentTypeFor produced are memoised (bounded by mime-db), never arbitrary caller input.
+    if (contentTypeByMediaType.get(mediaType.split(';', 1)[0]!) === mediaType) {
+      compressibleByContentType.set(mediaType, known);
+    }
+  }
+  return known;
+}
+
+function computeCompressible(mediaType: string): boolean {
   const bare = mediaType.split(';', 1)[0]!.trim().toLowerCase();
   if (bare.startsWith('text/')) return true;
   // mime-db marks octet-stream compressible, but unknown bytes are as likely archives or media: not worth the CPU.

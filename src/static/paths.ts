@@ -9,7 +9,8 @@
  * 3. The joined path is canonicalised with realpath and must still lie inside the canonical root, which
  *    defeats symlinks pointing outside. Refusals are 404s: the response must not reveal what exists outside.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { realpath as realpathCallback } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join, relative, sep, isAbsolute } from 'node:path';
 
@@ -57,6 +58,11 @@ export function isInside(root: string, candidate: string): boolean {
 
 /** Whether any component of the canonical path below the root is a dotfile (e.g. a symlink `a.txt -> .env`). */
 export function hasDotSegmentBelow(root: string, candidate: string): boolean {
+  if (candidate !== root && isInside(root, candidate)) {
+    // Both canonical and one inside the other: the part below the root is a plain suffix (no path.relative needed).
+    const below = candidate.slice(root.endsWith(sep) ? root.length : root.length + 1);
+    return below.startsWith('.') || below.includes(sep + '.');
+  }
   const rel = relative(root, candidate);
   if (rel === '' || isAbsolute(rel)) return false;
   return rel.split(sep).some((part) => part.startsWith('.'));
@@ -91,12 +97,11 @@ export async function resolveInsideRoot(
  * the root, or (dotfiles off) resolves onto a hidden name — cases a client cannot tell apart.
  */
 export async function realpathInside(realRoot: string, segments: readonly string[], allowDotfiles: boolean): Promise<string | undefined> {
-  let realPath: string;
-  try {
-    realPath = await realpath(join(realRoot, ...segments));
-  } catch {
-    return undefined;
-  }
+  // The callback form of realpath(3): the promise API adds a wrapper per call, and this runs on every request.
+  const realPath = await new Promise<string | undefined>((resolve) =>
+    realpathCallback.native(join(realRoot, ...segments), (error, resolved) => resolve(error ? undefined : resolved)),
+  );
+  if (realPath === undefined) return undefined;
   if (!isInside(realRoot, realPath)) return undefined;
   if (!allowDotfiles && hasDotSegmentBelow(realRoot, realPath)) return undefined;
   return realPath;
