@@ -58,3 +58,27 @@ export function exitOnSignals(closeAll) {
     });
   }
 }
+
+/**
+ * The (req, res) handler shared by the node:http-style peers (node:https, node:http2 compat API): the hello answer,
+ * /1m, and POST /upload answering the number of bytes read.
+ */
+export function helloRequestListener(req, res) {
+  if (req.url === '/upload') {
+    let size = 0;
+    req.on('data', (chunk) => { size += chunk.length; });
+    req.on('end', () => {
+      const body = String(size);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(body);
+    });
+    return;
+  }
+  if (req.url === '/1m') {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': ONE_MIB });
+    res.end(oneMiBBody);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 });
+  res.end(helloBody);
+}

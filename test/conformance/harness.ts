@@ -142,6 +142,53 @@ export const hp = {
 };
 
 /** A flat [name, value, ...] list as literal-without-indexing representations (no Huffman, no table state). */
+/** An RFC 7541 §6 field representation, as named by its leading bits. */
+export type HpackRepresentation = 'indexed' | 'incremental' | 'sizeUpdate' | 'withoutIndexing' | 'neverIndexed';
+
+/**
+ * The representations of a header block in order (no padding or priority fields), read from the leading bits only:
+ * 1xxxxxxx indexed (§6.1), 01xxxxxx incremental indexing (§6.2.1), 001xxxxx table size update (§6.3),
+ * 0000xxxx without indexing (§6.2.2), 0001xxxx never indexed (§6.2.3). Strings are skipped, not decoded.
+ */
+export function hpackRepresentations(block: Uint8Array): HpackRepresentation[] {
+  const kinds: HpackRepresentation[] = [];
+  let pos = 0;
+  const readInt = (prefix: number): number => {
+    const max = (1 << prefix) - 1;
+    let v = block[pos++]! & max;
+    if (v < max) return v;
+    let m = 0;
+    for (;;) {
+      const b = block[pos++]!;
+      v += (b & 0x7f) * 2 ** m;
+      m += 7;
+      if (!(b & 0x80)) return v;
+    }
+  };
+  const skipString = (): void => {
+    pos += readInt(7);
+  };
+  while (pos < block.length) {
+    const b = block[pos]!;
+    if (b & 0x80) {
+      kinds.push('indexed');
+      readInt(7);
+    } else if ((b & 0xc0) === 0x40) {
+      kinds.push('incremental');
+      if (readInt(6) === 0) skipString();
+      skipString();
+    } else if ((b & 0xe0) === 0x20) {
+      kinds.push('sizeUpdate');
+      readInt(5);
+    } else {
+      kinds.push((b & 0xf0) === 0x10 ? 'neverIndexed' : 'withoutIndexing');
+      if (readInt(4) === 0) skipString();
+      skipString();
+    }
+  }
+  return kinds;
+}
+
 export function encodeFields(fields: readonly string[]): Uint8Array {
   const out: number[] = [];
   for (let i = 0; i < fields.length; i += 2) out.push(...hp.literal(fields[i]!, fields[i + 1]!));
