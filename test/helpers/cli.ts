@@ -47,17 +47,29 @@ export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+interface CliSpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  build?: boolean;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** The command as a child: from source through tsx, or from the build (`bin/httpsd.js`, what `npx httpsd` runs). */
+function spawnCli(args: string[], options: CliSpawnOptions) {
+  return spawn(process.execPath, [...(options.build ? CLI_FROM_BUILD : CLI_FROM_SOURCE), ...args], {
+    env: options.env ?? cliEnv(),
+    cwd: options.cwd ?? REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Runs the command to completion (for --help, errors). */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; build?: boolean; timeoutMs?: number; cwd?: string } = {},
+  options: CliSpawnOptions = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.build ? CLI_FROM_BUILD : CLI_FROM_SOURCE), ...args], {
-      env: options.env ?? cliEnv(),
-      cwd: options.cwd ?? REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args, options);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -74,14 +86,10 @@ export function runCli(
 /** Starts a long-running server and waits for the banner with its URLs. */
 export function startCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; build?: boolean; cwd?: string; timeoutMs?: number } = {},
+  options: CliSpawnOptions = {},
 ): Promise<RunningCli> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.build ? CLI_FROM_BUILD : CLI_FROM_SOURCE), ...args], {
-      env: options.env ?? cliEnv(),
-      cwd: options.cwd ?? REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args, options);
     let stdout = '';
     let stderr = '';
     const exited = new Promise<number | string>((resolveExit) => child.on('exit', (code, signal) => resolveExit(code ?? signal ?? -1)));
