@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { x509 } from './x509.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1X509 from '@peculiar/asn1-x509';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../common/errors.js';
 import { exists, readTextFile, writeFileAtomic } from './files.js';
 import { displayIp, formatIp, ipToBytes, nameIsPermitted, parseSubjectName, type NameConstraint, type SubjectName } from './names.js';
 

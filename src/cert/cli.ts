@@ -4,8 +4,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { UsageError } from '../cli/errors.js';
-import type { CliOption } from '../cli/options.js';
+import { UsageError } from '../common/errors.js';
+import type { CliOption } from '../common/options.js';
 import { issueCertificate, loadOrCreateCA, MAX_LEAF_DAYS, validateDays, validateRsaBits, type LocalCA } from './ca.js';
 import { exists, readTextFile, writeFileAtomic } from './files.js';
 import { defaultFileBase, parseConstraints, type NameConstraint } from './names.js';

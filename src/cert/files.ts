@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../common/errors.js';
 
 export interface WriteOptions {
   /** File mode; 0o600 for private keys, 0o644 for certificates. */

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../common/errors.js';
 
 export type SubjectName =
   | { kind: 'dns'; value: string }

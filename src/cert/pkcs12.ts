@@ -9,7 +9,7 @@ import { ContentInfo, id_data } from '@peculiar/asn1-cms';
 import { AuthenticatedSafe, CertBag, MacData, PFX, PKCS12Attribute, SafeBag, SafeContents, id_certBag, id_pkcs8ShroudedKeyBag, id_x509Certificate } from '@peculiar/asn1-pfx';
 import { DigestInfo } from '@peculiar/asn1-rsa';
 import { AlgorithmIdentifier, DirectoryString } from '@peculiar/asn1-x509';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../common/errors.js';
 import { x509 } from './x509.js';
 
 /** The password Java's keytool and mkcert use by default, so `keytool -importkeystore` works unchanged. */

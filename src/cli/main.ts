@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cluster from 'node:cluster';
-import { UsageError } from './errors.js';
-import { envNameFor, type CliOption, type CliValues } from './options.js';
+import { UsageError } from '../common/errors.js';
+import { envNameFor, type CliOption, type CliValues } from '../common/options.js';
 import {
   ACCESS_LOG_FORMAT_NAMES,
   GENERAL_CLI_OPTIONS,

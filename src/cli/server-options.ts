@@ -1,8 +1,8 @@
 /**
  * The server's own flags of the `httpsd` command, and their validation into serve() settings.
  */
-import { UsageError } from './errors.js';
-import type { CliOption, CliValues } from './options.js';
+import { UsageError } from '../common/errors.js';
+import type { CliOption, CliValues } from '../common/options.js';
 import type { ServerLimits } from '../server/types.js';
 import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
 

@@ -2,8 +2,8 @@
  * Command-line flags of the static file server, declared in the shared CliOption shape so the `httpsd` command
  * assembles them into its parser, --help and HTTPSD_* environment variables.
  */
-import type { CliOption, CliValues } from '../cli/options.js';
-import { UsageError } from '../cli/errors.js';
+import type { CliOption, CliValues } from '../common/options.js';
+import { UsageError } from '../common/errors.js';
 import type { StaticOptions } from './index.js';
 import { DEFAULT_CGI_PREFIX, DEFAULT_CGI_TIMEOUT_MS } from './cgi.js';
 

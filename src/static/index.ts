@@ -15,7 +15,7 @@ import { FastResponse } from '../server/response.js';
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import type { FetchHandler, ServeInfo } from '../server/types.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../common/errors.js';
 import { contentTypeFor, isCompressible } from './mime.js';
 import { decodePathSegments, encodePathSegments, hasDotSegmentBelow, isInside, realpathInside } from './paths.js';
 import { acceptsHtml, chooseEncoding, prefersJson } from './negotiation.js';

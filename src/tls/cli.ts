@@ -2,8 +2,8 @@
  * The TLS flags of the `httpsd` command and their translation into a TlsConfig (plus the ALPN order, which the server owns).
  */
 import type { SecureVersion } from 'node:tls';
-import { UsageError } from '../cli/errors.js';
-import type { CliOption, CliValues } from '../cli/options.js';
+import { UsageError } from '../common/errors.js';
+import type { CliOption, CliValues } from '../common/options.js';
 import { PROFILE_NAMES, isProfileName, parseTlsVersion } from './profiles.js';
 import { validateSniPattern } from './sni.js';
 import type { CertKeyPair, TlsConfig } from './types.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../common/errors.js';
 
 /** A TLS setting or file the server cannot use. The message names the file (or flag) and the fix. */
 export class TlsConfigError extends UsageError {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommandLine } from '../../src/cli/main.js';
 import { parseByteSize, parseServerOptions } from '../../src/cli/server-options.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/common/errors.js';
 
 test('flags, HTTPSD_* variables (argv wins), and --access-log with and without a format', () => {
   const { values, positionals } = parseCommandLine(['app.ts', '-p', '9443', '--access-log', '--quiet'], {

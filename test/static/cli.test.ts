@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STATIC_CLI_OPTIONS, staticOptionsFromCli, parseCacheControl } from '../../src/static/cli.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/common/errors.js';
 
 test('every documented flag is declared once, with a description', () => {
   const names = STATIC_CLI_OPTIONS.map((option) => option.name);

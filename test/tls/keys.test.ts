@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTlsProvider, TlsConfigError, type TlsConfig } from '../../src/tls/index.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/common/errors.js';
 import { TestCa, openssl, tempDir, startTlsServer, tlsClient } from './helpers.js';
 
 describe('key and certificate loading', () => {
