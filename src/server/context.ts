@@ -6,7 +6,8 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FetchHandler, Protocol, ServeInfo, ServerLimits, ServerStats } from './types.js';
 import { FastResponse, type TrailersInit } from './response.js';
-import { PayloadTooLargeError, type LazyRequest } from './request.js';
+import { ClientAbortError, PayloadTooLargeError, type LazyRequest } from './request.js';
+import { informationalHeaders } from './response-parts.js';
 
 export interface AccessLogEntry {
   remoteAddress: string;
@@ -77,8 +78,15 @@ export class ConnectionFacts {
 
 /** What a transport offers a request's info object. */
 export interface Exchange {
-  sendInformational(status: number, headers: HeadersInit): void;
+  readonly request: LazyRequest;
+  /** Writes a 1xx response whose fields were already validated (flat lowercase list). */
+  sendInformational(status: number, headers: string[]): void;
   trailers: TrailersInit | undefined;
+}
+
+/** How logs name a request. */
+export function requestLabel(request: LazyRequest): string {
+  return `${request._method} ${request._path}`;
 }
 
 /** The `info` argument: connection facts plus per-request actions. Prototype getters keep it one small object. */
@@ -113,7 +121,16 @@ export class RequestInfo implements ServeInfo {
     if (!Number.isInteger(status) || status < 100 || status > 199 || status === 101) {
       throw new RangeError(`informational status must be 1xx other than 101 (got ${status})`);
     }
-    this.exchange.sendInformational(status, headers);
+    let fields: string[];
+    try {
+      fields = informationalHeaders(status, headers, this.connection.protocol !== 'http/1.1');
+    } catch (error) {
+      // Hints are optional (RFC 8297 §2, RFC 9110 §15.2): a bad one is dropped and logged, the final response is
+      // unaffected and the handler is not interrupted.
+      this.context.onError(error, `${requestLabel(this.exchange.request)} (informational ${status} response not sent)`);
+      return;
+    }
+    this.exchange.sendInformational(status, fields);
   }
   setTrailers(trailers: TrailersInit): void {
     this.exchange.trailers = trailers;
@@ -133,6 +150,9 @@ export interface ContextOptions {
   traceFrames: ((line: string) => void) | undefined;
   h2Limits: Record<string, number> | undefined;
 }
+
+const internalErrorResponse = (): Response =>
+  new FastResponse('Internal Server Error\n', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
 
 export class ServerContext {
   readonly handler: FetchHandler;
@@ -225,9 +245,12 @@ export class ServerContext {
     if (error instanceof PayloadTooLargeError) {
       return new FastResponse('Payload Too Large\n', { status: 413, headers: { connection: 'close' } });
     }
+    // A client that went away mid-request is not a handler failure: the handler saw its body read fail, and the
+    // 500 below is never written.
+    if (request._aborted || error instanceof ClientAbortError) return internalErrorResponse();
     this.totalErrors++;
-    if (!request._aborted) this.onError(error, `${request._method} ${request._path}`);
-    return new FastResponse('Internal Server Error\n', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    this.onError(error, requestLabel(request));
+    return internalErrorResponse();
   }
 
   prometheusText(): string {

@@ -4,9 +4,11 @@
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
-import { ConnectionFacts, RequestInfo, findRawHeader, type Exchange, type ServerContext, type TrackedConnection } from './context.js';
+import { ConnectionFacts, RequestInfo, findRawHeader, requestLabel } from './context.js';
+import type { Exchange, ServerContext, TrackedConnection } from './context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, type BodySource } from './request.js';
-import { iterateBody, readResponse, resolveTrailers, informationalHeaders, cancelBody, type ResponseParts } from './response-parts.js';
+import { cancelBody, checkBodyChunk, checkBodyEnd, iterateBody, prepareTrailers, readResponse, resolveTrailers } from './response-parts.js';
+import type { PreparedTrailers, ResponseParts } from './response-parts.js';
 import type { TrailersInit } from './response.js';
 
 const kFacts = Symbol('httpsd.connectionFacts');
@@ -161,29 +163,25 @@ class H1Exchange implements Exchange {
     private readonly context: ServerContext,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
-    private readonly request: LazyRequest,
+    readonly request: LazyRequest,
     private readonly connection: H1Connection,
     private readonly source: H1BodySource | null,
   ) {
     this.started = context.accessLog !== undefined ? performance.now() : 0;
   }
 
-  sendInformational(status: number, headers: HeadersInit): void {
-    if (this.res.headersSent || this.res.destroyed) return;
-    const list = informationalHeaders(headers, false);
-    if (status === 103) {
-      const hints: Record<string, string | string[]> = {};
-      for (let i = 0; i < list.length; i += 2) {
-        const existing = hints[list[i]!];
-        if (existing === undefined) hints[list[i]!] = list[i + 1]!;
-        else hints[list[i]!] = Array.isArray(existing) ? [...existing, list[i + 1]!] : [existing, list[i + 1]!];
-      }
-      this.res.writeEarlyHints(hints);
-    } else {
-      // 1xx other than 103: written raw before the final head (RFC 9110 §15.2).
-      let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Informational'}\r\n`;
-      for (let i = 0; i < list.length; i += 2) head += `${list[i]}: ${list[i + 1]}\r\n`;
-      (this.res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(head + '\r\n', 'latin1');
+  sendInformational(status: number, headers: string[]): void {
+    const res = this.res;
+    // RFC 9110 §15.2: a server must not send a 1xx response to an HTTP/1.0 client.
+    if (res.headersSent || res.destroyed || this.req.httpVersionMinor === 0) return;
+    // Written raw before the final head (RFC 9110 §15.2), 103 included: the fields were validated already, so
+    // node:http's own early-hints checks (which throw) have nothing left to refuse.
+    let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Informational'}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    try {
+      (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(head + '\r\n', 'latin1');
+    } catch (error) {
+      this.context.onError(error, `${requestLabel(this.request)} (informational ${status} response)`);
     }
   }
 
@@ -226,8 +224,30 @@ class H1Exchange implements Exchange {
     }
   }
 
-  /** Writes the response; returns true when it was completely written synchronously. */
+  /**
+   * Writes the response; returns true when it was completely written synchronously. Never throws: whatever goes
+   * wrong becomes a 500 while the head is still ours, else the connection is cut (the 'close' event completes the
+   * exchange).
+   */
   respond(response: Response): boolean {
+    try {
+      return this.write(response);
+    } catch (error) {
+      const res = this.res;
+      if (!res.headersSent && !res.destroyed) {
+        try {
+          return this.write(this.context.failure(error, this.request));
+        } catch (secondError) {
+          error = secondError;
+        }
+      }
+      this.context.onError(error, `${requestLabel(this.request)} (writing the response)`);
+      res.destroy();
+      return false;
+    }
+  }
+
+  private write(response: Response): boolean {
     const res = this.res;
     if (res.destroyed) {
       try {
@@ -238,18 +258,17 @@ class H1Exchange implements Exchange {
       return false;
     }
     const isHead = this.request._method === 'HEAD';
+    const options = { h2: false, keepStrings: true, isHead, serverHeader: this.context.serverHeader };
     let parts: ResponseParts;
+    let trailers: PreparedTrailers | undefined;
     try {
-      parts = readResponse(response, { h2: false, keepStrings: true, isHead, serverHeader: this.context.serverHeader });
+      // Everything the application supplied is validated here, before a byte is written: a bad field is a 500.
+      parts = readResponse(response, options);
+      trailers = prepareTrailers(parts.trailers ?? this.trailers, false);
     } catch (error) {
-      parts = readResponse(this.context.failure(error, this.request), {
-        h2: false,
-        keepStrings: true,
-        isHead,
-        serverHeader: this.context.serverHeader,
-      });
+      parts = readResponse(this.context.failure(error, this.request), options);
+      trailers = undefined;
     }
-    const trailers = parts.trailers ?? this.trailers;
     const headers = parts.headers;
     if (this.connection.closing || this.context.closing) headers.push('connection', 'close');
     this.status = parts.status;
@@ -260,9 +279,9 @@ class H1Exchange implements Exchange {
       const at = headers.indexOf('content-length');
       if (at >= 0 && at % 2 === 0) headers.splice(at, 2);
       if (typeof trailers !== 'function') {
-        const names = new Headers(trailers as HeadersInit);
-        const list = [...names.keys()].join(', ');
-        if (list) headers.push('trailer', list);
+        const names = new Set<string>();
+        for (let i = 0; i < trailers!.length; i += 2) names.add(trailers![i]!);
+        if (names.size > 0) headers.push('trailer', [...names].join(', '));
       }
     }
     res.writeHead(parts.status, headers);
@@ -283,15 +302,20 @@ class H1Exchange implements Exchange {
         return true;
       }
     }
-    this.pump(body, canTrail ? trailers : undefined).catch((error: unknown) => {
-      if (!(error instanceof ClientAbortError)) this.context.onError(error, `${this.request._method} ${this.request._path} (response body)`);
-      // The head is out: the only way to signal a broken body on HTTP/1.1 is to cut the connection.
+    this.pump(body, canTrail ? trailers : undefined, canTrail ? -1 : parts.contentLength).catch((error: unknown) => {
+      if (!(error instanceof ClientAbortError)) this.context.onError(error, `${requestLabel(this.request)} (response body)`);
+      // The head is out: the only way to signal a broken body on HTTP/1.1 is to cut the connection (RFC 9112 §8).
       res.destroy();
     });
     return false;
   }
 
-  private async pump(body: Exclude<ResponseParts['body'], null>, trailers: TrailersInit | undefined): Promise<void> {
+  /** Streams the body, never past `declaredLength` (-1: chunked or close-delimited), then the trailers. */
+  private async pump(
+    body: Exclude<ResponseParts['body'], null>,
+    trailers: PreparedTrailers | undefined,
+    declaredLength: number,
+  ): Promise<void> {
     const res = this.res;
     if (typeof body === 'string') body = Buffer.from(body, 'utf8');
     if (body instanceof Uint8Array) {
@@ -303,16 +327,19 @@ class H1Exchange implements Exchange {
         for await (const chunk of iterator) {
           if (res.destroyed) throw new ClientAbortError();
           if (chunk.byteLength === 0) continue;
+          checkBodyChunk(declaredLength, this.bytes, chunk.byteLength);
           this.bytes += chunk.byteLength;
           if (!res.write(chunk)) await this.drain();
         }
       } finally {
         if (res.destroyed) await iterator.return(undefined).catch(() => undefined);
       }
+      checkBodyEnd(declaredLength, this.bytes);
     }
     if (res.destroyed) throw new ClientAbortError();
     if (trailers !== undefined) {
       const list = await resolveTrailers(trailers, false);
+      if (res.destroyed) throw new ClientAbortError();
       const pairs: [string, string][] = [];
       for (let i = 0; i < list.length; i += 2) pairs.push([list[i]!, list[i + 1]!]);
       res.addTrailers(pairs);

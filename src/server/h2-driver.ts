@@ -9,15 +9,26 @@
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../h2/types.js';
-import { ConnectionFacts, RequestInfo, findRawHeader, type Exchange, type ServerContext, type TrackedConnection } from './context.js';
+import {
+  ConnectionFacts,
+  RequestInfo,
+  findRawHeader,
+  requestLabel,
+  type Exchange,
+  type ServerContext,
+  type TrackedConnection,
+} from './context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from './request.js';
 import {
   cancelBody,
-  informationalHeaders,
+  checkBodyChunk,
+  checkBodyEnd,
   iterateBody,
+  prepareTrailers,
   readResponse,
   resolveTrailers,
   type BodyPayload,
+  type PreparedTrailers,
   type ResponseParts,
 } from './response-parts.js';
 import type { TrailersInit } from './response.js';
@@ -66,13 +77,39 @@ class H2Stream implements Exchange {
     this.openedAt = Date.now();
   }
 
-  sendInformational(status: number, headers: HeadersInit): void {
+  sendInformational(status: number, headers: string[]): void {
     if (this.headersSent || this.reset || this.session.closed) return;
-    this.session.engine.sendInformational(this.id, status, informationalHeaders(headers, true));
+    try {
+      this.session.engine.sendInformational(this.id, status, headers);
+    } catch (error) {
+      // Refused before anything was framed (the HPACK encoder rolls a failed block back): the hint is just not sent.
+      this.session.context.onError(error, `${requestLabel(this.request)} (informational ${status} response)`);
+      return;
+    }
     this.session.scheduleFlush();
   }
 
+  /**
+   * Writes the response. Never throws: whatever goes wrong becomes a 500 while no HEADERS went to the engine, else
+   * the stream is reset (RST_STREAM INTERNAL_ERROR) and the exchange completes.
+   */
   respond(response: Response): void {
+    try {
+      this.write(response);
+    } catch (error) {
+      if (!this.headersSent && !this.reset && !this.session.closed) {
+        try {
+          this.write(this.session.context.failure(error, this.request));
+          return;
+        } catch (secondError) {
+          error = secondError;
+        }
+      }
+      this.failOutput(error);
+    }
+  }
+
+  private write(response: Response): void {
     const session = this.session;
     if (this.reset || session.closed) {
       try {
@@ -84,15 +121,18 @@ class H2Stream implements Exchange {
       return;
     }
     const context = session.context;
-    const isHead = this.request._method === 'HEAD';
+    const options = { h2: true, isHead: this.request._method === 'HEAD', serverHeader: context.serverHeader };
     let parts: ResponseParts;
+    let trailers: PreparedTrailers | undefined;
     try {
-      parts = readResponse(response, { h2: true, isHead, serverHeader: context.serverHeader });
+      // Everything the application supplied is validated here, before HEADERS are framed: a bad field is a 500.
+      parts = readResponse(response, options);
+      trailers = prepareTrailers(parts.trailers ?? this.trailers, true);
     } catch (error) {
-      parts = readResponse(context.failure(error, this.request), { h2: true, isHead, serverHeader: context.serverHeader });
+      parts = readResponse(context.failure(error, this.request), options);
+      trailers = undefined;
     }
     const engine = session.engine;
-    const trailers = parts.trailers ?? this.trailers;
     const headers = parts.headers;
     headers.unshift(':status', String(parts.status));
     this.status = parts.status;
@@ -109,12 +149,13 @@ class H2Stream implements Exchange {
       this.endOutput();
     } else {
       engine.sendHeaders(this.id, headers, false);
-      this.pump(body, trailers).catch((error: unknown) => this.failOutput(error));
+      this.pump(body, trailers, parts.contentLength).catch((error: unknown) => this.failOutput(error));
     }
     session.scheduleFlush();
   }
 
-  private async pump(body: BodyPayload, trailers: TrailersInit | undefined): Promise<void> {
+  /** Streams the body, never past `declaredLength` (-1: none declared), then the trailers or END_STREAM. */
+  private async pump(body: BodyPayload, trailers: PreparedTrailers | undefined, declaredLength: number): Promise<void> {
     const engine = this.session.engine;
     if (body instanceof Uint8Array) {
       this.bytes += body.byteLength;
@@ -125,6 +166,7 @@ class H2Stream implements Exchange {
         for await (const chunk of iterator) {
           if (this.reset || this.session.closed) throw new ClientAbortError();
           if (chunk.byteLength === 0) continue;
+          checkBodyChunk(declaredLength, this.bytes, chunk.byteLength);
           this.bytes += chunk.byteLength;
           const more = engine.sendData(this.id, chunk, false);
           this.session.scheduleFlush();
@@ -133,6 +175,7 @@ class H2Stream implements Exchange {
       } finally {
         if (this.reset || this.session.closed) await iterator.return(undefined).catch(() => undefined);
       }
+      checkBodyEnd(declaredLength, this.bytes);
     }
     if (this.reset || this.session.closed) throw new ClientAbortError();
     if (trailers !== undefined) {
@@ -148,10 +191,11 @@ class H2Stream implements Exchange {
 
   private failOutput(error: unknown): void {
     if (!(error instanceof ClientAbortError)) {
-      this.session.context.onError(error, `${this.request._method} ${this.request._path} (response body)`);
+      this.session.context.onError(error, `${requestLabel(this.request)} (response body)`);
     }
     if (!this.reset && !this.session.closed) {
-      // RFC 9113 §8.1: a response that cannot be completed is ended with RST_STREAM.
+      // RFC 9113 §8.1: a response that cannot be completed (a broken body, one that does not match its declared
+      // content-length, bad trailers) is ended with RST_STREAM; INTERNAL_ERROR says the fault is ours (§7).
       this.reset = true;
       this.session.engine.resetStream(this.id, ErrorCode.INTERNAL_ERROR);
       this.session.scheduleFlush();
@@ -288,6 +332,17 @@ export class H2Session implements TrackedConnection {
   flush(): void {
     this.flushScheduled = false;
     if (this.closed) return;
+    try {
+      this.writeOutput();
+    } catch (error) {
+      // Framing or encoding our own output failed: the engine's state can no longer be trusted, so the connection
+      // ends (its streams are aborted on 'close'). Never let it reach the event loop, which would end the process.
+      this.context.onError(error, `HTTP/2 connection ${this.facts.remoteAddress}:${this.facts.remotePort} (output)`);
+      this.socket.destroy();
+    }
+  }
+
+  private writeOutput(): void {
     const socket = this.socket;
     const engine = this.engine;
     // Events the engine produced outside receive() (streamWritable after output went out).

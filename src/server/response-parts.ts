@@ -47,9 +47,24 @@ export function httpDate(): string {
   return cachedDate;
 }
 
-// RFC 9110 §5.1 token, §5.5 field value: no CR, LF or NUL (response splitting).
+// RFC 9110 §5.1: a field name is a token (checked after lowercasing, which HTTP/2 requires: RFC 9113 §8.2.1; a
+// pseudo-header such as ':status' is not a token, so the application cannot forge one).
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
+// RFC 9110 §5.5: field-content is VCHAR, obs-text (0x80-0xFF), SP and HTAB. Anything else is refused: CR, LF and NUL
+// split responses (RFC 9112 §5, RFC 9113 §8.2.1), other controls are invalid, and a character above U+00FF has no
+// octet encoding at all. One precompiled test per value keeps this cheap on the hot path.
+const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+const DIGITS = /^[0-9]{1,16}$/;
+
+/** An application-supplied field the server refuses to send. The message names the field, never the value. */
+export class InvalidFieldError extends TypeError {
+  constructor(kind: FieldKind, name: string, problem: 'name' | 'value') {
+    super(problem === 'name' ? `invalid ${kind} name ${JSON.stringify(name.slice(0, 64))}` : `invalid value for ${kind} ${JSON.stringify(name)}`);
+    this.name = 'InvalidFieldError';
+  }
+}
+
+type FieldKind = 'response header' | 'response trailer' | 'informational response header';
 
 /** RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2. */
 const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -102,15 +117,18 @@ export const webStreamStateSymbol: symbol | undefined = (() => {
 export const undiciStateSymbol: symbol | undefined = undiciState;
 
 /** True when the body stream was read from or has a reader: its bytes are no longer ours to send. */
-function bodyUnusable(response: Response, stream: ReadableStream): boolean {
+function bodyUnusable(response: Response | undefined, stream: ReadableStream): boolean {
   const state = webStreamStateSymbol !== undefined ? (stream as any)[webStreamStateSymbol] : undefined;
   if (state !== undefined && state !== null && typeof state.disturbed === 'boolean') {
     return state.disturbed || state.reader !== undefined;
   }
-  return response.bodyUsed || stream.locked;
+  return (response?.bodyUsed ?? false) || stream.locked;
 }
 
+const BODY_CONSUMED = 'response body was already consumed by the handler';
+
 interface HeaderScan {
+  kind: FieldKind;
   out: string[];
   hasContentType: boolean;
   hasDate: boolean;
@@ -119,12 +137,14 @@ interface HeaderScan {
   h2: boolean;
 }
 
-function addHeader(scan: HeaderScan, rawName: string, value: string, validate: boolean): void {
-  const name = rawName.toLowerCase();
-  if (validate) {
-    if (!TOKEN.test(name)) throw new TypeError(`invalid response header name ${JSON.stringify(rawName)}`);
-    if (BAD_VALUE.test(value)) throw new TypeError(`invalid value for response header ${name}`);
-  }
+/**
+ * Adds one field. `trustedName`: the name comes from a Headers object, whose constructor already checked it is a
+ * token, and is lowercase. Values are always checked: Headers lets control characters other than CR/LF/NUL through.
+ */
+function addHeader(scan: HeaderScan, rawName: string, value: string, trustedName: boolean): void {
+  const name = trustedName ? rawName : rawName.toLowerCase();
+  if (!trustedName && !TOKEN.test(name)) throw new InvalidFieldError(scan.kind, rawName, 'name');
+  if (INVALID_VALUE_CHAR.test(value)) throw new InvalidFieldError(scan.kind, name, 'value');
   switch (name) {
     case 'content-length':
       scan.contentLength = value;
@@ -152,25 +172,25 @@ function scanHeadersInit(scan: HeaderScan, init: HeadersInit | undefined): void 
   if (init === undefined || init === null) return;
   if (init instanceof Headers) {
     // Headers iteration yields lowercase names, each set-cookie separately (Fetch standard).
-    for (const [name, value] of init) addHeader(scan, name, value, false);
+    for (const [name, value] of init) addHeader(scan, name, value, true);
     return;
   }
   if (Array.isArray(init)) {
     for (const pair of init) {
       if (pair.length !== 2) throw new TypeError('header pairs must have exactly two elements');
-      addHeader(scan, String(pair[0]), String(pair[1]).trim(), true);
+      addHeader(scan, String(pair[0]), String(pair[1]).trim(), false);
     }
     return;
   }
   if (typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const pair of init as unknown as Iterable<[string, string]>) addHeader(scan, String(pair[0]), String(pair[1]).trim(), true);
+    for (const pair of init as unknown as Iterable<[string, string]>) addHeader(scan, String(pair[0]), String(pair[1]).trim(), false);
     return;
   }
   const record = init as Record<string, string | string[]>;
   for (const name in record) {
     const value = record[name];
-    if (Array.isArray(value)) for (const item of value) addHeader(scan, name, String(item).trim(), true);
-    else if (value !== undefined) addHeader(scan, name, String(value).trim(), true);
+    if (Array.isArray(value)) for (const item of value) addHeader(scan, name, String(item).trim(), false);
+    else if (value !== undefined) addHeader(scan, name, String(value).trim(), false);
   }
 }
 
@@ -185,6 +205,7 @@ export interface ReadOptions {
 /** Normalises a handler's return value. Throws NotAResponseError for anything that is not a Response. */
 export function readResponse(response: unknown, options: ReadOptions): ResponseParts {
   const scan: HeaderScan = {
+    kind: 'response header',
     out: [],
     hasContentType: false,
     hasDate: false,
@@ -197,7 +218,7 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
   let trailers: TrailersInit | undefined;
 
   if (response instanceof FastResponse && response._real === undefined) {
-    if (response._bodyUsed) throw new TypeError('response body was already consumed by the handler');
+    if (response._bodyUsed) throw new TypeError(BODY_CONSUMED);
     response._bodyUsed = true;
     status = response._status;
     rawBody = response._body;
@@ -216,9 +237,9 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
       // Straight from undici's map: iterating `headers` would sort and copy on every response.
       for (const [name, entry] of map) {
         if (name === 'set-cookie' && Array.isArray(state.headersList.cookies)) {
-          for (const cookie of state.headersList.cookies as string[]) addHeader(scan, name, cookie, false);
+          for (const cookie of state.headersList.cookies as string[]) addHeader(scan, name, cookie, true);
         } else {
-          addHeader(scan, name, entry.value, false);
+          addHeader(scan, name, entry.value, true);
         }
       }
     } else {
@@ -227,7 +248,7 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     rawBody = null;
     const stream: ReadableStream<Uint8Array> | null = state?.body !== undefined ? (state.body?.stream ?? null) : real.body;
     if (stream !== null) {
-      if (bodyUnusable(real, stream)) throw new TypeError('response body was already consumed by the handler');
+      if (bodyUnusable(real, stream)) throw new TypeError(BODY_CONSUMED);
       // undici keeps the original string/bytes next to the stream: read them directly, skipping the stream machinery.
       const source = state?.body?.source;
       if (typeof source === 'string' || source instanceof Uint8Array) rawBody = source;
@@ -236,6 +257,9 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
   } else {
     throw new NotAResponseError(response);
   }
+  // The Response constructors allow 200..599; a status forged on an object (or a subclass) must still be one the
+  // transports can write as a final status (RFC 9110 §15: three digits; 1xx is never final).
+  if (!Number.isInteger(status) || status < 200 || status > 999) throw new RangeError(`invalid response status ${String(status)}`);
 
   let body: BodyPayload | string = null;
   let contentLength = -1;
@@ -268,6 +292,8 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     contentLength = body.byteLength;
     if (!scan.hasContentType) scan.out.push('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
   } else if (rawBody instanceof ReadableStream) {
+    // A stream the application locked or read from cannot be sent; refused here, before any byte of the response.
+    if (bodyUnusable(undefined, rawBody)) throw new TypeError(BODY_CONSUMED);
     body = rawBody as ReadableStream<Uint8Array>;
   } else if (typeof (rawBody as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
     body = rawBody as AsyncIterable<Uint8Array>;
@@ -280,17 +306,22 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     throw new TypeError(`unsupported response body type ${describeValue(rawBody)}`);
   }
 
+  let declaredLength = -1;
+  if (scan.contentLength !== undefined) {
+    // RFC 9110 §8.6: Content-Length = 1*DIGIT. Anything else would frame the message wrongly (or not at all).
+    declaredLength = DIGITS.test(scan.contentLength) ? Number(scan.contentLength) : NaN;
+    if (!Number.isSafeInteger(declaredLength)) throw new InvalidFieldError('response header', 'content-length', 'value');
+  }
   if (isNullBodyStatus(status)) {
     cancelBody(body);
     body = null;
     contentLength = -1;
   } else {
-    if (scan.contentLength !== undefined && (contentLength < 0 || (options.isHead && body === null))) {
-      // A streamed body whose length the application declared: keep its word (h1 then avoids chunking). A HEAD
-      // answered without content may declare the length a GET would carry (RFC 9110 §9.3.2, §8.6); anything else
-      // with a known body gets the real length.
-      const declared = Number(scan.contentLength);
-      if (Number.isSafeInteger(declared) && declared >= 0) contentLength = declared;
+    if (declaredLength >= 0 && (contentLength < 0 || (options.isHead && body === null))) {
+      // A streamed body whose length the application declared: keep its word (h1 then avoids chunking; the
+      // transports hold the stream to it). A HEAD answered without content may declare the length a GET would carry
+      // (RFC 9110 §9.3.2, §8.6); anything else with a known body gets the real length.
+      contentLength = declaredLength;
     }
     if (contentLength >= 0) scan.out.push('content-length', String(contentLength));
     if (options.isHead) {
@@ -328,17 +359,70 @@ export async function* iterateBody(body: ReadableStream<Uint8Array> | AsyncItera
   }
 }
 
-/** Resolves trailers to a flat lowercase list (validated). */
-export async function resolveTrailers(trailers: TrailersInit, h2: boolean): Promise<string[]> {
-  const init = typeof trailers === 'function' ? await trailers() : trailers;
-  const scan: HeaderScan = { out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, h2 };
+/**
+ * A streamed body that does not match the content-length the application declared for it. Sending it as-is would
+ * desynchronise an HTTP/1.1 connection (the surplus reads as the next response: response splitting) or leave the
+ * client waiting for bytes that never come; the transports stop at the declared length and end the exchange.
+ */
+export class ContentLengthMismatchError extends Error {
+  constructor(declared: number, produced: number, more: boolean) {
+    super(`response body ${more ? 'exceeds' : 'is shorter than'} its declared content-length ${declared} (${more ? 'more than ' : ''}${produced} bytes)`);
+    this.name = 'ContentLengthMismatchError';
+  }
+}
+
+/** Throws when `chunkLength` more bytes would carry a body past its declared length (-1: none declared). */
+export function checkBodyChunk(declaredLength: number, sent: number, chunkLength: number): void {
+  if (declaredLength >= 0 && sent + chunkLength > declaredLength) throw new ContentLengthMismatchError(declaredLength, sent + chunkLength, true);
+}
+
+/** Throws when a body ended before its declared length. */
+export function checkBodyEnd(declaredLength: number, sent: number): void {
+  if (declaredLength >= 0 && sent !== declaredLength) throw new ContentLengthMismatchError(declaredLength, sent, false);
+}
+
+/** Trailers as the transports hold them: fixed fields already validated, or a function called after the body. */
+export type PreparedTrailers = string[] | (() => HeadersInit | Promise<HeadersInit>);
+
+function scanFields(kind: FieldKind, init: HeadersInit, h2: boolean): string[] {
+  const scan: HeaderScan = { kind, out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, h2 };
   scanHeadersInit(scan, init);
   return scan.out;
 }
 
-/** Flat header list for an informational (1xx) response. */
-export function informationalHeaders(init: HeadersInit, h2: boolean): string[] {
-  const scan: HeaderScan = { out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, h2 };
-  scanHeadersInit(scan, init);
-  return scan.out;
+/**
+ * Validates fixed trailers when the response is read, so a bad field is a 500 before anything is sent; a function
+ * is kept for after the body. Throws InvalidFieldError.
+ */
+export function prepareTrailers(trailers: TrailersInit | undefined, h2: boolean): PreparedTrailers | undefined {
+  if (trailers === undefined || typeof trailers === 'function') return trailers;
+  return scanFields('response trailer', trailers, h2);
+}
+
+/** Resolves trailers to a flat lowercase list (validated; throws InvalidFieldError). */
+export async function resolveTrailers(trailers: PreparedTrailers, h2: boolean): Promise<string[]> {
+  if (typeof trailers !== 'function') return trailers;
+  return scanFields('response trailer', await trailers(), h2);
+}
+
+// RFC 8288 §3: Link = #link-value; link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param );
+// link-param = token BWS [ "=" BWS ( token / quoted-string ) ]. A URI-Reference has no spaces, '<' or '>'.
+const LINK_TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const LINK_PARAM = `${LINK_TOKEN}[ \\t]*(?:=[ \\t]*(?:${LINK_TOKEN}|"(?:[^"\\\\]|\\\\.)*"))?`;
+const LINK_VALUE = `<[^<>\\s]*>(?:[ \\t]*;[ \\t]*${LINK_PARAM})*`;
+const LINK_LIST = new RegExp(`^${LINK_VALUE}(?:[ \\t]*,[ \\t]*${LINK_VALUE})*$`);
+
+/**
+ * Flat header list for an informational (1xx) response; throws InvalidFieldError. A 103's `link` fields must parse
+ * as RFC 8288 links (RFC 8297 §2): a client acts on early hints before the final response, so a malformed one is
+ * refused rather than sent.
+ */
+export function informationalHeaders(status: number, init: HeadersInit, h2: boolean): string[] {
+  const list = scanFields('informational response header', init, h2);
+  if (status === 103) {
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i] === 'link' && !LINK_LIST.test(list[i + 1]!)) throw new InvalidFieldError('informational response header', 'link', 'value');
+    }
+  }
+  return list;
 }
