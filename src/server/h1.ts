@@ -303,9 +303,17 @@ class H1Exchange implements Exchange {
       }
     }
     this.pump(body, canTrail ? trailers : undefined, canTrail ? -1 : parts.contentLength).catch((error: unknown) => {
-      if (!(error instanceof ClientAbortError)) this.context.onError(error, `${requestLabel(this.request)} (response body)`);
-      // The head is out: the only way to signal a broken body on HTTP/1.1 is to cut the connection (RFC 9112 §8).
-      res.destroy();
+      if (error instanceof ClientAbortError) {
+        res.destroy();
+        return;
+      }
+      this.context.onError(error, `${requestLabel(this.request)} (response body)`);
+      // The head is out: the only way to signal a broken body on HTTP/1.1 is to close the connection (RFC 9112 §8:
+      // the client sees an incomplete message). What was already written still goes out, nothing more does, and
+      // the socket's 'close' completes the exchange.
+      const socket = res.socket;
+      if (socket !== null && !socket.destroyed) socket.destroySoon();
+      else res.destroy();
     });
     return false;
   }
