@@ -257,9 +257,9 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
   } else {
     throw new NotAResponseError(response);
   }
-  // The Response constructors allow 200..599; a status forged on an object (or a subclass) must still be one the
-  // transports can write as a final status (RFC 9110 §15: three digits; 1xx is never final).
-  if (!Number.isInteger(status) || status < 200 || status > 999) throw new RangeError(`invalid response status ${String(status)}`);
+  // The Response constructors allow 200..599; a status forged on an object (or a subclass) is held to the same:
+  // RFC 9110 §15 puts every valid status in 100..599, and a 1xx is never final (§15.2).
+  if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid response status ${String(status)}`);
 
   let body: BodyPayload | string = null;
   let contentLength = -1;
