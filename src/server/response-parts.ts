@@ -66,8 +66,11 @@ export class InvalidFieldError extends TypeError {
 
 type FieldKind = 'response header' | 'response trailer' | 'informational response header';
 
-/** RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2. */
-const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/**
+ * RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2 (a peer treats the message as malformed).
+ * TE is allowed only in requests, and only as "trailers": in a response it means nothing and is dropped too.
+ */
+const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 
 const undiciState = (() => {
   try {

@@ -81,7 +81,7 @@ const routes: Record<string, FetchHandler> = {
     return new FastResponse('final');
   },
   '/h2-connection-fields': () =>
-    new FastResponse('fine', { headers: { connection: 'keep-alive', 'keep-alive': 'timeout=5', upgrade: 'h2c', 'x-kept': '1' } }),
+    new FastResponse('fine', { headers: { connection: 'keep-alive', 'keep-alive': 'timeout=5', upgrade: 'h2c', te: 'gzip', 'x-kept': '1' } }),
 };
 for (const [kind, value] of Object.entries(BAD_VALUES)) {
   routes[`/fast-header/${kind}`] = () => new FastResponse('x', { headers: { 'x-bad': value } });
@@ -233,6 +233,7 @@ for (const protocol of protocols) {
         assert.equal(outcome.headers.connection, undefined);
         assert.equal(outcome.headers['keep-alive'], undefined);
         assert.equal(outcome.headers.upgrade, undefined);
+        assert.equal(outcome.headers.te, undefined);
       }
     });
 
