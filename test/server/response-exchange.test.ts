@@ -1,7 +1,7 @@
 /**
  * How exchanges end, against a real server: a streamed body longer than the content-length the application
  * declared must not desynchronise a keep-alive HTTP/1.1 connection (the surplus would read as the next response),
- * and a client that aborts mid-upload is not a handler error (HTTP/1.1 and HTTP/2).
+ * an HTTP/1.0 client gets no 1xx, and a client that aborts mid-upload is not a handler error (HTTP/1.1 and HTTP/2).
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,6 +54,33 @@ describe('declared content-length vs. the streamed body', () => {
     assert.ok(body.length <= 10, `sent ${body.length} body bytes past a declared length of 10`);
     assert.ok(!text.includes(SURPLUS_MARKER), 'the surplus reached the client');
     assert.equal(server.errors.filter((entry) => entry.context.includes('GET /over')).length, 1);
+    await waitForIdle(server.server);
+  });
+});
+
+describe('informational responses and HTTP/1.0', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startServer((_request, info) => {
+      info.sendInformational(103, { link: '</a.css>; rel=preload; as=style' });
+      return new FastResponse('final');
+    });
+  });
+  after(() => server.close());
+
+  test('an HTTP/1.0 client gets the final response without the 103 (RFC 9110 §15.2); HTTP/1.1 gets both', async () => {
+    const old = await rawTls(server.port);
+    old.write('GET / HTTP/1.0\r\nHost: a\r\n\r\n');
+    const oldText = await readUntil(old, (text) => text.endsWith('final'), 10_000);
+    old.destroy();
+    assert.match(oldText, /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(oldText, / 103 /);
+    const current = await rawTls(server.port);
+    current.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    const currentText = await readUntil(current, (text) => text.endsWith('final'), 10_000);
+    current.destroy();
+    assert.match(currentText, /^HTTP\/1\.1 103 Early Hints\r\nlink: <\/a\.css>; rel=preload; as=style\r\n\r\nHTTP\/1\.1 200 /);
     await waitForIdle(server.server);
   });
 });
