@@ -425,6 +425,19 @@ export class WebSocketConnection {
   }
 
   /**
+   * §7.1.7 "Fail the WebSocket Connection" for a reason found outside the engine (a message that does not inflate:
+   * 1007; inflates past the limit: 1009; an application error: 1011): queues a Close with the code unless one was
+   * sent, and stops reading. Returns the 'closed' event unless the connection was already closed.
+   */
+  failConnection(code: number, reason = ''): WebSocketEvent | undefined {
+    if (this.state === 'closed') return undefined;
+    if (!isValidCloseCode(code)) throw new RangeError(`close code ${code} may not be sent (RFC 6455 §7.4)`);
+    const events: WebSocketEvent[] = [];
+    this.fail(code, reason, events);
+    return { ...events[0]!, byPeer: false } as WebSocketEvent;
+  }
+
+  /**
    * Ends the connection without a closing handshake, e.g. when the transport closed or a close timeout expired.
    * Returns the 'closed' event (code 1006, §7.1.5) unless the connection was already closed.
    */

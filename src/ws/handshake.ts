@@ -161,7 +161,7 @@ export interface PerMessageDeflateOptions {
   clientNoContextTakeover?: boolean;
   /** Do not keep our compression context between messages (saves our deflate memory: the usual server choice). */
   serverNoContextTakeover?: boolean;
-  /** Largest LZ77 window we use to compress (8–15). */
+  /** Largest LZ77 window we use to compress (9–15; zlib has no 8-bit raw window). */
   serverMaxWindowBits?: number;
 }
 
@@ -194,14 +194,17 @@ export function negotiatePerMessageDeflate(offers: ExtensionOffer[], options: Pe
     const clientNoContext = offer.params.get('client_no_context_takeover');
     if ((serverNoContext !== undefined && serverNoContext !== true) || (clientNoContext !== undefined && clientNoContext !== true)) continue;
     const offeredServerBits = windowBits(offer.params.get('server_max_window_bits'));
-    if (offeredServerBits === null) continue;
+    // zlib cannot compress raw DEFLATE with a 256-byte window (it silently uses 512), so a client that asks for
+    // server_max_window_bits=8 is declined rather than sent data it may not be able to inflate (§7.1.2.1 lets the
+    // server decline any offer).
+    if (offeredServerBits === null || offeredServerBits === 8) continue;
     // §7.1.2.2: client_max_window_bits may come without a value ("I can limit my window if you ask").
     const clientBitsParam = offer.params.get('client_max_window_bits');
     const offeredClientBits = clientBitsParam === true ? 15 : windowBits(clientBitsParam);
     if (offeredClientBits === null) continue;
 
     const serverBitsWanted = options.serverMaxWindowBits ?? 15;
-    if (serverBitsWanted < 8 || serverBitsWanted > 15) throw new RangeError('serverMaxWindowBits must be 8..15');
+    if (serverBitsWanted < 9 || serverBitsWanted > 15) throw new RangeError('serverMaxWindowBits must be 9..15');
     const serverMaxWindowBits = Math.min(offeredServerBits ?? 15, serverBitsWanted);
     // Without client_max_window_bits in the offer the client uses 15 and we may not ask for less (§7.1.2.2).
     const clientMaxWindowBits = offeredClientBits ?? 15;

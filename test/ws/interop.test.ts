@@ -1,7 +1,8 @@
 /**
  * The engine against a real client: Python's `websockets` (Debian python3-websockets, run with /usr/bin/python3)
- * over plain TCP and TLS. The server here is a minimal driver written for the test: it reads the HTTP/1.1 request
- * head, checks it with validateHttp1Upgrade, answers 101 and then runs WebSocketConnection over the socket.
+ * over plain TCP and TLS, with and without permessage-deflate. The server here is a minimal driver written for the
+ * test: it reads the HTTP/1.1 request head, checks it with validateHttp1Upgrade, answers 101 and then runs
+ * WebSocketConnection over the socket, inflating and deflating with PerMessageDeflate when negotiated.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,13 +11,17 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { WebSocketConnection, acceptValue, negotiatePerMessageDeflate, selectSubprotocol, validateHttp1Upgrade } from '../../src/ws/index.js';
+import { WebSocketConnection, decodeUtf8, type WebSocketEvent, acceptValue, negotiatePerMessageDeflate, selectSubprotocol, validateHttp1Upgrade } from '../../src/ws/index.js';
 import { makeCertificate } from '../helpers/certs.js';
+import { PerMessageDeflate } from '../../src/server/websocket/deflate.js';
 
 const CLIENT = fileURLToPath(new URL('./fixtures/client.py', import.meta.url));
 const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
+const MAX_MESSAGE = 2 * 1024 * 1024;
+
 interface Seen {
+  serverNoContextTakeover?: boolean;
   deflateAgreement?: string;
   pings: number;
   closes: { code: number; reason: string; clean: boolean }[];
@@ -25,6 +30,32 @@ interface Seen {
 function serveWebSocket(socket: net.Socket, seen: Seen): void {
   let head = Buffer.alloc(0);
   let conn: WebSocketConnection | undefined;
+  let deflate: PerMessageDeflate | undefined;
+  let pending: Promise<void> = Promise.resolve();
+  const closed = (event: WebSocketEvent) => {
+    if (event.type === 'closed') seen.closes.push({ code: event.code, reason: event.reason, clean: event.clean });
+  };
+  const handleMessage = async (data: string | Uint8Array, binary: boolean, compressed: boolean) => {
+    if (conn!.readyState === 'closed') return;
+    if (compressed) {
+      try {
+        const inflated = await deflate!.inflate(data as Uint8Array);
+        if (binary) data = inflated;
+        else {
+          const text = decodeUtf8(inflated);
+          if (text === null) return closed(conn!.failConnection(1007, 'invalid UTF-8')!);
+          data = text;
+        }
+      } catch (error) {
+        return closed(conn!.failConnection((error as { closeCode?: number }).closeCode ?? 1002, 'bad compressed message')!);
+      }
+    }
+    if (data === 'server ping please') conn!.ping(Uint8Array.of(1, 2, 3));
+    if (deflate) {
+      const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+      conn!.sendMessage(await deflate.deflate(bytes), { binary: typeof data !== 'string', compressed: true });
+    } else conn!.sendMessage(data);
+  };
   const flush = () => {
     const out = conn!.dataToSend();
     if (out !== null) socket.write(out);
@@ -49,33 +80,36 @@ function serveWebSocket(socket: net.Socket, seen: Seen): void {
         socket.end(`HTTP/1.1 ${result.status} Bad\r\ncontent-length: 0\r\n\r\n`);
         return;
       }
-      // The engine leaves inflation to the server, so this driver declines compression (§9.1: the server may
-      // accept none of the offered extensions); record what negotiation would have agreed to.
-      seen.deflateAgreement = negotiatePerMessageDeflate(result.extensions)?.response;
+      const agreement = negotiatePerMessageDeflate(result.extensions, { serverNoContextTakeover: seen.serverNoContextTakeover });
+      seen.deflateAgreement = agreement?.response;
+      if (agreement) deflate = new PerMessageDeflate(agreement, MAX_MESSAGE);
       const protocol = selectSubprotocol(result.protocols, 'chat');
       socket.write(
         'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
           `sec-websocket-accept: ${acceptValue(result.key!, sha1)}\r\n` +
           (protocol ? `sec-websocket-protocol: ${protocol}\r\n` : '') +
+          (agreement ? `sec-websocket-extensions: ${agreement.response}\r\n` : '') +
           '\r\n',
       );
-      conn = new WebSocketConnection({ role: 'server' });
+      conn = new WebSocketConnection({ role: 'server', perMessageDeflate: deflate !== undefined, limits: { maxMessageSize: MAX_MESSAGE } });
       chunk = head.subarray(end + 4);
       if (chunk.byteLength === 0) return;
     }
     for (const event of conn!.receive(chunk)) {
       if (event.type === 'message') {
-        if (event.data === 'server ping please') conn!.ping(Uint8Array.of(1, 2, 3));
-        conn!.sendMessage(event.data);
+        // Messages are handled in arrival order, also when some need asynchronous inflation.
+        const message = event;
+        pending = pending.then(() => handleMessage(message.data, message.binary, message.compressed));
       } else if (event.type === 'ping') seen.pings++;
-      else if (event.type === 'closed') seen.closes.push({ code: event.code, reason: event.reason, clean: event.clean });
+      else pending = pending.then(() => closed(event));
     }
-    flush();
+    pending = pending.then(flush);
   });
+  socket.on('close', () => deflate?.close());
   socket.on('error', () => {});
 }
 
-function runClient(url: string, cafile: string, compression: 'none' | 'deflate'): Promise<string> {
+function runClient(url: string, cafile: string, compression: 'none' | 'deflate' | 'bomb'): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('/usr/bin/python3', [CLIENT, url, cafile, compression], { timeout: 60_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${error.message}\n${stdout}\n${stderr}`));
@@ -96,21 +130,24 @@ const EXPECTED = [
 ];
 
 for (const secure of [false, true]) {
-  for (const compression of ['none', 'deflate'] as const) {
-    test(`python websockets over ${secure ? 'TLS' : 'TCP'}, compression offered: ${compression}`, async () => {
+  for (const compression of ['none', 'deflate', 'deflate-no-context'] as const) {
+    test(`python websockets over ${secure ? 'TLS' : 'TCP'}, compression: ${compression}`, async () => {
       const certificate = makeCertificate();
-      const seen: Seen = { pings: 0, closes: [] };
+      const seen: Seen = { pings: 0, closes: [], serverNoContextTakeover: compression === 'deflate-no-context' };
       const server = secure
         ? tls.createServer({ cert: certificate.cert, key: certificate.key }, (socket) => serveWebSocket(socket, seen))
         : net.createServer((socket) => serveWebSocket(socket, seen));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as net.AddressInfo;
       try {
-        const output = await runClient(`${secure ? 'wss' : 'ws'}://localhost:${port}/chat`, certificate.certFile, compression);
+        const output = await runClient(`${secure ? 'wss' : 'ws'}://localhost:${port}/chat`, certificate.certFile, compression === 'none' ? 'none' : 'deflate');
         assert.deepEqual(output.trim().split('\n'), EXPECTED);
         assert.equal(seen.pings, 1);
         // websockets 10 offers permessage-deflate with client_max_window_bits.
-        assert.equal(seen.deflateAgreement, compression === 'deflate' ? 'permessage-deflate; client_max_window_bits=15' : undefined);
+        assert.equal(
+          seen.deflateAgreement,
+          { none: undefined, deflate: 'permessage-deflate; client_max_window_bits=15', 'deflate-no-context': 'permessage-deflate; server_no_context_takeover; client_max_window_bits=15' }[compression],
+        );
         assert.deepEqual(seen.closes, [{ code: 4000, reason: 'bye', clean: true }]);
       } finally {
         server.close();
@@ -118,3 +155,20 @@ for (const secure of [false, true]) {
     });
   }
 }
+
+test('a deflate bomb: 64 MiB of zeros in a few KiB fails with 1009 and the inflater stops at the limit', async () => {
+  const seen: Seen = { pings: 0, closes: [] };
+  const server = net.createServer((socket) => serveWebSocket(socket, seen));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const before = process.memoryUsage().rss;
+  try {
+    const output = await runClient(`ws://localhost:${port}/`, '', 'bomb');
+    assert.deepEqual(output.trim().split('\n'), ['close 1009']);
+    assert.deepEqual(seen.closes, [{ code: 1009, reason: 'bad compressed message', clean: false }]);
+    // Far less than the 64 MiB the message inflates to (the limit is 2 MiB).
+    assert.ok(process.memoryUsage().rss - before < 48 * 1024 * 1024);
+  } finally {
+    server.close();
+  }
+});
