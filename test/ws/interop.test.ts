@@ -6,22 +6,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { WebSocketConnection, decodeUtf8, type WebSocketEvent, acceptValue, negotiatePerMessageDeflate, selectSubprotocol, validateHttp1Upgrade } from '../../src/ws/index.js';
 import { makeCertificate } from '../helpers/certs.js';
+import { PYTHON_ECHO_TRANSCRIPT, runPythonClient } from './support.js';
 import { PerMessageDeflate } from '../../src/server/websocket/deflate.js';
 
-const CLIENT = fileURLToPath(new URL('./fixtures/client.py', import.meta.url));
 const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
 const MAX_MESSAGE = 2 * 1024 * 1024;
 
 interface Seen {
-  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
   deflateAgreement?: string;
   pings: number;
   closes: { code: number; reason: string; clean: boolean }[];
@@ -53,7 +51,7 @@ function serveWebSocket(socket: net.Socket, seen: Seen): void {
     if (data === 'server ping please') conn!.ping(Uint8Array.of(1, 2, 3));
     if (deflate) {
       const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-      conn!.sendMessage(await deflate.deflate(bytes), { binary: typeof data !== 'string', compressed: true });
+      conn!.sendMessage(deflate.deflate(bytes), { binary: typeof data !== 'string', compressed: true });
     } else conn!.sendMessage(data);
   };
   const flush = () => {
@@ -80,7 +78,7 @@ function serveWebSocket(socket: net.Socket, seen: Seen): void {
         socket.end(`HTTP/1.1 ${result.status} Bad\r\ncontent-length: 0\r\n\r\n`);
         return;
       }
-      const agreement = negotiatePerMessageDeflate(result.extensions, { serverNoContextTakeover: seen.serverNoContextTakeover });
+      const agreement = negotiatePerMessageDeflate(result.extensions, { serverNoContextTakeover: true, clientNoContextTakeover: seen.clientNoContextTakeover });
       seen.deflateAgreement = agreement?.response;
       if (agreement) deflate = new PerMessageDeflate(agreement, MAX_MESSAGE);
       const protocol = selectSubprotocol(result.protocols, 'chat');
@@ -109,44 +107,27 @@ function serveWebSocket(socket: net.Socket, seen: Seen): void {
   socket.on('error', () => {});
 }
 
-function runClient(url: string, cafile: string, compression: 'none' | 'deflate' | 'bomb'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('/usr/bin/python3', [CLIENT, url, cafile, compression], { timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${error.message}\n${stdout}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-const EXPECTED = [
-  'subprotocol chat',
-  'text héllo ✓',
-  'binary True 1048576',
-  'fragmented fragmented',
-  'pong ok',
-  'text server ping please',
-  // The server's answering Close echoes the code, not the reason (§5.5.1).
-  'close 4000',
-];
-
 for (const secure of [false, true]) {
   for (const compression of ['none', 'deflate', 'deflate-no-context'] as const) {
     test(`python websockets over ${secure ? 'TLS' : 'TCP'}, compression: ${compression}`, async () => {
       const certificate = makeCertificate();
-      const seen: Seen = { pings: 0, closes: [], serverNoContextTakeover: compression === 'deflate-no-context' };
+      const seen: Seen = { pings: 0, closes: [], clientNoContextTakeover: compression === 'deflate-no-context' };
       const server = secure
         ? tls.createServer({ cert: certificate.cert, key: certificate.key }, (socket) => serveWebSocket(socket, seen))
         : net.createServer((socket) => serveWebSocket(socket, seen));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as net.AddressInfo;
       try {
-        const output = await runClient(`${secure ? 'wss' : 'ws'}://localhost:${port}/chat`, certificate.certFile, compression === 'none' ? 'none' : 'deflate');
-        assert.deepEqual(output.trim().split('\n'), EXPECTED);
+        assert.deepEqual(await runPythonClient(`${secure ? 'wss' : 'ws'}://localhost:${port}/chat`, compression === 'none' ? 'none' : 'deflate'), PYTHON_ECHO_TRANSCRIPT);
         assert.equal(seen.pings, 1);
         // websockets 10 offers permessage-deflate with client_max_window_bits.
         assert.equal(
           seen.deflateAgreement,
-          { none: undefined, deflate: 'permessage-deflate; client_max_window_bits=15', 'deflate-no-context': 'permessage-deflate; server_no_context_takeover; client_max_window_bits=15' }[compression],
+          {
+            none: undefined,
+            deflate: 'permessage-deflate; server_no_context_takeover; client_max_window_bits=15',
+            'deflate-no-context': 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15',
+          }[compression],
         );
         assert.deepEqual(seen.closes, [{ code: 4000, reason: 'bye', clean: true }]);
       } finally {
@@ -163,8 +144,7 @@ test('a deflate bomb: 64 MiB of zeros in a few KiB fails with 1009 and the infla
   const { port } = server.address() as net.AddressInfo;
   const before = process.memoryUsage().rss;
   try {
-    const output = await runClient(`ws://localhost:${port}/`, '', 'bomb');
-    assert.deepEqual(output.trim().split('\n'), ['close 1009']);
+    assert.deepEqual(await runPythonClient(`ws://localhost:${port}/`, 'bomb'), ['close 1009']);
     assert.deepEqual(seen.closes, [{ code: 1009, reason: 'bad compressed message', clean: false }]);
     // Far less than the 64 MiB the message inflates to (the limit is 2 MiB).
     assert.ok(process.memoryUsage().rss - before < 48 * 1024 * 1024);

@@ -1,6 +1,6 @@
 /**
  * permessage-deflate (RFC 7692) for the WebSocket engine, on node:zlib. The engine (src/ws) only marks compressed
- * messages (RSV1); this module inflates and deflates them, one message at a time and in order per direction.
+ * messages (RSV1); this module inflates them (in order, asynchronously) and deflates ours (synchronously).
  *
  * Inflation is bounded: output beyond maxMessageSize stops the inflater and fails the message with 1009, so a
  * deflate bomb (a few KiB that expand to gigabytes) costs at most maxMessageSize of memory.
@@ -34,9 +34,7 @@ class Serial {
 
 export class PerMessageDeflate {
   private inflater: zlib.InflateRaw | undefined;
-  private deflater: zlib.DeflateRaw | undefined;
   private readonly inflateQueue = new Serial();
-  private readonly deflateQueue = new Serial();
   private closed = false;
 
   constructor(
@@ -50,16 +48,25 @@ export class PerMessageDeflate {
     return this.inflateQueue.run(() => this.inflateOne(data));
   }
 
-  /** The compressed payload to send with RSV1 set. */
-  deflate(data: Uint8Array): Promise<Uint8Array> {
-    return this.deflateQueue.run(() => this.deflateOne(data));
+  /**
+   * The compressed payload to send with RSV1 set. Synchronous: the server always agrees server_no_context_takeover
+   * (RFC 7692 §7.1.1.1 lets it add the parameter to any accepted offer), so every message is compressed on its own,
+   * send() stays synchronous and ordered, and no deflate context is kept per socket (uWebSockets' "shared
+   * compressor" trade: a little ratio for memory).
+   */
+  deflate(data: Uint8Array): Uint8Array {
+    if (!this.agreement.serverNoContextTakeover) throw new Error('synchronous deflate needs server_no_context_takeover');
+    let out = zlib.deflateRawSync(data, { windowBits: this.agreement.serverMaxWindowBits, level: this.level, memLevel: 8, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // §7.2.1: remove the 0x00 0x00 0xff 0xff the sync flush ends with.
+    if (out.byteLength >= 4 && out.subarray(out.byteLength - 4).equals(FLUSH_TRAILER)) out = out.subarray(0, out.byteLength - 4);
+    // §7.2.3.6: an empty message compresses to a single 0x00 byte after removing the trailer.
+    return out.byteLength === 0 ? Buffer.from([0x00]) : out;
   }
 
   close(): void {
     this.closed = true;
     this.inflater?.close();
-    this.deflater?.close();
-    this.inflater = this.deflater = undefined;
+    this.inflater = undefined;
   }
 
   private inflateOne(data: Uint8Array): Promise<Uint8Array> {
@@ -104,34 +111,6 @@ export class PerMessageDeflate {
         // §7.2.2: without context takeover the peer starts each message with an empty window.
         if (this.agreement.clientNoContextTakeover) inflater.reset();
         resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-      });
-    });
-  }
-
-  private deflateOne(data: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new Error('permessage-deflate context closed'));
-    const deflater = (this.deflater ??= zlib.createDeflateRaw({ windowBits: this.agreement.serverMaxWindowBits, level: this.level, memLevel: 8 }));
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const onData = (chunk: Buffer) => chunks.push(chunk);
-      const onError = (error: Error) => {
-        deflater.off('data', onData);
-        this.deflater = undefined;
-        reject(error);
-      };
-      deflater.on('data', onData);
-      deflater.once('error', onError);
-      deflater.write(data);
-      deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        deflater.off('data', onData);
-        deflater.off('error', onError);
-        if (this.agreement.serverNoContextTakeover) deflater.reset();
-        let out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        // §7.2.1: remove the 0x00 0x00 0xff 0xff the sync flush ends with.
-        if (out.byteLength >= 4 && out.subarray(out.byteLength - 4).equals(FLUSH_TRAILER)) out = out.subarray(0, out.byteLength - 4);
-        // §7.2.3.6: an empty message compresses to a single 0x00 byte after removing the trailer.
-        if (out.byteLength === 0) out = Buffer.from([0x00]);
-        resolve(out);
       });
     });
   }
