@@ -18,3 +18,37 @@ export function concatBytes(chunks: readonly Uint8Array[], total?: number): Uint
   }
   return out;
 }
+
+/** Output waiting for the transport: chunks in order, handed over as one buffer or as a list for a vectored write. */
+export class ByteQueue {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+
+  /** Bytes queued. */
+  get length(): number {
+    return this.bytes;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.byteLength;
+  }
+
+  /** Everything queued as one buffer (one chunk is passed through uncopied), or null. */
+  take(): Uint8Array | null {
+    if (this.bytes === 0) return null;
+    const out = concatBytes(this.chunks, this.bytes);
+    this.chunks = [];
+    this.bytes = 0;
+    return out;
+  }
+
+  /** Everything queued as the list of chunks (large payloads are not copied), or null. */
+  takev(): Uint8Array[] | null {
+    if (this.bytes === 0) return null;
+    const out = this.chunks;
+    this.chunks = [];
+    this.bytes = 0;
+    return out;
+  }
+}

@@ -9,7 +9,7 @@
  * deflated. The engine itself never inflates, so it never allocates more than maxMessageSize per message.
  */
 import { CloseCode, DEFAULT_WEBSOCKET_LIMITS, Opcode, isValidCloseCode, type ReadyState, type WebSocketEvent, type WebSocketLimits } from './types.js';
-import { concatBytes } from '../common/bytes.js';
+import { ByteQueue, concatBytes } from '../common/bytes.js';
 import { FIN, MASK, MAX_CONTROL_PAYLOAD, RSV1, RSV2, RSV3, applyMask, encodeClosePayload, frameHeaderLength, writeFrameHeader } from './frames.js';
 
 export interface WebSocketOptions {
@@ -63,8 +63,7 @@ export class WebSocketConnection {
   private closeStartedByPeer = false;
 
   // Output
-  private readonly output: Uint8Array[] = [];
-  private outputBytes = 0;
+  private readonly output = new ByteQueue();
 
   // Input: frame header being assembled
   private parseState = ParseState.Header;
@@ -109,12 +108,12 @@ export class WebSocketConnection {
 
   /** Bytes queued for the transport and not yet taken by dataToSend(). */
   get bufferedAmount(): number {
-    return this.outputBytes;
+    return this.output.length;
   }
 
   /** The connection is over and nothing is left to write: close the transport. */
   get isDone(): boolean {
-    return this.state === 'closed' && this.outputBytes === 0;
+    return this.state === 'closed' && this.output.length === 0;
   }
 
   // ---------------------------------------------------------------- input
@@ -391,8 +390,7 @@ export class WebSocketConnection {
     if (this.role !== 'server') throw new TypeError('only a server can send pre-encoded frames');
     if (this.closeSent || this.state === 'closed') return false;
     this.output.push(frame);
-    this.outputBytes += frame.byteLength;
-    return true;
+        return true;
   }
 
   ping(data: Uint8Array = EMPTY): boolean {
@@ -450,20 +448,12 @@ export class WebSocketConnection {
 
   /** Everything queued, as one buffer, or null when nothing is. */
   dataToSend(): Uint8Array | null {
-    if (this.outputBytes === 0) return null;
-    const chunks = this.output;
-    const out = chunks.length === 1 ? chunks[0]! : concatBytes(chunks, this.outputBytes);
-    chunks.length = 0;
-    this.outputBytes = 0;
-    return out;
+    return this.output.take();
   }
 
   /** Everything queued, as the list of buffers (for a vectored write), or null. */
   dataToSendv(): Uint8Array[] | null {
-    if (this.outputBytes === 0) return null;
-    const chunks = this.output.splice(0);
-    this.outputBytes = 0;
-    return chunks;
+    return this.output.takev();
   }
 
   private queueClose(code: number | undefined, reason: string): void {
@@ -479,7 +469,8 @@ export class WebSocketConnection {
       // Large server payloads go out as their own buffer after a small header: no copy.
       const header = new Uint8Array(headerLength);
       writeFrameHeader(header, 0, opcode, fin, rsv1, payload.byteLength, undefined);
-      this.output.push(header, payload);
+      this.output.push(header);
+      this.output.push(payload);
     } else {
       const frame = new Uint8Array(headerLength + payload.byteLength);
       writeFrameHeader(frame, 0, opcode, fin, rsv1, payload.byteLength, maskKey);
@@ -487,7 +478,6 @@ export class WebSocketConnection {
       if (maskKey !== undefined) applyMask(frame.subarray(headerLength), maskKey, 0);
       this.output.push(frame);
     }
-    this.outputBytes += headerLength + payload.byteLength;
   }
 }
 
