@@ -330,7 +330,8 @@ export class H3Connection {
         }
       }
       this.returnOverhead(stream.id, stream.parser);
-      if (stream.finReceived && !stream.blocked && !stream.remoteEnded && stream.parser.bufferedBytes === 0) this.onRequestFin(stream);
+      // Every complete frame was read above, so whatever is still buffered at FIN is a truncated frame (onRequestFin).
+      if (stream.finReceived && !stream.blocked && !stream.remoteEnded) this.onRequestFin(stream);
     } catch (error) {
       if (!(error instanceof StreamError)) throw error;
       this.streamError(stream, error.code);
