@@ -4,7 +4,7 @@
  * parse is H3_FRAME_ERROR (§7.1) wherever it is.
  */
 import { H3Error, H3ErrorCode } from './errors.js';
-import { MAX_VARINT, readVarint, varintLength, varintResult, writeVarint } from './varint.js';
+import { readVarint, varintLength, varintResult, writeVarint } from './varint.js';
 
 /** RFC 9114 §7.2 frame types, plus PRIORITY_UPDATE (RFC 9218 §7.2). */
 export const FrameType = {
@@ -208,7 +208,6 @@ export class FrameParser {
       readVarint(this.buf, varintResult.next, this.buf.length);
       if (varintResult.next < 0) return null;
       const length = varintResult.value;
-      if (length > MAX_VARINT) throw new H3Error(H3ErrorCode.H3_FRAME_ERROR, 'frame length out of range');
       this.overheadBytes += varintResult.next - this.pos;
       this.pos = varintResult.next;
       if (!isStreamed(type) && length > this.maxBufferedFrameBytes) {

@@ -5,8 +5,12 @@
  * are bounded far below by our limits), and every caller compares them against such limits.
  */
 
-/** Largest value a variable-length integer can carry. */
+/**
+ * Largest value a variable-length integer can carry, 2^62 - 1. As a double it rounds to 2^62, so range checks
+ * compare with `< VARINT_LIMIT` (2^62, exact) instead.
+ */
 export const MAX_VARINT = 2 ** 62 - 1;
+const VARINT_LIMIT = 2 ** 62;
 
 /** Result slot of readVarint: a value and the position after it, or next = -1 when the input is truncated. */
 export const varintResult = { value: 0, next: 0 };
@@ -37,7 +41,7 @@ export function varintLength(value: number): number {
   if (value < 0x40) return 1;
   if (value < 0x4000) return 2;
   if (value < 0x40000000) return 4;
-  if (value <= MAX_VARINT) return 8;
+  if (value < VARINT_LIMIT) return 8;
   throw new RangeError(`varint out of range: ${value}`);
 }
 
