@@ -471,8 +471,8 @@ export class H3Connection {
       this.transport.stopSending(stream.id, code);
       // RFC 9204 §4.4.2: reading abandoned; the encoder may release what our unread sections referenced.
       this.decoder.cancelStream(stream.id);
-      const unread = stream.parser.bufferedBytes + (stream.blocked ? stream.blockedLength : 0);
-      if (unread > 0) this.transport.consume(stream.id, unread);
+      // Bytes still in the parser were never returned to flow control (a blocked section's bytes already were).
+      if (stream.parser.bufferedBytes > 0) this.transport.consume(stream.id, stream.parser.bufferedBytes);
     }
     stream.localEnded = true;
     stream.remoteEnded = true;

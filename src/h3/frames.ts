@@ -166,8 +166,12 @@ const EMPTY = new Uint8Array(0);
  * DATA payload bytes through consume().
  */
 export class FrameParser {
+  /** Received bytes; [pos, end) is not parsed yet, [end, buf.length) is spare room for later appends. */
   private buf: Uint8Array = EMPTY;
   private pos = 0;
+  private end = 0;
+  /** false while `buf` is the caller's array (kept without copying): it is never written into. */
+  private owned = false;
   /** Type of the frame whose payload is being read, or -1 between frames. */
   private type = -1;
   private remaining = 0;
@@ -175,37 +179,51 @@ export class FrameParser {
 
   constructor(private readonly maxBufferedFrameBytes: number) {}
 
+  /**
+   * Adds received bytes. With nothing pending, the caller's array is used as is (no copy). Otherwise the bytes go to
+   * the spare room at the end, or to a new buffer twice the size: amortised O(1) per byte however small the pieces
+   * (a peer trickling one-byte STREAM frames into a blocked stream cannot make us copy quadratically), and bytes
+   * already handed out as DATA views are never overwritten (a new buffer is allocated instead of compacting).
+   */
   append(bytes: Uint8Array): void {
-    if (this.pos >= this.buf.length) {
+    if (bytes.length === 0) return;
+    const pending = this.end - this.pos;
+    if (pending === 0) {
       this.buf = bytes;
       this.pos = 0;
+      this.end = bytes.length;
+      this.owned = false;
       return;
     }
-    const rest = this.buf.length - this.pos;
-    const joined = new Uint8Array(rest + bytes.length);
-    joined.set(this.buf.subarray(this.pos));
-    joined.set(bytes, rest);
-    this.buf = joined;
-    this.pos = 0;
+    if (!this.owned || this.end + bytes.length > this.buf.length) {
+      const grown = new Uint8Array(Math.max(2 * (pending + bytes.length), 1024));
+      grown.set(this.buf.subarray(this.pos, this.end));
+      this.buf = grown;
+      this.pos = 0;
+      this.end = pending;
+      this.owned = true;
+    }
+    this.buf.set(bytes, this.end);
+    this.end += bytes.length;
   }
 
   /** True when bytes of an unfinished frame (header or payload) have been read: a FIN here is H3_FRAME_ERROR. */
   get inFrame(): boolean {
-    return this.type >= 0 || this.pos < this.buf.length;
+    return this.type >= 0 || this.pos < this.end;
   }
 
   /** Bytes received and not yet parsed. */
   get bufferedBytes(): number {
-    return this.buf.length - this.pos;
+    return this.end - this.pos;
   }
 
   next(): ParsedItem | null {
-    const available = this.buf.length - this.pos;
+    const available = this.end - this.pos;
     if (this.type < 0) {
-      readVarint(this.buf, this.pos, this.buf.length);
+      readVarint(this.buf, this.pos, this.end);
       if (varintResult.next < 0) return null;
       const type = varintResult.value;
-      readVarint(this.buf, varintResult.next, this.buf.length);
+      readVarint(this.buf, varintResult.next, this.end);
       if (varintResult.next < 0) return null;
       const length = varintResult.value;
       this.overheadBytes += varintResult.next - this.pos;

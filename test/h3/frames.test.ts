@@ -90,6 +90,18 @@ describe('FrameParser', () => {
     parser.append(hex('01 0b'));
     throwsCode(() => parser.next(), E.H3_EXCESSIVE_LOAD);
   });
+  test('DATA views handed out stay intact while more bytes arrive in small pieces', () => {
+    const parser = new FrameParser(1024);
+    parser.append(hex('00 0a 6162'));
+    parser.append(hex('63')); // joins into an owned buffer with spare room
+    assert.equal(parser.next()?.kind, 'header');
+    const first = parser.next();
+    assert.ok(first?.kind === 'payload');
+    const seen = toHex(first.chunk);
+    for (let i = 0; i < 2000; i++) parser.append(Uint8Array.of(0x7a)); // grows, never rewrites handed-out bytes
+    assert.equal(toHex(first.chunk), seen);
+    assert.equal(parser.bufferedBytes, 2000);
+  });
   test('a large DATA frame streams through without the limit', () => {
     const parser = new FrameParser(10);
     parser.append(concat(hex('00 4064'), new Uint8Array(100)));
