@@ -456,7 +456,12 @@ export class H3Connection {
     stream.finalDone = true;
     if (!stream.finReceived) this.transport.stopSending(stream.id, E.H3_NO_ERROR); // RFC 9114 §4.1.1
     this.transport.consume(stream.id, stream.parser.bufferedBytes);
-    this.writeFieldSection(stream, [':status', '431', 'content-length', '0'], true);
+    try {
+      this.writeFieldSection(stream, [':status', '431', 'content-length', '0'], true);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      this.abandon(stream, E.H3_EXCESSIVE_LOAD); // the peer's own limit is too small even for a 431
+    }
   }
 
   /** RESET_STREAM + STOP_SENDING with `code` (RFC 9114 §8: a stream error), and QPACK Stream Cancellation. */
@@ -765,6 +770,7 @@ export class H3Connection {
     if (this.goawayReceivedId !== Infinity) throw new Error('the server sent GOAWAY: open a new connection');
     const request = validateRequest(fields, this.remoteSettings?.enableConnectProtocol ?? false);
     if (typeof request === 'string') throw new RangeError(`invalid request: ${request}`);
+    this.checkPeerFieldSectionSize(fields);
     this.start();
     const streamId = this.transport.openStream(false);
     const stream = this.newRequestStream(streamId);
@@ -784,8 +790,8 @@ export class H3Connection {
     if (fields[0] !== ':status' || !/^[2-9][0-9][0-9]$/.test(fields[1] ?? '')) {
       throw new RangeError(`stream ${streamId}: response headers must start with ':status' and a final (200-999) status`);
     }
-    stream.finalDone = true;
     this.writeFieldSection(stream, withoutConnectionSpecificFields(fields), endStream);
+    stream.finalDone = true;
   }
 
   /** Server: a 1xx response such as 103 Early Hints (never 101: RFC 9114 §4.5 has no Upgrade). */
@@ -876,12 +882,17 @@ export class H3Connection {
     this.releaseIfDone(stream);
   }
 
-  private writeFieldSection(stream: RequestStream, fields: readonly string[], endStream: boolean): void {
-    // RFC 9114 §4.2.2: do not send a section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE.
+  /** RFC 9114 §4.2.2: an endpoint SHOULD NOT send a section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE. */
+  private checkPeerFieldSectionSize(fields: readonly string[]): void {
     const limit = this.remoteSettings?.maxFieldSectionSize ?? Infinity;
     let size = 0;
     for (let i = 0; i + 1 < fields.length; i += 2) size += fields[i]!.length + fields[i + 1]!.length + ENTRY_OVERHEAD;
-    if (size > limit) throw new RangeError(`stream ${stream.id}: field section of ${size} bytes exceeds the peer's limit ${limit}`);
+    if (size > limit) throw new RangeError(`field section of ${size} bytes exceeds the peer's SETTINGS_MAX_FIELD_SECTION_SIZE ${limit}`);
+  }
+
+  /** Encodes and sends a HEADERS frame; throws (RangeError) before any state changes when the peer would refuse it. */
+  private writeFieldSection(stream: RequestStream, fields: readonly string[], endStream: boolean): void {
+    this.checkPeerFieldSectionSize(fields);
     const block = this.encoder.encode(stream.id, fields);
     // Encoder instructions first, so the peer's decoder is blocked as briefly as possible (RFC 9204 §2.1.2).
     const instructions = this.encoder.takeInstructions();

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { H3ErrorCode as E } from '../../src/h3/errors.js';
 import { FrameType, encodeFrame, encodeIdFrame, encodeSettingsFrame, encodePriorityUpdateFrame } from '../../src/h3/frames.js';
 import { encodeVarint } from '../../src/h3/varint.js';
-import { concat, hex, latin1Bytes } from './helpers.js';
+import { concat, hex, latin1Bytes, toHex } from './helpers.js';
+import { QpackDecoder } from '../../src/h3/qpack/decoder.js';
 import { GET, RawPeer } from './raw-peer.js';
 
 const data = (bytes: Uint8Array | string) => encodeFrame(FrameType.DATA, typeof bytes === 'string' ? latin1Bytes(bytes) : bytes);
@@ -278,5 +279,80 @@ describe('QPACK blocking across streams', () => {
     assert.deepEqual(request.headers, ['x-from-table', 'yes']);
     assert.ok(peer.events.some((e) => e.type === 'streamEnded' && e.streamId === id));
     assert.equal(peer.engineQuic.closed, null);
+  });
+});
+
+describe('client: malformed responses are stream errors', () => {
+  const cases: Array<[string, string[]]> = [
+    ['missing :status', ['content-type', 'text/plain']],
+    ['non-numeric :status', [':status', '2xx']],
+    ['101 Switching Protocols', [':status', '101']],
+    ['request pseudo-header in a response', [':status', '200', ':path', '/']],
+    ['connection-specific field', [':status', '200', 'keep-alive', '5']],
+  ];
+  for (const [title, fields] of cases) {
+    test(`${title} → H3_MESSAGE_ERROR`, () => {
+      const peer = new RawPeer('client');
+      const id = peer.engine.sendRequest(GET, true);
+      peer.deliver();
+      peer.send(id, peer.headers(id, fields), true);
+      peer.expectStreamError(id, E.H3_MESSAGE_ERROR);
+    });
+  }
+  test('response body longer than its content-length → H3_MESSAGE_ERROR', () => {
+    const peer = new RawPeer('client');
+    const id = peer.engine.sendRequest(GET, true);
+    peer.deliver();
+    peer.send(id, concat(peer.headers(id, [':status', '200', 'content-length', '1']), data('ab')), true);
+    peer.expectStreamError(id, E.H3_MESSAGE_ERROR);
+  });
+});
+
+describe('stream lifecycle details', () => {
+  test('trailers above SETTINGS_MAX_FIELD_SECTION_SIZE → stream error H3_EXCESSIVE_LOAD', () => {
+    const peer = new RawPeer('server', { limits: { maxFieldSectionSize: 300 } });
+    const id = peer.request(concat(peer.headers(0, GET), peer.headers(0, ['x-big', 'b'.repeat(400)])));
+    peer.expectStreamError(id, E.H3_EXCESSIVE_LOAD);
+  });
+  test('a blocked stream that is reset is cancelled on the QPACK decoder stream (RFC 9204 §4.4.2)', () => {
+    const peer = new RawPeer('server');
+    const id = peer.request(encodeFrame(FrameType.HEADERS, hex('0200 80')), false);
+    peer.deliver();
+    peer.quic.resetStream(id, E.H3_REQUEST_CANCELLED);
+    peer.deliver();
+    assert.deepEqual(peer.events.filter((e) => e.type === 'streamReset'), [{ type: 'streamReset', streamId: id, code: E.H3_REQUEST_CANCELLED, byPeer: true }]);
+    // The engine's decoder stream is its third unidirectional stream (3 control, 7 encoder, 11 decoder).
+    assert.equal(toHex(peer.fromEngine.get(11) ?? null), '03' + '40');
+    assert.equal(peer.engineQuic.closed, null);
+  });
+  test('STOP_SENDING on a request stream: the engine resets its response side', () => {
+    const peer = new RawPeer('server');
+    const id = peer.request(peer.headers(0, GET));
+    peer.deliver();
+    peer.quic.stopSending(id, E.H3_REQUEST_CANCELLED);
+    peer.deliver();
+    assert.deepEqual(peer.engineQuic.resets, [{ streamId: id, code: E.H3_REQUEST_CANCELLED }]);
+    assert.ok(peer.events.some((e) => e.type === 'streamReset' && e.byPeer));
+    assert.equal(peer.engine.openRequestCount, 0);
+  });
+  test('sendHeaders above the peer SETTINGS_MAX_FIELD_SECTION_SIZE is refused before anything is sent', () => {
+    const peer = new RawPeer('server');
+    peer.openControl(encodeSettingsFrame([[0x06, 100]]));
+    const id = peer.request(peer.headers(0, GET));
+    peer.deliver();
+    assert.throws(() => peer.engine.sendHeaders(id, [':status', '200', 'x-big', 'b'.repeat(100)], true), RangeError);
+    peer.engine.sendHeaders(id, [':status', '200'], true);
+    assert.ok(peer.engineQuic.finished.has(id));
+  });
+  test('connection-specific fields are dropped from what the engine sends (RFC 9114 §4.2)', () => {
+    const peer = new RawPeer('server');
+    const id = peer.request(peer.headers(0, GET));
+    peer.deliver();
+    peer.engine.sendHeaders(id, [':status', '200', 'connection', 'close', 'transfer-encoding', 'chunked', 'x-ok', '1'], true);
+    peer.deliver();
+    const [section] = peer.framesFromEngine(id, FrameType.HEADERS);
+    // The raw peer advertised no dynamic table, so a static-only decoder reads it.
+    const decoder = new QpackDecoder({ maxTableCapacity: 0, maxBlockedStreams: 0, maxFieldSectionSize: 65536 });
+    assert.deepEqual(decoder.decodeFieldSection(id, section!), { status: 'done', fields: [':status', '200', 'x-ok', '1'] });
   });
 });

@@ -2,7 +2,7 @@
 // other end is the H3Connection under test.
 import assert from 'node:assert/strict';
 import { H3Connection } from '../../src/h3/connection.js';
-import { FrameType, encodeFrame, encodeSettingsFrame } from '../../src/h3/frames.js';
+import { FrameParser, FrameType, encodeFrame, encodeSettingsFrame } from '../../src/h3/frames.js';
 import { QpackEncoder } from '../../src/h3/qpack/encoder.js';
 import type { H3ConnectionOptions, H3Event } from '../../src/h3/types.js';
 import { encodeVarint } from '../../src/h3/varint.js';
@@ -59,12 +59,29 @@ export class RawPeer {
     return id;
   }
 
-  /** Lets the engine process everything sent so far. */
+  /** Bytes the engine sent us, per stream. */
+  readonly fromEngine = new Map<number, Uint8Array>();
+
+  /** Lets the engine process everything sent so far, and collects what it sent back. */
   deliver(): H3Event[] {
     const produced = this.engine.handleEvents(this.engineQuic.pollEvents());
     this.events.push(...produced);
-    this.quic.pollEvents();
+    for (const event of this.quic.pollEvents()) {
+      if (event.type !== 'streamData') continue;
+      this.fromEngine.set(event.streamId, concat(this.fromEngine.get(event.streamId) ?? new Uint8Array(0), event.data));
+    }
     return produced;
+  }
+
+  /** The payloads of the frames of `type` the engine sent on a request stream. */
+  framesFromEngine(streamId: number, type: number): Uint8Array[] {
+    const parser = new FrameParser(1 << 20);
+    parser.append(this.fromEngine.get(streamId) ?? new Uint8Array(0));
+    const payloads: Uint8Array[] = [];
+    for (let item = parser.next(); item !== null; item = parser.next()) {
+      if (item.kind === 'frame' && item.type === type) payloads.push(item.payload);
+    }
+    return payloads;
   }
 
   expectConnectionError(code: number): void {
@@ -77,7 +94,9 @@ export class RawPeer {
   expectStreamError(streamId: number, code: number): void {
     this.deliver();
     assert.equal(this.engineQuic.closed, null, `connection closed: ${JSON.stringify(this.engineQuic.closed)}`);
-    assert.deepEqual(this.engineQuic.resets.filter((r) => r.streamId === streamId), [{ streamId, code }]);
+    // RESET_STREAM for our half unless it had already ended; STOP_SENDING for the peer's half unless it had ended.
+    const signals = [...this.engineQuic.resets, ...this.engineQuic.stopSendings].filter((r) => r.streamId === streamId);
+    assert.ok(signals.length > 0 && signals.every((r) => r.code === code), JSON.stringify(signals));
     assert.ok(this.events.some((e) => e.type === 'streamReset' && e.streamId === streamId && e.code === code && !e.byPeer));
   }
 }
