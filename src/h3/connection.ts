@@ -66,6 +66,8 @@ interface RequestStream {
   receivedBody: number;
   /** CONNECT (RFC 9114 §4.4): after the headers only DATA may follow. */
   tunnel: boolean;
+  /** Client: the request was HEAD, so the response has no body whatever its content-length (RFC 9110 §9.3.2). */
+  head: boolean;
   /** Server: final response headers sent. Client: final response received. */
   finalDone: boolean;
   wantWritable: boolean;
@@ -119,6 +121,7 @@ export class H3Connection {
   private readonly controlFrameBudget: Budget;
   private readonly encoderInstructionBudget: Budget;
   private readonly rapidResetBudget: Budget;
+  private readonly streamErrorBudget: Budget;
 
   constructor(transport: H3Transport, options: H3ConnectionOptions) {
     this.transport = transport;
@@ -144,6 +147,7 @@ export class H3Connection {
     this.controlFrameBudget = new Budget(limits.controlFrameBurst, limits.controlFrameRatePerSecond, now);
     this.encoderInstructionBudget = new Budget(limits.encoderInstructionBurst, limits.encoderInstructionRatePerSecond, now);
     this.rapidResetBudget = new Budget(limits.rapidResetBurst, limits.rapidResetRatePerSecond, now);
+    this.streamErrorBudget = new Budget(limits.streamErrorBurst, limits.streamErrorRatePerSecond, now);
   }
 
   // --- state -------------------------------------------------------------------------------------------------------
@@ -305,6 +309,7 @@ export class H3Connection {
       contentLength: -1,
       receivedBody: 0,
       tunnel: false,
+      head: false,
       finalDone: false,
       wantWritable: false,
     };
@@ -409,7 +414,9 @@ export class H3Connection {
     }
     stream.phase = IN_BODY;
     stream.finalDone = true;
-    stream.contentLength = response.contentLength;
+    // RFC 9110 §8.6: content-length of a HEAD, 204 or 304 response describes no body on this stream.
+    const bodyless = stream.head || response.status === 204 || response.status === 304;
+    stream.contentLength = bodyless ? -1 : response.contentLength;
     this.events.push({ type: 'response', streamId: stream.id, status: response.status, headers: response.headers, endStream, contentLength: response.contentLength });
   }
 
@@ -466,6 +473,11 @@ export class H3Connection {
 
   /** RESET_STREAM + STOP_SENDING with `code` (RFC 9114 §8: a stream error), and QPACK Stream Cancellation. */
   private streamError(stream: RequestStream, code: number): void {
+    // MadeYouReset (CVE-2025-8671): malformed requests make the server reset streams itself, with the same effect
+    // as Rapid Reset; past the budget the peer is treated as abusive.
+    if (!this.streamErrorBudget.take(this.now())) {
+      throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many malformed requests (stream errors)');
+    }
     this.abandon(stream, code);
     this.events.push({ type: 'streamReset', streamId: stream.id, code, byPeer: false });
   }
@@ -776,6 +788,7 @@ export class H3Connection {
     const stream = this.newRequestStream(streamId);
     this.highestRequestStream = streamId;
     stream.tunnel = request.pseudo.method === 'CONNECT';
+    stream.head = request.pseudo.method === 'HEAD';
     this.writeFieldSection(stream, withoutConnectionSpecificFields(fields), endStream);
     return streamId;
   }

@@ -16,6 +16,8 @@ export interface H3Limits {
   encoderInstructionRatePerSecond: number;
   rapidResetBurst: number;
   rapidResetRatePerSecond: number;
+  streamErrorBurst: number;
+  streamErrorRatePerSecond: number;
   [extra: string]: number;
 }
 
@@ -75,6 +77,13 @@ export const DEFAULT_H3_LIMITS: Readonly<H3Limits> = Object.freeze({
    */
   rapidResetBurst: 1000,
   rapidResetRatePerSecond: 33,
+  /**
+   * Streams the ENGINE resets because of peer errors (malformed requests, content-length mismatches, incomplete
+   * requests): MadeYouReset (CVE-2025-8671) provokes server-side resets to get Rapid Reset's effect without sending
+   * RESET_STREAM. Same shape as the HTTP/2 engine's serverReset budget (nghttp2's glitch counter).
+   */
+  streamErrorBurst: 1000,
+  streamErrorRatePerSecond: 33,
 });
 
 /** DEFAULT_H3_LIMITS with a partial override; rejects negative or non-numeric values early (programming errors). */

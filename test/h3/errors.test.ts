@@ -249,6 +249,14 @@ describe('limits', () => {
     }
     peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
   });
+  test('MadeYouReset: malformed requests forcing engine resets → H3_EXCESSIVE_LOAD', () => {
+    const peer = new RawPeer('server', { limits: { streamErrorBurst: 3, streamErrorRatePerSecond: 0 }, now: () => 0 });
+    for (let i = 0; i < 3; i++) peer.request(peer.headers(4 * i, [...GET, 'Bad', 'x']));
+    peer.deliver();
+    assert.equal(peer.engineQuic.closed, null, 'three stream errors are within the budget');
+    peer.request(peer.headers(12, [...GET, 'Bad', 'x']));
+    peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
+  });
   test('too many unidirectional streams → H3_EXCESSIVE_LOAD', () => {
     const peer = new RawPeer('server', { limits: { maxUnidirectionalStreams: 4 } });
     for (let i = 0; i < 5; i++) peer.openUni(0x21 + 0x1f * i);
@@ -299,6 +307,17 @@ describe('client: malformed responses are stream errors', () => {
       peer.expectStreamError(id, E.H3_MESSAGE_ERROR);
     });
   }
+  test('HEAD, 204 and 304 responses: content-length describes no body here (RFC 9110 §8.6)', () => {
+    const peer = new RawPeer('client');
+    const head = peer.engine.sendRequest([':method', 'HEAD', ...GET.slice(2)], true);
+    const get304 = peer.engine.sendRequest(GET, true);
+    peer.deliver();
+    peer.send(head, peer.headers(head, [':status', '200', 'content-length', '1234']), true);
+    peer.send(get304, peer.headers(get304, [':status', '304', 'content-length', '99']), true);
+    peer.deliver();
+    assert.deepEqual(peer.events.filter((e) => e.type === 'streamEnded').map((e) => e.streamId), [head, get304]);
+    assert.equal(peer.engineQuic.resets.length + peer.engineQuic.stopSendings.length, 0);
+  });
   test('response body longer than its content-length → H3_MESSAGE_ERROR', () => {
     const peer = new RawPeer('client');
     const id = peer.engine.sendRequest(GET, true);
