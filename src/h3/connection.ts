@@ -171,6 +171,16 @@ export class H3Connection {
     return this.dead;
   }
 
+  /** QPACK state for observability and tests: our encoder's inserts and how many the peer acknowledged, our decoder's. */
+  get qpackState(): { encoderInsertCount: number; encoderKnownReceivedCount: number; decoderInsertCount: number; blockedStreams: number } {
+    return {
+      encoderInsertCount: this.encoder.table.insertCount,
+      encoderKnownReceivedCount: this.encoder.knownReceivedCount,
+      decoderInsertCount: this.decoder.table.insertCount,
+      blockedStreams: this.decoder.blockedStreamCount,
+    };
+  }
+
   /** Highest request stream id seen (server) or opened (client); -1 before the first. */
   get lastStreamId(): number {
     return this.highestRequestStream;

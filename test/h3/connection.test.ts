@@ -136,6 +136,32 @@ describe('requests and responses', () => {
     for (const r of eventsOf(client, 'response')) assert.deepEqual(r.headers, ['server', 'httpsd', 'content-type', 'text/x-item', 'cache-control', 'max-age=60']);
     assert.equal(server.h3.openRequestCount, 0);
     assert.ok(!server.h3.isTerminated && !client.h3.isTerminated);
+    // Both encoders used the dynamic table, both decoders mirror it, everything was acknowledged.
+    const s = server.h3.qpackState;
+    const c = client.h3.qpackState;
+    assert.ok(s.encoderInsertCount > 0 && c.encoderInsertCount > 0);
+    assert.equal(c.decoderInsertCount, s.encoderInsertCount);
+    assert.equal(s.decoderInsertCount, c.encoderInsertCount);
+    assert.equal(s.encoderKnownReceivedCount, s.encoderInsertCount);
+    assert.equal(c.encoderKnownReceivedCount, c.encoderInsertCount);
+  });
+
+  test('QPACK encoder stream delivered late: requests block, then arrive when the inserts do', () => {
+    const { client, server } = connectedPair();
+    for (let i = 0; i < 5; i++) client.h3.sendRequest([...get(`/late/${i}`), 'accept-language', `x-${i}`], true);
+    // Hold back the client's QPACK encoder stream (client uni stream 6) until after the requests.
+    const inbox = server.quic.inbox;
+    const held = inbox.filter((e) => e.type === 'streamData' && e.streamId === 6);
+    const rest = inbox.filter((e) => !(e.type === 'streamData' && e.streamId === 6));
+    inbox.splice(0, inbox.length, ...rest);
+    server.events.push(...server.h3.handleEvents(server.quic.pollEvents()));
+    assert.equal(eventsOf(server, 'request').length, 0, 'every request waits for its inserts');
+    assert.equal(server.h3.qpackState.blockedStreams, 5);
+    server.quic.inbox.push(...held);
+    pump(client, server, answer('ok'));
+    assert.deepEqual(eventsOf(server, 'request').map((e) => e.pseudo.path), ['/late/0', '/late/1', '/late/2', '/late/3', '/late/4']);
+    assert.equal(eventsOf(client, 'response').length, 5);
+    assert.equal(server.h3.qpackState.blockedStreams, 0);
   });
 
   test('sendData backpressure: false above the high-water mark, then streamWritable', () => {
