@@ -25,7 +25,14 @@ import {
   encodeIdFrame,
   encodeSettingsFrame,
 } from './frames.js';
-import { validateRequest, validateResponse, validateTrailers, withoutConnectionSpecificFields } from './fields.js';
+import {
+  isValidFieldName,
+  isValidFieldValue,
+  validateRequest,
+  validateResponse,
+  validateTrailers,
+  withoutConnectionSpecificFields,
+} from './fields.js';
 import { Budget, resolveH3Limits, type H3Limits } from './limits.js';
 import { QpackDecoder } from './qpack/decoder.js';
 import type { FieldSectionResult } from './qpack/decoder.js';
@@ -792,7 +799,7 @@ export class H3Connection {
     if (this.goawayReceivedId !== Infinity) throw new Error('the server sent GOAWAY: open a new connection');
     const request = validateRequest(fields, this.remoteSettings?.enableConnectProtocol ?? false);
     if (typeof request === 'string') throw new RangeError(`invalid request: ${request}`);
-    this.checkPeerFieldSectionSize(fields);
+    this.checkOutgoingFields(fields);
     this.start();
     const streamId = this.transport.openStream(false);
     const stream = this.newRequestStream(streamId);
@@ -905,17 +912,32 @@ export class H3Connection {
     this.releaseIfDone(stream);
   }
 
-  /** RFC 9114 §4.2.2: an endpoint SHOULD NOT send a section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE. */
-  private checkPeerFieldSectionSize(fields: readonly string[]): void {
+  /**
+   * RFC 9114 §4.2.2: an endpoint SHOULD NOT send a section larger than the peer's SETTINGS_MAX_FIELD_SECTION_SIZE.
+   * RFC 9114 §4.2: what we send must be well-formed (the peer would reset the stream otherwise): lowercase token
+   * names, pseudo-headers only first, values without CR, LF, NUL or surrounding whitespace.
+   */
+  private checkOutgoingFields(fields: readonly string[]): void {
+    if (fields.length % 2 !== 0) throw new RangeError('a field list has an even number of entries: [name, value, ...]');
     const limit = this.remoteSettings?.maxFieldSectionSize ?? Infinity;
     let size = 0;
-    for (let i = 0; i + 1 < fields.length; i += 2) size += fields[i]!.length + fields[i + 1]!.length + ENTRY_OVERHEAD;
+    let regular = false;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      const value = fields[i + 1]!;
+      const pseudo = name.charCodeAt(0) === 0x3a && !regular;
+      if (!pseudo) regular = true;
+      if (!isValidFieldName(pseudo ? name.slice(1) : name) || !isValidFieldValue(value)) {
+        throw new RangeError(`invalid field ${JSON.stringify(name)}: ${JSON.stringify(value.slice(0, 64))} (RFC 9114 §4.2)`);
+      }
+      size += name.length + value.length + ENTRY_OVERHEAD;
+    }
     if (size > limit) throw new RangeError(`field section of ${size} bytes exceeds the peer's SETTINGS_MAX_FIELD_SECTION_SIZE ${limit}`);
   }
 
   /** Encodes and sends a HEADERS frame; throws (RangeError) before any state changes when the peer would refuse it. */
   private writeFieldSection(stream: RequestStream, fields: readonly string[], endStream: boolean): void {
-    this.checkPeerFieldSectionSize(fields);
+    this.checkOutgoingFields(fields);
     const block = this.encoder.encode(stream.id, fields);
     // Encoder instructions first, so the peer's decoder is blocked as briefly as possible (RFC 9204 §2.1.2).
     const instructions = this.encoder.takeInstructions();

@@ -363,6 +363,18 @@ describe('stream lifecycle details', () => {
     peer.engine.sendHeaders(id, [':status', '200'], true);
     assert.ok(peer.engineQuic.finished.has(id));
   });
+  test('malformed outgoing fields are refused before anything is sent', () => {
+    const peer = new RawPeer('server');
+    const id = peer.request(peer.headers(0, GET));
+    peer.deliver();
+    for (const bad of [['X-Upper', '1'], ['x-crlf', 'a\r\nb'], ['x-space', ' a'], ['x', '1', ':late', 'pseudo']]) {
+      assert.throws(() => peer.engine.sendHeaders(id, [':status', '200', ...bad], true), RangeError, bad[0]);
+    }
+    assert.throws(() => peer.engine.sendHeaders(id, [':status', '200', 'odd'], true), RangeError);
+    peer.engine.sendHeaders(id, [':status', '200'], true);
+    peer.deliver();
+    assert.equal(peer.framesFromEngine(id, FrameType.HEADERS).length, 1);
+  });
   test('connection-specific fields are dropped from what the engine sends (RFC 9114 §4.2)', () => {
     const peer = new RawPeer('server');
     const id = peer.request(peer.headers(0, GET));
