@@ -202,6 +202,24 @@ describe('encoder policy', () => {
   });
 });
 
+describe('encoder eviction rule (RFC 9204 §2.1.1)', () => {
+  test('an entry is not evicted before its insertion is acknowledged, even if never referenced', () => {
+    const e = new QpackEncoder({ maxTableCapacity: 200 });
+    e.applyPeerSettings(200, 0); // no blocking allowed: new entries are inserted but not referenced
+    e.encode(0, ['server', 'a'.repeat(10)]);
+    e.encode(4, ['server', 'b'.repeat(10)]);
+    e.encode(8, ['server', 'c'.repeat(10)]);
+    e.encode(12, ['server', 'd'.repeat(10)]);
+    assert.equal(e.table.insertCount, 4, 'four 48-byte entries fill 192 of 200 bytes');
+    e.encode(16, ['server', 'e'.repeat(10)]);
+    assert.equal(e.table.insertCount, 4, 'no insert: it would evict an unacknowledged entry');
+    e.receiveDecoderStream(hex('01')); // Insert Count Increment 1: entry 0 is acknowledged
+    e.encode(20, ['server', 'f'.repeat(10)]);
+    assert.equal(e.table.insertCount, 5);
+    assert.equal(e.table.oldest, 1, 'entry 0 evicted once acknowledged');
+  });
+});
+
 describe('encoder stream errors: QPACK_ENCODER_STREAM_ERROR (0x201)', () => {
   const cases: Array<[string, string]> = [
     ['capacity above SETTINGS_QPACK_MAX_TABLE_CAPACITY', '3fbe01'],

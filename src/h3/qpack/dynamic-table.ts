@@ -67,13 +67,17 @@ export class DynamicTable {
     return this.insertCount++;
   }
 
-  /** Whether `size` more bytes fit after evicting only unreferenced entries (the encoder's §2.1.1 check). */
-  canMakeRoom(size: number): boolean {
+  /**
+   * The encoder's §2.1.1 check: whether `size` more bytes fit after evicting only evictable entries, i.e. entries
+   * whose insertion was acknowledged (absolute index below `acknowledgedCount`, the Known Received Count) and that
+   * no unacknowledged field section references.
+   */
+  canMakeRoom(size: number, acknowledgedCount: number): boolean {
     if (size > this.capacity) return false;
     let free = this.capacity - this.size;
     for (let i = this.head; free < size && i < this.entries.length; i++) {
       const entry = this.entries[i]!;
-      if (entry.refs > 0) return false;
+      if (entry.refs > 0 || this.droppedCount + i - this.head >= acknowledgedCount) return false;
       free += entry.size;
     }
     return free >= size;

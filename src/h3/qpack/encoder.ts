@@ -13,8 +13,9 @@
  *     referenced entry, then referenced if this section may block.
  *  5. Everything else: Literal Field Line with (static) Name Reference or with Literal Name.
  * Blocking: a section whose Required Insert Count exceeds the Known Received Count blocks the peer's decoder; the
- * encoder never has more such streams than the peer's SETTINGS_QPACK_BLOCKED_STREAMS (§2.1.2). Eviction: an entry
- * referenced by an unacknowledged section is never evicted (§2.1.1); insertion gives up instead.
+ * encoder never has more such streams than the peer's SETTINGS_QPACK_BLOCKED_STREAMS (§2.1.2). Eviction: only
+ * entries whose insertion was acknowledged and that no unacknowledged section references are evicted (§2.1.1);
+ * otherwise insertion gives up and the field is sent as a literal.
  * With the peer's SETTINGS_QPACK_MAX_TABLE_CAPACITY at 0 (or `useDynamicTable: false`) it is static-only.
  */
 import { H3ErrorCode, QpackError } from '../errors.js';
@@ -177,7 +178,7 @@ export class QpackEncoder {
   private shouldInsert(name: string, value: string): boolean {
     const size = name.length + value.length + ENTRY_OVERHEAD;
     // Entries above a quarter of the table would churn it; an entry that needs a referenced one evicted is skipped.
-    return INSERTABLE_NAMES.has(name) && size <= this.table.capacity / 4 && this.table.canMakeRoom(size);
+    return INSERTABLE_NAMES.has(name) && size <= this.table.capacity / 4 && this.table.canMakeRoom(size, this.knownReceivedCount);
   }
 
   /** §4.3.2 / §4.3.3: Insert with static Name Reference, or with Literal Name. Returns the new absolute index. */
