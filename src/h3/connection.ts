@@ -887,7 +887,8 @@ export class H3Connection {
   shutdown(): void {
     if (this.dead) return;
     this.start();
-    const id = this.role === 'server' ? this.highestRequestStream + 4 : 0;
+    // Server: the first client bidirectional id not yet seen (0 when none was); client: push id 0.
+    const id = this.role === 'server' && this.highestRequestStream >= 0 ? this.highestRequestStream + 4 : 0;
     // RFC 9114 §5.2: a later GOAWAY MUST NOT carry a larger id.
     if (id >= this.goawaySentId) return;
     this.goawaySentId = id;

@@ -244,6 +244,28 @@ describe('GOAWAY graceful shutdown (RFC 9114 §5.2)', () => {
   });
 });
 
+describe('GOAWAY edge cases', () => {
+  test('shutdown before any request: GOAWAY 0, the connection is done at once', () => {
+    const { client, server } = connectedPair();
+    server.h3.shutdown();
+    pump(client, server);
+    assert.deepEqual(eventsOf(client, 'goaway'), [{ type: 'goaway', id: 0 }]);
+    assert.ok(server.h3.isDone && !client.h3.isTerminated);
+  });
+  test('a second shutdown never raises the id; the client can shut down too', () => {
+    const { client, server } = connectedPair();
+    client.h3.sendRequest(get(), true);
+    pump(client, server);
+    server.h3.shutdown();
+    server.h3.shutdown();
+    client.h3.shutdown();
+    pump(client, server);
+    assert.deepEqual(eventsOf(client, 'goaway'), [{ type: 'goaway', id: 4 }]);
+    assert.deepEqual(eventsOf(server, 'goaway'), [{ type: 'goaway', id: 0 }]);
+    assert.ok(!client.h3.isTerminated && !server.h3.isTerminated);
+  });
+});
+
 describe('frame trace', () => {
   test('every frame in and out, one line each', () => {
     const lines: string[] = [];
