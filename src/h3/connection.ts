@@ -23,6 +23,7 @@ import {
   encodeFrame,
   encodeFrameHeader,
   encodeIdFrame,
+  encodePriorityUpdateFrame,
   encodeSettingsFrame,
 } from './frames.js';
 import {
@@ -865,6 +866,16 @@ export class H3Connection {
       if (fields[i]!.charCodeAt(0) === 0x3a) throw new RangeError(`stream ${streamId}: pseudo-header ${fields[i]} in trailers`);
     }
     this.writeFieldSection(stream, withoutConnectionSpecificFields(fields), true);
+  }
+
+  /** Client: RFC 9218 §7.2 PRIORITY_UPDATE for a request stream, e.g. value "u=1, i" (printable ASCII). */
+  sendPriorityUpdate(streamId: number, value: string): void {
+    if (this.role !== 'client') throw new Error('only clients send PRIORITY_UPDATE (RFC 9218 §7.2)');
+    if (!isClientBidirectional(streamId)) throw new RangeError(`stream ${streamId} is not a request stream`);
+    if (!/^[\x20-\x7e]*$/.test(value)) throw new RangeError('a Priority Field Value is printable ASCII (RFC 9218 §7.2)');
+    if (this.dead) return;
+    this.start();
+    this.sendControlFrame(encodePriorityUpdateFrame(FrameType.PRIORITY_UPDATE_REQUEST, streamId, value), FrameType.PRIORITY_UPDATE_REQUEST);
   }
 
   /** Cancels a stream in both directions with `code` (e.g. H3_REQUEST_CANCELLED, RFC 9114 §4.1.1). */

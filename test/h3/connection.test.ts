@@ -179,11 +179,17 @@ describe('requests and responses', () => {
 
   test('PRIORITY_UPDATE from the client reaches the server (RFC 9218)', () => {
     const { client, server } = connectedPair();
-    // The client engine has no priority API; write the frame on its control stream as a browser would.
     const id = client.h3.sendRequest(get(), true);
-    client.quic.sendStreamData(2, Uint8Array.of(0x80, 0x0f, 0x07, 0x00, 0x06, id, ...latin1Bytes('u=1,i')), false);
+    client.h3.sendPriorityUpdate(id, 'u=1, i');
+    // The same frame written by hand on the client's control stream (stream 2), as a browser would.
+    client.quic.sendStreamData(2, Uint8Array.of(0x80, 0x0f, 0x07, 0x00, 0x06, id, ...latin1Bytes('u=5,i')), false);
     pump(client, server);
-    assert.deepEqual(eventsOf(server, 'priorityUpdate'), [{ type: 'priorityUpdate', streamId: 0, value: 'u=1,i' }]);
+    assert.deepEqual(eventsOf(server, 'priorityUpdate'), [
+      { type: 'priorityUpdate', streamId: 0, value: 'u=1, i' },
+      { type: 'priorityUpdate', streamId: 0, value: 'u=5,i' },
+    ]);
+    assert.throws(() => client.h3.sendPriorityUpdate(2, 'u=1'), RangeError);
+    assert.throws(() => server.h3.sendPriorityUpdate(0, 'u=1'), /only clients/);
   });
 });
 
