@@ -2,6 +2,7 @@
 // its exact error code.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { QpackDecoder, QpackEncoder, STATIC_TABLE } from '../../src/h3/qpack/index.js';
 import { ByteWriter } from '../../src/h3/qpack/primitives.js';
 import {
@@ -30,6 +31,16 @@ function written(write: (w: ByteWriter) => void): string {
 
 describe('static table (RFC 9204 Appendix A)', () => {
   test('has 99 entries', () => assert.equal(STATIC_TABLE.length, 99));
+  test('every entry matches the RFC text (fixtures/rfc9204-appendix-a.md)', () => {
+    const text = readFileSync(new URL('./fixtures/rfc9204-appendix-a.md', import.meta.url), 'utf8');
+    const rows = text
+      .split('\n')
+      .map((line) => /^\| (\d+) +\| (\S+) +\| (.*?) *\|$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [Number(m[1]), m[2]!, m[3]!.replace(/\\([*'])/g, '$1')] as const);
+    assert.equal(rows.length, 99);
+    for (const [index, name, value] of rows) assert.deepEqual(STATIC_TABLE[index], [name, value], `entry ${index}`);
+  });
   // Spot checks typed from the RFC's table, including every boundary between runs of one name.
   const rfc: Array<[number, string, string]> = [
     [0, ':authority', ''],
