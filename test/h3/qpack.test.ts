@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { QpackDecoder, QpackEncoder, STATIC_TABLE } from '../../src/h3/qpack/index.js';
+import { MAX_OUTSTANDING_SECTIONS } from '../../src/h3/qpack/encoder.js';
 import { ByteWriter } from '../../src/h3/qpack/primitives.js';
 import {
   writeDuplicate,
@@ -210,6 +211,20 @@ describe('encoder policy', () => {
     e.encode(8, ['content-type', 'c'.repeat(10)]);
     assert.ok(e.table.insertCount <= before + 1);
     assert.ok(e.table.get(0) !== undefined && e.table.get(0)!.refs > 0, 'entry 0 still present and referenced');
+  });
+});
+
+describe('encoder memory bound', () => {
+  test('a peer that never acknowledges cannot make the encoder remember sections without bound', () => {
+    const e = new QpackEncoder();
+    e.applyPeerSettings(4096, 100);
+    e.encode(0, ['server', 'httpsd']);
+    e.receiveDecoderStream(hex('01')); // the insert is acknowledged, sections never are
+    for (let i = 1; i <= MAX_OUTSTANDING_SECTIONS + 10; i++) e.encode(4 * i, ['server', 'httpsd']);
+    const last = e.encode(999_996, ['server', 'httpsd']);
+    assert.equal(last[0], 0, 'static-only once the bound is reached');
+    e.receiveDecoderStream(hex('80')); // acknowledging stream 0 frees one slot
+    assert.notEqual(e.encode(999_992, ['server', 'httpsd'])[0], 0);
   });
 });
 

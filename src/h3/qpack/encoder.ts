@@ -60,6 +60,13 @@ const INSERTABLE_NAMES: ReadonlySet<string> = new Set([
   'x-frame-options',
 ]);
 
+/**
+ * Field sections with dynamic references awaiting acknowledgment, over all streams. A peer that never acknowledges
+ * (or never cancels the streams we reset) would otherwise make us remember sections without bound; past this many the
+ * encoder stops using the dynamic table until acknowledgments arrive.
+ */
+export const MAX_OUTSTANDING_SECTIONS = 1000;
+
 /** A field section not yet acknowledged: its Required Insert Count and the entries it references. */
 interface OutstandingSection {
   requiredInsertCount: number;
@@ -84,6 +91,7 @@ export class QpackEncoder {
   /** RFC 9204 §2.1.4: inserts the decoder is known to have received (acks and increments). */
   knownReceivedCount = 0;
   private readonly outstanding = new Map<number, OutstandingSection[]>();
+  private outstandingCount = 0;
   private readonly out = new ByteWriter(64);
   private readonly section = new ByteWriter(256);
   private partial: Uint8Array | null = null;
@@ -126,7 +134,7 @@ export class QpackEncoder {
 
   /** Encodes a field section for `streamId` (flat [name, value, ...] list). */
   encode(streamId: number, fields: readonly string[]): Uint8Array {
-    const dynamic = this.useDynamicTable && this.peerMaxCapacity > 0;
+    const dynamic = this.useDynamicTable && this.peerMaxCapacity > 0 && this.outstandingCount < MAX_OUTSTANDING_SECTIONS;
     if (dynamic && !this.capacitySent) {
       // §4.3.1: the table starts at capacity 0; raise it once to what both sides accept.
       this.capacitySent = true;
@@ -219,6 +227,7 @@ export class QpackEncoder {
       let sections = this.outstanding.get(streamId);
       if (sections === undefined) this.outstanding.set(streamId, (sections = []));
       sections.push({ requiredInsertCount, references });
+      this.outstandingCount++;
     }
     return w.take();
   }
@@ -281,6 +290,7 @@ export class QpackEncoder {
   }
 
   private release(section: OutstandingSection): void {
+    this.outstandingCount--;
     for (const absolute of section.references) {
       const entry = this.table.get(absolute);
       if (entry !== undefined) entry.refs--;
