@@ -130,6 +130,7 @@ export class H3Connection {
   private readonly encoderInstructionBudget: Budget;
   private readonly rapidResetBudget: Budget;
   private readonly streamErrorBudget: Budget;
+  private readonly emptyFrameBudget: Budget;
 
   constructor(transport: H3Transport, options: H3ConnectionOptions) {
     this.transport = transport;
@@ -156,6 +157,7 @@ export class H3Connection {
     this.encoderInstructionBudget = new Budget(limits.encoderInstructionBurst, limits.encoderInstructionRatePerSecond, now);
     this.rapidResetBudget = new Budget(limits.rapidResetBurst, limits.rapidResetRatePerSecond, now);
     this.streamErrorBudget = new Budget(limits.streamErrorBurst, limits.streamErrorRatePerSecond, now);
+    this.emptyFrameBudget = new Budget(limits.emptyFrameBurst, limits.emptyFrameRatePerSecond, now);
   }
 
   // --- state -------------------------------------------------------------------------------------------------------
@@ -344,6 +346,8 @@ export class H3Connection {
         if (item === null) break;
         if (item.kind === 'header') {
           this.checkRequestFrame(stream, item.type);
+          const progress = item.type === FrameType.HEADERS || (item.type === FrameType.DATA && item.length > 0);
+          if (!progress && !this.emptyFrameBudget.take(this.now())) throw new H3Error(E.H3_EXCESSIVE_LOAD, 'empty or unknown frame flood');
           if (item.type === FrameType.DATA || !isKnownRequestFrame(item.type)) this.trace('in', item.type, stream.id, item.length, null);
         } else if (item.kind === 'payload') {
           if (item.type === FrameType.DATA) this.onBody(stream, item.chunk, item.end);

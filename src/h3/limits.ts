@@ -18,6 +18,8 @@ export interface H3Limits {
   rapidResetRatePerSecond: number;
   streamErrorBurst: number;
   streamErrorRatePerSecond: number;
+  emptyFrameBurst: number;
+  emptyFrameRatePerSecond: number;
   [extra: string]: number;
 }
 
@@ -84,6 +86,13 @@ export const DEFAULT_H3_LIMITS: Readonly<H3Limits> = Object.freeze({
    */
   streamErrorBurst: 1000,
   streamErrorRatePerSecond: 33,
+  /**
+   * Frames on request streams that carry no progress: unknown/reserved types (which RFC 9114 §9 says to skip) and
+   * empty DATA frames. The engine returns their bytes to flow control at once, so without a budget a peer could make
+   * us parse junk forever (the HTTP/3 form of CVE-2019-9518, Empty Frames flood). Same numbers as the HTTP/2 engine.
+   */
+  emptyFrameBurst: 1000,
+  emptyFrameRatePerSecond: 100,
 });
 
 /** DEFAULT_H3_LIMITS with a partial override; rejects negative or non-numeric values early (programming errors). */

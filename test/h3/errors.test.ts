@@ -257,6 +257,15 @@ describe('limits', () => {
     peer.request(peer.headers(12, [...GET, 'Bad', 'x']));
     peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
   });
+  test('empty DATA and unknown frames on a request stream: a flood → H3_EXCESSIVE_LOAD', () => {
+    const peer = new RawPeer('server', { limits: { emptyFrameBurst: 20, emptyFrameRatePerSecond: 0 }, now: () => 0 });
+    const id = peer.request(peer.headers(0, GET), false);
+    for (let i = 0; i < 10; i++) peer.send(id, concat(data(''), encodeFrame(0x21, hex('00'))));
+    peer.deliver();
+    assert.equal(peer.engineQuic.closed, null, '20 frames are within the budget');
+    peer.send(id, data(''));
+    peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
+  });
   test('too many unidirectional streams → H3_EXCESSIVE_LOAD', () => {
     const peer = new RawPeer('server', { limits: { maxUnidirectionalStreams: 4 } });
     for (let i = 0; i < 5; i++) peer.openUni(0x21 + 0x1f * i);
