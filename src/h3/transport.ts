@@ -17,7 +17,11 @@ export interface H3Transport {
   close(code: number, reason: string, application: boolean): void;
 }
 
-/** The QUIC events HTTP/3 acts on; others (whatever else the transport reports) are ignored. */
+/**
+ * The QUIC events HTTP/3 acts on; others (whatever else the transport reports) are ignored. The engine keeps
+ * `streamData.data` without copying (partial frames, field sections waiting for QPACK inserts, DATA views handed to
+ * the application): a transport must not reuse or modify those arrays after delivering them.
+ */
 export type TransportEvent =
   | { type: 'handshakeComplete'; alpn: string; serverName?: string; resumed: boolean }
   | { type: 'streamOpened'; streamId: number }
