@@ -40,6 +40,7 @@ import type { FieldSectionResult } from './qpack/decoder.js';
 import { QpackEncoder } from './qpack/encoder.js';
 import { ENTRY_OVERHEAD } from './qpack/dynamic-table.js';
 import { appendPending } from './qpack/primitives.js';
+import { PeerStreamIds } from './stream-ids.js';
 import { traceFrame } from './trace.js';
 import { isClientBidirectional, isClientInitiated, isUnidirectional, type H3Transport, type TransportEvent } from './transport.js';
 import type { FieldList, H3ConnectionOptions, H3Event, H3Settings, TracedH3Frame } from './types.js';
@@ -110,14 +111,17 @@ export class H3Connection {
   private encoderStreamId = -1;
   private decoderStreamId = -1;
   private readonly uniStreams = new Map<number, UniStream>();
-  private highestPeerUniStream = -1;
+  /** Peer unidirectional stream ids seen, including those skipped over by reordering. */
+  private readonly peerUniIds: PeerStreamIds;
   private peerControlStream = -1;
   private peerEncoderStream = -1;
   private peerDecoderStream = -1;
 
   private readonly requests = new Map<number, RequestStream>();
-  /** Highest request stream id the peer (server role) or we (client role) opened. */
-  private highestRequestStream = -1;
+  /** Server: the client's request stream ids seen, including those skipped over by reordering. */
+  private readonly peerRequestIds: PeerStreamIds;
+  /** Client: the highest request stream id we opened. */
+  private highestOwnRequestStream = -1;
 
   /** Server: the GOAWAY stream id sent; client: the push id sent. Infinity until a GOAWAY is sent. */
   private goawaySentId = Infinity;
@@ -146,6 +150,8 @@ export class H3Connection {
       enableConnectProtocol: options.enableConnectProtocol ?? false,
       h3Datagram: options.h3Datagram ?? false,
     });
+    this.peerRequestIds = new PeerStreamIds(0, limits.maxConcurrentRequestStreams);
+    this.peerUniIds = new PeerStreamIds(this.role === 'server' ? 2 : 3, limits.maxUnidirectionalStreams);
     this.encoder = new QpackEncoder({ maxTableCapacity: limits.qpackMaxTableCapacity, useDynamicTable: options.qpackDynamicTable ?? true });
     this.decoder = new QpackDecoder({
       maxTableCapacity: limits.qpackMaxTableCapacity,
@@ -172,9 +178,13 @@ export class H3Connection {
     return this.dead || this.goawaySentId !== Infinity || this.goawayReceivedId !== Infinity;
   }
 
-  /** Closing and no request left: the driver may close the QUIC connection (close()). */
+  /**
+   * Closing and no request left (nor, on a server, a request stream below the GOAWAY id that QUIC opened implicitly
+   * and whose data has not arrived yet): the driver may close the QUIC connection (close()).
+   */
   get isDone(): boolean {
-    return this.dead || (this.isClosing && this.requests.size === 0);
+    const pending = this.role === 'server' ? this.peerRequestIds.pendingCount : 0;
+    return this.dead || (this.isClosing && this.requests.size === 0 && pending === 0);
   }
 
   get isTerminated(): boolean {
@@ -193,7 +203,7 @@ export class H3Connection {
 
   /** Highest request stream id seen (server) or opened (client); -1 before the first. */
   get lastStreamId(): number {
-    return this.highestRequestStream;
+    return this.role === 'server' ? this.peerRequestIds.highestSeen : this.highestOwnRequestStream;
   }
 
   // --- setup ---------------------------------------------------------------------------------------------------------
@@ -292,11 +302,10 @@ export class H3Connection {
         this.transport.consume(streamId, data.length); // late data of a stream we finished
         return;
       }
-      if (streamId <= this.highestRequestStream) {
-        this.transport.consume(streamId, data.length);
+      if (!this.peerRequestIds.isNew(streamId)) {
+        this.transport.consume(streamId, data.length); // late data of a stream we finished or refused
         return;
       }
-      this.highestRequestStream = streamId;
       // RFC 9114 §5.2: requests on ids at or above our GOAWAY were not processed; the client may retry them.
       // maxConcurrentRequestStreams: QUIC's MAX_STREAMS should already stop these (limits.ts).
       if (streamId >= this.goawaySentId || this.requests.size >= this.limits.maxConcurrentRequestStreams) {
@@ -573,11 +582,10 @@ export class H3Connection {
     if (!peerInitiated) throw new H3Error(E.H3_STREAM_CREATION_ERROR, `data on our unidirectional stream ${streamId}`);
     let stream = this.uniStreams.get(streamId);
     if (stream === undefined) {
-      if (streamId <= this.highestPeerUniStream) {
+      if (!this.peerUniIds.isNew(streamId)) {
         this.transport.consume(streamId, data.length); // a stream we already stopped reading
         return;
       }
-      this.highestPeerUniStream = streamId;
       if (this.uniStreams.size >= this.limits.maxUnidirectionalStreams) {
         throw new H3Error(E.H3_EXCESSIVE_LOAD, `more than ${this.limits.maxUnidirectionalStreams} unidirectional streams`);
       }
@@ -808,7 +816,7 @@ export class H3Connection {
     this.start();
     const streamId = this.transport.openStream(false);
     const stream = this.newRequestStream(streamId);
-    this.highestRequestStream = streamId;
+    this.highestOwnRequestStream = streamId;
     stream.tunnel = request.pseudo.method === 'CONNECT';
     stream.head = request.pseudo.method === 'HEAD';
     this.writeFieldSection(stream, withoutConnectionSpecificFields(fields), endStream);
@@ -903,7 +911,8 @@ export class H3Connection {
     if (this.dead) return;
     this.start();
     // Server: the first client bidirectional id not yet seen (0 when none was); client: push id 0.
-    const id = this.role === 'server' && this.highestRequestStream >= 0 ? this.highestRequestStream + 4 : 0;
+    const highest = this.peerRequestIds.highestSeen;
+    const id = this.role === 'server' && highest >= 0 ? highest + 4 : 0;
     // RFC 9114 §5.2: a later GOAWAY MUST NOT carry a larger id.
     if (id >= this.goawaySentId) return;
     this.goawaySentId = id;

@@ -280,6 +280,46 @@ describe('limits', () => {
   });
 });
 
+describe('streams arriving out of id order (RFC 9000 §2.1: opening a stream opens the lower ids)', () => {
+  test('request stream 4 before 0, and the control stream after the QPACK streams', () => {
+    const peer = new RawPeer('server');
+    const encoder = peer.quic.openStream(true);
+    const decoder = peer.quic.openStream(true);
+    const control = peer.quic.openStream(true);
+    assert.deepEqual([encoder, decoder, control], [2, 6, 10]);
+    peer.send(control, concat(encodeVarint(0x00), encodeSettingsFrame([])));
+    peer.send(decoder, encodeVarint(0x03));
+    peer.send(encoder, encodeVarint(0x02));
+    const first = peer.quic.openStream(false);
+    const second = peer.quic.openStream(false);
+    peer.send(second, peer.headers(second, [...GET.slice(0, 6), ':path', '/second']), true);
+    peer.deliver();
+    peer.send(first, peer.headers(first, [...GET.slice(0, 6), ':path', '/first']), true);
+    peer.deliver();
+    assert.equal(peer.engineQuic.closed, null);
+    assert.deepEqual(peer.events.filter((e) => e.type === 'request').map((e) => e.type === 'request' && e.pseudo.path), ['/second', '/first']);
+    assert.ok(peer.events.some((e) => e.type === 'settings'));
+  });
+  test('graceful shutdown waits for a skipped-over stream below the GOAWAY id', () => {
+    const peer = new RawPeer('server');
+    peer.quic.openStream(false); // stream 0: opened implicitly, data still in flight
+    const second = peer.request(peer.headers(4, GET), true);
+    peer.deliver();
+    peer.engine.sendHeaders(second, [':status', '200'], true);
+    peer.engine.shutdown();
+    assert.ok(!peer.engine.isDone, 'stream 0 may still arrive and must be served');
+    peer.send(0, peer.headers(0, GET), true);
+    peer.deliver();
+    peer.engine.sendHeaders(0, [':status', '200'], true);
+    assert.ok(peer.engine.isDone);
+  });
+  test('a stream id far beyond anything opened → H3_EXCESSIVE_LOAD', () => {
+    const peer = new RawPeer('server', { limits: { maxConcurrentRequestStreams: 10 } });
+    peer.send(4 * 50, peer.headers(200, GET), true);
+    peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
+  });
+});
+
 describe('QPACK blocking across streams', () => {
   test('a request referencing an insert not yet received waits, then arrives', () => {
     const peer = new RawPeer('server');
