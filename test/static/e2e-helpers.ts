@@ -84,20 +84,36 @@ const curlDir = mkdtempSync(join(tmpdir(), 'httpsd-static-curl-'));
 process.once('exit', () => rmSync(curlDir, { recursive: true, force: true }));
 
 export function curl(base: string, path: string, protocol: 'h1' | 'h2', args: string[] = []): Promise<HttpResult> {
+  return curlWithExitCode(base, path, protocol, args).then(({ exitCode, error, result }) => {
+    if (exitCode !== 0) throw new Error(`curl ${path} failed: ${error}`);
+    return result;
+  });
+}
+
+/**
+ * curl, resolving even when the transfer fails part-way (exit code 18 for a body cut short, 56 for a reset
+ * stream), with whatever status, headers and body arrived.
+ */
+export function curlWithExitCode(
+  base: string,
+  path: string,
+  protocol: 'h1' | 'h2',
+  args: string[] = [],
+): Promise<{ exitCode: number; error: string; result: HttpResult }> {
   const bodyFile = join(curlDir, `body-${process.pid}-${curlCounter++}`);
   const protocolFlag = protocol === 'h2' ? '--http2' : '--http1.1';
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     execFile(
       'curl',
-      ['-sk', '--max-time', '30', protocolFlag, '-D', '-', '-o', bodyFile, '-w', '\n%{http_version}', ...args, base + path],
+      ['-sSk', '--max-time', '30', protocolFlag, '-D', '-', '-o', bodyFile, '-w', '\n%{http_version}', ...args, base + path],
       { encoding: 'latin1', maxBuffer: 1 << 20 },
-      (error, stdout) => {
-        if (error) return reject(new Error(`curl ${path} failed: ${error.message}`));
+      (error, stdout, stderr) => {
+        const exitCode = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         const lastNewline = stdout.lastIndexOf('\n');
         const version = stdout.slice(lastNewline + 1).trim();
-        const blocks = stdout.slice(0, lastNewline).split('\r\n\r\n').filter((block) => block.trim() !== '');
-        const lines = blocks[blocks.length - 1]!.split('\r\n');
-        const status = Number(lines[0]!.split(' ')[1]);
+        const blocks = stdout.slice(0, Math.max(lastNewline, 0)).split('\r\n\r\n').filter((block) => block.trim() !== '');
+        const lines = (blocks[blocks.length - 1] ?? '').split('\r\n');
+        const status = Number(lines[0]?.split(' ')[1] ?? 0);
         const headers = new Map<string, string>();
         for (const line of lines.slice(1)) {
           const colon = line.indexOf(':');
@@ -113,7 +129,7 @@ export function curl(base: string, path: string, protocol: 'h1' | 'h2', args: st
         } catch {
           body = Buffer.alloc(0);
         }
-        resolve({ status, headers, body, version });
+        resolve({ exitCode, error: `${error?.message ?? ''} ${stderr}`.trim(), result: { status, headers, body, version } });
       },
     );
   });
