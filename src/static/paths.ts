@@ -1,11 +1,14 @@
 /**
  * Mapping a request path onto the file system without ever leaving the root.
  *
- * Defence in depth, because each layer alone has been bypassed in real servers:
+ * The input is `new URL(request.url).pathname`, the path every fetch handler sees: the WHATWG URL parser has
+ * resolved dot segments (also encoded ones, `%2e%2e`) without climbing above `/`, and turned `\` into `/` for
+ * http(s). From there, defence in depth, because each layer alone has been bypassed in real servers:
  * 1. The path is percent-decoded exactly once, segment by segment, strictly (a stray `%` or invalid UTF-8 is a
  *    400), so `%252e%252e` stays the literal name `%2e%2e` and can never become `..` by a second decode.
  * 2. A decoded segment containing `/`, `\` or NUL is refused (CVE-2021-41773-style encoded separators, Windows
- *    separators, C-string truncation), as are `.` and `..` (which the URL parser may or may not have removed).
+ *    separators, C-string truncation), as are `.` and `..` (the URL parser leaves none, but a path from
+ *    elsewhere might).
  * 3. The joined path is canonicalised with realpath and must still lie inside the canonical root, which
  *    defeats symlinks pointing outside. Refusals are 404s: the response must not reveal what exists outside.
  */

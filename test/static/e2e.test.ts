@@ -277,3 +277,43 @@ describe('raw HTTP/1.1 request targets', () => {
     }
   });
 });
+
+describe('request paths as the URL parser sees them', () => {
+  // The handler maps `new URL(request.url).pathname`, the path any fetch handler would see: dot segments (also
+  // percent-encoded ones) are resolved and, for https, `\` is a `/`. Encoded separators are not normalised, so a
+  // decoded `/`, `\` or NUL inside a segment is still refused.
+  const normalised: Array<[string, string]> = [
+    ['/sub/%2e%2e/big.txt', '/big.txt'],
+    ['/sub/.%2E/big.txt', '/big.txt'],
+    ['/sub/%2e/small.txt', '/sub/small.txt'],
+    ['/sub\\small.txt', '/sub/small.txt'],
+    ['/sub/nested/..\\..\\hello.txt', '/hello.txt'],
+    ['/%2e%2e/%2e%2e/hello.txt', '/hello.txt'],
+  ];
+  const refused = ['/sub/..%2fbig.txt', '/sub%5csmall.txt', '/sub%2fsmall.txt', '/hello.txt%00', '/%2e%2e/secret.txt'];
+
+  test('HTTP/1.1: normalised targets serve what new URL() names; encoded separators are 404', async () => {
+    for (const [target, path] of normalised) {
+      assert.equal(new URL(target, 'https://localhost').pathname, path, `the URL parser maps ${target} to ${path}`);
+      const response = await rawHttp1(server.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      const expected = await curl(server.base, path, 'h1');
+      assert.match(response, /^HTTP\/1\.1 200 /, target);
+      assert.ok(response.endsWith(`\r\n\r\n${expected.body.toString('latin1')}`), target);
+    }
+    for (const target of refused) {
+      const response = await rawHttp1(server.port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      assert.match(response, /^HTTP\/1\.1 404 /, target);
+    }
+  });
+
+  test('HTTP/2: the same for a raw :path', () =>
+    withSession(async (session) => {
+      for (const [target, path] of normalised) {
+        const result = await h2Request(session, target);
+        const expected = await h2Request(session, path);
+        assert.equal(result.status, 200, target);
+        assert.deepEqual(result.body, expected.body, target);
+      }
+      for (const target of refused) assert.equal((await h2Request(session, target)).status, 404, target);
+    }));
+});
