@@ -2,11 +2,12 @@
  * The options of `serveStatic` and their validation into the configuration the handler runs with. Every problem is
  * found here, at startup, and reported as a StaticConfigError naming the option (or directory) and the fix.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, realpathSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { DEFAULT_CGI_PREFIX, DEFAULT_CGI_TIMEOUT_MS } from './cgi.js';
 import type { CgiSettings } from './cgi.js';
+import { isPermissionError, processUser } from './permissions.js';
 
 export interface StaticOptions {
   /** Serve names starting with "." (default false: they are 404, and hidden from listings). */
@@ -31,7 +32,7 @@ export interface StaticOptions {
   cgi?: false | { prefix?: string; timeoutMs?: number; dir?: string; maxConcurrent?: number };
   /** Send ETag (default true). Last-Modified is always sent. */
   etag?: boolean;
-  /** Where operational problems (failing CGI scripts, read errors) are reported. Default console.error. */
+  /** Where operational problems (failing CGI scripts, unreadable files, read errors) are reported. Default console.error. */
   log?: (line: string) => void;
 }
 
@@ -63,14 +64,46 @@ export class StaticConfigError extends UsageError {
 const DEFAULT_CACHE_CONTROL = 'no-cache';
 const DEFAULT_CGI_MAX_CONCURRENT = 64;
 
-function canonicalDirectory(path: string, what: string): string {
+function hasAccess(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The canonical path of a directory the server must be able to use, checked with the server's own permissions:
+ * a root it cannot read would otherwise start fine and answer 404 to everything.
+ */
+function canonicalDirectory(path: string, what: string, needsListing: boolean): string {
   let real: string;
   try {
     real = realpathSync(resolvePath(path));
-  } catch {
+  } catch (error) {
+    if (isPermissionError(error)) {
+      throw new StaticConfigError(
+        `${what} ${path} cannot be reached by ${processUser()}: a directory on its path is not searchable. ` +
+          'Fix: chmod a+x the directories leading to it, or run httpsd as a user who can read it.',
+      );
+    }
     throw new StaticConfigError(`${what} ${path} does not exist or is not readable; pass an existing directory.`);
   }
   if (!statSync(real).isDirectory()) throw new StaticConfigError(`${what} ${path} is not a directory; pass a directory.`);
+  // Search permission is needed to reach anything inside; read permission to list it.
+  if (!hasAccess(real, fsConstants.X_OK)) {
+    throw new StaticConfigError(
+      `${what} ${path} is not searchable by ${processUser()}, so nothing in it could be served. ` +
+        `Fix: chmod a+rx ${path}, or run httpsd as a user who can read it.`,
+    );
+  }
+  if (needsListing && !hasAccess(real, fsConstants.R_OK)) {
+    throw new StaticConfigError(
+      `${what} ${path} is not readable by ${processUser()}, so it could not be listed. ` +
+        `Fix: chmod a+r ${path}, or turn listings off (--no-listing, or listing: false).`,
+    );
+  }
   return real;
 }
 
@@ -107,7 +140,7 @@ function cgiSettings(cgi: Exclude<StaticOptions['cgi'], false | undefined>, real
   return {
     prefix,
     timeoutMs,
-    realDir: canonicalDirectory(dir, 'CGI directory'),
+    realDir: canonicalDirectory(dir, 'CGI directory', false),
     realRoot,
     maxConcurrent: cgi.maxConcurrent ?? DEFAULT_CGI_MAX_CONCURRENT,
   };
@@ -121,7 +154,7 @@ function corsOrigin(cors: StaticOptions['cors']): string | undefined {
 }
 
 export function resolveConfig(root: string, options: StaticOptions): StaticConfig {
-  const realRoot = canonicalDirectory(root, 'Static root');
+  const realRoot = canonicalDirectory(root, 'Static root', options.listing ?? true);
   const cacheControl = options.cacheControl ?? DEFAULT_CACHE_CONTROL;
   if (/[\r\n\0]/.test(cacheControl)) throw new StaticConfigError('Invalid cache-control value: it must not contain line breaks.');
   return {

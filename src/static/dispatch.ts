@@ -5,7 +5,7 @@
  */
 import type { ServeInfo } from '../server/types.js';
 import type { StaticConfig } from './config.js';
-import type { StaticLookup } from './lookup.js';
+import type { IndexLookup, StaticLookup } from './lookup.js';
 import type { FileResponder } from './file-response.js';
 import { decodePathSegments, encodePathSegments } from './paths.js';
 import { acceptsHtml, prefersJson } from './negotiation.js';
@@ -13,6 +13,7 @@ import { readListing, renderListingHtml, renderListingJson } from './listing.js'
 import type { SortKey } from './listing.js';
 import { runCgi } from './cgi.js';
 import { headBody, textResponse, withCommonHeaders } from './common-headers.js';
+import { isPermissionError, processUser } from './permissions.js';
 
 /** Bound on CGI local redirects (RFC 3875 §6.2.2) followed for one request, against loops. */
 const MAX_INTERNAL_REDIRECTS = 5;
@@ -59,9 +60,12 @@ export class StaticDispatcher {
     const { segments, trailingSlash } = decoded;
     const lastSegment = segments[segments.length - 1];
     const cacheCanAnswer = trailingSlash || lastSegment === undefined ? undefined : this.files.cacheCanAnswer(request, lastSegment);
-    const entry = await this.lookup.open(segments, cacheCanAnswer);
+    const found = await this.lookup.open(segments, cacheCanAnswer);
+    if (found.kind === 'forbidden') return this.forbidden(found.problem, head);
+    if (found.kind === 'missing') return this.notFound(request, head);
+    const entry = found.entry;
 
-    if (entry?.stats.isDirectory()) {
+    if (entry.stats.isDirectory()) {
       entry.file?.close();
       if (!trailingSlash) {
         // Relative links inside an index page only work with the slash; keep the query string.
@@ -70,13 +74,24 @@ export class StaticDispatcher {
         return new Response(null, { status: 301, headers });
       }
       const index = await this.findIndex(segments, request);
-      if (index) return this.files.serve(request, index.entry, index.name);
+      if (index.kind === 'found') return this.files.serve(request, index.entry, index.name);
+      if (index.kind === 'forbidden') return this.forbidden(index.problem, head);
       if (config.listing) return this.listing(request, url, entry.realPath, segments);
       return this.notFound(request, head);
     }
-    if (entry && lastSegment !== undefined && !trailingSlash) return this.files.serve(request, entry, lastSegment);
-    if (entry) entry.file?.close();
+    if (lastSegment !== undefined && !trailingSlash) return this.files.serve(request, entry, lastSegment);
+    entry.file?.close();
     return this.notFound(request, head);
+  }
+
+  /**
+   * 403 for something inside the root the server may not read, with one log line saying what and the fix.
+   * Not a 404: the name is no secret (listings show it), and a 404 would send the operator looking for a
+   * missing file instead of a permission; nginx and Apache answer 403 too.
+   */
+  private forbidden(problem: string, head: boolean): Response {
+    this.config.log(`static: permission denied: ${problem}`);
+    return textResponse(this.config, 403, 'Forbidden', {}, head);
   }
 
   private async runScript(request: Request, info: ServeInfo, url: URL, depth: number): Promise<Response> {
@@ -92,7 +107,7 @@ export class StaticDispatcher {
     return response;
   }
 
-  private findIndex(segments: readonly string[], request: Request) {
+  private findIndex(segments: readonly string[], request: Request): Promise<IndexLookup> {
     return this.lookup.findIndex(segments, (name) => this.files.cacheCanAnswer(request, name));
   }
 
@@ -115,9 +130,16 @@ export class StaticDispatcher {
     let listing: Awaited<ReturnType<typeof readListing>>;
     try {
       listing = await readListing(config.realRoot, directory, config.dotfiles);
-    } catch {
-      // Unreadable (permissions) or vanished: looks like any other missing path.
-      return textResponse(config, 404, 'Not Found', {}, request.method === 'HEAD');
+    } catch (error) {
+      const head = request.method === 'HEAD';
+      if (isPermissionError(error)) {
+        return this.forbidden(
+          `${directory} cannot be listed by ${processUser()}; allow it (chmod a+r), add an index file, or turn listings off`,
+          head,
+        );
+      }
+      // Vanished since the lookup: like any other missing path.
+      return textResponse(config, 404, 'Not Found', {}, head);
     }
     const sortParam = url.searchParams.get('sort');
     const key: SortKey = sortParam === 'size' || sortParam === 'date' ? sortParam : 'name';
@@ -145,7 +167,8 @@ export class StaticDispatcher {
       const last = path.slice(path.lastIndexOf('/') + 1);
       if (!last.includes('.') || acceptsHtml(request.headers.get('accept'))) {
         const index = await this.findIndex([], request);
-        if (index) return this.files.serve(request, index.entry, index.name);
+        if (index.kind === 'found') return this.files.serve(request, index.entry, index.name);
+        if (index.kind === 'forbidden') return this.forbidden(index.problem, head);
       }
     }
     return textResponse(this.config, 404, 'Not Found', {}, head);

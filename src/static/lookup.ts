@@ -5,12 +5,14 @@
  */
 import { realpath } from 'node:fs/promises';
 import { stat } from 'node:fs';
+import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { OpenFile } from './open-file.js';
 import type { SmallFileCache } from './content-cache.js';
-import { hasDotSegmentBelow, isInside, realpathInside } from './paths.js';
+import { canonicalPath, isInside, servableInside } from './paths.js';
 import type { ContentCoding } from './negotiation.js';
 import type { StaticConfig } from './config.js';
+import { isPermissionError, processUser, searchable } from './permissions.js';
 
 /** A file or directory inside the root, open, described by fstat of its descriptor. */
 export interface OpenedEntry {
@@ -30,13 +32,16 @@ const PRECOMPRESSED_EXTENSIONS: ReadonlyArray<[ContentCoding, string]> = [
   ['gzip', '.gz'],
 ];
 
-/** Opens `path` and describes it with fstat of the descriptor; undefined (and closed) unless `wanted` accepts it. */
-async function openDescribed(path: string, wanted: (stats: Stats) => boolean): Promise<{ file: OpenFile; stats: Stats } | undefined> {
+/** Opens `path` and describes it with fstat of the descriptor: undefined (and closed) unless `wanted` accepts it. */
+async function openDescribed(
+  path: string,
+  wanted: (stats: Stats) => boolean,
+): Promise<{ file: OpenFile; stats: Stats } | NodeJS.ErrnoException | undefined> {
   let file: OpenFile;
   try {
     file = await OpenFile.open(path);
-  } catch {
-    return undefined;
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
   }
   try {
     const stats = await file.stat();
@@ -48,9 +53,27 @@ async function openDescribed(path: string, wanted: (stats: Stats) => boolean): P
   return undefined;
 }
 
-/** Opens a regular file (a precompressed sibling), or undefined if it is absent or not a regular file. */
-export function openRegularFile(path: string): Promise<{ file: OpenFile; stats: Stats } | undefined> {
-  return openDescribed(path, (stats) => stats.isFile());
+/** Opens a regular file (a precompressed sibling), or undefined if it is absent, unreadable or not a regular file. */
+export async function openRegularFile(path: string): Promise<{ file: OpenFile; stats: Stats } | undefined> {
+  const opened = await openDescribed(path, (stats) => stats.isFile());
+  return opened instanceof Error ? undefined : opened;
+}
+
+/** What a path names inside the root, as far as the server's permissions let it see. */
+export type Lookup =
+  | { kind: 'found'; entry: OpenedEntry }
+  /** Absent, outside the root, hidden, or private to CGI: 404, whichever it is. */
+  | { kind: 'missing' }
+  /** Inside the root but the server may not read it: `problem` says what and the fix, for the log. */
+  | { kind: 'forbidden'; problem: string };
+
+/** The index file of a directory, found under one of the configured names; or why none can be served. */
+export type IndexLookup = { kind: 'found'; entry: OpenedEntry; name: string } | Exclude<Lookup, { kind: 'found' }>;
+
+const MISSING: Lookup = { kind: 'missing' };
+
+function statOrUndefined(path: string): Promise<Stats | undefined> {
+  return new Promise((resolve) => stat(path, (error, stats) => resolve(error ? undefined : stats)));
 }
 
 export class StaticLookup {
@@ -65,32 +88,64 @@ export class StaticLookup {
   }
 
   /**
-   * Opens what the segments name inside the root (file or directory), or undefined (404 material).
+   * Opens what the segments name inside the root (file or directory).
    * With `cacheCanAnswer` (whether the request could be answered from a cached small file of that size), a small
    * file may come from the validated cache instead of being opened.
    */
-  async open(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<OpenedEntry | undefined> {
-    const realPath = await realpathInside(this.config.realRoot, segments, this.config.dotfiles);
-    if (realPath === undefined || this.insideCgiDir(realPath)) return undefined;
+  async open(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
+    const { realRoot, dotfiles } = this.config;
+    const realPath = await canonicalPath(join(realRoot, ...segments));
+    if (typeof realPath !== 'string') return isPermissionError(realPath) ? this.blockedOnTheWay(segments) : MISSING;
+    if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
     if (cacheCanAnswer !== undefined) {
       const cached = await this.fromCache(realPath, cacheCanAnswer);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) return { kind: 'found', entry: cached };
     }
     const opened = await openDescribed(realPath, (stats) => stats.isFile() || stats.isDirectory());
-    return opened === undefined ? undefined : { realPath, ...opened };
+    if (opened === undefined) return MISSING;
+    if (!(opened instanceof Error)) return { kind: 'found', entry: { realPath, ...opened } };
+    if (!isPermissionError(opened)) return MISSING;
+    // A directory needs no descriptor, only its stats: one that may be searched but not read can still have a
+    // readable index file, and its listing fails on its own.
+    const stats = await statOrUndefined(realPath);
+    if (stats?.isDirectory()) return { kind: 'found', entry: { realPath, stats, file: undefined } };
+    return { kind: 'forbidden', problem: `${realPath} is not readable by ${processUser()}; make it readable (chmod a+r) or move it out of the root` };
   }
 
   /** The first configured index file of the directory the segments name, open. */
   async findIndex(
     segments: readonly string[],
     cacheCanAnswer: (name: string) => (size: number) => boolean,
-  ): Promise<{ entry: OpenedEntry; name: string } | undefined> {
+  ): Promise<IndexLookup> {
     for (const name of this.config.index) {
-      const entry = await this.open([...segments, name], cacheCanAnswer(name));
-      if (entry?.stats.isFile()) return { entry, name };
-      if (entry) entry.file?.close();
+      const found = await this.open([...segments, name], cacheCanAnswer(name));
+      if (found.kind === 'forbidden') return found;
+      if (found.kind === 'found' && found.entry.stats.isFile()) return { kind: 'found', entry: found.entry, name };
+      if (found.kind === 'found') found.entry.file?.close();
     }
-    return undefined;
+    return { kind: 'missing' };
+  }
+
+  /**
+   * realpath failed for lack of permission: finds the directory on the way that cannot be searched, resolving
+   * one more segment at a time. Only a directory inside the root (and not hidden) is reported; a symlink whose
+   * target cannot be resolved, which may lie outside, stays a plain 404. This runs only on that failure, and at
+   * most once per existing directory level.
+   */
+  private async blockedOnTheWay(segments: readonly string[]): Promise<Lookup> {
+    const { realRoot, dotfiles } = this.config;
+    let reached = realRoot;
+    for (let depth = 1; depth <= segments.length; depth++) {
+      const realPath = await canonicalPath(join(realRoot, ...segments.slice(0, depth)));
+      if (typeof realPath === 'string') {
+        if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
+        reached = realPath;
+        continue;
+      }
+      if (!isPermissionError(realPath) || (await searchable(reached))) return MISSING;
+      return { kind: 'forbidden', problem: `${reached} is not searchable by ${processUser()}; allow it (chmod a+x) or move it out of the root` };
+    }
+    return MISSING;
   }
 
   /** The canonical paths of the `.br` / `.zst` / `.gz` siblings of a file that pass the checks of a requested path. */
@@ -100,8 +155,7 @@ export class StaticLookup {
         try {
           // The sibling gets the same checks as any request path: it may be a symlink too.
           const real = await realpath(realPath + extension);
-          if (!isInside(this.config.realRoot, real) || this.insideCgiDir(real)) return undefined;
-          if (!this.config.dotfiles && hasDotSegmentBelow(this.config.realRoot, real)) return undefined;
+          if (!servableInside(this.config.realRoot, real, this.config.dotfiles) || this.insideCgiDir(real)) return undefined;
           return [coding, real];
         } catch {
           return undefined; // absent
@@ -119,7 +173,7 @@ export class StaticLookup {
   private async fromCache(realPath: string, cacheCanAnswer: (size: number) => boolean): Promise<OpenedEntry | undefined> {
     const size = this.smallFiles.cachedSize(realPath);
     if (size === undefined || !cacheCanAnswer(size)) return undefined;
-    const stats = await new Promise<Stats | undefined>((resolve) => stat(realPath, (error, result) => resolve(error ? undefined : result)));
+    const stats = await statOrUndefined(realPath);
     if (stats === undefined || !stats.isFile()) return undefined;
     const cachedBytes = this.smallFiles.get(realPath, stats);
     return cachedBytes === undefined ? undefined : { realPath, stats, file: undefined, cachedBytes };

@@ -95,17 +95,23 @@ export async function resolveInsideRoot(
   }
 }
 
+/** realpath(3) of `path`, or the error that stopped it (its `code` tells a missing entry from a permission problem). */
+export function canonicalPath(path: string): Promise<string | NodeJS.ErrnoException> {
+  // The callback form of realpath(3): the promise API adds a wrapper per call, and this runs on every request.
+  return new Promise((resolve) => realpathCallback.native(path, (error, resolved) => resolve(error ?? resolved)));
+}
+
+/** Whether a canonical path may be served: inside the canonical root and (dotfiles off) not below a hidden name. */
+export function servableInside(realRoot: string, realPath: string, allowDotfiles: boolean): boolean {
+  return isInside(realRoot, realPath) && (allowDotfiles || !hasDotSegmentBelow(realRoot, realPath));
+}
+
 /**
  * The canonical path for segments below a canonical root, or undefined when it does not exist, resolves outside
  * the root, or (dotfiles off) resolves onto a hidden name — cases a client cannot tell apart.
  */
 export async function realpathInside(realRoot: string, segments: readonly string[], allowDotfiles: boolean): Promise<string | undefined> {
-  // The callback form of realpath(3): the promise API adds a wrapper per call, and this runs on every request.
-  const realPath = await new Promise<string | undefined>((resolve) =>
-    realpathCallback.native(join(realRoot, ...segments), (error, resolved) => resolve(error ? undefined : resolved)),
-  );
-  if (realPath === undefined) return undefined;
-  if (!isInside(realRoot, realPath)) return undefined;
-  if (!allowDotfiles && hasDotSegmentBelow(realRoot, realPath)) return undefined;
+  const realPath = await canonicalPath(join(realRoot, ...segments));
+  if (typeof realPath !== 'string' || !servableInside(realRoot, realPath, allowDotfiles)) return undefined;
   return realPath;
 }

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connect as http2Connect } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { chownSync, copyFileSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,12 +25,36 @@ export interface ServerProcess {
 
 const serverScript = new URL('./server-process.ts', import.meta.url).pathname;
 
-export async function startServerProcess(root: string, options: Record<string, unknown> = {}): Promise<ServerProcess> {
+/** An unprivileged account for servers that must see file permissions (root reads everything): nobody. */
+export const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+/**
+ * The test certificate and key, copied into a directory owned by `owner`, so a server running as that user can
+ * read them (the originals are private to the test process).
+ */
+function certificateFor(owner: { uid: number; gid: number }): { certFile: string; keyFile: string } {
   const certificate = makeCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'httpsd-static-cert-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  copyFileSync(certificate.certFile, certFile);
+  copyFileSync(certificate.keyFile, keyFile);
+  for (const path of [dir, certFile, keyFile]) chownSync(path, owner.uid, owner.gid);
+  return { certFile, keyFile };
+}
+
+/** Starts the server process, as `runAs` (uid and gid) when given. */
+export async function startServerProcess(
+  root: string,
+  options: Record<string, unknown> = {},
+  runAs?: { uid: number; gid: number },
+): Promise<ServerProcess> {
+  const certificate = runAs === undefined ? makeCertificate() : certificateFor(runAs);
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', serverScript, JSON.stringify({ root, cert: certificate.certFile, key: certificate.keyFile, options })],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }) },
   );
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
@@ -217,4 +241,17 @@ export function parseMultipart(body: Buffer, contentType: string): Array<{ range
     position = next + 2;
   }
   return parts;
+}
+
+/**
+ * Waits until the server has logged a line matching `pattern` since line `from` (its stderr is a pipe read
+ * independently of the responses' sockets), then a moment more for anything logged right after it; returns the
+ * lines logged since `from`.
+ */
+export async function logLinesAfter(server: ServerProcess, from: number, pattern: RegExp): Promise<string[]> {
+  for (let waited = 0; waited < 10_000 && !server.stderr.slice(from).some((line) => pattern.test(line)); waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return server.stderr.slice(from);
 }
