@@ -172,6 +172,12 @@ for (const protocol of ['h1', 'h2'] as const) {
       assert.ok(html.includes('&lt;script&gt;.txt'));
       assert.ok(!html.includes('<script>'));
       assert.ok(!html.includes('<img'));
+      // The column headers sort: they look like the links they are (link colour, underlined).
+      const style = /<style>([\s\S]*?)<\/style>/.exec(html)![1]!;
+      const sortLinkRule = /(?:^|\})th a\{([^}]*)\}/m.exec(style)?.[1] ?? '';
+      assert.match(sortLinkRule, /text-decoration:underline/);
+      assert.doesNotMatch(sortLinkRule, /color:inherit/);
+      assert.match(html, /<th><a href="\?sort=size&amp;order=asc" title="Sort by size, ascending">Size<\/a><\/th>/);
       const redirect = await get('/sub?x=1');
       assert.equal(redirect.status, 301);
       assert.equal(redirect.headers.get('location'), '/sub/?x=1');
