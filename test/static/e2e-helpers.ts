@@ -59,7 +59,7 @@ export async function startServerProcess(
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr.join('\n')}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr.join('\n')}`)), 60_000);
     createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line) as { port: number; pid: number });
@@ -202,10 +202,11 @@ export function rawHttp1(port: number, requestText: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     const chunks: Buffer[] = [];
+    // A bound for a server that never closes, generous so a busy machine never cuts a response short.
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(Buffer.concat(chunks).toString('latin1'));
-    }, 5000);
+    }, 30_000);
     socket.on('secureConnect', () => socket.write(requestText, 'latin1'));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => {

@@ -90,7 +90,7 @@ describe('unreadable files and directories inside the root', () => {
   }
 });
 
-/** Runs `httpsd DIR` as `runAs` to completion (or kills it after 20 s if it starts serving instead). */
+/** Runs `httpsd DIR` as `runAs` to completion, or kills it as soon as it starts serving instead. */
 function runCliAs(args: string[]): Promise<{ code: number | null; stderr: string }> {
   const caroot = mkdtempSync(join(tmpdir(), 'httpsd-static-perm-ca-'));
   if (runAs !== undefined) chownSync(caroot, runAs.uid, runAs.gid);
@@ -102,8 +102,11 @@ function runCliAs(args: string[]): Promise<{ code: number | null; stderr: string
       ...(runAs ?? {}),
     });
     let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (/https:\/\/\S+:\d+\//.test(stderr)) child.kill('SIGKILL'); // its start banner: it is serving
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
