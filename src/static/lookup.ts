@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { OpenFile } from './open-file.js';
 import type { SmallFileCache } from './content-cache.js';
+import { RecentValidations } from './recent-validations.js';
 import { canonicalPath, isInside, servableInside } from './paths.js';
 import type { ContentCoding } from './negotiation.js';
 import type { StaticConfig } from './config.js';
@@ -77,10 +78,16 @@ function statOrUndefined(path: string): Promise<Stats | undefined> {
 }
 
 export class StaticLookup {
+  private readonly recentValidations: RecentValidations;
+
+  /** `now` is the clock of the staleness bound (milliseconds). */
   constructor(
     private readonly config: StaticConfig,
     private readonly smallFiles: SmallFileCache,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.recentValidations = new RecentValidations(smallFiles.maxEntries);
+  }
 
   /** With CGI on, the scripts' source is never served as a static file, whatever URL reaches it. */
   insideCgiDir(realPath: string): boolean {
@@ -94,12 +101,21 @@ export class StaticLookup {
    */
   async open(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
     const { realRoot, dotfiles } = this.config;
+    // Segments never contain "/": joined, they name the request path unambiguously.
+    const requestPath = cacheCanAnswer === undefined ? undefined : segments.join('/');
+    if (requestPath !== undefined) {
+      const recent = this.recentlyValidated(requestPath, cacheCanAnswer!);
+      if (recent !== undefined) return { kind: 'found', entry: recent };
+    }
     const realPath = await canonicalPath(join(realRoot, ...segments));
     if (typeof realPath !== 'string') return isPermissionError(realPath) ? this.blockedOnTheWay(segments) : MISSING;
     if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
-    if (cacheCanAnswer !== undefined) {
-      const cached = await this.fromCache(realPath, cacheCanAnswer);
-      if (cached !== undefined) return { kind: 'found', entry: cached };
+    if (requestPath !== undefined) {
+      const cached = await this.fromCache(realPath, cacheCanAnswer!);
+      if (cached !== undefined) {
+        this.recentValidations.record(requestPath, realPath, cached.stats, this.now());
+        return { kind: 'found', entry: cached };
+      }
     }
     const opened = await openDescribed(realPath, (stats) => stats.isFile() || stats.isDirectory());
     if (opened === undefined) return MISSING;
@@ -170,6 +186,17 @@ export class StaticLookup {
    * (device, inode, size, mtime, ctime): one stat instead of open + fstat + read + close. The path checks
    * (realpath inside the root, dotfiles, CGI directory) have already been made for this request.
    */
+  /**
+   * A small file whose request path passed every check, and whose cached version a stat confirmed, less than
+   * FRESHNESS_MS ago: answered without touching the file system (the documented staleness bound).
+   */
+  private recentlyValidated(requestPath: string, cacheCanAnswer: (size: number) => boolean): OpenedEntry | undefined {
+    const recent = this.recentValidations.get(requestPath, this.now());
+    if (recent === undefined || !cacheCanAnswer(recent.stats.size)) return undefined;
+    const cachedBytes = this.smallFiles.getVersion(recent.realPath, recent.stats);
+    return cachedBytes === undefined ? undefined : { realPath: recent.realPath, stats: recent.stats, file: undefined, cachedBytes };
+  }
+
   private async fromCache(realPath: string, cacheCanAnswer: (size: number) => boolean): Promise<OpenedEntry | undefined> {
     const size = this.smallFiles.cachedSize(realPath);
     if (size === undefined || !cacheCanAnswer(size)) return undefined;
