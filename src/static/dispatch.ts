@@ -12,6 +12,7 @@ import { acceptsHtml, prefersJson } from './negotiation.js';
 import { readListing, renderListingHtml, renderListingJson } from './listing.js';
 import type { SortKey } from './listing.js';
 import { runCgi } from './cgi.js';
+import type { CgiSettings } from './cgi.js';
 import { headBody, textResponse, withCommonHeaders } from './common-headers.js';
 import { isPermissionError, processUser } from './permissions.js';
 
@@ -48,7 +49,7 @@ export class StaticDispatcher {
     }
     const method = request.method;
     if (config.cgi && (url.pathname.startsWith(config.cgi.prefix) || url.pathname === config.cgi.prefix.slice(0, -1))) {
-      return this.runScript(request, info, url, depth);
+      return this.runScript(request, info, url, config.cgi, depth);
     }
     if (method === 'OPTIONS') return this.preflight(request);
     if (method !== 'GET' && method !== 'HEAD') {
@@ -94,9 +95,9 @@ export class StaticDispatcher {
     return textResponse(this.config, 403, 'Forbidden', {}, head);
   }
 
-  private async runScript(request: Request, info: ServeInfo, url: URL, depth: number): Promise<Response> {
+  private async runScript(request: Request, info: ServeInfo, url: URL, cgi: CgiSettings, depth: number): Promise<Response> {
     const config = this.config;
-    const response = await runCgi(request, info, url, config.cgi!, config.log, (next) => {
+    const response = await runCgi(request, info, url, cgi, config.log, (next) => {
       if (depth >= MAX_INTERNAL_REDIRECTS) {
         config.log(`cgi: more than ${MAX_INTERNAL_REDIRECTS} local redirects for ${url.pathname}`);
         return Promise.resolve(textResponse(config, 502, 'Bad Gateway'));

@@ -102,16 +102,16 @@ export class StaticLookup {
   async open(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
     const { realRoot, dotfiles } = this.config;
     // Segments never contain "/": joined, they name the request path unambiguously.
-    const requestPath = cacheCanAnswer === undefined ? undefined : segments.join('/');
-    if (requestPath !== undefined) {
-      const recent = this.recentlyValidated(requestPath, cacheCanAnswer!);
+    const requestPath = segments.join('/');
+    if (cacheCanAnswer !== undefined) {
+      const recent = this.recentlyValidated(requestPath, cacheCanAnswer);
       if (recent !== undefined) return { kind: 'found', entry: recent };
     }
     const realPath = await canonicalPath(join(realRoot, ...segments));
     if (typeof realPath !== 'string') return isPermissionError(realPath) ? this.blockedOnTheWay(segments) : MISSING;
     if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
-    if (requestPath !== undefined) {
-      const cached = await this.fromCache(realPath, cacheCanAnswer!);
+    if (cacheCanAnswer !== undefined) {
+      const cached = await this.fromCache(realPath, cacheCanAnswer);
       if (cached !== undefined) {
         this.recentValidations.record(requestPath, realPath, cached.stats, this.now());
         return { kind: 'found', entry: cached };
