@@ -21,6 +21,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { access, constants as fsConstants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ServeInfo } from '../server/types.js';
+import { ClientAbortError } from '../server/request.js';
 import { decodePathSegments, resolveInsideRoot } from './paths.js';
 
 export const DEFAULT_CGI_PREFIX = '/cgi-bin/';
@@ -44,6 +45,16 @@ export interface CgiSettings {
   maxConcurrent: number;
   /** Scripts currently running for this handler (mutable counter). */
   running?: number;
+}
+
+/**
+ * Ends the body of a script killed at its timeout after its response had started. The server reports a failing
+ * body as a handler bug (with a stack) unless it is an abort; this one is expected and already logged in one line.
+ */
+class CgiTimeoutAbort extends ClientAbortError {
+  constructor(scriptName: string) {
+    super(`cgi script ${scriptName} timed out`);
+  }
 }
 
 /** Response header fields a script may not set: they describe the connection, which the server owns. */
@@ -461,7 +472,29 @@ export async function runCgi(
     return new Response(empty, { status, statusText: parsed.statusText ?? '', headers });
   }
 
+  // The response starts with the first byte of the body (or the end of the output), not with the header section:
+  // until then nothing has reached the client, so a script that stalls right after its headers still gets the
+  // documented 504 at the timeout on every protocol, instead of a head that can only be followed by a cut.
   let leftover: Buffer | undefined = buffer.length > head.bodyStart ? buffer.subarray(head.bodyStart) : undefined;
+  let outputEnded = false;
+  try {
+    while (leftover === undefined && !outputEnded) {
+      const { value, done } = await output.next();
+      if (done) outputEnded = true;
+      else if (value.length > 0) leftover = value;
+    }
+  } catch {
+    // stdout failed: the body ends here, like a script that died
+    outputEnded = true;
+  }
+  if (outputEnded && leftover === undefined) {
+    await exitPromise;
+    finish();
+    if (timedOut) return textResponse(504, 'Gateway Timeout');
+    if (exitDescription !== 'exit code 0') log(`cgi: ${scriptName} ${exitDescription}`);
+    return new Response(null, { status, statusText: parsed.statusText ?? '', headers });
+  }
+
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -485,7 +518,9 @@ export async function runCgi(
         await exitPromise;
         finish();
         if (timedOut) {
-          controller.error(new Error(`cgi script ${scriptName} timed out`));
+          // The head is out: the transport cuts the response (h1: the chunked body never ends; h2: RST_STREAM).
+          // The timeout was logged when it fired, so the error tells the server not to report it again.
+          controller.error(new CgiTimeoutAbort(scriptName));
           return;
         }
         if (exitDescription !== 'exit code 0') log(`cgi: ${scriptName} ${exitDescription}`);

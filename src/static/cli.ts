@@ -3,8 +3,8 @@
  * assembles them into its parser, --help and HTTPSD_* environment variables.
  */
 import type { CliOption, CliValues } from '../common/options.js';
-import { UsageError } from '../common/errors.js';
-import type { StaticOptions } from './index.js';
+import { StaticConfigError } from './config.js';
+import type { StaticOptions } from './config.js';
 import { DEFAULT_CGI_PREFIX, DEFAULT_CGI_TIMEOUT_MS } from './cgi.js';
 
 export const STATIC_CLI_OPTIONS: CliOption[] = [
@@ -76,7 +76,7 @@ export function parseCacheControl(value: string): string {
   if (/^\d+$/.test(trimmed)) return `public, max-age=${Number(trimmed)}`;
   if (trimmed.toLowerCase() === 'immutable') return 'public, max-age=31536000, immutable';
   if (trimmed === '' || !/^[\x20-\x7e]+$/.test(trimmed)) {
-    throw new UsageError(`--cache-control "${value}" is not valid; use e.g. --cache-control 3600, --cache-control immutable or --cache-control "public, max-age=60".`);
+    throw new StaticConfigError(`--cache-control "${value}" is not valid; use e.g. --cache-control 3600, --cache-control immutable or --cache-control "public, max-age=60".`);
   }
   return trimmed;
 }
@@ -107,7 +107,7 @@ export function staticOptionsFromCli(values: CliValues): StaticOptions {
         parsed = undefined;
       }
       if (!parsed || parsed.origin !== origin.replace(/\/$/, '')) {
-        throw new UsageError(`--cors "${cors}" is not an origin; use --cors alone for *, or --cors https://example.com.`);
+        throw new StaticConfigError(`--cors "${cors}" is not an origin; use --cors alone for *, or --cors https://example.com.`);
       }
       options.cors = parsed.origin;
     }
@@ -119,7 +119,7 @@ export function staticOptionsFromCli(values: CliValues): StaticOptions {
     const name = colon > 0 ? item.slice(0, colon).trim() : '';
     const value = colon > 0 ? item.slice(colon + 1).trim() : '';
     if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name) || /[\0\r\n]/.test(value)) {
-      throw new UsageError(`--header "${item}" is not valid; write it as --header "Name: value".`);
+      throw new StaticConfigError(`--header "${item}" is not valid; write it as --header "Name: value".`);
     }
     headers[name] = value;
   }
@@ -132,24 +132,24 @@ export function staticOptionsFromCli(values: CliValues): StaticOptions {
     const cgi: NonNullable<Exclude<StaticOptions['cgi'], false>> = {};
     if (cgiPrefix !== undefined) {
       if (!/^\/?[A-Za-z0-9._~\-/]+\/?$/.test(cgiPrefix) || cgiPrefix.split('/').some((part) => part === '..' || part === '.')) {
-        throw new UsageError(`--cgi-prefix "${cgiPrefix}" is not a plain URL path; use e.g. --cgi-prefix /cgi-bin/.`);
+        throw new StaticConfigError(`--cgi-prefix "${cgiPrefix}" is not a plain URL path; use e.g. --cgi-prefix /cgi-bin/.`);
       }
       cgi.prefix = cgiPrefix;
     }
     if (cgiDir !== undefined) {
-      if (cgiDir === '') throw new UsageError('--cgi-dir needs a directory, e.g. --cgi-dir ./cgi-bin.');
+      if (cgiDir === '') throw new StaticConfigError('--cgi-dir needs a directory, e.g. --cgi-dir ./cgi-bin.');
       cgi.dir = cgiDir;
     }
     if (cgiTimeout !== undefined) {
       const seconds = Number(cgiTimeout);
       if (!/^\d+(\.\d+)?$/.test(cgiTimeout.trim()) || !(seconds > 0) || seconds > 86_400) {
-        throw new UsageError(`--cgi-timeout "${cgiTimeout}" is not valid; give seconds between 0 and 86400, e.g. --cgi-timeout 30.`);
+        throw new StaticConfigError(`--cgi-timeout "${cgiTimeout}" is not valid; give seconds between 0 and 86400, e.g. --cgi-timeout 30.`);
       }
       cgi.timeoutMs = Math.round(seconds * 1000);
     }
     options.cgi = cgi;
   } else if (cgiPrefix !== undefined || cgiDir !== undefined || cgiTimeout !== undefined) {
-    throw new UsageError('--cgi-prefix, --cgi-dir and --cgi-timeout only apply with --cgi; add --cgi to enable CGI.');
+    throw new StaticConfigError('--cgi-prefix, --cgi-dir and --cgi-timeout only apply with --cgi; add --cgi to enable CGI.');
   }
   return options;
 }

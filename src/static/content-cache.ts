@@ -2,9 +2,10 @@
  * A validating cache of small files' bytes, so that a hot small file costs open + fstat + close instead of
  * open + fstat + read + close.
  *
- * Never time-based: an entry is used only when the fstat of the descriptor just opened for this request still
- * describes the same file version (device, inode, size, modification and change times), so a file changed on
- * disk is read again on the very next request. Bounded in entries and bytes, evicting the least recently used.
+ * Never time-based by itself: an entry is used only for a stat that still describes the same file version (device,
+ * inode, size, modification and change times). How recent that stat must be is the caller's choice (lookup.ts
+ * trusts one for FRESHNESS_MS, see recent-validations.ts). Bounded in entries and bytes, evicting the least
+ * recently used.
  */
 import type { Stats } from 'node:fs';
 
@@ -15,6 +16,16 @@ interface CachedContent {
   mtimeMs: number;
   ctimeMs: number;
   bytes: Uint8Array<ArrayBuffer>;
+}
+
+function sameVersion(entry: CachedContent, stats: Stats): boolean {
+  return (
+    entry.dev === stats.dev &&
+    entry.ino === stats.ino &&
+    entry.size === stats.size &&
+    entry.mtimeMs === stats.mtimeMs &&
+    entry.ctimeMs === stats.ctimeMs
+  );
 }
 
 /** Files modified more recently than this are not cached (see `set`). */
@@ -46,19 +57,22 @@ export class SmallFileCache {
   get(path: string, stats: Stats): Uint8Array<ArrayBuffer> | undefined {
     const entry = this.#entries.get(path);
     if (entry === undefined) return undefined;
-    if (
-      entry.dev !== stats.dev ||
-      entry.ino !== stats.ino ||
-      entry.size !== stats.size ||
-      entry.mtimeMs !== stats.mtimeMs ||
-      entry.ctimeMs !== stats.ctimeMs
-    ) {
+    if (!sameVersion(entry, stats)) {
       this.#delete(path, entry);
       return undefined;
     }
-    // Map order is insertion order: re-inserting makes this the most recently used.
-    this.#entries.delete(path);
-    this.#entries.set(path, entry);
+    this.#touch(path, entry);
+    return entry.bytes;
+  }
+
+  /**
+   * The cached bytes of `path` if they are the version `stats` describes, a stat taken earlier; unlike `get`, a
+   * newer cached version is kept (it is not stale, `stats` is).
+   */
+  getVersion(path: string, stats: Stats): Uint8Array<ArrayBuffer> | undefined {
+    const entry = this.#entries.get(path);
+    if (entry === undefined || !sameVersion(entry, stats)) return undefined;
+    this.#touch(path, entry);
     return entry.bytes;
   }
 
@@ -80,6 +94,12 @@ export class SmallFileCache {
       const oldest = this.#entries.entries().next().value as [string, CachedContent];
       this.#delete(oldest[0], oldest[1]);
     }
+  }
+
+  #touch(path: string, entry: CachedContent): void {
+    // Map order is insertion order: re-inserting makes this the most recently used.
+    this.#entries.delete(path);
+    this.#entries.set(path, entry);
   }
 
   #delete(path: string, entry: CachedContent): void {

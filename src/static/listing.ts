@@ -122,7 +122,9 @@ export function renderListingHtml(
   const header = (label: string, column: SortKey): string => {
     const nextDescending = column === key ? !descending : false;
     const arrow = column === key ? (descending ? ' ↓' : ' ↑') : '';
-    return `<th><a href="?sort=${column}&amp;order=${nextDescending ? 'desc' : 'asc'}">${label}${arrow}</a></th>`;
+    const order = nextDescending ? 'desc' : 'asc';
+    const title = `Sort by ${label.toLowerCase()}, ${nextDescending ? 'descending' : 'ascending'}`;
+    return `<th><a href="?sort=${column}&amp;order=${order}" title="${title}">${label}${arrow}</a></th>`;
   };
   const rows: string[] = [];
   if (!isRoot) rows.push('<tr><td><a href="../">../</a></td><td></td><td></td></tr>');
@@ -148,7 +150,7 @@ body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding
 h1{font-size:1.3rem;word-break:break-all}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #e5e5e5}
-th a{color:inherit}
+th a{text-decoration:underline;text-underline-offset:.2em}
 td:nth-child(2),th:nth-child(2){text-align:right;white-space:nowrap}
 td:nth-child(3){white-space:nowrap;color:#666}
 a{color:#0550ae;text-decoration:none}a:hover{text-decoration:underline}

@@ -1,11 +1,14 @@
 /**
  * Mapping a request path onto the file system without ever leaving the root.
  *
- * Defence in depth, because each layer alone has been bypassed in real servers:
+ * The input is `new URL(request.url).pathname`, the path every fetch handler sees: the WHATWG URL parser has
+ * resolved dot segments (also encoded ones, `%2e%2e`) without climbing above `/`, and turned `\` into `/` for
+ * http(s). From there, defence in depth, because each layer alone has been bypassed in real servers:
  * 1. The path is percent-decoded exactly once, segment by segment, strictly (a stray `%` or invalid UTF-8 is a
  *    400), so `%252e%252e` stays the literal name `%2e%2e` and can never become `..` by a second decode.
  * 2. A decoded segment containing `/`, `\` or NUL is refused (CVE-2021-41773-style encoded separators, Windows
- *    separators, C-string truncation), as are `.` and `..` (which the URL parser may or may not have removed).
+ *    separators, C-string truncation), as are `.` and `..` (the URL parser leaves none, but a path from
+ *    elsewhere might).
  * 3. The joined path is canonicalised with realpath and must still lie inside the canonical root, which
  *    defeats symlinks pointing outside. Refusals are 404s: the response must not reveal what exists outside.
  */
@@ -92,17 +95,23 @@ export async function resolveInsideRoot(
   }
 }
 
+/** realpath(3) of `path`, or the error that stopped it (its `code` tells a missing entry from a permission problem). */
+export function canonicalPath(path: string): Promise<string | NodeJS.ErrnoException> {
+  // The callback form of realpath(3): the promise API adds a wrapper per call, and this runs on every request.
+  return new Promise((resolve) => realpathCallback.native(path, (error, resolved) => resolve(error ?? resolved)));
+}
+
+/** Whether a canonical path may be served: inside the canonical root and (dotfiles off) not below a hidden name. */
+export function servableInside(realRoot: string, realPath: string, allowDotfiles: boolean): boolean {
+  return isInside(realRoot, realPath) && (allowDotfiles || !hasDotSegmentBelow(realRoot, realPath));
+}
+
 /**
  * The canonical path for segments below a canonical root, or undefined when it does not exist, resolves outside
  * the root, or (dotfiles off) resolves onto a hidden name — cases a client cannot tell apart.
  */
 export async function realpathInside(realRoot: string, segments: readonly string[], allowDotfiles: boolean): Promise<string | undefined> {
-  // The callback form of realpath(3): the promise API adds a wrapper per call, and this runs on every request.
-  const realPath = await new Promise<string | undefined>((resolve) =>
-    realpathCallback.native(join(realRoot, ...segments), (error, resolved) => resolve(error ? undefined : resolved)),
-  );
-  if (realPath === undefined) return undefined;
-  if (!isInside(realRoot, realPath)) return undefined;
-  if (!allowDotfiles && hasDotSegmentBelow(realRoot, realPath)) return undefined;
+  const realPath = await canonicalPath(join(realRoot, ...segments));
+  if (typeof realPath !== 'string' || !servableInside(realRoot, realPath, allowDotfiles)) return undefined;
   return realPath;
 }

@@ -3,7 +3,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '../../src/static/index.js';
 import type { StaticOptions } from '../../src/static/index.js';
@@ -18,6 +18,13 @@ before(() => {
   addCgiScripts(fixture);
 });
 after(() => fixture.cleanup());
+
+const HAPPY_PATH_TIMEOUT_MS = 30_000;
+/**
+ * For scripts that hang: long enough for /bin/sh to have started them (and written their pid file) on a busy
+ * machine, short enough to keep the tests quick.
+ */
+const HANG_TIMEOUT_MS = 2000;
 
 interface Result {
   status: number;
@@ -34,7 +41,9 @@ async function cgi(
   info: ServeInfo = serveInfo(),
 ): Promise<Result> {
   const logs: string[] = [];
-  const handler = serveStatic(fixture.root, { cgi: { timeoutMs: 5000, ...options }, log: (line) => logs.push(line) });
+  // Scripts expected to finish get a generous timeout (a Python interpreter starts slowly on a busy machine);
+  // tests of the timeout use scripts that hang.
+  const handler = serveStatic(fixture.root, { cgi: { timeoutMs: HAPPY_PATH_TIMEOUT_MS, ...options }, log: (line) => logs.push(line) });
   const response = await handler(new Request(`https://localhost:8443${path}`, init), info);
   const body = Buffer.from(await response.arrayBuffer());
   return { status: response.status, headers: response.headers, text: body.toString(), body, logs };
@@ -163,9 +172,11 @@ describe('CGI', () => {
 
   test('a hung script is killed with its process group: 504, logged', async () => {
     const pidFile = join(fixture.base, 'hang.pid');
-    const { status, logs } = await cgi('/cgi-bin/hang.sh', {}, { timeoutMs: 300 });
+    rmSync(pidFile, { force: true });
+    const { status, logs } = await cgi('/cgi-bin/hang.sh', {}, { timeoutMs: HANG_TIMEOUT_MS });
     assert.equal(status, 504);
-    assert.ok(logs.some((line) => line.includes('killed after 300 ms')));
+    assert.deepEqual(logs, [`cgi: /cgi-bin/hang.sh killed after ${HANG_TIMEOUT_MS} ms`]);
+    assert.ok(existsSync(pidFile), 'the script started its child before the timeout');
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     for (let i = 0; i < 50 && processAlive(grandchild); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(processAlive(grandchild), false, 'the sleep started by the script was killed too');
@@ -173,10 +184,11 @@ describe('CGI', () => {
 
   test('a script that hangs mid-body is killed and the body errors', async () => {
     const logs: string[] = [];
-    const handler = serveStatic(fixture.root, { cgi: { timeoutMs: 300 }, log: (line) => logs.push(line) });
+    const handler = serveStatic(fixture.root, { cgi: { timeoutMs: HANG_TIMEOUT_MS }, log: (line) => logs.push(line) });
     const response = await handler(new Request('https://localhost/cgi-bin/slowbody.sh'), serveInfo());
     assert.equal(response.status, 200);
-    await assert.rejects(response.arrayBuffer());
+    await assert.rejects(response.arrayBuffer(), /timed out/);
+    assert.deepEqual(logs, [`cgi: /cgi-bin/slowbody.sh killed after ${HANG_TIMEOUT_MS} ms`]);
     const grandchild = Number(readFileSync(join(fixture.base, 'slowbody.pid'), 'utf8'));
     for (let i = 0; i < 50 && processAlive(grandchild); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(processAlive(grandchild), false);
@@ -243,26 +255,35 @@ describe('CGI', () => {
 
   test('concurrent scripts are bounded (503), and slots are released after failures', async () => {
     const logs: string[] = [];
-    const handler = serveStatic(fixture.root, { cgi: { timeoutMs: 1000, maxConcurrent: 1 }, log: (line) => logs.push(line) });
-    const call = async (path: string) => {
-      const response = await handler(new Request(`https://localhost${path}`), serveInfo());
+    const handler = serveStatic(fixture.root, { cgi: { timeoutMs: HAPPY_PATH_TIMEOUT_MS, maxConcurrent: 1 }, log: (line) => logs.push(line) });
+    const call = async (path: string, signal?: AbortSignal) => {
+      const response = await handler(new Request(`https://localhost${path}`, { signal }), serveInfo());
       await response.arrayBuffer();
       return response.status;
     };
     for (let i = 0; i < 3; i++) assert.equal(await call('/cgi-bin/badinterp.sh'), 502);
-    const hanging = call('/cgi-bin/hang.sh');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The hanging script holds the only slot until its client goes away (which kills it), not until a timer.
+    const pidFile = join(fixture.base, 'hang.pid');
+    rmSync(pidFile, { force: true });
+    const client = new AbortController();
+    const hanging = call('/cgi-bin/hang.sh', client.signal);
+    for (let i = 0; i < 1000 && !existsSync(pidFile); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(await call('/cgi-bin/env.sh'), 503);
     assert.ok(logs.some((line) => line.includes('1 scripts already running')));
-    assert.equal(await hanging, 504);
+    client.abort();
+    assert.equal(await hanging, 502, 'a script killed because its client left ends without a response');
     assert.equal(await call('/cgi-bin/env.sh'), 200);
     assert.equal(await call('/cgi-bin/env.sh'), 200);
   });
 
   test('a finished script whose output is read after the timeout is not cut off', async () => {
-    const handler = serveStatic(fixture.root, { cgi: { timeoutMs: 600 }, log: () => {} });
+    const timeoutMs = 3000;
+    const handler = serveStatic(fixture.root, { cgi: { timeoutMs }, log: () => {} });
+    const started = Date.now();
     const response = await handler(new Request('https://localhost/cgi-bin/status.sh'), serveInfo());
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal(response.status, 418);
+    // Read only once the timer has fired: the script has long exited, and what it wrote is still delivered.
+    await new Promise((resolve) => setTimeout(resolve, timeoutMs + 500 - (Date.now() - started)));
     assert.equal(await response.text(), 'short and stout');
   });
 

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connect as http2Connect } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
-import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { chownSync, copyFileSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,17 +25,41 @@ export interface ServerProcess {
 
 const serverScript = new URL('./server-process.ts', import.meta.url).pathname;
 
-export async function startServerProcess(root: string, options: Record<string, unknown> = {}): Promise<ServerProcess> {
+/** An unprivileged account for servers that must see file permissions (root reads everything): nobody. */
+export const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+/**
+ * The test certificate and key, copied into a directory owned by `owner`, so a server running as that user can
+ * read them (the originals are private to the test process).
+ */
+function certificateFor(owner: { uid: number; gid: number }): { certFile: string; keyFile: string } {
   const certificate = makeCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'httpsd-static-cert-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  copyFileSync(certificate.certFile, certFile);
+  copyFileSync(certificate.keyFile, keyFile);
+  for (const path of [dir, certFile, keyFile]) chownSync(path, owner.uid, owner.gid);
+  return { certFile, keyFile };
+}
+
+/** Starts the server process, as `runAs` (uid and gid) when given. */
+export async function startServerProcess(
+  root: string,
+  options: Record<string, unknown> = {},
+  runAs?: { uid: number; gid: number },
+): Promise<ServerProcess> {
+  const certificate = runAs === undefined ? makeCertificate() : certificateFor(runAs);
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', serverScript, JSON.stringify({ root, cert: certificate.certFile, key: certificate.keyFile, options })],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], ...(runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }) },
   );
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr.join('\n')}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr.join('\n')}`)), 60_000);
     createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line) as { port: number; pid: number });
@@ -84,20 +108,36 @@ const curlDir = mkdtempSync(join(tmpdir(), 'httpsd-static-curl-'));
 process.once('exit', () => rmSync(curlDir, { recursive: true, force: true }));
 
 export function curl(base: string, path: string, protocol: 'h1' | 'h2', args: string[] = []): Promise<HttpResult> {
+  return curlWithExitCode(base, path, protocol, args).then(({ exitCode, error, result }) => {
+    if (exitCode !== 0) throw new Error(`curl ${path} failed: ${error}`);
+    return result;
+  });
+}
+
+/**
+ * curl, resolving even when the transfer fails part-way (exit code 18 for a body cut short, 56 for a reset
+ * stream), with whatever status, headers and body arrived.
+ */
+export function curlWithExitCode(
+  base: string,
+  path: string,
+  protocol: 'h1' | 'h2',
+  args: string[] = [],
+): Promise<{ exitCode: number; error: string; result: HttpResult }> {
   const bodyFile = join(curlDir, `body-${process.pid}-${curlCounter++}`);
   const protocolFlag = protocol === 'h2' ? '--http2' : '--http1.1';
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     execFile(
       'curl',
-      ['-sk', '--max-time', '30', protocolFlag, '-D', '-', '-o', bodyFile, '-w', '\n%{http_version}', ...args, base + path],
+      ['-sSk', '--max-time', '30', protocolFlag, '-D', '-', '-o', bodyFile, '-w', '\n%{http_version}', ...args, base + path],
       { encoding: 'latin1', maxBuffer: 1 << 20 },
-      (error, stdout) => {
-        if (error) return reject(new Error(`curl ${path} failed: ${error.message}`));
+      (error, stdout, stderr) => {
+        const exitCode = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         const lastNewline = stdout.lastIndexOf('\n');
         const version = stdout.slice(lastNewline + 1).trim();
-        const blocks = stdout.slice(0, lastNewline).split('\r\n\r\n').filter((block) => block.trim() !== '');
-        const lines = blocks[blocks.length - 1]!.split('\r\n');
-        const status = Number(lines[0]!.split(' ')[1]);
+        const blocks = stdout.slice(0, Math.max(lastNewline, 0)).split('\r\n\r\n').filter((block) => block.trim() !== '');
+        const lines = (blocks[blocks.length - 1] ?? '').split('\r\n');
+        const status = Number(lines[0]?.split(' ')[1] ?? 0);
         const headers = new Map<string, string>();
         for (const line of lines.slice(1)) {
           const colon = line.indexOf(':');
@@ -113,7 +153,7 @@ export function curl(base: string, path: string, protocol: 'h1' | 'h2', args: st
         } catch {
           body = Buffer.alloc(0);
         }
-        resolve({ status, headers, body, version });
+        resolve({ exitCode, error: `${error?.message ?? ''} ${stderr}`.trim(), result: { status, headers, body, version } });
       },
     );
   });
@@ -162,10 +202,11 @@ export function rawHttp1(port: number, requestText: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     const chunks: Buffer[] = [];
+    // A bound for a server that never closes, generous so a busy machine never cuts a response short.
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(Buffer.concat(chunks).toString('latin1'));
-    }, 5000);
+    }, 30_000);
     socket.on('secureConnect', () => socket.write(requestText, 'latin1'));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => {
@@ -201,4 +242,17 @@ export function parseMultipart(body: Buffer, contentType: string): Array<{ range
     position = next + 2;
   }
   return parts;
+}
+
+/**
+ * Waits until the server has logged a line matching `pattern` since line `from` (its stderr is a pipe read
+ * independently of the responses' sockets), then a moment more for anything logged right after it; returns the
+ * lines logged since `from`.
+ */
+export async function logLinesAfter(server: ServerProcess, from: number, pattern: RegExp): Promise<string[]> {
+  for (let waited = 0; waited < 10_000 && !server.stderr.slice(from).some((line) => pattern.test(line)); waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return server.stderr.slice(from);
 }

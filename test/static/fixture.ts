@@ -90,6 +90,8 @@ export function addCgiScripts(fixture: Fixture): string {
     'client.sh': '#!/bin/sh\nprintf "Location: https://example.com/elsewhere\\n\\n"\n',
     'hang.sh': `#!/bin/sh\nsleep 60 &\necho $! > "${join(fixture.base, 'hang.pid')}"\nwait\n`,
     'slowbody.sh': `#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nstarted\\n"\nsleep 60 &\necho $! > "${join(fixture.base, 'slowbody.pid')}"\nwait\n`,
+    // Its header section, then nothing: the response has not started when the timeout kills it.
+    'stall.sh': '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\nexec sleep 60\n',
     'garbage.sh': '#!/bin/sh\necho "this is not a CGI header"\necho\necho body\n',
     'die.sh': '#!/bin/sh\necho "oops" >&2\nexit 3\n',
     'noheaders.sh': '#!/bin/sh\nprintf "X-Only: 1\\n\\nbody"\n',

@@ -9,7 +9,8 @@ import { mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } f
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
-import { serveStatic } from '../../src/static/index.js';
+import { serveStatic, StaticConfigError } from '../../src/static/index.js';
+import { UsageError } from '../../src/common/errors.js';
 import type { StaticOptions } from '../../src/static/index.js';
 import { decodePathSegments } from '../../src/static/paths.js';
 import { ZSTD_AVAILABLE } from '../../src/static/bodies.js';
@@ -252,10 +253,11 @@ describe('files, directories and listings', () => {
   });
 
   test('bad options are usage errors', () => {
-    assert.throws(() => serveStatic(join(fixture.base, 'nope')), { name: 'UsageError', message: /does not exist/ });
-    assert.throws(() => serveStatic(join(fixture.root, 'hello.txt')), { name: 'UsageError', message: /not a directory/ });
-    assert.throws(() => serveStatic(fixture.root, { headers: { 'bad name': 'x' } }), { name: 'UsageError' });
-    assert.throws(() => serveStatic(fixture.root, { cgi: { dir: join(fixture.base, 'none') } }), { name: 'UsageError', message: /CGI directory/ });
+    assert.throws(() => serveStatic(join(fixture.base, 'nope')), (error) => error instanceof StaticConfigError && error instanceof UsageError);
+    assert.throws(() => serveStatic(join(fixture.base, 'nope')), { name: 'StaticConfigError', message: /does not exist/ });
+    assert.throws(() => serveStatic(join(fixture.root, 'hello.txt')), { name: 'StaticConfigError', message: /not a directory/ });
+    assert.throws(() => serveStatic(fixture.root, { headers: { 'bad name': 'x' } }), { name: 'StaticConfigError' });
+    assert.throws(() => serveStatic(fixture.root, { cgi: { dir: join(fixture.base, 'none') } }), { name: 'StaticConfigError', message: /CGI directory/ });
   });
 });
 
