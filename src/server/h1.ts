@@ -14,19 +14,39 @@ const kTracked = Symbol('httpsd.h1Connection');
 
 type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection };
 
+/**
+ * How much of an unread request body the server reads and drops after the response to keep the connection for the
+ * next request (the bound Go's net/http uses). Beyond it the connection is closed instead: a client sending a body
+ * nobody reads costs the server a close, never an unbounded read.
+ */
+export const DISCARD_AFTER_RESPONSE = 256 * 1024;
+
 /** Reads an IncomingMessage in paused mode: llhttp stops reading the socket while the app does not read. */
 class H1BodySource implements BodySource {
   private ended = false;
   private error: unknown = undefined;
   private received = 0;
+  /** The app asked for bytes at least once: it consumes the body (maybe while its response streams). */
+  private touched = false;
+  /** Bytes dropped since discarding began, and how many may be before the connection must close. */
+  private discarded = 0;
+  private discardBudget = -1;
+  /** The rest of the body will not be read: the connection closes after the response. */
+  mustClose = false;
   private resolveWaiter: ((chunk: Uint8Array | null) => void) | undefined;
   private rejectWaiter: ((error: unknown) => void) | undefined;
+  private readonly onReadable = () => this.wake();
+  private readonly onDiscarded = (chunk: Buffer) => this.countDiscarded(chunk.byteLength);
 
   constructor(
     private readonly req: http.IncomingMessage,
     private readonly maxBodySize: number,
+    /** Content-Length, or -1 for a chunked body. */
+    private readonly declaredLength: number,
+    /** More arrived than may be discarded: the connection cannot be kept. */
+    private readonly onDiscardOverflow: () => void,
   ) {
-    req.on('readable', () => this.wake());
+    req.on('readable', this.onReadable);
     req.on('end', () => {
       this.ended = true;
       this.wake();
@@ -35,6 +55,11 @@ class H1BodySource implements BodySource {
     req.on('close', () => {
       if (!req.complete) this.fail(new ClientAbortError());
     });
+  }
+
+  /** Every byte of the body has arrived (read by the app or not). */
+  get complete(): boolean {
+    return this.ended || this.req.complete;
   }
 
   fail(error: unknown): void {
@@ -48,12 +73,15 @@ class H1BodySource implements BodySource {
   /** A chunk, null at the end, undefined when nothing is buffered yet. Throws on error. */
   private tryRead(): Uint8Array | null | undefined {
     if (this.error !== undefined) throw this.error;
+    this.touched = true;
     const chunk = this.req.read() as Buffer | null;
     if (chunk !== null) {
       this.received += chunk.byteLength;
       if (this.received > this.maxBodySize) {
+        // RFC 9110 §15.5.14: the rest is never read, so the 413 closes the connection.
         const error = new PayloadTooLargeError(this.maxBodySize);
-        this.fail(error);
+        this.mustClose = true;
+        this.error = error;
         throw error;
       }
       return chunk;
@@ -62,19 +90,23 @@ class H1BodySource implements BodySource {
   }
 
   private wake(): void {
-    if (this.resolveWaiter === undefined) return;
+    const resolve = this.resolveWaiter;
+    const reject = this.rejectWaiter;
+    if (resolve === undefined || reject === undefined) return;
+    // Taken before tryRead: anything it calls may clear the waiters.
+    this.resolveWaiter = this.rejectWaiter = undefined;
     let chunk: Uint8Array | null | undefined;
     try {
       chunk = this.tryRead();
     } catch (error) {
-      const reject = this.rejectWaiter!;
-      this.resolveWaiter = this.rejectWaiter = undefined;
       reject(error);
       return;
     }
-    if (chunk === undefined) return;
-    const resolve = this.resolveWaiter;
-    this.resolveWaiter = this.rejectWaiter = undefined;
+    if (chunk === undefined) {
+      this.resolveWaiter = resolve;
+      this.rejectWaiter = reject;
+      return;
+    }
     resolve(chunk);
   }
 
@@ -92,9 +124,60 @@ class H1BodySource implements BodySource {
     });
   }
 
+  /** The app gave up on the body: the rest is dropped, the whole body still bounded by maxBodySize. */
   cancel(): void {
-    // Discard the rest; node:http keeps the connection usable (bounded by requestTimeout / maxBodySize).
+    this.touched = true;
+    this.discard(this.maxBodySize - this.received);
+  }
+
+  /**
+   * Just before the response head. A body the app never touched with more than DISCARD_AFTER_RESPONSE still to come
+   * is not worth reading: the response says `connection: close` (as Go's net/http does). A body the app is reading
+   * gets the benefit of the doubt: it usually ends while the response streams.
+   */
+  closeBeforeResponse(): boolean {
+    if (!this.mustClose && !this.complete && !this.touched && this.declaredLength >= 0) {
+      this.mustClose = this.declaredLength - this.received - this.req.readableLength > DISCARD_AFTER_RESPONSE;
+    }
+    return this.mustClose;
+  }
+
+  /** The response is written: what the app left unread is dropped, at most DISCARD_AFTER_RESPONSE more bytes. */
+  responseFinished(): void {
+    if (this.complete) return;
+    // A handler still waiting for the body after its own response is done would wait forever otherwise.
+    this.fail(new ClientAbortError('the request body was discarded after the response'));
+    if (this.mustClose) {
+      // The connection closes: keep reading (and dropping) so the close is a lingering one (RFC 9112 §9.6).
+      this.req.off('readable', this.onReadable);
+      this.req.resume();
+      this.onDiscardOverflow();
+      return;
+    }
+    const budget = this.discarded + DISCARD_AFTER_RESPONSE;
+    this.discard(this.discardBudget < 0 ? budget : Math.min(this.discardBudget, budget));
+  }
+
+  /**
+   * Reads and drops the rest. node:http's own discarding (req.resume() once the response is done) does nothing while
+   * a 'readable' listener is attached, so that listener goes first; without this the parser never reaches the next
+   * request and the keep-alive connection hangs until the idle timeout.
+   */
+  private discard(budget: number): void {
+    this.discardBudget = budget;
+    if (this.complete || this.mustClose) return;
+    this.req.off('readable', this.onReadable);
+    this.req.off('data', this.onDiscarded);
+    this.req.on('data', this.onDiscarded);
     this.req.resume();
+  }
+
+  private countDiscarded(bytes: number): void {
+    this.discarded += bytes;
+    if (this.discarded > this.discardBudget && !this.mustClose) {
+      this.mustClose = true;
+      this.onDiscardOverflow();
+    }
   }
 }
 
@@ -401,6 +484,19 @@ function onClientError(error: Error & { code?: string }, socket: Socket & { [kEr
   }
   socket.on('data', () => {});
   socket.resume();
+  lingeringClose(socket);
+}
+
+const kLingering = Symbol('httpsd.lingering');
+
+/**
+ * Ends our side and destroys the socket once the client closes too, or after LINGER_MS. Whoever reads the socket
+ * (node:http's parser, or the caller) keeps dropping its input meanwhile, so no RST destroys the last response.
+ */
+function lingeringClose(socket: Socket & { [kLingering]?: boolean }): void {
+  if (socket[kLingering] || socket.destroyed) return;
+  socket[kLingering] = true;
+  if (!socket.writableEnded) socket.end();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
@@ -427,9 +523,14 @@ export function acceptHttp1(context: ServerContext, server: http.Server, socket:
 }
 
 function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket as H1Socket;
+  if ((socket as { [kLingering]?: boolean })[kLingering]) {
+    // A request pipelined behind a body the server gave up on: the connection is closing, nothing is answered.
+    req.resume();
+    return;
+  }
   context.totalRequests++;
   context.inFlightRequests++;
-  const socket = req.socket as H1Socket;
   const connection = socket[kTracked]!;
   connection.active++;
   if (connection.requests++ === 0) clearTimeout(connection.firstRequestTimer);
@@ -453,13 +554,29 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const method = req.method!;
   let source: H1BodySource | null = null;
   const declaredLength = contentLength === undefined ? 0 : Number(contentLength);
-  if (declaredLength > 0 || chunked) source = new H1BodySource(req, context.limits.maxBodySize);
+  if (declaredLength > 0 || chunked) {
+    source = new H1BodySource(req, context.limits.maxBodySize, chunked ? -1 : declaredLength, () => {
+      // Too much left to drop: once the response is out the connection goes; until then, stop reading.
+      if (res.writableFinished) lingeringClose(socket);
+      else req.pause();
+    });
+    res.once('finish', () => source!.responseFinished());
+  }
   const request = new LazyRequest(method, scheme, host ?? facts.localAddress, req.url ?? '/', raw, false, source);
   const exchange = new H1Exchange(context, req, res, request, connection, source);
+  const respond = source === null ? (response: Response) => exchange.respond(response) : (response: Response) => {
+    if (!source.complete) {
+      // node:http ends a `connection: close` response with destroySoon(): with body bytes still unread the kernel
+      // would answer them with a RST that can destroy the response before the client reads it.
+      socket.destroySoon = () => lingeringClose(socket);
+      if (source.closeBeforeResponse()) res.shouldKeepAlive = false;
+    }
+    return exchange.respond(response);
+  };
 
   if (declaredLength > context.limits.maxBodySize) {
     // RFC 9110 §15.5.14: refuse before reading any of it.
-    exchange.respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
+    respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
     exchange.watch();
     return;
   }
@@ -467,9 +584,9 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const result = context.invoke(request, info);
   if (result instanceof Promise) {
     exchange.watch();
-    result.then((response) => exchange.respond(response));
+    result.then(respond);
     return;
   }
-  if (exchange.respond(result) && source === null) exchange.done();
+  if (respond(result) && source === null) exchange.done();
   else exchange.watch();
 }
