@@ -12,7 +12,10 @@ import type { TrailersInit } from './response.js';
 const kFacts = Symbol('httpsd.connectionFacts');
 const kTracked = Symbol('httpsd.h1Connection');
 
-type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection };
+/** Set once the connection is closing after the current response: requests parsed after it are dropped. */
+const kNoMoreRequests = Symbol('httpsd.noMoreRequests');
+
+type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection; [kNoMoreRequests]?: boolean };
 
 /**
  * How much of an unread request body the server reads and drops after the response to keep the connection for the
@@ -442,10 +445,13 @@ export function createHttp1Server(context: ServerContext, scheme: 'https' | 'htt
       // How often node:http checks headersTimeout/requestTimeout: fine enough for short test limits.
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeout / 4))),
       noDelay: true,
+      // Checked in handleRequest with the other Host rules, so that nothing pipelined behind the 400 is served.
+      requireHostHeader: false,
     },
     (req, res) => handleRequest(context, scheme, req, res),
   );
   server.on('clientError', onClientError);
+  server.on('connect', refuseConnect);
   // This server never listens; 'listening' starts node:http's connection tracking (headers/request timeouts,
   // closeIdleConnections) for the sockets we hand it.
   server.emit('listening');
@@ -474,11 +480,24 @@ function onClientError(error: Error & { code?: string }, socket: Socket & { [kEr
   if (code === 'HPE_HEADER_OVERFLOW') status = 431; // RFC 6585 §5
   else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408; // RFC 9110 §15.5.9
   else if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') status = 413;
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-  );
-  if (status === 408) {
-    // A slow client: nothing worth lingering for.
+  // A slow client (408): nothing worth lingering for.
+  answerAndClose(socket, status, status !== 408);
+}
+
+/**
+ * CONNECT asks the server to become a tunnel (RFC 9110 §9.3.6), a proxy function httpsd does not have for any
+ * target: 501 Not Implemented (RFC 9110 §15.6.2), never the fetch handler. Not 405: its Allow header would have to
+ * list the methods of the target resource, and an authority-form target names no resource here (nor does the
+ * server know which methods the handler takes). node:http hands CONNECT over as a detached socket ('connect').
+ */
+function refuseConnect(_req: http.IncomingMessage, socket: Socket): void {
+  answerAndClose(socket, 501, true);
+}
+
+/** Writes a bodiless status with `connection: close` on a socket node:http no longer parses, and closes it. */
+function answerAndClose(socket: Socket, status: number, linger: boolean): void {
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  if (!linger) {
     socket.destroySoon();
     return;
   }
@@ -493,7 +512,8 @@ const kLingering = Symbol('httpsd.lingering');
  * Ends our side and destroys the socket once the client closes too, or after LINGER_MS. Whoever reads the socket
  * (node:http's parser, or the caller) keeps dropping its input meanwhile, so no RST destroys the last response.
  */
-function lingeringClose(socket: Socket & { [kLingering]?: boolean }): void {
+function lingeringClose(socket: H1Socket & { [kLingering]?: boolean }): void {
+  socket[kNoMoreRequests] = true;
   if (socket[kLingering] || socket.destroyed) return;
   socket[kLingering] = true;
   if (!socket.writableEnded) socket.end();
@@ -522,10 +542,23 @@ export function acceptHttp1(context: ServerContext, server: http.Server, socket:
   server.emit('connection', socket);
 }
 
+/**
+ * RFC 9112 §3.2 / RFC 3986 §3.2.2: Host = uri-host [ ":" port ], where uri-host is an IP-literal in brackets or a
+ * reg-name / IPv4address (unreserved, pct-encoded and sub-delims characters). Empty is allowed (no authority).
+ */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/** The authority of a request without Host (HTTP/1.0): the address and port the client connected to. */
+function localAuthority(facts: ConnectionFacts): string {
+  const address = facts.localAddress.includes(':') ? `[${facts.localAddress}]` : facts.localAddress;
+  return `${address}:${facts.localPort}`;
+}
+
 function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, res: http.ServerResponse): void {
   const socket = req.socket as H1Socket;
-  if ((socket as { [kLingering]?: boolean })[kLingering]) {
-    // A request pipelined behind a body the server gave up on: the connection is closing, nothing is answered.
+  if (socket[kNoMoreRequests]) {
+    // Pipelined behind a refused request or a body the server gave up on: the connection is closing and what
+    // follows may be the smuggled part of a malformed message. Never served.
     req.resume();
     return;
   }
@@ -537,18 +570,30 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const facts = (socket[kFacts] ??= new ConnectionFacts(socket, 'http/1.1', scheme));
   const raw = req.rawHeaders;
 
-  // One pass over the head for the three fields the adapter needs.
+  // One pass over the head for the fields the adapter needs (llhttp has checked the framing ones already).
   let host: string | undefined;
+  let hosts = 0;
   let contentLength: string | undefined;
   let chunked = false;
+  let otherCoding = false;
+  let upgrade = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 4) {
-      if (name === 'host' || name === 'Host' || name.toLowerCase() === 'host') host = raw[i + 1];
+      if (name === 'host' || name === 'Host' || name.toLowerCase() === 'host') {
+        host = raw[i + 1];
+        hosts++;
+      }
     } else if (name.length === 14) {
       if (name.toLowerCase() === 'content-length') contentLength = raw[i + 1];
     } else if (name.length === 17) {
-      if (name.toLowerCase() === 'transfer-encoding') chunked = true;
+      if (name.toLowerCase() === 'transfer-encoding') {
+        chunked = true;
+        // llhttp guarantees chunked is the final coding; anything before it is a coding we cannot undo.
+        if (raw[i + 1]!.trim().toLowerCase() !== 'chunked') otherCoding = true;
+      }
+    } else if (name.length === 7) {
+      if (name.toLowerCase() === 'upgrade') upgrade = true;
     }
   }
   const method = req.method!;
@@ -562,8 +607,44 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
     });
     res.once('finish', () => source!.responseFinished());
   }
-  const request = new LazyRequest(method, scheme, host ?? facts.localAddress, req.url ?? '/', raw, false, source);
+  const target = req.url ?? '/';
+  let authority = host || localAuthority(facts);
+  let headers = raw;
+  let refusal = 0;
+  if (req.httpVersionMajor !== 1) {
+    // llhttp accepts "HTTP/2.0" in a request line; this is an HTTP/1.x parser (RFC 9110 §15.6.6).
+    refusal = 505;
+  } else if (hosts > 1 || (host !== undefined && !VALID_HOST.test(host)) || (hosts === 0 && req.httpVersionMinor === 1)) {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one Host field line or an invalid
+    // one, MUST get 400.
+    refusal = 400;
+  } else if (otherCoding) {
+    // RFC 9112 §6.1: a transfer coding the server does not understand SHOULD get 501.
+    refusal = 501;
+  } else if (target.charCodeAt(0) !== 47 /* / */) {
+    if (target === '*') {
+      // RFC 9112 §3.2.4: asterisk-form is only for OPTIONS.
+      if (method !== 'OPTIONS') refusal = 400;
+    } else {
+      // Absolute-form (llhttp refuses authority-form outside CONNECT). RFC 9112 §3.2.2 / §3.3: the target URI is
+      // the request-target and Host is ignored; the handler's Host header says the same as its URL.
+      const absolute = URL.canParse(target) ? new URL(target) : undefined;
+      if (absolute === undefined || absolute.host === '' || !/^https?:$/.test(absolute.protocol)) refusal = 400;
+      else {
+        authority = absolute.host;
+        headers = raw.slice();
+        for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') headers[i + 1] = authority;
+      }
+    }
+  }
+  const request = new LazyRequest(method, scheme, authority, target, headers, false, source);
   const exchange = new H1Exchange(context, req, res, request, connection, source);
+  if (upgrade) {
+    // No upgrade is performed, but llhttp stops at the end of an Upgrade request and node:http drops whatever
+    // followed it in the same read: a request pipelined behind it would never be answered. Close after this one.
+    res.shouldKeepAlive = false;
+    socket[kNoMoreRequests] = true;
+  }
   const respond = source === null ? (response: Response) => exchange.respond(response) : (response: Response) => {
     if (!source.complete) {
       // node:http ends a `connection: close` response with destroySoon(): with body bytes still unread the kernel
@@ -574,6 +655,13 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
     return exchange.respond(response);
   };
 
+  if (refusal !== 0) {
+    res.shouldKeepAlive = false;
+    socket[kNoMoreRequests] = true;
+    respond(new Response(`${http.STATUS_CODES[refusal]}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+    exchange.watch();
+    return;
+  }
   if (declaredLength > context.limits.maxBodySize) {
     // RFC 9110 §15.5.14: refuse before reading any of it.
     respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));

@@ -48,6 +48,103 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/**
+ * Origins already parsed, by "scheme://authority": most servers see a handful of hosts. Bounded, because the
+ * authority comes from the client.
+ */
+const origins = new Map<string, string | null>();
+const MAX_CACHED_ORIGINS = 256;
+
+/** The WHATWG URL parser's serialisation of scheme://authority (lowercase host, no default port), or null. */
+function originOf(scheme: string, authority: string): string | null {
+  const key = scheme + '://' + authority;
+  let origin = origins.get(key);
+  if (origin === undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(key + '/');
+    } catch {
+      parsed = undefined;
+    }
+    // An authority with userinfo, a path or a query is no authority (RFC 9110 §4.2.4, RFC 9113 §8.3.1).
+    origin = parsed !== undefined && parsed.href === parsed.protocol + '//' + parsed.host + '/' ? parsed.protocol + '//' + parsed.host : null;
+    if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
+    origins.set(key, origin);
+  }
+  return origin;
+}
+
+/**
+ * Whether the URL parser would leave an origin-form target exactly as it is: no dot segment (".", "..", or their
+ * %2e spellings, which it resolves), no backslash (a separator for http/https), nothing it percent-encodes
+ * (controls, space, non-ASCII, " # < > ^ ` { | } '), no fragment. One pass over the string, no allocation.
+ */
+function isCanonicalTarget(target: string): boolean {
+  let inQuery = false;
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+    switch (c) {
+      case 0x22: // "
+      case 0x23: // #
+      case 0x27: // '
+      case 0x3c: // <
+      case 0x3e: // >
+      case 0x5c: // \
+      case 0x5e: // ^
+      case 0x60: // `
+      case 0x7b: // {
+      case 0x7c: // |
+      case 0x7d: // }
+        return false;
+      case 0x3f: // ?
+        inQuery = true;
+        break;
+      case 0x2f: {
+        // A segment starting with "." or "%2e" may be a dot segment: leave it to the parser.
+        if (inQuery) break;
+        const next = target.charCodeAt(i + 1);
+        if (next === 0x2e) return false;
+        if (next === 0x25 && target.charCodeAt(i + 2) === 0x32 && (target.charCodeAt(i + 3) | 0x20) === 0x65) return false;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+/**
+ * request.url as `new Request(url).url` would give it: what the WHATWG URL parser makes of the target, so that a
+ * framework slicing the string and `new URL(request.url).pathname` (the static handler) route to the same place.
+ * "/a/../../b/%2e%2e/c" is "/c" for both. Ordinary paths skip the parser.
+ */
+export function targetUrl(scheme: string, authority: string, target: string): string {
+  const first = target.charCodeAt(0);
+  if (first === 47 /* / */ || target === '*') {
+    const path = first === 47 ? target : '/';
+    const origin = originOf(scheme, authority);
+    if (origin !== null && isCanonicalTarget(path)) return origin + path;
+    return parsedOr((origin ?? scheme + '://' + authority) + path);
+  }
+  return parsedOr(target); // absolute-form (RFC 9112 §3.2.2)
+}
+
+const HAS_OCTET = /[\x80-\xff]/;
+const OCTET = /[\x80-\xff]/g;
+
+function parsedOr(url: string): string {
+  // Targets arrive as Latin-1 strings, one character per octet: encode the octets themselves, as the URL parser would
+  // encode the bytes of a UTF-8 string (it would otherwise encode each octet's character a second time).
+  if (HAS_OCTET.test(url)) url = url.replace(OCTET, (octet) => '%' + octet.charCodeAt(0).toString(16).toUpperCase());
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+}
+
 export class LazyRequest {
   /** @internal */ _method: string;
   /** @internal */ _scheme: string;
@@ -106,12 +203,7 @@ export class LazyRequest {
   }
 
   get url(): string {
-    if (this._url === undefined) {
-      const path = this._path;
-      if (path.charCodeAt(0) === 47 /* / */) this._url = this._scheme + '://' + this._authority + path;
-      else if (path === '*') this._url = this._scheme + '://' + this._authority + '/';
-      else this._url = path; // absolute-form (RFC 9112 §3.2.2)
-    }
+    if (this._url === undefined) this._url = targetUrl(this._scheme, this._authority, this._path);
     return this._url;
   }
 
