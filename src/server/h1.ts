@@ -539,6 +539,12 @@ export function acceptHttp1(context: ServerContext, server: http.Server, socket:
     connection.socketClosed();
   });
   if (context.closing) connection.closing = true;
+  // node:http would read a TLS socket's handle natively (parser.consume). When pipelined responses back up it
+  // pauses the parser and the socket, but TLS still hands over records it has already decrypted, which the paused
+  // parser rejects (HPE_PAUSED): a client that pipelines and reads every answer had its connection cut. Through
+  // 'data' events instead, a paused socket keeps those bytes until the parser resumes.
+  const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
+  if (handle) handle._consumed = true;
   server.emit('connection', socket);
 }
 
