@@ -138,8 +138,8 @@ class H1BodySource implements BodySource {
    * is not worth reading: the response says `connection: close` (as Go's net/http does). A body the app is reading
    * gets the benefit of the doubt: it usually ends while the response streams.
    */
-  closeBeforeResponse(): boolean {
-    if (!this.mustClose && !this.complete && !this.touched && this.declaredLength >= 0) {
+  closeBeforeResponse(streamTaken: boolean): boolean {
+    if (!this.mustClose && !this.complete && !this.touched && !streamTaken && this.declaredLength >= 0) {
       this.mustClose = this.declaredLength - this.received - this.req.readableLength > DISCARD_AFTER_RESPONSE;
     }
     return this.mustClose;
@@ -656,7 +656,8 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
       // node:http ends a `connection: close` response with destroySoon(): with body bytes still unread the kernel
       // would answer them with a RST that can destroy the response before the client reads it.
       socket.destroySoon = () => lingeringClose(socket);
-      if (source.closeBeforeResponse()) res.shouldKeepAlive = false;
+      // A body stream the app took (e.g. `new Response(request.body)`) is read by the response itself.
+      if (source.closeBeforeResponse(request._stream !== undefined)) res.shouldKeepAlive = false;
     }
     return exchange.respond(response);
   };

@@ -56,7 +56,13 @@ const origins = new Map<string, string | null>();
 const MAX_CACHED_ORIGINS = 256;
 
 /** The WHATWG URL parser's serialisation of scheme://authority (lowercase host, no default port), or null. */
+let lastScheme = '';
+let lastAuthority = '';
+let lastOrigin: string | null = null;
+
 function originOf(scheme: string, authority: string): string | null {
+  // Almost every request names the host the one before it did: a string comparison, no hashing.
+  if (authority === lastAuthority && scheme === lastScheme) return lastOrigin;
   const key = scheme + '://' + authority;
   let origin = origins.get(key);
   if (origin === undefined) {
@@ -71,46 +77,40 @@ function originOf(scheme: string, authority: string): string | null {
     if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
     origins.set(key, origin);
   }
+  lastScheme = scheme;
+  lastAuthority = authority;
+  lastOrigin = origin;
   return origin;
 }
+
+/** Characters below 0x7f the URL parser rewrites in a path or query: controls, space, " # ' < > \\ ^ ` { | }. */
+const REWRITTEN = new Uint8Array(0x80);
+for (let c = 0; c <= 0x20; c++) REWRITTEN[c] = 1;
+for (const c of '"#\'<>\\^`{|}') REWRITTEN[c.charCodeAt(0)] = 1;
 
 /**
  * Whether the URL parser would leave an origin-form target exactly as it is: no dot segment (".", "..", or their
  * %2e spellings, which it resolves), no backslash (a separator for http/https), nothing it percent-encodes
- * (controls, space, non-ASCII, " # < > ^ ` { | } '), no fragment. One pass over the string, no allocation.
+ * (controls, space, non-ASCII, " # ' < > ^ ` { | }), no fragment. One pass over the string, no allocation.
  */
 function isCanonicalTarget(target: string): boolean {
-  let inQuery = false;
-  for (let i = 0; i < target.length; i++) {
+  const length = target.length;
+  let i = 0;
+  // The path: a segment starting with "." or "%2e" may be a dot segment, left to the parser.
+  for (; i < length; i++) {
     const c = target.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return false;
-    switch (c) {
-      case 0x22: // "
-      case 0x23: // #
-      case 0x27: // '
-      case 0x3c: // <
-      case 0x3e: // >
-      case 0x5c: // \
-      case 0x5e: // ^
-      case 0x60: // `
-      case 0x7b: // {
-      case 0x7c: // |
-      case 0x7d: // }
-        return false;
-      case 0x3f: // ?
-        inQuery = true;
-        break;
-      case 0x2f: {
-        // A segment starting with "." or "%2e" may be a dot segment: leave it to the parser.
-        if (inQuery) break;
-        const next = target.charCodeAt(i + 1);
-        if (next === 0x2e) return false;
-        if (next === 0x25 && target.charCodeAt(i + 2) === 0x32 && (target.charCodeAt(i + 3) | 0x20) === 0x65) return false;
-        break;
-      }
-      default:
-        break;
+    if (c >= 0x7f || REWRITTEN[c] === 1) return false;
+    if (c === 0x3f /* ? */) break;
+    if (c === 0x2f /* / */) {
+      const next = target.charCodeAt(i + 1);
+      if (next === 0x2e) return false;
+      if (next === 0x25 && target.charCodeAt(i + 2) === 0x32 && (target.charCodeAt(i + 3) | 0x20) === 0x65) return false;
     }
+  }
+  // The query: only percent-encoding applies.
+  for (; i < length; i++) {
+    const c = target.charCodeAt(i);
+    if (c >= 0x7f || REWRITTEN[c] === 1) return false;
   }
   return true;
 }

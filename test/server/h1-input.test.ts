@@ -23,6 +23,7 @@ async function handler(request: Request): Promise<Response> {
     const body = await request.arrayBuffer();
     return new Response(`read ${body.byteLength}`);
   }
+  if (url.pathname === '/stream-echo') return new Response(request.body);
   if (url.pathname === '/cancel') {
     // Takes one chunk, then gives up on the rest.
     const reader = request.body!.getReader();
@@ -140,6 +141,20 @@ describe('HTTP/1.1 request bodies', () => {
     const piece = chunked(64 * 1024, 16 * 1024).replace(/0\r\n\r\n$/, '');
     for (let i = 0; i < 64 && !wire.closed; i++) await wire.write(piece);
     await wire.closedWithin(20_000);
+    await settled(server);
+  });
+
+  test('a large body streamed back by the response keeps the connection (it is read, not left)', async () => {
+    const size = 1024 * 1024;
+    const wire = await H1Wire.connect(server.port, true);
+    wire.socket.write(`POST /stream-echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n\r\n`);
+    wire.socket.write(Buffer.alloc(size, 0x63));
+    wire.socket.write('GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const [first, second] = await wire.responsesWithin(2, 20_000);
+    assert.equal(first!.body.length, size);
+    assert.notEqual(first!.headers.get('connection'), 'close');
+    assert.equal(second!.body.toString(), 'GET /after');
+    wire.destroy();
     await settled(server);
   });
 
