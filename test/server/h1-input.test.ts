@@ -231,25 +231,28 @@ describe('CONNECT is refused with 501 and never reaches the handler', () => {
     });
   }
 
-  test('HTTP/2 (no :protocol): 501, the stream ends, the connection goes on', async () => {
-    const before = seen.length;
-    const session = connectH2(server.origin);
-    try {
-      const status = await new Promise<number>((resolve, reject) => {
-        const stream = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' }, { endStream: false });
-        stream.on('response', (headers) => resolve(Number(headers[':status'])));
-        stream.on('error', reject);
-        stream.on('close', () => reject(new Error(`stream closed without a response (rst ${stream.rstCode})`)));
-      });
-      assert.equal(status, 501);
-      assert.equal(seen.length, before, 'the handler saw the CONNECT');
-      const next = await h2Request(session, { ':path': '/after' });
-      assert.equal(next.body.toString(), 'GET /after');
-    } finally {
-      session.close();
-    }
-    await settled(server);
-  });
+  for (const label of ['TLS', 'h2c']) {
+    test(`HTTP/2 over ${label} (no :protocol): 501, the stream ends, the connection goes on`, async () => {
+      const target = label === 'TLS' ? server : clear;
+      const before = seen.length;
+      const session = connectH2(target.origin);
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          const stream = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' }, { endStream: false });
+          stream.on('response', (headers) => resolve(Number(headers[':status'])));
+          stream.on('error', reject);
+          stream.on('close', () => reject(new Error(`stream closed without a response (rst ${stream.rstCode})`)));
+        });
+        assert.equal(status, 501);
+        assert.equal(seen.length, before, 'the handler saw the CONNECT');
+        const next = await h2Request(session, { ':path': '/after' });
+        assert.equal(next.body.toString(), 'GET /after');
+      } finally {
+        session.close();
+      }
+      await settled(target);
+    });
+  }
 });
 
 describe('RFC 9112 request heads', () => {
