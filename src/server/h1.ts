@@ -554,6 +554,20 @@ export function acceptHttp1(context: ServerContext, server: http.Server, socket:
  */
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
+/** The status for a request head RFC 9112 tells a server to refuse that llhttp lets through, or 0. */
+function headRefusal(req: http.IncomingMessage, target: string, host: string | undefined, hosts: number, otherCoding: boolean): number {
+  // llhttp accepts "HTTP/2.0" in a request line; this is an HTTP/1.x parser (RFC 9110 §15.6.6).
+  if (req.httpVersionMajor !== 1) return 505;
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one Host field line or an invalid one,
+  // MUST get 400.
+  if (hosts > 1 || (host !== undefined && !VALID_HOST.test(host)) || (hosts === 0 && req.httpVersionMinor === 1)) return 400;
+  // RFC 9112 §6.1: a transfer coding the server does not understand SHOULD get 501.
+  if (otherCoding) return 501;
+  // RFC 9112 §3.2.4: asterisk-form is only for OPTIONS.
+  if (target === '*' && req.method !== 'OPTIONS') return 400;
+  return 0;
+}
+
 /** The authority of a request without Host (HTTP/1.0): the address and port the client connected to. */
 function localAuthority(facts: ConnectionFacts): string {
   const address = facts.localAddress.includes(':') ? `[${facts.localAddress}]` : facts.localAddress;
@@ -616,31 +630,16 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const target = req.url ?? '/';
   let authority = host || localAuthority(facts);
   let headers = raw;
-  let refusal = 0;
-  if (req.httpVersionMajor !== 1) {
-    // llhttp accepts "HTTP/2.0" in a request line; this is an HTTP/1.x parser (RFC 9110 §15.6.6).
-    refusal = 505;
-  } else if (hosts > 1 || (host !== undefined && !VALID_HOST.test(host)) || (hosts === 0 && req.httpVersionMinor === 1)) {
-    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one Host field line or an invalid
-    // one, MUST get 400.
-    refusal = 400;
-  } else if (otherCoding) {
-    // RFC 9112 §6.1: a transfer coding the server does not understand SHOULD get 501.
-    refusal = 501;
-  } else if (target.charCodeAt(0) !== 47 /* / */) {
-    if (target === '*') {
-      // RFC 9112 §3.2.4: asterisk-form is only for OPTIONS.
-      if (method !== 'OPTIONS') refusal = 400;
-    } else {
-      // Absolute-form (llhttp refuses authority-form outside CONNECT). RFC 9112 §3.2.2 / §3.3: the target URI is
-      // the request-target and Host is ignored; the handler's Host header says the same as its URL.
-      const absolute = URL.canParse(target) ? new URL(target) : undefined;
-      if (absolute === undefined || absolute.host === '' || !/^https?:$/.test(absolute.protocol)) refusal = 400;
-      else {
-        authority = absolute.host;
-        headers = raw.slice();
-        for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') headers[i + 1] = authority;
-      }
+  let refusal = headRefusal(req, target, host, hosts, otherCoding);
+  if (refusal === 0 && target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
+    // Absolute-form (llhttp refuses authority-form outside CONNECT). RFC 9112 §3.2.2 / §3.3: the target URI is the
+    // request-target and Host is ignored; the handler's Host header says the same as its URL.
+    const absolute = URL.canParse(target) ? new URL(target) : undefined;
+    if (absolute === undefined || absolute.host === '' || !/^https?:$/.test(absolute.protocol)) refusal = 400;
+    else {
+      authority = absolute.host;
+      headers = raw.slice();
+      for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') headers[i + 1] = authority;
     }
   }
   const request = new LazyRequest(method, scheme, authority, target, headers, false, source);
