@@ -14,21 +14,44 @@ import type { TrailersInit } from './response.js';
 const kFacts = Symbol('httpsd.connectionFacts');
 const kTracked = Symbol('httpsd.h1Connection');
 
-type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection };
+/** Set once the connection is closing after the current response: requests parsed after it are dropped. */
+const kNoMoreRequests = Symbol('httpsd.noMoreRequests');
+
+type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection; [kNoMoreRequests]?: boolean };
+
+/**
+ * How much of an unread request body the server reads and drops after the response to keep the connection for the
+ * next request (the bound Go's net/http uses). Beyond it the connection is closed instead: a client sending a body
+ * nobody reads costs the server a close, never an unbounded read.
+ */
+export const DISCARD_AFTER_RESPONSE = 256 * 1024;
 
 /** Reads an IncomingMessage in paused mode: llhttp stops reading the socket while the app does not read. */
 class H1BodySource implements BodySource {
   private ended = false;
   private error: unknown = undefined;
   private received = 0;
+  /** The app asked for bytes at least once: it consumes the body (maybe while its response streams). */
+  private touched = false;
+  /** Bytes dropped since discarding began, and how many may be before the connection must close. */
+  private discarded = 0;
+  private discardBudget = -1;
+  /** The rest of the body will not be read: the connection closes after the response. */
+  mustClose = false;
   private resolveWaiter: ((chunk: Uint8Array | null) => void) | undefined;
   private rejectWaiter: ((error: unknown) => void) | undefined;
+  private readonly onReadable = () => this.wake();
+  private readonly onDiscarded = (chunk: Buffer) => this.countDiscarded(chunk.byteLength);
 
   constructor(
     private readonly req: http.IncomingMessage,
     private readonly maxBodySize: number,
+    /** Content-Length, or -1 for a chunked body. */
+    private readonly declaredLength: number,
+    /** More arrived than may be discarded: the connection cannot be kept. */
+    private readonly onDiscardOverflow: () => void,
   ) {
-    req.on('readable', () => this.wake());
+    req.on('readable', this.onReadable);
     req.on('end', () => {
       this.ended = true;
       this.wake();
@@ -37,6 +60,11 @@ class H1BodySource implements BodySource {
     req.on('close', () => {
       if (!req.complete) this.fail(new ClientAbortError());
     });
+  }
+
+  /** Every byte of the body has arrived (read by the app or not). */
+  get complete(): boolean {
+    return this.ended || this.req.complete;
   }
 
   fail(error: unknown): void {
@@ -50,12 +78,15 @@ class H1BodySource implements BodySource {
   /** A chunk, null at the end, undefined when nothing is buffered yet. Throws on error. */
   private tryRead(): Uint8Array | null | undefined {
     if (this.error !== undefined) throw this.error;
+    this.touched = true;
     const chunk = this.req.read() as Buffer | null;
     if (chunk !== null) {
       this.received += chunk.byteLength;
       if (this.received > this.maxBodySize) {
+        // RFC 9110 §15.5.14: the rest is never read, so the 413 closes the connection.
         const error = new PayloadTooLargeError(this.maxBodySize);
-        this.fail(error);
+        this.mustClose = true;
+        this.error = error;
         throw error;
       }
       return chunk;
@@ -64,19 +95,23 @@ class H1BodySource implements BodySource {
   }
 
   private wake(): void {
-    if (this.resolveWaiter === undefined) return;
+    const resolve = this.resolveWaiter;
+    const reject = this.rejectWaiter;
+    if (resolve === undefined || reject === undefined) return;
+    // Taken before tryRead: anything it calls may clear the waiters.
+    this.resolveWaiter = this.rejectWaiter = undefined;
     let chunk: Uint8Array | null | undefined;
     try {
       chunk = this.tryRead();
     } catch (error) {
-      const reject = this.rejectWaiter!;
-      this.resolveWaiter = this.rejectWaiter = undefined;
       reject(error);
       return;
     }
-    if (chunk === undefined) return;
-    const resolve = this.resolveWaiter;
-    this.resolveWaiter = this.rejectWaiter = undefined;
+    if (chunk === undefined) {
+      this.resolveWaiter = resolve;
+      this.rejectWaiter = reject;
+      return;
+    }
     resolve(chunk);
   }
 
@@ -94,9 +129,60 @@ class H1BodySource implements BodySource {
     });
   }
 
+  /** The app gave up on the body: the rest is dropped, the whole body still bounded by maxBodySize. */
   cancel(): void {
-    // Discard the rest; node:http keeps the connection usable (bounded by requestTimeout / maxBodySize).
+    this.touched = true;
+    this.discard(this.maxBodySize - this.received);
+  }
+
+  /**
+   * Just before the response head. A body the app never touched with more than DISCARD_AFTER_RESPONSE still to come
+   * is not worth reading: the response says `connection: close` (as Go's net/http does). A body the app is reading
+   * gets the benefit of the doubt: it usually ends while the response streams.
+   */
+  closeBeforeResponse(streamTaken: boolean): boolean {
+    if (!this.mustClose && !this.complete && !this.touched && !streamTaken && this.declaredLength >= 0) {
+      this.mustClose = this.declaredLength - this.received - this.req.readableLength > DISCARD_AFTER_RESPONSE;
+    }
+    return this.mustClose;
+  }
+
+  /** The response is written: what the app left unread is dropped, at most DISCARD_AFTER_RESPONSE more bytes. */
+  responseFinished(): void {
+    if (this.complete) return;
+    // A handler still waiting for the body after its own response is done would wait forever otherwise.
+    this.fail(new ClientAbortError('the request body was discarded after the response'));
+    if (this.mustClose) {
+      // The connection closes: keep reading (and dropping) so the close is a lingering one (RFC 9112 §9.6).
+      this.req.off('readable', this.onReadable);
+      this.req.resume();
+      this.onDiscardOverflow();
+      return;
+    }
+    const budget = this.discarded + DISCARD_AFTER_RESPONSE;
+    this.discard(this.discardBudget < 0 ? budget : Math.min(this.discardBudget, budget));
+  }
+
+  /**
+   * Reads and drops the rest. node:http's own discarding (req.resume() once the response is done) does nothing while
+   * a 'readable' listener is attached, so that listener goes first; without this the parser never reaches the next
+   * request and the keep-alive connection hangs until the idle timeout.
+   */
+  private discard(budget: number): void {
+    this.discardBudget = budget;
+    if (this.complete || this.mustClose) return;
+    this.req.off('readable', this.onReadable);
+    this.req.off('data', this.onDiscarded);
+    this.req.on('data', this.onDiscarded);
     this.req.resume();
+  }
+
+  private countDiscarded(bytes: number): void {
+    this.discarded += bytes;
+    if (this.discarded > this.discardBudget && !this.mustClose) {
+      this.mustClose = true;
+      this.onDiscardOverflow();
+    }
   }
 }
 
@@ -394,10 +480,13 @@ export function createHttp1Server(context: ServerContext, scheme: 'https' | 'htt
       // How often node:http checks headersTimeout/requestTimeout: fine enough for short test limits.
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeout / 4))),
       noDelay: true,
+      // Checked in handleRequest with the other Host rules, so that nothing pipelined behind the 400 is served.
+      requireHostHeader: false,
     },
     (req, res) => handleRequest(context, scheme, req, res),
   );
   server.on('clientError', onClientError);
+  server.on('connect', refuseConnect);
   // This server never listens; 'listening' starts node:http's connection tracking (headers/request timeouts,
   // closeIdleConnections) for the sockets we hand it.
   server.emit('listening');
@@ -426,16 +515,43 @@ function onClientError(error: Error & { code?: string }, socket: Socket & { [kEr
   if (code === 'HPE_HEADER_OVERFLOW') status = 431; // RFC 6585 §5
   else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408; // RFC 9110 §15.5.9
   else if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') status = 413;
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-  );
-  if (status === 408) {
-    // A slow client: nothing worth lingering for.
+  // A slow client (408): nothing worth lingering for.
+  answerAndClose(socket, status, status !== 408);
+}
+
+/**
+ * CONNECT asks the server to become a tunnel (RFC 9110 §9.3.6), a proxy function httpsd does not have for any
+ * target: 501 Not Implemented (RFC 9110 §15.6.2), never the fetch handler. Not 405: its Allow header would have to
+ * list the methods of the target resource, and an authority-form target names no resource here (nor does the
+ * server know which methods the handler takes). node:http hands CONNECT over as a detached socket ('connect').
+ */
+function refuseConnect(_req: http.IncomingMessage, socket: Socket): void {
+  answerAndClose(socket, 501, true);
+}
+
+/** Writes a bodiless status with `connection: close` on a socket node:http no longer parses, and closes it. */
+function answerAndClose(socket: Socket, status: number, linger: boolean): void {
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  if (!linger) {
     socket.destroySoon();
     return;
   }
   socket.on('data', () => {});
   socket.resume();
+  lingeringClose(socket);
+}
+
+const kLingering = Symbol('httpsd.lingering');
+
+/**
+ * Ends our side and destroys the socket once the client closes too, or after LINGER_MS. Whoever reads the socket
+ * (node:http's parser, or the caller) keeps dropping its input meanwhile, so no RST destroys the last response.
+ */
+function lingeringClose(socket: H1Socket & { [kLingering]?: boolean }): void {
+  socket[kNoMoreRequests] = true;
+  if (socket[kLingering] || socket.destroyed) return;
+  socket[kLingering] = true;
+  if (!socket.writableEnded) socket.end();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
@@ -458,43 +574,138 @@ export function acceptHttp1(context: ServerContext, server: http.Server, socket:
     connection.socketClosed();
   });
   if (context.closing) connection.closing = true;
+  // node:http would read a TLS socket's handle natively (parser.consume). When pipelined responses back up it
+  // pauses the parser and the socket, but TLS still hands over records it has already decrypted, which the paused
+  // parser rejects (HPE_PAUSED): a client that pipelines and reads every answer had its connection cut. Through
+  // 'data' events instead, a paused socket keeps those bytes until the parser resumes.
+  const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
+  if (handle) handle._consumed = true;
   server.emit('connection', socket);
 }
 
+/**
+ * RFC 9112 §3.2 / RFC 3986 §3.2.2: Host = uri-host [ ":" port ], where uri-host is an IP-literal in brackets or a
+ * reg-name / IPv4address (unreserved, pct-encoded and sub-delims characters). Empty is allowed (no authority).
+ */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/** The status for a request head RFC 9112 tells a server to refuse that llhttp lets through, or 0. */
+function headRefusal(req: http.IncomingMessage, target: string, host: string | undefined, hosts: number, otherCoding: boolean): number {
+  // llhttp accepts "HTTP/2.0" in a request line; this is an HTTP/1.x parser (RFC 9110 §15.6.6).
+  if (req.httpVersionMajor !== 1) return 505;
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one Host field line or an invalid one,
+  // MUST get 400.
+  if (hosts > 1 || (host !== undefined && !VALID_HOST.test(host)) || (hosts === 0 && req.httpVersionMinor === 1)) return 400;
+  // RFC 9112 §6.1: a transfer coding the server does not understand SHOULD get 501.
+  if (otherCoding) return 501;
+  // RFC 9112 §3.2.4: asterisk-form is only for OPTIONS.
+  if (target === '*' && req.method !== 'OPTIONS') return 400;
+  return 0;
+}
+
+/** The authority of a request without Host (HTTP/1.0): the address and port the client connected to. */
+function localAuthority(facts: ConnectionFacts): string {
+  const address = facts.localAddress.includes(':') ? `[${facts.localAddress}]` : facts.localAddress;
+  return `${address}:${facts.localPort}`;
+}
+
 function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket as H1Socket;
+  if (socket[kNoMoreRequests]) {
+    // Pipelined behind a refused request or a body the server gave up on: the connection is closing and what
+    // follows may be the smuggled part of a malformed message. Never served.
+    req.resume();
+    return;
+  }
   context.totalRequests++;
   context.inFlightRequests++;
-  const socket = req.socket as H1Socket;
   const connection = socket[kTracked]!;
   connection.active++;
   if (connection.requests++ === 0) clearTimeout(connection.firstRequestTimer);
   const facts = (socket[kFacts] ??= new ConnectionFacts(socket, 'http/1.1', scheme));
   const raw = req.rawHeaders;
 
-  // One pass over the head for the three fields the adapter needs.
+  // One pass over the head for the fields the adapter needs (llhttp has checked the framing ones already).
   let host: string | undefined;
+  let hosts = 0;
   let contentLength: string | undefined;
   let chunked = false;
+  let otherCoding = false;
+  let upgrade = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 4) {
-      if (name === 'host' || name === 'Host' || name.toLowerCase() === 'host') host = raw[i + 1];
+      if (name === 'host' || name === 'Host' || name.toLowerCase() === 'host') {
+        host = raw[i + 1];
+        hosts++;
+      }
     } else if (name.length === 14) {
       if (name.toLowerCase() === 'content-length') contentLength = raw[i + 1];
     } else if (name.length === 17) {
-      if (name.toLowerCase() === 'transfer-encoding') chunked = true;
+      if (name.toLowerCase() === 'transfer-encoding') {
+        chunked = true;
+        // llhttp guarantees chunked is the final coding; anything before it is a coding we cannot undo.
+        if (raw[i + 1]!.trim().toLowerCase() !== 'chunked') otherCoding = true;
+      }
+    } else if (name.length === 7) {
+      if (name.toLowerCase() === 'upgrade') upgrade = true;
     }
   }
   const method = req.method!;
   let source: H1BodySource | null = null;
   const declaredLength = contentLength === undefined ? 0 : Number(contentLength);
-  if (declaredLength > 0 || chunked) source = new H1BodySource(req, context.limits.maxBodySize);
-  const request = new LazyRequest(method, scheme, host ?? facts.localAddress, req.url ?? '/', raw, false, source);
+  if (declaredLength > 0 || chunked) {
+    source = new H1BodySource(req, context.limits.maxBodySize, chunked ? -1 : declaredLength, () => {
+      // Too much left to drop: once the response is out the connection goes; until then, stop reading.
+      if (res.writableFinished) lingeringClose(socket);
+      else req.pause();
+    });
+    res.once('finish', () => source!.responseFinished());
+  }
+  const target = req.url ?? '/';
+  let authority = host || localAuthority(facts);
+  let headers = raw;
+  let refusal = headRefusal(req, target, host, hosts, otherCoding);
+  if (refusal === 0 && target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
+    // Absolute-form (llhttp refuses authority-form outside CONNECT). RFC 9112 §3.2.2 / §3.3: the target URI is the
+    // request-target and Host is ignored; the handler's Host header says the same as its URL.
+    const absolute = URL.canParse(target) ? new URL(target) : undefined;
+    if (absolute === undefined || absolute.host === '' || !/^https?:$/.test(absolute.protocol)) refusal = 400;
+    else {
+      authority = absolute.host;
+      headers = raw.slice();
+      for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') headers[i + 1] = authority;
+    }
+  }
+  const request = new LazyRequest(method, scheme, authority, target, headers, false, source);
   const exchange = new H1Exchange(context, req, res, request, connection, source);
+  if (upgrade) {
+    // No upgrade is performed, but llhttp stops at the end of an Upgrade request and node:http drops whatever
+    // followed it in the same read: a request pipelined behind it would never be answered. Close after this one.
+    res.shouldKeepAlive = false;
+    socket[kNoMoreRequests] = true;
+  }
+  const respond = source === null ? (response: Response) => exchange.respond(response) : (response: Response) => {
+    if (!source.complete) {
+      // node:http ends a `connection: close` response with destroySoon(): with body bytes still unread the kernel
+      // would answer them with a RST that can destroy the response before the client reads it.
+      socket.destroySoon = () => lingeringClose(socket);
+      // A body stream the app took (e.g. `new Response(request.body)`) is read by the response itself.
+      if (source.closeBeforeResponse(request._stream !== undefined)) res.shouldKeepAlive = false;
+    }
+    return exchange.respond(response);
+  };
 
+  if (refusal !== 0) {
+    res.shouldKeepAlive = false;
+    socket[kNoMoreRequests] = true;
+    respond(new Response(`${http.STATUS_CODES[refusal]}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+    exchange.watch();
+    return;
+  }
   if (declaredLength > context.limits.maxBodySize) {
     // RFC 9110 §15.5.14: refuse before reading any of it.
-    exchange.respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
+    respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
     exchange.watch();
     return;
   }
@@ -502,9 +713,9 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const result = context.invoke(request, info);
   if (result instanceof Promise) {
     exchange.watch();
-    result.then((response) => exchange.respond(response));
+    result.then(respond);
     return;
   }
-  if (exchange.respond(result) && source === null) exchange.done();
+  if (respond(result) && source === null) exchange.done();
   else exchange.watch();
 }

@@ -474,6 +474,12 @@ export class H2Session implements TrackedConnection {
       this.bodyTooLarge(stream);
       return;
     }
+    if (pseudo.method === 'CONNECT') {
+      // RFC 9113 §8.5: a tunnel request (extended CONNECT is never advertised, so the engine refuses :protocol).
+      // No tunnels here: 501 as on HTTP/1.1 (see refuseConnect in h1.ts), never the fetch handler.
+      this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
+      return;
+    }
     const result = context.invoke(request, new RequestInfo(this.facts, stream, context));
     if (result instanceof Promise) result.then((response) => stream.respond(response));
     else stream.respond(result);
@@ -482,10 +488,15 @@ export class H2Session implements TrackedConnection {
   /** RFC 9110 §15.5.14: 413, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
   private bodyTooLarge(stream: H2Stream): void {
     const error = new PayloadTooLargeError(this.context.limits.maxBodySize);
+    this.refuse(stream, this.context.failure(error, stream.request), error);
+  }
+
+  /** Answers a request the handler never sees, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
+  private refuse(stream: H2Stream, response: Response, error: Error): void {
     stream.source?.fail(error);
     stream.request._abort(error);
     if (!stream.headersSent && !stream.reset) {
-      stream.respond(this.context.failure(error, stream.request));
+      stream.respond(response);
       // Hand the 413 to the socket before the reset drops whatever is still queued for the stream.
       const wasReceiving = this.receiving;
       this.receiving = false;

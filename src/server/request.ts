@@ -48,6 +48,103 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/**
+ * Origins already parsed, by "scheme://authority": most servers see a handful of hosts. Bounded, because the
+ * authority comes from the client.
+ */
+const origins = new Map<string, string | null>();
+const MAX_CACHED_ORIGINS = 256;
+
+/** The WHATWG URL parser's serialisation of scheme://authority (lowercase host, no default port), or null. */
+let lastScheme = '';
+let lastAuthority = '';
+let lastOrigin: string | null = null;
+
+function originOf(scheme: string, authority: string): string | null {
+  // Almost every request names the host the one before it did: a string comparison, no hashing.
+  if (authority === lastAuthority && scheme === lastScheme) return lastOrigin;
+  const key = scheme + '://' + authority;
+  let origin = origins.get(key);
+  if (origin === undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(key + '/');
+    } catch {
+      parsed = undefined;
+    }
+    // An authority with userinfo, a path or a query is no authority (RFC 9110 §4.2.4, RFC 9113 §8.3.1).
+    origin = parsed !== undefined && parsed.href === parsed.protocol + '//' + parsed.host + '/' ? parsed.protocol + '//' + parsed.host : null;
+    if (origins.size >= MAX_CACHED_ORIGINS) origins.clear();
+    origins.set(key, origin);
+  }
+  lastScheme = scheme;
+  lastAuthority = authority;
+  lastOrigin = origin;
+  return origin;
+}
+
+/** Characters below 0x7f the URL parser rewrites in a path or query: controls, space, " # ' < > \\ ^ ` { | }. */
+const REWRITTEN = new Uint8Array(0x80);
+for (let c = 0; c <= 0x20; c++) REWRITTEN[c] = 1;
+for (const c of '"#\'<>\\^`{|}') REWRITTEN[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether the URL parser would leave an origin-form target exactly as it is: no dot segment (".", "..", or their
+ * %2e spellings, which it resolves), no backslash (a separator for http/https), nothing it percent-encodes
+ * (controls, space, non-ASCII, " # ' < > ^ ` { | }), no fragment. One pass over the string, no allocation.
+ */
+function isCanonicalTarget(target: string): boolean {
+  const length = target.length;
+  let i = 0;
+  // The path: a segment starting with "." or "%2e" may be a dot segment, left to the parser.
+  for (; i < length; i++) {
+    const c = target.charCodeAt(i);
+    if (c >= 0x7f || REWRITTEN[c] === 1) return false;
+    if (c === 0x3f /* ? */) break;
+    if (c === 0x2f /* / */) {
+      const next = target.charCodeAt(i + 1);
+      if (next === 0x2e) return false;
+      if (next === 0x25 && target.charCodeAt(i + 2) === 0x32 && (target.charCodeAt(i + 3) | 0x20) === 0x65) return false;
+    }
+  }
+  // The query: only percent-encoding applies.
+  for (; i < length; i++) {
+    const c = target.charCodeAt(i);
+    if (c >= 0x7f || REWRITTEN[c] === 1) return false;
+  }
+  return true;
+}
+
+/**
+ * request.url as `new Request(url).url` would give it: what the WHATWG URL parser makes of the target, so that a
+ * framework slicing the string and `new URL(request.url).pathname` (the static handler) route to the same place.
+ * "/a/../../b/%2e%2e/c" is "/c" for both. Ordinary paths skip the parser.
+ */
+export function targetUrl(scheme: string, authority: string, target: string): string {
+  const first = target.charCodeAt(0);
+  if (first === 47 /* / */ || target === '*') {
+    const path = first === 47 ? target : '/';
+    const origin = originOf(scheme, authority);
+    if (origin !== null && isCanonicalTarget(path)) return origin + path;
+    return parsedOr((origin ?? scheme + '://' + authority) + path);
+  }
+  return parsedOr(target); // absolute-form (RFC 9112 §3.2.2)
+}
+
+const HAS_OCTET = /[\x80-\xff]/;
+const OCTET = /[\x80-\xff]/g;
+
+function parsedOr(url: string): string {
+  // Targets arrive as Latin-1 strings, one character per octet: encode the octets themselves, as the URL parser would
+  // encode the bytes of a UTF-8 string (it would otherwise encode each octet's character a second time).
+  if (HAS_OCTET.test(url)) url = url.replace(OCTET, (octet) => '%' + octet.charCodeAt(0).toString(16).toUpperCase());
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+}
+
 export class LazyRequest {
   /** @internal */ _method: string;
   /** @internal */ _scheme: string;
@@ -106,12 +203,7 @@ export class LazyRequest {
   }
 
   get url(): string {
-    if (this._url === undefined) {
-      const path = this._path;
-      if (path.charCodeAt(0) === 47 /* / */) this._url = this._scheme + '://' + this._authority + path;
-      else if (path === '*') this._url = this._scheme + '://' + this._authority + '/';
-      else this._url = path; // absolute-form (RFC 9112 §3.2.2)
-    }
+    if (this._url === undefined) this._url = targetUrl(this._scheme, this._authority, this._path);
     return this._url;
   }
 
