@@ -1,0 +1,111 @@
+/**
+ * Property tests (fast-check): whatever bytes arrive, receive() never throws, and each complete ClientHello either
+ * moves the handshake on or ends it with one alert; a changed server flight never completes a handshake.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { TlsClient, TlsServer } from '../../../src/quic/tls/index.js';
+import type { TlsEvent } from '../../../src/quic/tls/index.js';
+import { handshakeMessage } from '../../../src/quic/tls/framing.js';
+import { Link, TICKET_KEY, alertOf, clientConfig, ofType, serverConfig } from './helpers.js';
+
+const server = () => new TlsServer(serverConfig({ ticketKey: TICKET_KEY, earlyData: { maxSize: 1000 } }));
+const baseHello = ofType(new TlsClient(clientConfig({ keyShareCount: 2 })).start(), 'cryptoData')[0]!.data;
+const baseBody = baseHello.subarray(4);
+
+/**
+ * Exactly one of: the server answered (ServerHello or HelloRetryRequest), or it sent one alert, last. Never
+ * internal_error: that would mean peer input reached an unanticipated failure inside the engine.
+ */
+function progressedOrAlerted(events: TlsEvent[]): boolean {
+  const alerts = ofType(events, 'alert');
+  if (alerts.some((alert) => alert.description === 80)) return false;
+  const sent = ofType(events, 'cryptoData');
+  if (alerts.length === 1) return events[events.length - 1] === alerts[0] && sent.length === 0;
+  return alerts.length === 0 && sent.length > 0 && sent[0]!.level === 'initial';
+}
+
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+  fc.record({ kind: fc.constant('drop' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }),
+);
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function mutate(body: Uint8Array, mutations: Mutation[]): Uint8Array {
+  let bytes = Buffer.from(body);
+  for (const m of mutations) {
+    const at = bytes.byteLength === 0 ? 0 : m.at % bytes.byteLength;
+    if (m.kind === 'set') { bytes = Buffer.from(bytes); bytes[at] = m.value; }
+    else if (m.kind === 'cut') bytes = bytes.subarray(0, at);
+    else if (m.kind === 'insert') bytes = Buffer.concat([bytes.subarray(0, at), m.bytes, bytes.subarray(at)]);
+    else bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.length)]);
+  }
+  return bytes;
+}
+
+test('mutated ClientHellos: never a throw, always progress or one alert', () => {
+  fc.assert(
+    fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
+      const events = server().receive('initial', handshakeMessage(1, mutate(baseBody, mutations)));
+      assert.ok(progressedOrAlerted(events), JSON.stringify(events.map((e) => (e.type === 'alert' ? e : e.type))));
+    }),
+    { numRuns: 600 },
+  );
+});
+
+test('arbitrary bytes at any level, in arbitrary chunks: never a throw, and an alert ends everything', () => {
+  const level = fc.constantFrom('initial' as const, 'handshake' as const, 'application' as const, 'early' as const);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(level, fc.uint8Array({ maxLength: 300 })), { minLength: 1, maxLength: 6 }), (chunks) => {
+      for (const endpoint of [server(), new TlsClient(clientConfig())]) {
+        if (endpoint instanceof TlsClient) endpoint.start();
+        let alerted = false;
+        for (const [at, data] of chunks) {
+          const events = endpoint.receive(at, data);
+          if (alerted) assert.deepEqual(events, []);
+          const alert = alertOf(events);
+          if (alert !== undefined) {
+            assert.notEqual(alert.description, 80, alert.reason);
+            alerted = true;
+          }
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a ClientHello split at arbitrary points gives the same answer as whole', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 1, max: baseHello.byteLength - 1 }), { maxLength: 5 }), (cuts) => {
+      const whole = server().receive('initial', baseHello);
+      const split = server();
+      const points = [0, ...cuts.sort((a, b) => a - b), baseHello.byteLength];
+      const events: TlsEvent[] = [];
+      for (let i = 0; i + 1 < points.length; i++) events.push(...split.receive('initial', baseHello.subarray(points[i], points[i + 1])));
+      assert.deepEqual(events.map((e) => e.type), whole.map((e) => e.type));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('a server flight with any byte changed never completes the client handshake', () => {
+  const reference = Link.connect(serverConfig(), clientConfig());
+  const flightLength = reference.wire.find((w) => w.from === 'server' && w.level === 'handshake')!.data.byteLength;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: flightLength - 1 }), fc.integer({ min: 1, max: 255 }), (at, xor) => {
+      const link = Link.connect(serverConfig(), clientConfig(), (from, level, data) => {
+        if (from !== 'server' || level !== 'handshake') return data;
+        const copy = data.slice();
+        copy[at]! ^= xor;
+        return copy;
+      });
+      assert.equal(link.completion('client'), undefined);
+      assert.notEqual(alertOf(link.clientEvents)?.description, 80, alertOf(link.clientEvents)?.reason);
+    }),
+    { numRuns: 200 },
+  );
+});
