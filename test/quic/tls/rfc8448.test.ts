@@ -13,6 +13,7 @@ import { hkdfExpandLabel } from '../../../src/quic/crypto.js';
 import type { CryptoProvider, KeyExchange, KeyExchangeGroup } from '../../../src/quic/crypto.js';
 import { KeySchedule, Transcript } from '../../../src/quic/tls/keyschedule.js';
 import { TlsServer } from '../../../src/quic/tls/index.js';
+import { parseClientHello, parseOfferedPsks } from '../../../src/quic/tls/messages.js';
 import { alertOf, identity, ofType } from './helpers.js';
 
 const hex = (text: string) => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
@@ -170,4 +171,37 @@ test('RFC 8448 §3: with ALPN and transport parameters appended, the server answ
   assert.equal(handshakeKeys[0]!.suite.code, 0x1301);
   const keyLog = ofType(events, 'keyLog').map((event) => event.line);
   assert.ok(keyLog.includes(`SERVER_HANDSHAKE_TRAFFIC_SECRET ${toHex(CLIENT_HELLO.subarray(6, 38))} ${fromTrace('s hs traffic')}`));
+});
+
+// RFC 8448 §4 "Resumed 0-RTT Handshake": the ClientHello up to its binders, then the binder list the trace sends.
+const RESUMED_HELLO_PREFIX = hex(`010001fc03031bc3ceb6bbe39cff938355b5a50adb6db21b7a6af649d7b4bc419d7876487d95000006130113031302010001cd0000000b0009000006
+  736572766572ff01000100000a00140012001d00170018001901000101010201030104003300260024001d0020e4ffb68ac05f8d96c99da26698346c
+  6be16482badddafe051a66b4f18d668f0b002a0000002b0003020304000d0020001e0403050306030203080408050806040105010601020104020502
+  06020202002d00020101001c000240010015005700000000000000000000000000000000000000000000000000000000000000000000000000000000
+  0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000002900dd00b800b22c035d8293
+  59ee5ff7af4ec900000000262a6494dc486d2c8a34cb33fa90bf1b0070ad3c498883c9367c09a2be785abc55cd226097a3a982117283f82a03a143ef
+  d3ff5dd36d64e861be7fd61d2827db279cce145077d454a3664d4e6da4d29ee03725a6a4dafcd0fc67d2aea70529513e3da2677fa5906c5b3f7d8f92
+  f228bda40dda721470f9fbf297b5aea617646fac5c03272e970727c621a79141ef5f7de6505e5bfbc388e93343694093934ae4d357fad6aacb`);
+const RESUMED_BINDER = '3add4fb2d8fdf822a0ca3cf7678ef5e88dae990141c5924d57bb6fa31b9e5f9d';
+
+test('RFC 8448 §4: the PSK binder and early traffic secret of the resumed ClientHello', () => {
+  const hello = Buffer.concat([RESUMED_HELLO_PREFIX, hex('0021 20' + RESUMED_BINDER)]);
+  assert.equal(hello.byteLength, 4 + 0x1fc);
+  // The server's way: the ClientHello decoded, the binder list located, the hello truncated before it.
+  const parsed = parseClientHello(hello, hello.subarray(4));
+  const offered = parseOfferedPsks(parsed.extensions.at(-1)!.data);
+  assert.equal(offered.identities.length, 1);
+  const truncated = hello.subarray(0, hello.byteLength - offered.bindersLength);
+  assert.deepEqual(truncated, Buffer.from(RESUMED_HELLO_PREFIX));
+  const truncatedHash = nodeCrypto.hash('sha256', truncated);
+  assert.equal(toHex(truncatedHash), '63224b2e4573f2d3454ca84b9d009a04f6be9e05711a8396473aefa01e924a14');
+
+  const schedule = new KeySchedule(nodeCrypto, 'sha256', hex(V.resumptionPsk));
+  assert.equal(toHex(schedule.current), '9b2188e9b2fc6d64d71dc329900e20bb41915000f678aa839cbb797cb7d8332c');
+  assert.equal(toHex(schedule.binderKey()), '69fe131a3bbad5d63c64eebcc30e395b9d8107726a13d074e389dbc8a4e47256');
+  assert.equal(toHex(schedule.finishedMac(schedule.binderKey(), truncatedHash)), RESUMED_BINDER);
+  assert.equal(toHex(offered.binders[0]!), RESUMED_BINDER);
+  const helloHash = nodeCrypto.hash('sha256', hello);
+  assert.equal(toHex(helloHash), '08ad0fa05d7c7233b1775ba2ff9f4c5b8b59276b7f227f13a976245f5d960913');
+  assert.equal(toHex(schedule.derive('c e traffic', helloHash)), '3fbbe6a60deb66c30a32795aba0eff7eaa10105586e7be5c09678d63b6caab62');
 });
