@@ -20,6 +20,7 @@ import {
   QUIC_MAX_EARLY_DATA,
   TLS13,
   TransportError,
+  checkAlpnList,
   cipherSuite,
   groupOf,
 } from './constants.js';
@@ -100,7 +101,7 @@ export class TlsClient extends TlsEndpoint {
     this.groups = config.groups ?? DEFAULT_GROUPS;
     this.suites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
     this.now = config.now ?? Date.now;
-    if (config.alpn.length === 0) throw new Error('a QUIC client needs at least one ALPN protocol (RFC 9001 §8.1)');
+    checkAlpnList(config.alpn, 'client');
     if (this.groups.length === 0 || this.suites.length === 0) throw new Error('no groups or cipher suites to offer');
     const session = config.sessionTicket === undefined ? undefined : decodeClientSession(config.sessionTicket);
     if (session !== undefined && this.usable(session)) this.session = session;

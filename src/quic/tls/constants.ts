@@ -89,5 +89,19 @@ export function groupOf(code: number): KeyExchangeGroup | undefined {
   return code === 0x001d ? 'x25519' : code === 0x0017 ? 'secp256r1' : undefined;
 }
 
+/**
+ * RFC 8446 §4.4.3: CertificateVerify never uses RSASSA-PKCS1-v1_5 or SHA-1 ("RSA signatures MUST use an RSASSA-PSS
+ * algorithm"), whatever else a key could sign with.
+ */
+export const LEGACY_SIGNATURE_SCHEMES: readonly number[] = [0x0201, 0x0203, 0x0401, 0x0501, 0x0601];
+
+/** RFC 7301 §3.1: a protocol id is 1 to 255 bytes; ours are ASCII. */
+export function checkAlpnList(protocols: readonly string[], who: string): void {
+  if (protocols.length === 0) throw new Error(`a QUIC ${who} needs at least one ALPN protocol (RFC 9001 §8.1)`);
+  for (const protocol of protocols) {
+    if (protocol.length < 1 || protocol.length > 255 || !/^[\x21-\x7e]+$/.test(protocol)) throw new Error(`invalid ALPN protocol id ${JSON.stringify(protocol)}`);
+  }
+}
+
 /** Signature schemes the client offers (RFC 8446 §4.2.3; no PKCS#1 v1.5 or SHA-1 for CertificateVerify). */
 export const CLIENT_SIGNATURE_SCHEMES: readonly number[] = [0x0403, 0x0804, 0x0805, 0x0806, 0x0503, 0x0807];

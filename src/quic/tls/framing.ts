@@ -6,7 +6,10 @@
 import { Alert, TransportError } from './constants.js';
 import { concatBytes, fail } from './wire.js';
 
-/** Largest handshake message or unconsumed backlog per level (a 64 KiB certificate chain is already unusual). */
+/**
+ * Largest handshake message, header included (a 64 KiB certificate chain is already unusual). Complete messages
+ * are consumed as they arrive, so what stays buffered per level is at most one incomplete message of this size.
+ */
 export const MAX_HANDSHAKE_BUFFER = 65_536;
 
 export interface HandshakeMessage {
@@ -24,9 +27,6 @@ export class HandshakeReassembler {
   }
 
   push(data: Uint8Array): void {
-    if (this.buffer.byteLength + data.byteLength > MAX_HANDSHAKE_BUFFER) {
-      fail(Alert.unexpectedMessage, `more than ${MAX_HANDSHAKE_BUFFER} bytes of unprocessed handshake data`, TransportError.cryptoBufferExceeded);
-    }
     this.buffer = this.buffer.byteLength === 0 ? data.slice() : concatBytes(this.buffer, data);
   }
 

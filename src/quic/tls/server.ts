@@ -13,11 +13,13 @@ import type { ClientOffer, Negotiation } from './offer.js';
 import {
   Alert,
   DEFAULT_CIPHER_SUITES,
+  checkAlpnList,
   DEFAULT_GROUPS,
   Ext,
   GROUP_CODES,
   HELLO_RETRY_REQUEST_RANDOM,
   HandshakeType,
+  LEGACY_SIGNATURE_SCHEMES,
   MAX_TICKET_LIFETIME,
   QUIC_MAX_EARLY_DATA,
 } from './constants.js';
@@ -70,7 +72,7 @@ export class TlsServer extends TlsEndpoint {
     this.groups = config.groups ?? DEFAULT_GROUPS;
     this.suites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
     if (config.ticketKey !== undefined && config.ticketKey.byteLength !== 32) throw new Error('ticketKey must be 32 bytes');
-    if (config.alpn.length === 0) throw new Error('a QUIC server needs at least one ALPN protocol (RFC 9001 §8.1)');
+    checkAlpnList(config.alpn, 'server');
   }
 
   /** The exporter_master_secret (RFC 8446 §7.5), once the server Finished is sent. */
@@ -217,7 +219,7 @@ export class TlsServer extends TlsEndpoint {
       if (offer.serverName !== undefined) fail(Alert.unrecognizedName, `no certificate for ${offer.serverName}`);
       fail(Alert.handshakeFailure, 'no certificate for a ClientHello without server_name');
     }
-    const scheme = selection.key.schemes.find((candidate) => offer.signatureSchemes!.includes(candidate));
+    const scheme = selection.key.schemes.find((candidate) => offer.signatureSchemes!.includes(candidate) && !LEGACY_SIGNATURE_SCHEMES.includes(candidate));
     if (scheme === undefined) fail(Alert.handshakeFailure, 'no signature scheme in common with the client');
     return { chain: selection.chain, key: selection.key, scheme };
   }

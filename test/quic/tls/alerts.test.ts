@@ -9,7 +9,7 @@ import type { TlsClientConfig, TlsEvent, TlsServerConfig } from '../../../src/qu
 import { encodeAlpn, encodeCertificate, encodeClientKeyShares, encodeEncryptedExtensions, encodeNewSessionTicket, encodeServerKeyShare, encodeU16List } from '../../../src/quic/tls/messages.js';
 import { handshakeMessage } from '../../../src/quic/tls/framing.js';
 import { Writer } from '../../../src/quic/tls/wire.js';
-import { Link, TICKET_KEY, alertOf, clientConfig, ofType, serverConfig } from './helpers.js';
+import { Link, TICKET_KEY, alertOf, clientConfig, identity, ofType, serverConfig } from './helpers.js';
 import { Ext, buildServerHello, hex, joinMessages, readHello, rebuildHello, setExtension, splitMessages, u16 } from './wire-helpers.js';
 import type { HelloParts } from './wire-helpers.js';
 
@@ -150,6 +150,15 @@ describe('server: ClientHello checks', () => {
   });
 });
 
+describe('configuration errors throw at construction (they are ours, not the peer\'s)', () => {
+  test('empty or malformed ALPN lists, a short ticket key', () => {
+    assert.throws(() => new TlsServer(serverConfig({ alpn: [] })), /ALPN/);
+    assert.throws(() => new TlsServer(serverConfig({ alpn: [''] })), /ALPN/);
+    assert.throws(() => new TlsClient(clientConfig({ alpn: ['h3', 'x'.repeat(256)] })), /ALPN/);
+    assert.throws(() => new TlsServer(serverConfig({ ticketKey: new Uint8Array(16) })), /ticketKey/);
+  });
+});
+
 describe('server: framing and levels', () => {
   test('another message type where a ClientHello is due -> unexpected_message', () => {
     serverAlert(handshakeMessage(20, new Uint8Array(32)), 10);
@@ -169,8 +178,10 @@ describe('server: framing and levels', () => {
   test('a message larger than the 64 KiB buffer -> CRYPTO_BUFFER_EXCEEDED', () => {
     expectAlert(new TlsServer(serverConfig()).receive('initial', hex('01ffffff')), 10, 0x0d);
     const server = new TlsServer(serverConfig());
-    assert.deepEqual(server.receive('initial', hex('0100fff0')), []);
-    expectAlert(server.receive('initial', new Uint8Array(65_536)), 10, 0x0d);
+    // 65,533 + 4 header bytes: one past the limit, refused on the header alone.
+    expectAlert(server.receive('initial', hex('0100fffd')), 10, 0x0d);
+    // At the limit the message is awaited.
+    assert.deepEqual(new TlsServer(serverConfig()).receive('initial', Buffer.concat([hex('0100fffc'), new Uint8Array(60_000)])), []);
   });
   test('a partial message waits without events', () => {
     const hello = clientHello();
@@ -339,6 +350,12 @@ describe('client: server flight checks', () => {
   });
   test('a CertificateVerify that does not verify -> decrypt_error (RFC 8446 §4.4.3)', () => {
     expectAlert(tamperedFlight((m) => [m[0]!, m[1]!, flipLastByte(m[2]!), m[3]!]), 51);
+  });
+  test('a key that can only sign legacy schemes (PKCS#1 v1.5) is never used for CertificateVerify -> handshake_failure', () => {
+    const who = identity('rsa');
+    const pkcs1Only = { schemes: [0x0401], sign: () => new Uint8Array(256) };
+    const events = new TlsServer(serverConfig({ selectCertificate: () => ({ chain: [who.der], key: pkcs1Only }) })).receive('initial', withExtension(Ext.signatureAlgorithms, encodeU16List([0x0401, 0x0804])));
+    expectAlert(events, 40);
   });
   test('a CertificateVerify scheme we did not offer -> illegal_parameter', () => {
     expectAlert(tamperedFlight((m) => { const cv = m[2]!.slice(); cv[4] = 0x04; cv[5] = 0x01; return [m[0]!, m[1]!, cv, m[3]!]; }), 47);
