@@ -188,6 +188,9 @@ export class TlsServer extends TlsEndpoint {
       { type: Ext.alpn, data: encodeAlpn([negotiation.alpn]) },
       { type: Ext.quicTransportParameters, data: this.config.transportParameters },
     ];
+    // RFC 6066 §3: a server that used the client's server_name acknowledges it with an empty extension (in TLS 1.3,
+    // in EncryptedExtensions); here that is when it picked the certificate.
+    if (certificate !== undefined && offer.serverName !== undefined) encrypted.push({ type: Ext.serverName, data: new Uint8Array(0) });
     if (negotiation.earlyDataAccepted) encrypted.push({ type: Ext.earlyData, data: new Uint8Array(0) });
     add(encodeEncryptedExtensions(encrypted));
     if (certificate !== undefined) {

@@ -8,6 +8,8 @@ import type { KeyExchangeGroup } from '../../../src/quic/crypto.js';
 import { TlsClient, TlsServer } from '../../../src/quic/tls/index.js';
 import type { CipherSuite, TlsEvent } from '../../../src/quic/tls/index.js';
 import { HandshakeReassembler } from '../../../src/quic/tls/framing.js';
+import { splitMessages } from './wire-helpers.js';
+import { parseEncryptedExtensions } from '../../../src/quic/tls/messages.js';
 import { decodeClientSession, encodeClientSession } from '../../../src/quic/tls/tickets.js';
 import { CLIENT_TP, Link, SERVER_TP, TICKET_KEY, alertOf, clientConfig, identity, ofType, serverConfig } from './helpers.js';
 
@@ -69,6 +71,8 @@ describe('full handshakes', () => {
         assert.deepEqual(messageTypes(firstFlight[1]!.data), [8, 11, 15, 20], 'EE, Certificate, CertificateVerify, Finished');
         assert.deepEqual(messageTypes(link.wire.filter((w) => w.from === 'client')[1]!.data), [20]);
         assert.equal(link.completion('server')!.serverName, 'localhost');
+        const encryptedExtensions = parseEncryptedExtensions(splitMessages(firstFlight[1]!.data)[0]!.body);
+        assert.deepEqual(encryptedExtensions.find((e) => e.type === 0)?.data, new Uint8Array(0), 'server_name acknowledged (RFC 6066 §3)');
         assert.equal(link.completion('server')!.resumed, false);
       });
     }
