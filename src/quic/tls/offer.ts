@@ -185,14 +185,19 @@ export interface Negotiation {
 interface NegotiationOptions {
   groups: readonly KeyExchangeGroup[];
   suites: ReadonlyArray<CipherSuite['code']>;
-  afterRetry: boolean;
+  /**
+   * The suite a HelloRetryRequest named: the ServerHello must repeat it (RFC 8446 §4.1.4), even if, say, a ticket
+   * expired in between and would change the choice.
+   */
+  retrySuite: CipherSuite | undefined;
   /** The transcript so far (message_hash and HelloRetryRequest after a retry), for PSK binders. */
   transcript: Transcript;
 }
 
 export function negotiate(config: TlsServerConfig, offer: ClientOffer, options: NegotiationOptions): Negotiation {
+  const afterRetry = options.retrySuite !== undefined;
   const candidate = findTicket(config, offer);
-  const suite = chooseSuite(offer, options.suites, candidate?.state);
+  const suite = options.retrySuite ?? chooseSuite(offer, options.suites, candidate?.state);
   if (suite === undefined) fail(Alert.handshakeFailure, 'no cipher suite in common');
 
   // RFC 7301 §3.2 with server preference; RFC 9001 §8.1 makes a failed negotiation fatal.
@@ -212,7 +217,7 @@ export function negotiate(config: TlsServerConfig, offer: ClientOffer, options: 
     }
   }
   // The retried hello was checked to carry the requested share; a retry is never asked twice (RFC 8446 §4.1.4).
-  if (keyShare === undefined && options.afterRetry) fail(Alert.illegalParameter, 'second ClientHello still lacks a usable key share');
+  if (keyShare === undefined && afterRetry) fail(Alert.illegalParameter, 'second ClientHello still lacks a usable key share');
 
   let psk: AcceptedPsk | undefined;
   if (keyShare !== undefined && candidate !== undefined && cipherSuite(candidate.state.suite)!.hash === suite.hash) {
@@ -220,7 +225,7 @@ export function negotiate(config: TlsServerConfig, offer: ClientOffer, options: 
     psk = candidate;
   }
 
-  const earlyDataAccepted = keyShare !== undefined && psk !== undefined && acceptsEarlyData(config, offer, psk, suite, alpn, options.afterRetry);
+  const earlyDataAccepted = keyShare !== undefined && psk !== undefined && acceptsEarlyData(config, offer, psk, suite, alpn, afterRetry);
   return { suite, group, keyShare, alpn, serverName: offer.serverName, psk, earlyDataAccepted };
 }
 

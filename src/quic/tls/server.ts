@@ -56,6 +56,7 @@ export class TlsServer extends TlsEndpoint {
   private readonly suites: ReadonlyArray<CipherSuite['code']>;
   private firstOffer: ClientOffer | undefined;
   private retryGroup: KeyExchangeGroup | undefined;
+  private retrySuite: CipherSuite | undefined;
   private schedule: KeySchedule | undefined;
   private suite: CipherSuite | undefined;
   private clientHandshakeSecret: Uint8Array | undefined;
@@ -113,10 +114,10 @@ export class TlsServer extends TlsEndpoint {
     const offer = readOffer(message.raw, message.body);
     const first = this.firstOffer;
     if (first !== undefined) checkSecondClientHello(first, offer, this.retryGroup!);
-    else this.events.push({ type: 'peerTransportParameters', data: offer.transportParameters });
+    else this.events.push({ type: 'peerTransportParameters', data: offer.transportParameters.slice() });
     this.clientRandom = offer.random;
 
-    const negotiation = negotiate(this.config, offer, { groups: this.groups, suites: this.suites, afterRetry: first !== undefined, transcript: this.transcript });
+    const negotiation = negotiate(this.config, offer, { groups: this.groups, suites: this.suites, retrySuite: this.retrySuite, transcript: this.transcript });
     if (negotiation.keyShare === undefined) {
       this.sendHelloRetryRequest(offer, negotiation);
       return;
@@ -130,6 +131,7 @@ export class TlsServer extends TlsEndpoint {
     const suite = negotiation.suite;
     this.firstOffer = offer;
     this.retryGroup = negotiation.group;
+    this.retrySuite = suite;
     this.transcript.setHash(suite.hash);
     this.transcript.add(offer.raw);
     this.transcript.replaceWithMessageHash();
@@ -152,12 +154,8 @@ export class TlsServer extends TlsEndpoint {
     // RFC 8446 §4.2.8.1/§4.2.8.2: an invalid share (wrong length, off the curve, low order) is illegal_parameter.
     if (sharedSecret === null) fail(Alert.illegalParameter, `invalid ${negotiation.group} key share`);
 
-    if (this.firstOffer === undefined) {
-      this.transcript.setHash(suite.hash);
-      this.transcript.add(offer.raw);
-    } else {
-      this.transcript.add(offer.raw);
-    }
+    if (this.firstOffer === undefined) this.transcript.setHash(suite.hash);
+    this.transcript.add(offer.raw);
     const schedule = new KeySchedule(this.crypto, suite.hash, negotiation.psk?.state.psk);
     this.schedule = schedule;
     if (negotiation.earlyDataAccepted) {

@@ -240,6 +240,19 @@ describe('resumption and 0-RTT', () => {
     assert.equal(again.completion('server')!.earlyDataAccepted, false);
   });
 
+  test('a ticket that expires between the two ClientHellos: the ServerHello keeps the HelloRetryRequest suite', () => {
+    const first = Link.connect(serverConfig({ ticketKey: TICKET_KEY, ticketLifetime: 10, cipherSuites: [0x1303] }), clientConfig());
+    let calls = 0;
+    const now = () => Date.now() + (calls++ === 0 ? 0 : 11_000);
+    const again = Link.connect(
+      serverConfig({ ticketKey: TICKET_KEY, groups: ['secp256r1'], cipherSuites: [0x1301, 0x1303], now }),
+      clientConfig({ sessionTicket: firstTicket(first) }),
+    );
+    assertConnected(again);
+    assert.equal(again.completion('server')!.resumed, false, 'the ticket had expired by the second ClientHello');
+    assert.ok(ofType(again.serverEvents, 'keysReady').every((event) => event.suite.code === 0x1303));
+  });
+
   test('0-RTT is dropped after a HelloRetryRequest, resumption survives it (binder over the retry transcript)', () => {
     const first = Link.connect(earlyServer(), clientConfig());
     const again = Link.connect(earlyServer({ groups: ['secp256r1'] }), clientConfig({ sessionTicket: firstTicket(first), earlyData: true }));
