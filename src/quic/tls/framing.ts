@@ -4,7 +4,7 @@
  * peer cannot make us hold an unbounded message.
  */
 import { Alert, TransportError } from './constants.js';
-import { concatBytes, fail } from './wire.js';
+import { fail } from './wire.js';
 
 /**
  * Largest handshake message, header included (a 64 KiB certificate chain is already unusual). Complete messages
@@ -19,26 +19,50 @@ export interface HandshakeMessage {
   raw: Uint8Array;
 }
 
+/**
+ * One level's CRYPTO stream cut into handshake messages. Bytes are copied once into a growable buffer (amortised
+ * linear: a peer sending a message one byte per frame costs no more than sending it whole) and once out as the
+ * complete message.
+ */
 export class HandshakeReassembler {
   private buffer: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
 
   get pending(): number {
-    return this.buffer.byteLength;
+    return this.end - this.start;
   }
 
   push(data: Uint8Array): void {
-    this.buffer = this.buffer.byteLength === 0 ? data.slice() : concatBytes(this.buffer, data);
+    if (data.byteLength === 0) return;
+    if (this.end + data.byteLength > this.buffer.byteLength) {
+      const pending = this.end - this.start;
+      const needed = pending + data.byteLength;
+      if (needed > this.buffer.byteLength) {
+        const grown = new Uint8Array(Math.max(needed, this.buffer.byteLength * 2, 1024));
+        grown.set(this.buffer.subarray(this.start, this.end), 0);
+        this.buffer = grown;
+      } else {
+        this.buffer.copyWithin(0, this.start, this.end);
+      }
+      this.start = 0;
+      this.end = pending;
+    }
+    this.buffer.set(data, this.end);
+    this.end += data.byteLength;
   }
 
   next(): HandshakeMessage | undefined {
-    if (this.buffer.byteLength < 4) return undefined;
-    const length = (this.buffer[1]! << 16) | (this.buffer[2]! << 8) | this.buffer[3]!;
+    if (this.pending < 4) return undefined;
+    const at = this.start;
+    const length = (this.buffer[at + 1]! << 16) | (this.buffer[at + 2]! << 8) | this.buffer[at + 3]!;
     if (length + 4 > MAX_HANDSHAKE_BUFFER) {
       fail(Alert.unexpectedMessage, `handshake message of ${length} bytes exceeds the ${MAX_HANDSHAKE_BUFFER}-byte limit`, TransportError.cryptoBufferExceeded);
     }
-    if (this.buffer.byteLength < 4 + length) return undefined;
-    const raw = this.buffer.subarray(0, 4 + length);
-    this.buffer = this.buffer.subarray(4 + length);
+    if (this.pending < 4 + length) return undefined;
+    const raw = this.buffer.slice(at, at + 4 + length);
+    this.start += 4 + length;
+    if (this.start === this.end) this.start = this.end = 0;
     return { type: raw[0]!, body: raw.subarray(4), raw };
   }
 }

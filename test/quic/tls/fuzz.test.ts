@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TlsClient, TlsServer } from '../../../src/quic/tls/index.js';
 import type { TlsEvent } from '../../../src/quic/tls/index.js';
-import { handshakeMessage } from '../../../src/quic/tls/framing.js';
+import { HandshakeReassembler, handshakeMessage } from '../../../src/quic/tls/framing.js';
 import { Link, TICKET_KEY, alertOf, clientConfig, ofType, serverConfig } from './helpers.js';
 
 const server = () => new TlsServer(serverConfig({ ticketKey: TICKET_KEY, earlyData: { maxSize: 1000 } }));
@@ -108,5 +108,26 @@ test('a server flight with any byte changed never completes the client handshake
       assert.notEqual(alertOf(link.clientEvents)?.description, 80, alertOf(link.clientEvents)?.reason);
     }),
     { numRuns: 200 },
+  );
+});
+
+test('the reassembler returns the same messages however the stream is cut (growth and compaction included)', () => {
+  const message = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 3000 })).map(([type, body]) => handshakeMessage(type, body));
+  fc.assert(
+    fc.property(fc.array(message, { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 4000 }), { minLength: 1, maxLength: 20 }), (messages, cuts) => {
+      const stream = Buffer.concat(messages);
+      const reassembler = new HandshakeReassembler();
+      const out: Uint8Array[] = [];
+      let offset = 0;
+      for (let i = 0; offset < stream.byteLength; i++) {
+        const size = cuts[i % cuts.length]!;
+        reassembler.push(stream.subarray(offset, offset + size));
+        offset += size;
+        for (let m = reassembler.next(); m !== undefined; m = reassembler.next()) out.push(m.raw);
+      }
+      assert.equal(reassembler.pending, 0);
+      assert.deepEqual(out.map((m) => Buffer.from(m).toString('hex')), messages.map((m) => Buffer.from(m).toString('hex')));
+    }),
+    { numRuns: 300 },
   );
 });
