@@ -37,6 +37,8 @@ import { bytesEqual, fail } from './wire.js';
 
 /** RFC 8446 §8.3: how far the client's view of a ticket's age may be from ours for 0-RTT to be accepted. */
 export const EARLY_DATA_AGE_TOLERANCE_MS = 10_000;
+/** How many offered PSK identities the server tries to open. */
+export const MAX_PSK_IDENTITIES_TRIED = 4;
 /** Clock skew tolerated between the ticket's issue time and now (a ticket "from the future" beyond it is refused). */
 const ISSUE_TIME_SKEW_MS = 10_000;
 
@@ -235,7 +237,10 @@ function findTicket(config: TlsServerConfig, offer: ClientOffer): AcceptedPsk | 
   // full handshake.
   if (config.ticketKey === undefined || offer.psks === undefined || !offer.pskModes.includes(PSK_DHE_KE)) return undefined;
   const now = config.now();
-  for (let index = 0; index < offer.psks.identities.length; index++) {
+  // Each identity costs an AEAD open; a ClientHello can carry thousands of them, so only the first few are tried
+  // (a client offers its best ticket first; ours offers one).
+  const tried = Math.min(offer.psks.identities.length, MAX_PSK_IDENTITIES_TRIED);
+  for (let index = 0; index < tried; index++) {
     const state = openTicket(config.crypto, config.ticketKey, offer.psks.identities[index]!.identity);
     if (state === undefined || cipherSuite(state.suite) === undefined) continue;
     const age = now - state.issuedAt;

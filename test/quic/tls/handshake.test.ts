@@ -8,8 +8,8 @@ import type { KeyExchangeGroup } from '../../../src/quic/crypto.js';
 import { TlsClient, TlsServer } from '../../../src/quic/tls/index.js';
 import type { CipherSuite, TlsEvent } from '../../../src/quic/tls/index.js';
 import { HandshakeReassembler } from '../../../src/quic/tls/framing.js';
-import { splitMessages } from './wire-helpers.js';
-import { parseEncryptedExtensions } from '../../../src/quic/tls/messages.js';
+import { rebuildHello, setExtension, splitMessages } from './wire-helpers.js';
+import { encodeOfferedPsks, parseEncryptedExtensions } from '../../../src/quic/tls/messages.js';
 import { decodeClientSession, encodeClientSession } from '../../../src/quic/tls/tickets.js';
 import { CLIENT_TP, Link, SERVER_TP, TICKET_KEY, alertOf, clientConfig, identity, ofType, serverConfig } from './helpers.js';
 
@@ -281,6 +281,27 @@ describe('resumption and 0-RTT', () => {
     assert.ok(Buffer.from(again.wire[0]!.data).includes(Buffer.from(session.identity)), 'the ticket was offered');
     assertConnected(again);
     assert.equal(again.completion('server')!.resumed, false);
+  });
+
+  test('only the first four PSK identities are tried (each costs an AEAD open)', () => {
+    const first = Link.connect(serverConfig({ ticketKey: TICKET_KEY }), clientConfig());
+    const session = decodeClientSession(firstTicket(first))!;
+    const withJunk = (junk: number) => {
+      const hello = new TlsClient(clientConfig({ sessionTicket: firstTicket(first) })).start();
+      const raw = ofType(hello, 'cryptoData')[0]!.data;
+      // Rebuild pre_shared_key with `junk` unknown identities ahead of the real one (binder recomputed below).
+      return rebuildHello(raw, (p) => {
+        const identities = [...Array.from({ length: junk }, (_, i) => ({ identity: new Uint8Array(40).fill(i + 1), obfuscatedTicketAge: 0 })), { identity: session.identity, obfuscatedTicketAge: 0 }];
+        const binders = identities.map(() => new Uint8Array(32));
+        setExtension(p.extensions, 41, encodeOfferedPsks(identities, binders));
+      });
+    };
+    // With the real ticket fourth, it is found, and its (zero) binder fails: decrypt_error proves it was tried.
+    assert.equal(alertOf(new TlsServer(serverConfig({ ticketKey: TICKET_KEY })).receive('initial', withJunk(3)))?.description, 51);
+    // Fifth: never opened, so a full handshake goes ahead.
+    const events = new TlsServer(serverConfig({ ticketKey: TICKET_KEY })).receive('initial', withJunk(4));
+    assert.equal(alertOf(events), undefined);
+    assert.equal(ofType(events, 'cryptoData').length, 2);
   });
 
   test('issueSessionTicket sends more tickets; each resumes', () => {
