@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeCrypto, signingKeyFrom } from '../../../src/crypto/node.js';
@@ -17,28 +17,40 @@ export interface Identity {
   der: Uint8Array;
   key: SigningKey;
   privateKey: KeyObject;
+  /** PEM files of the certificate and key, for external peers. */
+  certPemFile: string;
+  keyPemFile: string;
 }
 
 const identities = new Map<string, Identity>();
 let workDir: string | undefined;
+
+/** A temporary directory for this test process, removed at exit. */
+export function scratchDir(): string {
+  if (workDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'httpsd-tls13-'));
+    workDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return workDir;
+}
 
 /** A self-signed certificate for `name` on a fresh ECDSA P-256 or RSA-2048 key. */
 export function identity(kind: 'ecdsa' | 'rsa' = 'ecdsa', name = 'localhost'): Identity {
   const cacheKey = `${kind}/${name}`;
   const cached = identities.get(cacheKey);
   if (cached !== undefined) return cached;
-  if (workDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'httpsd-tls13-'));
-    workDir = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
+  const dir = scratchDir();
   const pair = kind === 'ecdsa' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(workDir, `${kind}-${name}.key`);
-  const certFile = join(workDir, `${kind}-${name}.der`);
+  const keyFile = join(dir, `${kind}-${name}.key`);
+  const certFile = join(dir, `${kind}-${name}.der`);
   writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-outform', 'DER', '-out', certFile], { stdio: 'ignore' });
-  const der = new Uint8Array(new X509Certificate(execFileSync('cat', [certFile])).raw);
-  const result = { der, key: signingKeyFrom(pair.privateKey), privateKey: pair.privateKey };
+  const certificate = new X509Certificate(readFileSync(certFile));
+  const certPemFile = join(dir, `${kind}-${name}.pem`);
+  writeFileSync(certPemFile, certificate.toString());
+  const der = new Uint8Array(certificate.raw);
+  const result = { der, key: signingKeyFrom(pair.privateKey), privateKey: pair.privateKey, certPemFile, keyPemFile: keyFile };
   identities.set(cacheKey, result);
   return result;
 }

@@ -1,0 +1,204 @@
+/**
+ * Interoperability with an independent TLS 1.3 stack in QUIC mode: GnuTLS (>= 3.7, its QUIC API as ngtcp2 uses
+ * it), driven through test/quic/tls/peers/gnutls-quic-peer.c, compiled here with the system's gcc and libgnutls.
+ * Our server against the GnuTLS client and our client against the GnuTLS server: both complete, agree on every
+ * traffic secret, and see each other's transport parameters and the ALPN protocol. Skipped, saying why, where no
+ * compiler or GnuTLS development files exist.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { TlsClient, TlsServer } from '../../../src/quic/tls/index.js';
+import type { EncryptionLevel, TlsEvent } from '../../../src/quic/tls/index.js';
+import { CLIENT_TP, SERVER_TP, alertOf, clientConfig, identity, ofType, scratchDir, serverConfig } from './helpers.js';
+import type { Identity } from './helpers.js';
+
+/** TLS 1.3 only, no middlebox compatibility mode (RFC 9001 §8.4), as ngtcp2 configures GnuTLS. */
+const PRIORITY_BASE = '%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL';
+const LEVELS: EncryptionLevel[] = ['initial', 'early', 'handshake', 'application'];
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+function buildPeer(): string | { skip: string } {
+  try {
+    const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'gnutls'], { encoding: 'utf8' }).trim().split(/\s+/);
+    const version = execFileSync('pkg-config', ['--modversion', 'gnutls'], { encoding: 'utf8' }).trim();
+    const [major, minor] = version.split('.').map(Number);
+    if (major! < 3 || (major === 3 && minor! < 7)) return { skip: `GnuTLS ${version} has no QUIC API (needs 3.7)` };
+    const binary = join(scratchDir(), 'gnutls-quic-peer');
+    execFileSync('gcc', ['-O1', '-o', binary, new URL('./peers/gnutls-quic-peer.c', import.meta.url).pathname, ...flags], { stdio: 'pipe' });
+    return binary;
+  } catch (error) {
+    return { skip: `cannot build the GnuTLS peer: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+const built = buildPeer();
+const skip = typeof built === 'string' ? false : built.skip;
+
+interface PeerOutput {
+  data: Array<{ level: EncryptionLevel; bytes: Uint8Array }>;
+  secrets: Map<string, string>;
+  transportParameters?: string;
+  done?: string;
+  alert?: number;
+  error?: string;
+}
+
+/** The GnuTLS process and the lines it printed, read one input-step (up to WAIT) at a time. */
+class GnutlsPeer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiting: Array<(lines: string[]) => void> = [];
+  private readonly ready: string[][] = [];
+  private batch: string[] = [];
+  readonly seen: PeerOutput = { data: [], secrets: new Map() };
+
+  /** `priority` is a GnuTLS priority string (the peer's default: TLS 1.3, the three AEADs, x25519 and secp256r1). */
+  constructor(args: string[], priority?: string) {
+    const env = priority === undefined ? process.env : { ...process.env, PEER_PRIORITY: priority };
+    this.child = spawn(built as string, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      if (line !== 'WAIT') return void this.batch.push(line);
+      const lines = this.batch;
+      this.batch = [];
+      const waiter = this.waiting.shift();
+      if (waiter) waiter(lines);
+      else this.ready.push(lines);
+    });
+  }
+
+  /** The output of the next step, parsed; also accumulated in `seen`. */
+  async step(): Promise<PeerOutput> {
+    const lines = this.ready.shift() ?? (await new Promise<string[]>((resolve) => this.waiting.push(resolve)));
+    const out: PeerOutput = { data: [], secrets: new Map() };
+    for (const line of lines) {
+      const [kind, a, b, c] = line.split(' ');
+      if (kind === 'DATA') out.data.push({ level: LEVELS[Number(a)]!, bytes: new Uint8Array(Buffer.from(b ?? '', 'hex')) });
+      else if (kind === 'SECRET') this.seen.secrets.set(`${LEVELS[Number(a)]} ${b}`, c!);
+      else if (kind === 'TP') this.seen.transportParameters = a;
+      else if (kind === 'DONE') this.seen.done = a;
+      else if (kind === 'ALERT') this.seen.alert = Number(a);
+      else if (kind === 'ERROR') this.seen.error = line.slice(6);
+    }
+    this.seen.data.push(...out.data);
+    return out;
+  }
+
+  async send(level: EncryptionLevel, data: Uint8Array): Promise<PeerOutput> {
+    this.child.stdin.write(`DATA ${LEVELS.indexOf(level)} ${hex(data)}\n`);
+    return this.step();
+  }
+
+  close(): void {
+    this.child.stdin.end();
+    this.child.kill();
+  }
+}
+
+/** Passes data both ways until neither side has anything to say; returns our engine's events. */
+async function converse(peer: GnutlsPeer, ours: TlsClient | TlsServer, first: PeerOutput | TlsEvent[]): Promise<TlsEvent[]> {
+  const events: TlsEvent[] = [];
+  let fromPeer: PeerOutput['data'] = Array.isArray(first) ? [] : first.data;
+  let fromUs: TlsEvent[] = Array.isArray(first) ? first : [];
+  events.push(...fromUs);
+  for (let rounds = 0; fromPeer.length > 0 || ofType(fromUs, 'cryptoData').length > 0; rounds++) {
+    assert.ok(rounds < 20, 'the conversation does not settle');
+    const next: TlsEvent[] = [];
+    for (const { level, bytes } of fromPeer) next.push(...ours.receive(level, bytes));
+    fromPeer = [];
+    for (const event of ofType(fromUs, 'cryptoData')) fromPeer.push(...(await peer.send(event.level, event.data)).data);
+    events.push(...next);
+    fromUs = next;
+  }
+  return events;
+}
+
+function secretOf(events: TlsEvent[], level: string, direction: 'read' | 'write'): string | undefined {
+  const event = ofType(events, 'keysReady').find((e) => e.level === level && e.direction === direction);
+  return event && hex(event.secret);
+}
+
+describe('GnuTLS in QUIC mode as the peer', { skip }, () => {
+  for (const [kind, suitePriority] of [
+    ['ecdsa', '+AES-128-GCM'],
+    ['ecdsa', '+AES-256-GCM'],
+    ['rsa', '+CHACHA20-POLY1305'],
+  ] as const) {
+    test(`GnuTLS client -> our server (${kind} certificate, ${suitePriority.slice(1)})`, async () => {
+      const priority = `${PRIORITY_BASE}:${suitePriority}:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1`;
+      const peer = new GnutlsPeer(['client', 'h3', 'localhost', hex(CLIENT_TP)], priority);
+      try {
+        const who: Identity = identity(kind);
+        const server = new TlsServer(serverConfig({}, who));
+        const events = await converse(peer, server, await peer.step());
+        assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+        assert.equal(peer.seen.error, undefined);
+        assert.equal(peer.seen.done, 'h3');
+        assert.ok(ofType(events, 'handshakeComplete')[0], 'our server completed');
+        assert.equal(ofType(events, 'keysReady')[0]!.suite.aead, suitePriority.slice(1).toLowerCase());
+        assert.equal(peer.seen.transportParameters, hex(SERVER_TP));
+        assert.equal(hex(ofType(events, 'peerTransportParameters')[0]!.data), hex(CLIENT_TP));
+        for (const level of ['handshake', 'application']) {
+          assert.equal(peer.seen.secrets.get(`${level} write`), secretOf(events, level, 'read'), `${level}: client write = server read`);
+          assert.equal(peer.seen.secrets.get(`${level} read`), secretOf(events, level, 'write'), `${level}: server write = client read`);
+        }
+      } finally {
+        peer.close();
+      }
+    });
+  }
+
+  test('GnuTLS client sharing x25519 and secp384r1 -> our secp256r1-only server retries, GnuTLS follows', async () => {
+    // GnuTLS sends a share for each of the first two groups, so this list makes its shares x25519 and secp384r1.
+    const priority = `${PRIORITY_BASE}:+AES-128-GCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP256R1`;
+    const peer = new GnutlsPeer(['client', 'h3', 'localhost', hex(CLIENT_TP)], priority);
+    try {
+      const server = new TlsServer(serverConfig({ groups: ['secp256r1'] }));
+      const first = await peer.step();
+      const events = await converse(peer, server, first);
+      assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+      assert.equal(peer.seen.done, 'h3');
+      assert.equal(peer.seen.data.filter((d) => d.level === 'initial').length, 2, 'two ClientHellos');
+      const retry = ofType(events, 'cryptoData').find((e) => e.level === 'initial')!.data;
+      assert.equal(hex(retry.subarray(6, 38)), 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'HelloRetryRequest random');
+      assert.equal(peer.seen.secrets.get('application write'), secretOf(events, 'application', 'read'));
+    } finally {
+      peer.close();
+    }
+  });
+
+  for (const kind of ['ecdsa', 'rsa'] as const) {
+    test(`our client -> GnuTLS server (${kind} certificate)`, async () => {
+      const who = identity(kind);
+      const peer = new GnutlsPeer(['server', 'h3', who.certPemFile, who.keyPemFile, hex(SERVER_TP)]);
+      try {
+        const client = new TlsClient(clientConfig({}, who));
+        const events = await converse(peer, client, client.start());
+        assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+        assert.equal(peer.seen.error, undefined);
+        assert.equal(peer.seen.done, 'h3');
+        assert.equal(ofType(events, 'handshakeComplete')[0]?.alpn, 'h3');
+        assert.equal(peer.seen.transportParameters, hex(CLIENT_TP));
+        assert.equal(hex(ofType(events, 'peerTransportParameters')[0]!.data), hex(SERVER_TP));
+        for (const level of ['handshake', 'application']) {
+          assert.equal(peer.seen.secrets.get(`${level} read`), secretOf(events, level, 'write'), `${level}: client write = server read`);
+          assert.equal(peer.seen.secrets.get(`${level} write`), secretOf(events, level, 'read'), `${level}: server write = client read`);
+        }
+      } finally {
+        peer.close();
+      }
+    });
+  }
+
+  test('GnuTLS client offering no ALPN we serve -> our no_application_protocol alert', async () => {
+    const peer = new GnutlsPeer(['client', 'h2', 'localhost', hex(CLIENT_TP)]);
+    try {
+      const events = new TlsServer(serverConfig()).receive('initial', (await peer.step()).data[0]!.bytes);
+      assert.equal(alertOf(events)?.description, 120);
+    } finally {
+      peer.close();
+    }
+  });
+});

@@ -1,0 +1,162 @@
+/*
+ * A GnuTLS (>= 3.7) TLS 1.3 endpoint in QUIC mode, as an independent peer for httpsd's TLS engine tests.
+ * It speaks a line protocol on stdin/stdout:
+ *   in:  DATA <level> <hex>        handshake bytes from the other side at that level (0 initial .. 3 application)
+ *   out: DATA <level> <hex>        handshake bytes to deliver
+ *        SECRET <level> <read|write> <hex>
+ *        TP <hex>                  the peer's quic_transport_parameters
+ *        ALERT <description>       GnuTLS wants to send this fatal alert
+ *        DONE <alpn>               handshake complete
+ *        ERROR <text>
+ *        WAIT                      all output for the last input is written
+ * Usage: gnutls-quic-peer client <alpn> <server-name> <tp-hex>
+ *        gnutls-quic-peer server <alpn> <cert.pem> <key.pem> <tp-hex>
+ */
+#include <gnutls/gnutls.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned char tp[512];
+static size_t tp_len;
+static int done;
+
+static void print_hex(const unsigned char *data, size_t len) {
+  for (size_t i = 0; i < len; i++) printf("%02x", data[i]);
+}
+
+static size_t from_hex(const char *hex, unsigned char *out, size_t max) {
+  size_t n = 0;
+  while (hex[0] && hex[1] && n < max) {
+    unsigned int byte;
+    if (sscanf(hex, "%2x", &byte) != 1) break;
+    out[n++] = (unsigned char)byte;
+    hex += 2;
+  }
+  return n;
+}
+
+static int on_secret(gnutls_session_t session, gnutls_record_encryption_level_t level, const void *read_secret,
+                     const void *write_secret, size_t size) {
+  (void)session;
+  if (read_secret) { printf("SECRET %d read ", (int)level); print_hex(read_secret, size); printf("\n"); }
+  if (write_secret) { printf("SECRET %d write ", (int)level); print_hex(write_secret, size); printf("\n"); }
+  return 0;
+}
+
+static int on_handshake(gnutls_session_t session, gnutls_record_encryption_level_t level, gnutls_handshake_description_t type,
+                        const void *data, size_t size) {
+  (void)session;
+  (void)type;
+  printf("DATA %d ", (int)level);
+  print_hex(data, size);
+  printf("\n");
+  return 0;
+}
+
+static int on_alert(gnutls_session_t session, gnutls_record_encryption_level_t level, gnutls_alert_level_t alert_level,
+                    gnutls_alert_description_t description) {
+  (void)session;
+  (void)level;
+  (void)alert_level;
+  printf("ALERT %d\n", (int)description);
+  return 0;
+}
+
+static int tp_receive(gnutls_session_t session, const unsigned char *data, size_t size) {
+  (void)session;
+  printf("TP ");
+  print_hex(data, size);
+  printf("\n");
+  return 0;
+}
+
+static int tp_send(gnutls_session_t session, gnutls_buffer_t out) {
+  (void)session;
+  return gnutls_buffer_append_data(out, tp, tp_len);
+}
+
+static ssize_t no_push(gnutls_transport_ptr_t ptr, const void *data, size_t size) {
+  (void)ptr;
+  (void)data;
+  return (ssize_t)size;
+}
+
+static ssize_t no_pull(gnutls_transport_ptr_t ptr, void *data, size_t size) {
+  (void)data;
+  (void)size;
+  gnutls_transport_set_errno((gnutls_session_t)ptr, EAGAIN);
+  return -1;
+}
+
+static void step(gnutls_session_t session) {
+  if (!done) {
+    int rv = gnutls_handshake(session);
+    if (rv == 0) {
+      gnutls_datum_t alpn;
+      done = 1;
+      if (gnutls_alpn_get_selected_protocol(session, &alpn) == 0) printf("DONE %.*s\n", (int)alpn.size, alpn.data);
+      else printf("DONE -\n");
+    } else if (gnutls_error_is_fatal(rv)) {
+      printf("ERROR %s\n", gnutls_strerror(rv));
+    }
+  }
+  printf("WAIT\n");
+  fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 5) return 2;
+  int server = strcmp(argv[1], "server") == 0;
+  if (server && argc < 6) return 2;
+  tp_len = from_hex(argv[server ? 5 : 4], tp, sizeof tp);
+
+  gnutls_global_init();
+  gnutls_session_t session;
+  gnutls_certificate_credentials_t credentials;
+  gnutls_certificate_allocate_credentials(&credentials);
+  unsigned flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
+  gnutls_init(&session, flags);
+  const char *priority = getenv("PEER_PRIORITY");
+  if (priority == NULL)
+    priority = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+               "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1";
+  if (gnutls_priority_set_direct(session, priority, NULL) < 0) { printf("ERROR priority\nWAIT\n"); return 1; }
+  if (server) {
+    if (gnutls_certificate_set_x509_key_file(credentials, argv[3], argv[4], GNUTLS_X509_FMT_PEM) < 0) {
+      printf("ERROR certificate\nWAIT\n");
+      return 1;
+    }
+  } else {
+    gnutls_server_name_set(session, GNUTLS_NAME_DNS, argv[3], strlen(argv[3]));
+  }
+  gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials);
+  gnutls_datum_t alpn = { (unsigned char *)argv[2], (unsigned)strlen(argv[2]) };
+  gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+  gnutls_handshake_set_secret_function(session, on_secret);
+  gnutls_handshake_set_read_function(session, on_handshake);
+  gnutls_alert_set_read_function(session, on_alert);
+  gnutls_session_ext_register(session, "quic_transport_parameters", 0x39, GNUTLS_EXT_TLS, tp_receive, tp_send, NULL, NULL, NULL,
+                              GNUTLS_EXT_FLAG_TLS | GNUTLS_EXT_FLAG_CLIENT_HELLO | GNUTLS_EXT_FLAG_EE);
+  gnutls_transport_set_ptr(session, session);
+  gnutls_transport_set_push_function(session, no_push);
+  gnutls_transport_set_pull_function(session, no_pull);
+
+  if (!server) step(session);
+  static char line[1 << 20];
+  static unsigned char data[1 << 19];
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    int level;
+    int offset;
+    if (sscanf(line, "DATA %d %n", &level, &offset) != 1) continue;
+    size_t size = from_hex(line + offset, data, sizeof data);
+    int rv = gnutls_handshake_write(session, (gnutls_record_encryption_level_t)level, data, size);
+    if (rv < 0) printf("ERROR write %s\n", gnutls_strerror(rv));
+    step(session);
+  }
+  gnutls_deinit(session);
+  gnutls_certificate_free_credentials(credentials);
+  gnutls_global_deinit();
+  return 0;
+}
