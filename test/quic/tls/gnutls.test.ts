@@ -8,12 +8,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { TlsClient, TlsServer } from '../../../src/quic/tls/index.js';
 import type { EncryptionLevel, TlsEvent } from '../../../src/quic/tls/index.js';
-import { CLIENT_TP, SERVER_TP, alertOf, clientConfig, identity, ofType, scratchDir, serverConfig } from './helpers.js';
+import { CLIENT_TP, SERVER_TP, TICKET_KEY, alertOf, clientConfig, identity, ofType, scratchDir, serverConfig } from './helpers.js';
 import type { Identity } from './helpers.js';
 
 /** TLS 1.3 only, no middlebox compatibility mode (RFC 9001 §8.4), as ngtcp2 configures GnuTLS. */
@@ -43,6 +44,8 @@ interface PeerOutput {
   secrets: Map<string, string>;
   transportParameters?: string;
   done?: string;
+  resumed?: boolean;
+  ticket?: string;
   alert?: number;
   error?: string;
 }
@@ -55,9 +58,15 @@ class GnutlsPeer {
   private batch: string[] = [];
   readonly seen: PeerOutput = { data: [], secrets: new Map() };
 
-  /** `priority` is a GnuTLS priority string (the peer's default: TLS 1.3, the three AEADs, x25519 and secp256r1). */
-  constructor(args: string[], priority?: string) {
-    const env = priority === undefined ? process.env : { ...process.env, PEER_PRIORITY: priority };
+  /**
+   * `priority` is a GnuTLS priority string (the peer's default: TLS 1.3, the three AEADs, x25519 and secp256r1);
+   * `ticketKey` (64 bytes, server) makes it issue tickets.
+   */
+  constructor(args: string[], priority?: string, ticketKey?: Uint8Array, maxEarlyData?: number) {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (priority !== undefined) env.PEER_PRIORITY = priority;
+    if (ticketKey !== undefined) env.PEER_TICKET_KEY = hex(ticketKey);
+    if (maxEarlyData !== undefined) env.PEER_MAX_EARLY_DATA = String(maxEarlyData);
     this.child = spawn(built as string, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (line !== 'WAIT') return void this.batch.push(line);
@@ -78,7 +87,10 @@ class GnutlsPeer {
       if (kind === 'DATA') out.data.push({ level: LEVELS[Number(a)]!, bytes: new Uint8Array(Buffer.from(b ?? '', 'hex')) });
       else if (kind === 'SECRET') this.seen.secrets.set(`${LEVELS[Number(a)]} ${b}`, c!);
       else if (kind === 'TP') this.seen.transportParameters = a;
-      else if (kind === 'DONE') this.seen.done = a;
+      else if (kind === 'DONE') {
+        this.seen.done = a;
+        this.seen.resumed = b === '1';
+      } else if (kind === 'TICKET') this.seen.ticket = a;
       else if (kind === 'ALERT') this.seen.alert = Number(a);
       else if (kind === 'ERROR') this.seen.error = line.slice(6);
     }
@@ -169,6 +181,40 @@ describe('GnuTLS in QUIC mode as the peer', { skip }, () => {
     }
   });
 
+  test('GnuTLS client stores our NewSessionTicket and resumes with it (binder, PSK, 0-RTT secrets agree)', async () => {
+    const config = serverConfig({ ticketKey: TICKET_KEY, earlyData: { maxSize: 0xffff } });
+    const first = new GnutlsPeer(['client', 'h3', 'localhost', hex(CLIENT_TP)]);
+    let ticket: string | undefined;
+    try {
+      const events = await converse(first, new TlsServer(config), await first.step());
+      assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+      assert.equal(first.seen.resumed, false);
+      ticket = first.seen.ticket;
+      assert.ok(ticket, 'GnuTLS accepted our NewSessionTicket');
+    } finally {
+      first.close();
+    }
+    const again = new GnutlsPeer(['client', 'h3', 'localhost', hex(CLIENT_TP), ticket]);
+    try {
+      const events = await converse(again, new TlsServer(config), await again.step());
+      assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+      assert.equal(again.seen.error, undefined);
+      assert.equal(again.seen.done, 'h3');
+      assert.equal(again.seen.resumed, true, 'GnuTLS resumed');
+      const completion = ofType(events, 'handshakeComplete')[0]!;
+      assert.equal(completion.resumed, true);
+      for (const level of ['handshake', 'application']) {
+        assert.equal(again.seen.secrets.get(`${level} write`), secretOf(events, level, 'read'), `${level}: client write = server read`);
+      }
+      // GnuTLS offers 0-RTT with a ticket that allows it; we accept, and the client_early_traffic_secret agrees.
+      assert.equal(completion.earlyDataAccepted, true);
+      assert.ok(again.seen.secrets.get('early write'));
+      assert.equal(again.seen.secrets.get('early write'), secretOf(events, 'early', 'read'));
+    } finally {
+      again.close();
+    }
+  });
+
   for (const kind of ['ecdsa', 'rsa'] as const) {
     test(`our client -> GnuTLS server (${kind} certificate)`, async () => {
       const who = identity(kind);
@@ -191,6 +237,48 @@ describe('GnuTLS in QUIC mode as the peer', { skip }, () => {
       }
     });
   }
+
+  test('our client stores a GnuTLS NewSessionTicket and resumes with it', async () => {
+    const who = identity('ecdsa');
+    const ticketKey = new Uint8Array(randomBytes(64));
+    const first = new GnutlsPeer(['server', 'h3', who.certPemFile, who.keyPemFile, hex(SERVER_TP)], undefined, ticketKey);
+    let ticket: Uint8Array | undefined;
+    try {
+      const client = new TlsClient(clientConfig({}, who));
+      const events = await converse(first, client, client.start());
+      assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+      ticket = ofType(events, 'sessionTicket')[0]?.ticket;
+      assert.ok(ticket, 'GnuTLS sent a ticket we accepted');
+    } finally {
+      first.close();
+    }
+    const again = new GnutlsPeer(['server', 'h3', who.certPemFile, who.keyPemFile, hex(SERVER_TP)], undefined, ticketKey);
+    try {
+      const client = new TlsClient(clientConfig({ sessionTicket: ticket }, who));
+      const events = await converse(again, client, client.start());
+      assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+      assert.equal(again.seen.resumed, true, 'GnuTLS resumed');
+      assert.equal(ofType(events, 'handshakeComplete')[0]?.resumed, true);
+      assert.equal(again.seen.secrets.get('application read'), secretOf(events, 'application', 'write'));
+    } finally {
+      again.close();
+    }
+  });
+
+  test('a GnuTLS server whose tickets carry max_early_data_size 16384 -> our client: PROTOCOL_VIOLATION (RFC 9001 §4.6.1)', async () => {
+    const who = identity('ecdsa');
+    const peer = new GnutlsPeer(['server', 'h3', who.certPemFile, who.keyPemFile, hex(SERVER_TP)], undefined, new Uint8Array(randomBytes(64)), 16384);
+    try {
+      const client = new TlsClient(clientConfig({}, who));
+      const events = await converse(peer, client, client.start());
+      assert.ok(ofType(events, 'handshakeComplete')[0], 'the handshake itself completed');
+      const alert = alertOf(events);
+      assert.equal(alert?.description, 47);
+      assert.equal(alert?.transportError, 0x0a);
+    } finally {
+      peer.close();
+    }
+  });
 
   test('GnuTLS client offering no ALPN we serve -> our no_application_protocol alert', async () => {
     const peer = new GnutlsPeer(['client', 'h2', 'localhost', hex(CLIENT_TP)]);

@@ -6,10 +6,13 @@
  *        SECRET <level> <read|write> <hex>
  *        TP <hex>                  the peer's quic_transport_parameters
  *        ALERT <description>       GnuTLS wants to send this fatal alert
- *        DONE <alpn>               handshake complete
+ *        DONE <alpn> <resumed 0|1>   handshake complete
+ *        TICKET <hex>              client: session data after a NewSessionTicket (for "resume")
  *        ERROR <text>
  *        WAIT                      all output for the last input is written
- * Usage: gnutls-quic-peer client <alpn> <server-name> <tp-hex>
+ * Environment: PEER_PRIORITY (a GnuTLS priority string), PEER_TICKET_KEY (server: 64-byte ticket key, hex),
+ *              PEER_MAX_EARLY_DATA (server: the tickets' max_early_data_size, default 0xffffffff).
+ * Usage: gnutls-quic-peer client <alpn> <server-name> <tp-hex> [<session-hex> (resume, 0-RTT when allowed)]
  *        gnutls-quic-peer server <alpn> <cert.pem> <key.pem> <tp-hex>
  */
 #include <gnutls/gnutls.h>
@@ -77,6 +80,22 @@ static int tp_send(gnutls_session_t session, gnutls_buffer_t out) {
   return gnutls_buffer_append_data(out, tp, tp_len);
 }
 
+/* Called after GnuTLS processed a NewSessionTicket: the session data that resumes. */
+static int on_ticket(gnutls_session_t session, unsigned int type, unsigned when, unsigned int incoming, const gnutls_datum_t *message) {
+  (void)type;
+  (void)when;
+  (void)incoming;
+  (void)message;
+  gnutls_datum_t data;
+  if (gnutls_session_get_data2(session, &data) == 0) {
+    printf("TICKET ");
+    print_hex(data.data, data.size);
+    printf("\n");
+    gnutls_free(data.data);
+  }
+  return 0;
+}
+
 static ssize_t no_push(gnutls_transport_ptr_t ptr, const void *data, size_t size) {
   (void)ptr;
   (void)data;
@@ -96,8 +115,9 @@ static void step(gnutls_session_t session) {
     if (rv == 0) {
       gnutls_datum_t alpn;
       done = 1;
-      if (gnutls_alpn_get_selected_protocol(session, &alpn) == 0) printf("DONE %.*s\n", (int)alpn.size, alpn.data);
-      else printf("DONE -\n");
+      int resumed = gnutls_session_is_resumed(session) != 0;
+      if (gnutls_alpn_get_selected_protocol(session, &alpn) == 0) printf("DONE %.*s %d\n", (int)alpn.size, alpn.data, resumed);
+      else printf("DONE - %d\n", resumed);
     } else if (gnutls_error_is_fatal(rv)) {
       printf("ERROR %s\n", gnutls_strerror(rv));
     }
@@ -116,7 +136,7 @@ int main(int argc, char **argv) {
   gnutls_session_t session;
   gnutls_certificate_credentials_t credentials;
   gnutls_certificate_allocate_credentials(&credentials);
-  unsigned flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
+  unsigned flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_ENABLE_EARLY_DATA;
   gnutls_init(&session, flags);
   const char *priority = getenv("PEER_PRIORITY");
   if (priority == NULL)
@@ -130,8 +150,25 @@ int main(int argc, char **argv) {
     }
   } else {
     gnutls_server_name_set(session, GNUTLS_NAME_DNS, argv[3], strlen(argv[3]));
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST, on_ticket);
+    if (argc > 5) {
+      static unsigned char saved[1 << 16];
+      size_t saved_len = from_hex(argv[5], saved, sizeof saved);
+      if (gnutls_session_set_data(session, saved, saved_len) < 0) printf("ERROR session data\n");
+    }
   }
   gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials);
+  /* Server: with PEER_TICKET_KEY (64 bytes, hex) it issues session tickets that any peer process with the key accepts. */
+  static unsigned char ticket_key[64];
+  const char *ticket_key_hex = getenv("PEER_TICKET_KEY");
+  if (server && ticket_key_hex != NULL && from_hex(ticket_key_hex, ticket_key, sizeof ticket_key) == sizeof ticket_key) {
+    gnutls_datum_t key = { ticket_key, sizeof ticket_key };
+    if (gnutls_session_ticket_enable_server(session, &key) < 0) printf("ERROR ticket key\n");
+    /* RFC 9001 §4.6.1: a QUIC server's tickets say 0xffffffff (as ngtcp2 configures GnuTLS); PEER_MAX_EARLY_DATA
+       overrides it to play a non-conforming server. */
+    const char *max_early = getenv("PEER_MAX_EARLY_DATA");
+    gnutls_record_set_max_early_data_size(session, max_early != NULL ? strtoul(max_early, NULL, 10) : 0xffffffffUL);
+  }
   gnutls_datum_t alpn = { (unsigned char *)argv[2], (unsigned)strlen(argv[2]) };
   gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
   gnutls_handshake_set_secret_function(session, on_secret);
