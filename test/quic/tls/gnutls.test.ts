@@ -56,6 +56,7 @@ class GnutlsPeer {
   private readonly waiting: Array<(lines: string[]) => void> = [];
   private readonly ready: string[][] = [];
   private batch: string[] = [];
+  private exited: string | undefined;
   readonly seen: PeerOutput = { data: [], secrets: new Map() };
 
   /**
@@ -68,6 +69,12 @@ class GnutlsPeer {
     if (ticketKey !== undefined) env.PEER_TICKET_KEY = hex(ticketKey);
     if (maxEarlyData !== undefined) env.PEER_MAX_EARLY_DATA = String(maxEarlyData);
     this.child = spawn(built as string, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    this.child.stdin.on('error', () => {}); // EPIPE after the peer died: reported through `exited`
+    // A peer that dies answers every pending and later step with an ERROR, so a test fails instead of hanging.
+    this.child.on('exit', (code, signal) => {
+      this.exited = `ERROR peer exited (${signal ?? code})`;
+      for (const waiter of this.waiting.splice(0)) waiter([this.exited]);
+    });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       if (line !== 'WAIT') return void this.batch.push(line);
       const lines = this.batch;
@@ -80,7 +87,8 @@ class GnutlsPeer {
 
   /** The output of the next step, parsed; also accumulated in `seen`. */
   async step(): Promise<PeerOutput> {
-    const lines = this.ready.shift() ?? (await new Promise<string[]>((resolve) => this.waiting.push(resolve)));
+    const exited = this.exited;
+    const lines = this.ready.shift() ?? (exited !== undefined ? [exited] : await new Promise<string[]>((resolve) => this.waiting.push(resolve)));
     const out: PeerOutput = { data: [], secrets: new Map() };
     for (const line of lines) {
       const [kind, a, b, c] = line.split(' ');
@@ -105,7 +113,7 @@ class GnutlsPeer {
 
   close(): void {
     this.child.stdin.end();
-    this.child.kill();
+    if (this.exited === undefined) this.child.kill();
   }
 }
 
