@@ -131,3 +131,26 @@ test('the reassembler returns the same messages however the stream is cut (growt
     { numRuns: 300 },
   );
 });
+
+test('mutated ServerHellos and NewSessionTickets: the client never completes on a changed hello, never internal_error', () => {
+  const reference = Link.connect(serverConfig({ ticketKey: TICKET_KEY }), clientConfig());
+  const serverHello = reference.wire.find((w) => w.from === 'server' && w.level === 'initial')!.data;
+  const ticket = reference.wire.find((w) => w.from === 'server' && w.level === 'application')!.data;
+  fc.assert(
+    fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), (mutations) => {
+      const body = mutate(serverHello.subarray(4), mutations);
+      // A fresh client with a fresh key share: even an unchanged hello cannot complete without the server's flight.
+      const client = new TlsClient(clientConfig());
+      client.start();
+      const events = client.receive('initial', handshakeMessage(2, body));
+      assert.equal(ofType(events, 'handshakeComplete').length, 0);
+      assert.notEqual(alertOf(events)?.description, 80, alertOf(events)?.reason);
+
+      const connected = Link.connect(serverConfig(), clientConfig()).client;
+      const afterTicket = connected.receive('application', handshakeMessage(4, mutate(ticket.subarray(4), mutations)));
+      assert.notEqual(alertOf(afterTicket)?.description, 80, alertOf(afterTicket)?.reason);
+      assert.ok(alertOf(afterTicket) !== undefined || afterTicket.every((e) => e.type === 'sessionTicket'));
+    }),
+    { numRuns: 150 },
+  );
+});
