@@ -84,10 +84,11 @@ export function parseServerName(data: Uint8Array): string {
       if (nameType !== 0) continue;
       // RFC 6066 §3: "The ServerNameList MUST NOT contain more than one name of the same name_type."
       if (hostName !== undefined) fail(Alert.illegalParameter, 'server_name lists two host names');
+      if (name.byteLength > 253) fail(Alert.illegalParameter, 'server_name longer than a DNS name can be');
       hostName = latin1(name);
     }
     if (hostName === undefined) fail(Alert.illegalParameter, 'server_name has no host_name');
-    if (!/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(hostName) || hostName.length > 253) {
+    if (!/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(hostName)) {
       fail(Alert.illegalParameter, 'server_name is not an ASCII DNS host name');
     }
     return hostName.toLowerCase();

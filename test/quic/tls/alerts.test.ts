@@ -117,6 +117,8 @@ describe('server: ClientHello checks', () => {
     serverAlert(clientHello({ serverName: 'unknown.example' }), 112);
     const bad = new Writer().vector(2, (w) => w.u8(0).vector(2, (n) => n.bytes(new TextEncoder().encode('bad name/')))).finish();
     serverAlert(withExtension(Ext.serverName, bad), 47);
+    const long = new Writer().vector(2, (w) => w.u8(0).vector(2, (n) => n.bytes(new Uint8Array(40_000).fill(0x61)))).finish();
+    serverAlert(withExtension(Ext.serverName, long), 47);
   });
   test('pre_shared_key without psk_key_exchange_modes -> missing_extension (RFC 8446 §4.2.9)', () => {
     const psk = { type: Ext.preSharedKey, data: hex('000b 0005 0102030405 00000000 0021 20' + '00'.repeat(32)) };
