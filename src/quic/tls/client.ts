@@ -4,6 +4,7 @@
  * CertificateVerify with the leaf certificate and both Finished messages, keeps tickets and resumes with them
  * (psk_dhe_ke), with 0-RTT when asked and allowed.
  */
+import { hashLength } from '../crypto.js';
 import type { KeyExchange, KeyExchangeGroup } from '../crypto.js';
 import {
   Alert,
@@ -167,7 +168,7 @@ export class TlsClient extends TlsEndpoint {
     if (session !== undefined) {
       // RFC 8446 §4.2.11.1: obfuscated_ticket_age = (age in ms + ticket_age_add) mod 2^32.
       const age = ((this.now() - session.receivedAt + session.ageAdd) >>> 0);
-      const placeholder = new Uint8Array(pskSuite!.hash === 'sha384' ? 48 : 32);
+      const placeholder = new Uint8Array(hashLength(pskSuite!.hash));
       extensions.push({ type: Ext.preSharedKey, data: encodeOfferedPsks([{ identity: session.identity, obfuscatedTicketAge: age }], [placeholder]) });
     }
     for (const extension of extensions) this.offered.add(extension.type);
@@ -175,7 +176,7 @@ export class TlsClient extends TlsEndpoint {
     if (session !== undefined) {
       // RFC 8446 §4.2.11.2: the binder covers the transcript through the ClientHello up to the binders list
       // (here one binder: 2-byte list length, 1-byte binder length, then the binder).
-      const binderLength = pskSuite!.hash === 'sha384' ? 48 : 32;
+      const binderLength = hashLength(pskSuite!.hash);
       const truncated = hello.subarray(0, hello.byteLength - (3 + binderLength));
       const transcriptHash = this.retried ? this.transcript.digestWith(truncated) : this.crypto.hash(pskSuite!.hash, truncated);
       const schedule = new KeySchedule(this.crypto, pskSuite!.hash, session.psk);

@@ -10,3 +10,4 @@ export type {
   TlsEvent,
   TlsServerConfig,
 } from './types.js';
+export type { CryptoProvider, KeyExchangeGroup, SigningKey } from '../crypto.js';
