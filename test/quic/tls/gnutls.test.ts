@@ -45,6 +45,8 @@ interface PeerOutput {
   transportParameters?: string;
   done?: string;
   resumed?: boolean;
+  /** Server side: it accepted 0-RTT. */
+  earlyData?: boolean;
   ticket?: string;
   alert?: number;
   error?: string;
@@ -69,6 +71,7 @@ class GnutlsPeer {
     if (ticketKey !== undefined) env.PEER_TICKET_KEY = hex(ticketKey);
     if (maxEarlyData !== undefined) env.PEER_MAX_EARLY_DATA = String(maxEarlyData);
     this.child = spawn(built as string, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    if (process.env.PEER_DEBUG) this.child.stderr.pipe(process.stderr);
     this.child.stdin.on('error', () => {}); // EPIPE after the peer died: reported through `exited`
     // A peer that dies answers every pending and later step with an ERROR, so a test fails instead of hanging.
     this.child.on('exit', (code, signal) => {
@@ -98,6 +101,7 @@ class GnutlsPeer {
       else if (kind === 'DONE') {
         this.seen.done = a;
         this.seen.resumed = b === '1';
+        this.seen.earlyData = c === '1';
       } else if (kind === 'TICKET') this.seen.ticket = a;
       else if (kind === 'ALERT') this.seen.alert = Number(a);
       else if (kind === 'ERROR') this.seen.error = line.slice(6);
@@ -246,7 +250,7 @@ describe('GnuTLS in QUIC mode as the peer', { skip }, () => {
     });
   }
 
-  test('our client stores a GnuTLS NewSessionTicket and resumes with it', async () => {
+  test('our client stores a GnuTLS NewSessionTicket and resumes with it; its 0-RTT offer is refused cleanly', async () => {
     const who = identity('ecdsa');
     const ticketKey = new Uint8Array(randomBytes(64));
     const first = new GnutlsPeer(['server', 'h3', who.certPemFile, who.keyPemFile, hex(SERVER_TP)], undefined, ticketKey);
@@ -262,12 +266,19 @@ describe('GnuTLS in QUIC mode as the peer', { skip }, () => {
     }
     const again = new GnutlsPeer(['server', 'h3', who.certPemFile, who.keyPemFile, hex(SERVER_TP)], undefined, ticketKey);
     try {
-      const client = new TlsClient(clientConfig({ sessionTicket: ticket }, who));
+      const client = new TlsClient(clientConfig({ sessionTicket: ticket, earlyData: true }, who));
       const events = await converse(again, client, client.start());
       assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
       assert.equal(again.seen.resumed, true, 'GnuTLS resumed');
-      assert.equal(ofType(events, 'handshakeComplete')[0]?.resumed, true);
+      const completion = ofType(events, 'handshakeComplete')[0];
+      assert.equal(completion?.resumed, true);
       assert.equal(again.seen.secrets.get('application read'), secretOf(events, 'application', 'write'));
+      // 0-RTT offered, and refused: GnuTLS's anti-replay window starts with its process, so it turns down early data
+      // on any ticket older than that ("ticket is created before recording has started"). The refusal must be
+      // clean: resumed, no early_data in EncryptedExtensions, no alert.
+      assert.ok(secretOf(events, 'early', 'write'), 'our client sent 0-RTT keys');
+      assert.equal(again.seen.earlyData, false);
+      assert.equal(completion?.earlyDataAccepted, false);
     } finally {
       again.close();
     }

@@ -6,12 +6,13 @@
  *        SECRET <level> <read|write> <hex>
  *        TP <hex>                  the peer's quic_transport_parameters
  *        ALERT <description>       GnuTLS wants to send this fatal alert
- *        DONE <alpn> <resumed 0|1>   handshake complete
+ *        DONE <alpn> <resumed 0|1> <0-RTT accepted 0|1>   handshake complete
  *        TICKET <hex>              client: session data after a NewSessionTicket (for "resume")
  *        ERROR <text>
  *        WAIT                      all output for the last input is written
  * Environment: PEER_PRIORITY (a GnuTLS priority string), PEER_TICKET_KEY (server: 64-byte ticket key, hex),
- *              PEER_MAX_EARLY_DATA (server: the tickets' max_early_data_size, default 0xffffffff).
+ *              PEER_MAX_EARLY_DATA (server: the tickets' max_early_data_size, default 0xffffffff),
+ *              PEER_DEBUG (GnuTLS log level, to stderr).
  * Usage: gnutls-quic-peer client <alpn> <server-name> <tp-hex> [<session-hex> (resume, 0-RTT when allowed)]
  *        gnutls-quic-peer server <alpn> <cert.pem> <key.pem> <tp-hex>
  */
@@ -96,6 +97,18 @@ static int on_ticket(gnutls_session_t session, unsigned int type, unsigned when,
   return 0;
 }
 
+static void log_line(int level, const char *text) {
+  fprintf(stderr, "gnutls[%d]: %s", level, text);
+}
+
+static int remember_hello(void *ptr, time_t expires, const gnutls_datum_t *key, const gnutls_datum_t *data) {
+  (void)ptr;
+  (void)expires;
+  (void)key;
+  (void)data;
+  return 0;
+}
+
 static ssize_t no_push(gnutls_transport_ptr_t ptr, const void *data, size_t size) {
   (void)ptr;
   (void)data;
@@ -116,8 +129,9 @@ static void step(gnutls_session_t session) {
       gnutls_datum_t alpn;
       done = 1;
       int resumed = gnutls_session_is_resumed(session) != 0;
-      if (gnutls_alpn_get_selected_protocol(session, &alpn) == 0) printf("DONE %.*s %d\n", (int)alpn.size, alpn.data, resumed);
-      else printf("DONE - %d\n", resumed);
+      int early = (gnutls_session_get_flags(session) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
+      if (gnutls_alpn_get_selected_protocol(session, &alpn) == 0) printf("DONE %.*s %d %d\n", (int)alpn.size, alpn.data, resumed, early);
+      else printf("DONE - %d %d\n", resumed, early);
     } else if (gnutls_error_is_fatal(rv)) {
       printf("ERROR %s\n", gnutls_strerror(rv));
     }
@@ -133,6 +147,10 @@ int main(int argc, char **argv) {
   tp_len = from_hex(argv[server ? 5 : 4], tp, sizeof tp);
 
   gnutls_global_init();
+  if (getenv("PEER_DEBUG") != NULL) {
+    gnutls_global_set_log_function(log_line);
+    gnutls_global_set_log_level(atoi(getenv("PEER_DEBUG")));
+  }
   gnutls_session_t session;
   gnutls_certificate_credentials_t credentials;
   gnutls_certificate_allocate_credentials(&credentials);
@@ -168,6 +186,11 @@ int main(int argc, char **argv) {
        overrides it to play a non-conforming server. */
     const char *max_early = getenv("PEER_MAX_EARLY_DATA");
     gnutls_record_set_max_early_data_size(session, max_early != NULL ? strtoul(max_early, NULL, 10) : 0xffffffffUL);
+    /* GnuTLS accepts 0-RTT only with an anti-replay context; this one-shot process never sees a replay. */
+    gnutls_anti_replay_t anti_replay;
+    gnutls_anti_replay_init(&anti_replay);
+    gnutls_anti_replay_set_add_function(anti_replay, remember_hello);
+    gnutls_anti_replay_enable(session, anti_replay);
   }
   gnutls_datum_t alpn = { (unsigned char *)argv[2], (unsigned)strlen(argv[2]) };
   gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
