@@ -56,6 +56,32 @@ test('mutated ClientHellos: never a throw, always progress or one alert', () => 
   );
 });
 
+test('mutated resumption ClientHellos (PSK, binder, early_data) and mutated second ClientHellos: progress or one alert', () => {
+  const first = Link.connect(serverConfig({ ticketKey: TICKET_KEY, earlyData: { maxSize: 1000 } }), clientConfig());
+  const ticket = ofType(first.clientEvents, 'sessionTicket')[0]!.ticket;
+  const resumption = ofType(new TlsClient(clientConfig({ sessionTicket: ticket, earlyData: true })).start(), 'cryptoData')[0]!.data;
+  // A first ClientHello that draws a HelloRetryRequest from a secp256r1-only server, and the client's second one.
+  const retryingServer = () => new TlsServer(serverConfig({ ticketKey: TICKET_KEY, groups: ['secp256r1'] }));
+  const client = new TlsClient(clientConfig({ sessionTicket: ticket }));
+  const firstHello = ofType(client.start(), 'cryptoData')[0]!.data;
+  const retry = ofType(retryingServer().receive('initial', firstHello), 'cryptoData')[0]!.data;
+  const secondHello = ofType(client.receive('initial', retry), 'cryptoData')[0]!.data;
+  fc.assert(
+    fc.property(fc.boolean(), fc.array(mutation, { minLength: 1, maxLength: 3 }), (afterRetry, mutations) => {
+      let events: TlsEvent[];
+      if (afterRetry) {
+        const target = retryingServer();
+        target.receive('initial', firstHello);
+        events = target.receive('initial', handshakeMessage(1, mutate(secondHello.subarray(4), mutations)));
+      } else {
+        events = server().receive('initial', handshakeMessage(1, mutate(resumption.subarray(4), mutations)));
+      }
+      assert.ok(progressedOrAlerted(events), JSON.stringify(events.map((e) => (e.type === 'alert' ? e : e.type))));
+    }),
+    { numRuns: 400 },
+  );
+});
+
 test('arbitrary bytes at any level, in arbitrary chunks: never a throw, and an alert ends everything', () => {
   const level = fc.constantFrom('initial' as const, 'handshake' as const, 'application' as const, 'early' as const);
   fc.assert(
