@@ -13,6 +13,7 @@ import { Link, TICKET_KEY, alertOf, clientConfig, identity, ofType, serverConfig
 import { Ext, buildServerHello, hex, joinMessages, readHello, rebuildHello, setExtension, splitMessages, u16 } from './wire-helpers.js';
 import type { HelloParts } from './wire-helpers.js';
 
+const readU16s = (bytes: Uint8Array) => Array.from({ length: bytes.byteLength / 2 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
 const HRR_RANDOM = hex('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c');
 
 function cryptoData(events: TlsEvent[], level?: string): Uint8Array {
@@ -51,6 +52,26 @@ describe('server: ClientHello checks', () => {
     const events = new TlsServer(serverConfig()).receive('initial', change(() => {}));
     assert.equal(alertOf(events), undefined);
     cryptoData(events, 'initial');
+  });
+
+  test('GREASE values (RFC 8701) in suites, extensions, groups, shares, versions and schemes are ignored (control)', () => {
+    const hello = change((p) => {
+      p.suites = [0x2a2a, ...p.suites];
+      p.extensions.unshift({ type: 0x0a0a, data: new Uint8Array(0) });
+      p.extensions.push({ type: 0x1a1a, data: Uint8Array.of(0) });
+      const groups = readU16s(p.extensions.find((e) => e.type === Ext.supportedGroups)!.data.subarray(2));
+      setExtension(p.extensions, Ext.supportedGroups, encodeU16List([0x3a3a, ...groups]));
+      const share = p.extensions.find((e) => e.type === Ext.keyShare)!.data;
+      const greaseShare = hex('3a3a 0001 00');
+      setExtension(p.extensions, Ext.keyShare, Buffer.concat([u16(share.byteLength - 2 + greaseShare.byteLength), greaseShare, share.subarray(2)]));
+      setExtension(p.extensions, Ext.supportedVersions, hex('04 4a4a 0304'));
+      const schemes = readU16s(p.extensions.find((e) => e.type === Ext.signatureAlgorithms)!.data.subarray(2));
+      setExtension(p.extensions, Ext.signatureAlgorithms, encodeU16List([0x5a5a, ...schemes]));
+      setExtension(p.extensions, Ext.pskKeyExchangeModes, hex('02 0b 01'));
+    });
+    const events = new TlsServer(serverConfig()).receive('initial', hello);
+    assert.equal(alertOf(events), undefined, alertOf(events)?.reason);
+    assert.equal(ofType(events, 'cryptoData').length, 2, 'ServerHello and the handshake flight');
   });
 
   test('legacy_version other than 0x0303 -> protocol_version (RFC 8446 §4.1.2, §D.5)', () => {
