@@ -408,6 +408,9 @@ export class TlsClient extends TlsEndpoint {
     this.transcript.add(clientFinished);
     this.resumptionMasterSecret = schedule.derive('res master', this.transcript.digest());
     this.state = 'connected';
+    this.clientHandshakeSecret = undefined;
+    this.serverHandshakeSecret = undefined;
+    this.exchanges = [];
     this.events.push({ type: 'handshakeComplete', alpn: this.alpn, serverName: this.config.serverName, resumed: this.resumed, earlyDataAccepted: this.earlyDataAccepted });
   }
 

@@ -234,6 +234,11 @@ export class TlsServer extends TlsEndpoint {
     this.resumptionMasterSecret = this.schedule!.derive('res master', this.transcript.digest());
     this.keys('application', 'read', this.suite!, this.clientApplicationSecret!, 'CLIENT_TRAFFIC_SECRET_0');
     this.state = 'connected';
+    // What only the handshake needed goes; a long-lived connection keeps the schedule and resumption secret only.
+    this.firstOffer = undefined;
+    this.clientHandshakeSecret = undefined;
+    this.clientApplicationSecret = undefined;
+    this.expectedClientFinished = undefined;
     const negotiation = this.negotiated!;
     this.events.push({
       type: 'handshakeComplete',
