@@ -10,6 +10,7 @@
  *        TICKET <hex>              client: session data after a NewSessionTicket (for "resume")
  *        ERROR <text>
  *        WAIT                      all output for the last input is written
+ *   in:  NEXT                      server: end this connection, start another (same ticket key and anti-replay)
  * Environment: PEER_PRIORITY (a GnuTLS priority string), PEER_TICKET_KEY (server: 64-byte ticket key, hex),
  *              PEER_MAX_EARLY_DATA (server: the tickets' max_early_data_size, default 0xffffffff),
  *              PEER_DEBUG (GnuTLS log level, to stderr).
@@ -140,6 +141,56 @@ static void step(gnutls_session_t session) {
   fflush(stdout);
 }
 
+static gnutls_certificate_credentials_t credentials;
+static gnutls_anti_replay_t anti_replay;
+static unsigned char ticket_key[64];
+static int have_ticket_key;
+
+/* One session with everything this peer configures; a server process can run several in turn (NEXT). */
+static gnutls_session_t open_session(int server, int argc, char **argv) {
+  gnutls_session_t session;
+  unsigned flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_ENABLE_EARLY_DATA;
+  gnutls_init(&session, flags);
+  const char *priority = getenv("PEER_PRIORITY");
+  if (priority == NULL)
+    priority = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+               "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1";
+  if (gnutls_priority_set_direct(session, priority, NULL) < 0) printf("ERROR priority\n");
+  if (!server) {
+    gnutls_server_name_set(session, GNUTLS_NAME_DNS, argv[3], strlen(argv[3]));
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST, on_ticket);
+    if (argc > 5) {
+      static unsigned char saved[1 << 16];
+      size_t saved_len = from_hex(argv[5], saved, sizeof saved);
+      if (gnutls_session_set_data(session, saved, saved_len) < 0) printf("ERROR session data\n");
+    }
+  }
+  gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials);
+  if (server && have_ticket_key) {
+    gnutls_datum_t key = { ticket_key, sizeof ticket_key };
+    if (gnutls_session_ticket_enable_server(session, &key) < 0) printf("ERROR ticket key\n");
+    /* RFC 9001 §4.6.1: a QUIC server's tickets say 0xffffffff (as ngtcp2 configures GnuTLS); PEER_MAX_EARLY_DATA
+       overrides it to play a non-conforming server. */
+    const char *max_early = getenv("PEER_MAX_EARLY_DATA");
+    gnutls_record_set_max_early_data_size(session, max_early != NULL ? strtoul(max_early, NULL, 10) : 0xffffffffUL);
+    gnutls_anti_replay_enable(session, anti_replay);
+  }
+  static gnutls_datum_t alpn;
+  alpn.data = (unsigned char *)argv[2];
+  alpn.size = (unsigned)strlen(argv[2]);
+  gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+  gnutls_handshake_set_secret_function(session, on_secret);
+  gnutls_handshake_set_read_function(session, on_handshake);
+  gnutls_alert_set_read_function(session, on_alert);
+  gnutls_session_ext_register(session, "quic_transport_parameters", 0x39, GNUTLS_EXT_TLS, tp_receive, tp_send, NULL, NULL, NULL,
+                              GNUTLS_EXT_FLAG_TLS | GNUTLS_EXT_FLAG_CLIENT_HELLO | GNUTLS_EXT_FLAG_EE);
+  gnutls_transport_set_ptr(session, session);
+  gnutls_transport_set_push_function(session, no_push);
+  gnutls_transport_set_pull_function(session, no_pull);
+  done = 0;
+  return session;
+}
+
 int main(int argc, char **argv) {
   if (argc < 5) return 2;
   int server = strcmp(argv[1], "server") == 0;
@@ -151,64 +202,35 @@ int main(int argc, char **argv) {
     gnutls_global_set_log_function(log_line);
     gnutls_global_set_log_level(atoi(getenv("PEER_DEBUG")));
   }
-  gnutls_session_t session;
-  gnutls_certificate_credentials_t credentials;
   gnutls_certificate_allocate_credentials(&credentials);
-  unsigned flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_ENABLE_EARLY_DATA;
-  gnutls_init(&session, flags);
-  const char *priority = getenv("PEER_PRIORITY");
-  if (priority == NULL)
-    priority = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
-               "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1";
-  if (gnutls_priority_set_direct(session, priority, NULL) < 0) { printf("ERROR priority\nWAIT\n"); return 1; }
-  if (server) {
-    if (gnutls_certificate_set_x509_key_file(credentials, argv[3], argv[4], GNUTLS_X509_FMT_PEM) < 0) {
-      printf("ERROR certificate\nWAIT\n");
-      return 1;
-    }
-  } else {
-    gnutls_server_name_set(session, GNUTLS_NAME_DNS, argv[3], strlen(argv[3]));
-    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST, on_ticket);
-    if (argc > 5) {
-      static unsigned char saved[1 << 16];
-      size_t saved_len = from_hex(argv[5], saved, sizeof saved);
-      if (gnutls_session_set_data(session, saved, saved_len) < 0) printf("ERROR session data\n");
-    }
+  if (server && gnutls_certificate_set_x509_key_file(credentials, argv[3], argv[4], GNUTLS_X509_FMT_PEM) < 0) {
+    printf("ERROR certificate\nWAIT\n");
+    return 1;
   }
-  gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials);
-  /* Server: with PEER_TICKET_KEY (64 bytes, hex) it issues session tickets that any peer process with the key accepts. */
-  static unsigned char ticket_key[64];
+  /* Server: with PEER_TICKET_KEY (64 bytes, hex) it issues tickets and accepts 0-RTT. GnuTLS takes 0-RTT only with an
+     anti-replay context, which refuses tickets older than itself: it lives as long as the process (see NEXT). */
   const char *ticket_key_hex = getenv("PEER_TICKET_KEY");
-  if (server && ticket_key_hex != NULL && from_hex(ticket_key_hex, ticket_key, sizeof ticket_key) == sizeof ticket_key) {
-    gnutls_datum_t key = { ticket_key, sizeof ticket_key };
-    if (gnutls_session_ticket_enable_server(session, &key) < 0) printf("ERROR ticket key\n");
-    /* RFC 9001 §4.6.1: a QUIC server's tickets say 0xffffffff (as ngtcp2 configures GnuTLS); PEER_MAX_EARLY_DATA
-       overrides it to play a non-conforming server. */
-    const char *max_early = getenv("PEER_MAX_EARLY_DATA");
-    gnutls_record_set_max_early_data_size(session, max_early != NULL ? strtoul(max_early, NULL, 10) : 0xffffffffUL);
-    /* GnuTLS accepts 0-RTT only with an anti-replay context; this one-shot process never sees a replay. */
-    gnutls_anti_replay_t anti_replay;
+  have_ticket_key = server && ticket_key_hex != NULL && from_hex(ticket_key_hex, ticket_key, sizeof ticket_key) == sizeof ticket_key;
+  if (have_ticket_key) {
     gnutls_anti_replay_init(&anti_replay);
     gnutls_anti_replay_set_add_function(anti_replay, remember_hello);
-    gnutls_anti_replay_enable(session, anti_replay);
   }
-  gnutls_datum_t alpn = { (unsigned char *)argv[2], (unsigned)strlen(argv[2]) };
-  gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
-  gnutls_handshake_set_secret_function(session, on_secret);
-  gnutls_handshake_set_read_function(session, on_handshake);
-  gnutls_alert_set_read_function(session, on_alert);
-  gnutls_session_ext_register(session, "quic_transport_parameters", 0x39, GNUTLS_EXT_TLS, tp_receive, tp_send, NULL, NULL, NULL,
-                              GNUTLS_EXT_FLAG_TLS | GNUTLS_EXT_FLAG_CLIENT_HELLO | GNUTLS_EXT_FLAG_EE);
-  gnutls_transport_set_ptr(session, session);
-  gnutls_transport_set_push_function(session, no_push);
-  gnutls_transport_set_pull_function(session, no_pull);
 
+  gnutls_session_t session = open_session(server, argc, argv);
   if (!server) step(session);
   static char line[1 << 20];
   static unsigned char data[1 << 19];
   while (fgets(line, sizeof line, stdin) != NULL) {
     int level;
     int offset;
+    if (server && strncmp(line, "NEXT", 4) == 0) {
+      /* A new connection in the same process: same ticket key and anti-replay context. */
+      gnutls_deinit(session);
+      session = open_session(server, argc, argv);
+      printf("WAIT\n");
+      fflush(stdout);
+      continue;
+    }
     if (sscanf(line, "DATA %d %n", &level, &offset) != 1) continue;
     size_t size = from_hex(line + offset, data, sizeof data);
     int rv = gnutls_handshake_write(session, (gnutls_record_encryption_level_t)level, data, size);
