@@ -5,13 +5,14 @@
 import cluster from 'node:cluster';
 import { UsageError } from '../common/errors.js';
 import type { CliValues } from '../common/options.js';
+import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
 import { serve } from '../server/serve.js';
 import { describeListeners, tlsBannerLines } from './banner.js';
 import { packageVersion } from './help.js';
 import { loadEntry } from './load-app.js';
 import type { ServerCliSettings } from './server-options.js';
 import { installErrorHandlers, installSignalHandlers, reportShutdownCut } from './signals.js';
-import { resolveTls, servedLeaf } from './tls-setup.js';
+import { explainTlsError, resolveTls, servedLeaf } from './tls-setup.js';
 import { PINNED_PORTS_VARIABLE, type WorkerReadyMessage } from './workers.js';
 
 function startupError(error: unknown, settings: ServerCliSettings): Error {
@@ -54,10 +55,14 @@ export async function runWorker(values: CliValues, positionals: string[], settin
   try {
     await server.ready;
   } catch (error) {
-    throw startupError(error, settings);
+    throw startupError(explainTlsError(error, tls), settings);
   }
   // Before the banner: whoever waits for it (a script, a supervisor) may signal the server right away.
-  installSignalHandlers(server, { quiet: settings.quiet, supervised: cluster.isWorker });
+  installSignalHandlers(server, {
+    quiet: settings.quiet,
+    supervised: cluster.isWorker,
+    shutdownTimeoutMs: settings.limits.shutdownTimeout ?? DEFAULT_SERVER_LIMITS.shutdownTimeout,
+  });
   // Listeners first (what to open), then the TLS summary and anything the user must act on.
   const leaf = await servedLeaf(tls);
   const banner = [...describeListeners(server, settings, alpn), ...tlsBannerLines(server, leaf, settings.host, resolved.notes).map((line) => `  ${line}`)];

@@ -47,7 +47,7 @@ function certificateLines(server: Pick<Server, 'describeTls'>): string[] {
   const lines: string[] = [];
   let inCertificate = false;
   for (const line of server.describeTls()) {
-    if (/^(Certificate|SNI) /.test(line)) inCertificate = true;
+    if (/^(Certificate:|SNI) /.test(line)) inCertificate = true;
     else if (!line.startsWith('  ')) inCertificate = false;
     if (inCertificate) lines.push(`  ${line}`);
   }
@@ -62,8 +62,13 @@ export function reportShutdownCut(cut: { requests: number; connections: number }
   );
 }
 
+/** How long past --shutdown-timeout a graceful stop may take, at most. */
+const SHUTDOWN_BACKSTOP_MS = 500;
+
 export interface SignalOptions {
   quiet: boolean;
+  /** --shutdown-timeout in ms. */
+  shutdownTimeoutMs: number;
   /** Run by a supervisor (node:cluster worker): SIGINT from the terminal is the supervisor's to act on. */
   supervised: boolean;
 }
@@ -83,6 +88,12 @@ export function installSignalHandlers(server: Server, options: SignalOptions): v
       () => process.exit(0),
       () => process.exit(1),
     );
+    // close() cuts what is left at the timeout; this backstop holds the promise to the user even if closing the
+    // cut connections themselves stalls.
+    setTimeout(() => {
+      process.stderr.write(`httpsd: still closing ${SHUTDOWN_BACKSTOP_MS} ms after the shutdown timeout; exiting now\n`);
+      process.exit(0);
+    }, options.shutdownTimeoutMs + SHUTDOWN_BACKSTOP_MS).unref();
   };
   process.on('SIGTERM', stop);
   // Ctrl-C reaches every process of the terminal's group: a supervised worker leaves it to its supervisor, which

@@ -5,7 +5,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { UsageError } from '../common/errors.js';
 import type { CliValues } from '../common/options.js';
-import { LOCALHOST_NAMES, createThrowawaySelfSignedCertificate, ensureLocalhostCertificate } from '../cert/index.js';
+import { DEFAULT_PKCS12_PASSWORD, LOCALHOST_NAMES, createThrowawaySelfSignedCertificate, ensureLocalhostCertificate } from '../cert/index.js';
+import { TlsConfigError } from '../tls/errors.js';
 import { tlsConfigFromCli, tlsPolicyFromCli } from '../tls/cli.js';
 import { loadPair } from '../tls/material.js';
 import type { TlsConfig } from '../tls/types.js';
@@ -57,4 +58,18 @@ export async function servedLeaf(tls: TlsConfig): Promise<X509Certificate | unde
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A PKCS#12 file refused for want of a passphrase most likely came from `httpsd cert --pkcs12` (or mkcert, or
+ * keytool), which all use the same default: say which, so the user need not search for it.
+ */
+export function explainTlsError(error: unknown, tls: TlsConfig): unknown {
+  const withoutPassphrase = tls.pfx !== undefined && tls.passphrase === undefined && tls.passphraseFile === undefined;
+  if (!(error instanceof TlsConfigError) || !withoutPassphrase || !/passphrase/i.test(error.message)) return error;
+  return new TlsConfigError(
+    `${error.message} A .p12 made by \`httpsd cert --pkcs12\` (or mkcert, or Java's keytool) has the password ` +
+      `"${DEFAULT_PKCS12_PASSWORD}" unless another was chosen: --key-passphrase ${DEFAULT_PKCS12_PASSWORD}.`,
+    error.exitCode,
+  );
 }
