@@ -39,8 +39,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     const settings = parseServerOptions(values);
     if (cluster.isPrimary && COMMAND_SCRIPT.test(process.argv[1] ?? '')) {
-      const { supervise } = await import('./supervise.js');
-      await supervise(values, positionals, settings);
+      // The supervisor loads nothing more: one extra Node.js boot, and application code (its timers, its
+      // connections) only ever runs in workers.
+      const { runPrimary } = await import('./workers.js');
+      await runPrimary({ workers: settings.workers, quiet: settings.quiet });
     } else {
       const { runWorker } = await import('./run-server.js');
       await runWorker(values, positionals, settings);

@@ -4,8 +4,10 @@
  * stops the workers gracefully (a second signal kills them). One application bug thrown outside a request (a timer,
  * an event listener) therefore costs a restart, never the server.
  *
- * A worker that fails before the server is up (a bad flag, a module that does not load, a taken port) is not
- * restarted: its message stands and the command exits with its status, so a broken module cannot spin.
+ * The supervisor never runs application code: the first worker starts alone (creating the local CA if needed and
+ * showing that the app loads), then the others. A worker that fails before the server is up (a bad flag, a module
+ * that does not load, a taken port) is not restarted: its message stands and the command exits with its status, so a
+ * broken module cannot spin.
  */
 import cluster, { type Worker } from 'node:cluster';
 
@@ -31,10 +33,7 @@ export const PINNED_PORTS_VARIABLE = 'HTTPSD_SUPERVISOR_PORTS';
 
 export interface PrimaryOptions {
   workers: number;
-  env: Record<string, string>;
   quiet: boolean;
-  /** Banner lines printed after the first worker's own (e.g. where the certificate came from). */
-  notes: string[];
 }
 
 /** Restart delay grows with crashes in a row (0.1 s … 30 s) and resets after a minute of stability. */
@@ -53,13 +52,14 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   let crashesInARow = 0;
   let lastCrash = 0;
   let boundPorts: { port: number; httpPort: number | undefined } | undefined;
+  let firstReady: WorkerReadyMessage | undefined;
   const live = new Set<Worker>();
   // One worker accepts its connections itself (the primary hands it the listening socket once) instead of
   // receiving each one from the primary over IPC (round robin, which spreads load over several workers).
   if (options.workers === 1) cluster.schedulingPolicy = cluster.SCHED_NONE;
 
   const fork = (replacing?: number) => {
-    const env: Record<string, string> = { ...options.env, HTTPSD_WORKERS: '1' };
+    const env: Record<string, string> = { HTTPSD_WORKERS: '1' };
     if (live.size === 0 && boundPorts !== undefined) env[PINNED_PORTS_VARIABLE] = `${boundPorts.port},${boundPorts.httpPort ?? ''}`;
     const worker = cluster.fork(env);
     live.add(worker);
@@ -70,13 +70,17 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
         if (!options.quiet) process.stderr.write(`httpsd: worker ${worker.process.pid} ready (replaces ${replacing})\n`);
         return;
       }
+      firstReady ??= message;
+      // The first worker has created what the others share (the local CA and its certificate, the listening
+      // sockets) and has shown that the app loads: start the others now, so a broken app reports once.
+      if (++readyWorkers === 1) for (let i = 1; i < options.workers; i++) fork();
       // Announce once every initial worker listens: until then a crash of the only listening one would close
       // the shared port.
-      if (!announced && ++readyWorkers >= options.workers) {
+      if (!announced && readyWorkers >= options.workers) {
         announced = true;
         if (!options.quiet) {
-          const title = options.workers > 1 ? `${message.title} with ${options.workers} workers` : message.title;
-          process.stderr.write(`${[title, ...message.banner, ...options.notes.map((line) => `  ${line}`)].join('\n')}\n`);
+          const title = options.workers > 1 ? `${firstReady.title} with ${options.workers} workers` : firstReady.title;
+          process.stderr.write(`${[title, ...firstReady.banner].join('\n')}\n`);
         }
       }
     });
@@ -120,7 +124,9 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
     });
   };
 
-  for (let i = 0; i < options.workers; i++) fork();
+  // A --port 0 needs nothing more: node:cluster binds one socket in the primary for every worker's first listen(0)
+  // on an address, so all workers, replacements included, share the port it picked.
+  fork();
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

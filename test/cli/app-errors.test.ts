@@ -55,13 +55,15 @@ test('an exception thrown later by app code is reported once with app.ts:LINE, a
   }
 });
 
-test('a module that throws at import exits with status 2 and says so once (no restart loop)', async () => {
+test('a module that throws at import exits with status 2 and says so once, with any --workers (no restart loop)', async () => {
   const dir = appDir({ 'app.mjs': "throw new Error('broken at import');\n" });
   try {
-    const result = await runCli(['app.mjs', '--port', '0'], { cwd: dir, build: true });
-    assert.equal(result.code, 2, result.stderr);
-    assert.equal(result.stderr.match(/cannot load the module: Error: broken at import/g)?.length, 1, result.stderr);
-    assert.doesNotMatch(result.stderr, /restarting/);
+    for (const workers of ['1', '3']) {
+      const result = await runCli(['app.mjs', '--port', '0', '--workers', workers], { cwd: dir, build: true });
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stderr.match(/cannot load the module: Error: broken at import/g)?.length, 1, result.stderr);
+      assert.doesNotMatch(result.stderr, /restarting/);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
