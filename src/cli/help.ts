@@ -85,6 +85,8 @@ export function helpText(): string {
     '  SIGINT, SIGTERM                   graceful shutdown: in-flight requests may finish',
     '                                    (--shutdown-timeout); a second signal exits at once',
     '  SIGHUP                            reload certificates and keys; a failed reload keeps the old ones',
+    '  The server runs in worker processes (--workers) watched by the httpsd process: an exception the',
+    '  app throws outside a request is logged with its file:line, and that worker is restarted.',
     '',
     'Examples:',
     '  httpsd                            serve the current directory on https://localhost:8443/',

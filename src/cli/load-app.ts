@@ -83,8 +83,8 @@ export interface SourceLocation {
   column: number;
 }
 
-/** The httpsd package root: frames inside it are ours, not the application's. */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** httpsd's own code (dist/ when installed, src/ when run from source): frames there are ours, not the application's. */
+const OWN_CODE = [fileURLToPath(new URL('../../dist/', import.meta.url)), fileURLToPath(new URL('../../src/', import.meta.url))];
 
 /** `path:line[:column]` or `file:///path:line[:column]` inside a stack line. */
 const FRAME_LOCATION = /(file:\/\/\/[^\s()]+?|(?:\/|[A-Za-z]:\\)[^\s()]+?):(\d+)(?::(\d+))?(?=\)|\s|$)/;
@@ -98,7 +98,7 @@ export function applicationFrame(stack: string): SourceLocation | undefined {
     const match = FRAME_LOCATION.exec(line);
     if (!match) continue;
     const file = match[1]!.startsWith('file:') ? fileURLToPath(match[1]!) : match[1]!;
-    if (file.startsWith(PACKAGE_ROOT) || /[\\/]node_modules[\\/]/.test(file)) continue;
+    if (OWN_CODE.some((folder) => file.startsWith(folder)) || /[\\/]node_modules[\\/]/.test(file)) continue;
     return { file, line: Number(match[2]), column: Number(match[3] ?? 1) };
   }
   return undefined;

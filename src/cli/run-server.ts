@@ -28,7 +28,7 @@ function startupError(error: unknown, settings: ServerCliSettings): Error {
 export async function runWorker(values: CliValues, positionals: string[], settings: ServerCliSettings): Promise<void> {
   // Before the app is imported: a timer it starts at import time may already throw.
   installErrorHandlers();
-  const pinned = process.env[PINNED_PORTS_VARIABLE]?.split(',');
+  const pinned = cluster.isWorker ? process.env[PINNED_PORTS_VARIABLE]?.split(',') : undefined;
   if (pinned) {
     settings.port = Number(pinned[0]);
     if (pinned[1]) settings.httpPort = Number(pinned[1]);
