@@ -41,6 +41,25 @@ test('SIGHUP: the reload names the certificate file, its names and its expiry', 
   }
 });
 
+test('--watch-certs: a reload after a file change names the certificate, its names and its expiry', async () => {
+  const dir = workDir({ 'cert.pem': certificate.cert, 'key.pem': certificate.key });
+  const certFile = join(dir, 'cert.pem');
+  try {
+    const cli = await startCli(['examples', '--port', '0', '--cert', certFile, '--key', join(dir, 'key.pem'), '--watch-certs']);
+    try {
+      writeFileSync(certFile, certificate.cert);
+      await waitFor(() => /TLS certificates reloaded \(file change\):\n.*\n.*\n.*expires/.test(cli.stderr()), 'the reload message', 15_000);
+      const message = cli.stderr().split('TLS certificates reloaded (file change):\n')[1]!;
+      assert.ok(message.includes(certFile), message);
+      assert.match(message, /names: DNS:localhost/);
+    } finally {
+      await cli.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const ENDLESS_STREAM_APP = `export default {
   fetch() {
     let timer;
