@@ -29,6 +29,8 @@ export { installTrust, uninstallTrust, discoverNssDatabases, resolveTrustOptions
 export type { StoreResult, StoreStatus, TrustOptions } from './trust.js';
 export { runCertCommand, certCliOptions } from './cli.js';
 export { caRoot } from './paths.js';
+export { createThrowawaySelfSignedCertificate, type SelfSignedCertificate } from './self-signed.js';
+export { DEFAULT_PKCS12_PASSWORD } from './pkcs12.js';
 import { caRoot } from './paths.js';
 
 /** Names the zero-config certificate covers: what a browser or curl on this machine uses to reach it. */

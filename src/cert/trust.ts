@@ -344,9 +344,14 @@ async function nssStores(ca: CaIdentity, options: ReturnType<typeof resolveTrust
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** A Java step is only worth printing where Java is: keytool on PATH, or a JAVA_HOME. */
+function javaIsInstalled(options: ReturnType<typeof resolveTrustOptions>): boolean {
+  return which('keytool', options.env, options.platform) !== undefined || Boolean(options.env.JAVA_HOME);
+}
+
 function manualSteps(ca: CaIdentity, options: ReturnType<typeof resolveTrustOptions>, remove: boolean): StoreResult[] {
   const steps: StoreResult[] = [];
-  if (wants(options, 'java')) {
+  if (wants(options, 'java') && javaIsInstalled(options)) {
     // Java ignores the OS store; its cacerts keystore needs keytool (JDK 9+ understands -cacerts).
     steps.push({
       store: 'Java',

@@ -19,7 +19,8 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
     name: 'workers',
     type: 'string',
     valueName: 'N',
-    description: 'Processes sharing the port (node:cluster). A crashed worker is restarted after 0.1 s, doubling to 30 s while it keeps crashing.',
+    description:
+      'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing.',
     defaultText: '1',
   },
 ];

@@ -296,7 +296,8 @@ export function formatAccessLog(format: AccessLogFormat, entry: AccessLogEntry):
   const requestLine = `${entry.method} ${entry.path} ${PROTOCOL_LABEL[entry.protocol]}`;
   switch (format) {
     case 'json':
-      return JSON.stringify({ time: new Date().toISOString(), ...entry });
+      // Microseconds are the most a timer this coarse can say; more digits are noise in every log line.
+      return JSON.stringify({ time: new Date().toISOString(), ...entry, durationMs: Math.round(entry.durationMs * 1000) / 1000 });
     case 'short':
       return `${entry.remoteAddress} "${quote(requestLine)}" ${entry.status} ${entry.bytes} ${entry.durationMs.toFixed(1)}ms`;
     case 'common':

@@ -266,6 +266,9 @@ class HttpsdServer implements Server {
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    if (context.live.size > 0 || context.inFlightRequests > 0) {
+      this.options.onShutdownCut?.({ requests: context.inFlightRequests, connections: context.live.size });
+    }
     for (const connection of [...context.live]) connection.destroy();
     await listenersClosed;
     const remaining = deadline - Date.now();

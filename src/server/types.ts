@@ -95,6 +95,11 @@ export interface ServeOptions {
   serverHeader?: string | false;
   /** Use SO_REUSEPORT (for --workers on Linux). */
   reusePort?: boolean;
+  /**
+   * Called when a graceful close() reaches its timeout with work unfinished, before that work is cut: how many
+   * requests had no finished response and how many connections were still open.
+   */
+  onShutdownCut?: (cut: { requests: number; connections: number }) => void;
 }
 
 /** Counters for introspection (and the optional /metrics endpoint). All return to zero when idle. */

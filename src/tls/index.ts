@@ -438,7 +438,7 @@ class Provider implements TlsProvider {
     this.watchTimer = setTimeout(() => {
       this.watchTimer = undefined;
       this.reload().then(
-        () => this.warn('TLS certificates reloaded (file change).'),
+        () => this.warn(`TLS certificates reloaded (file change):\n${this.describeCertificates().map((line) => `  ${line}`).join('\n')}`),
         (error: unknown) => this.warn(`Certificate files changed but could not be reloaded; still serving the previous ones. ${(error as Error).message}`),
       );
     }, WATCH_DEBOUNCE_MS);
@@ -458,10 +458,9 @@ class Provider implements TlsProvider {
     this.closeKeylog();
   }
 
-  describe(): string[] {
-    const p = this.policy;
-    const versions = p.minVersion === p.maxVersion ? p.minVersion : `${p.minVersion}–${p.maxVersion}`;
-    const lines = [`TLS profile ${p.profileName} (${p.profile.summary}): ${versions}${this.config.ciphers !== undefined ? `, ciphers ${this.config.ciphers}` : ''}, groups ${p.ecdhCurve.replace(/:/g, ', ')}`];
+  /** Per certificate (default, then SNI): subject and file, names, issuer and expiry. */
+  private describeCertificates(): string[] {
+    const lines: string[] = [];
     const describePair = (pair: LoadedPair, prefix: string) => {
       const leaf = pair.leaf;
       const days = Math.floor((new Date(leaf.validTo).getTime() - Date.now()) / 86_400_000);
@@ -472,6 +471,14 @@ class Provider implements TlsProvider {
     };
     describePair(this.state.defaultPair, 'Certificate: ');
     for (const { name, pair } of this.state.sniPairs) describePair(pair, `SNI ${name}: `);
+    return lines;
+  }
+
+  describe(): string[] {
+    const p = this.policy;
+    const versions = p.minVersion === p.maxVersion ? p.minVersion : `${p.minVersion}–${p.maxVersion}`;
+    const lines = [`TLS profile ${p.profileName} (${p.profile.summary}): ${versions}${this.config.ciphers !== undefined ? `, ciphers ${this.config.ciphers}` : ''}, groups ${p.ecdhCurve.replace(/:/g, ', ')}`];
+    lines.push(...this.describeCertificates());
     if (p.clientCert !== 'none') {
       lines.push(`Client certificates ${p.clientCert === 'require' ? 'required' : 'requested'}, verified against ${this.state.ca?.certificates.map(subjectLine).join('; ')}`);
     }

@@ -25,6 +25,7 @@ export function sandbox(): Sandbox {
   delete env.HTTPSD_TRUST_SYSTEM_DIR;
   delete env.HTTPSD_TRUST_NSS_DBS;
   delete env.HTTPSD_TRUST_STORES;
+  delete env.JAVA_HOME;
   return { dir, caroot, env, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { installTrust, loadOrCreateCA, uninstallTrust, type LocalCA, type TrustOptions } from '../../src/cert/index.js';
 import { cli, sandbox, tool, type Sandbox } from './helpers.js';
 
@@ -39,7 +39,11 @@ describe('trust stores: --install / --uninstall against temporary stores', () =>
   after(() => box.cleanup());
 
   test('--install creates the CA, adds it to every NSS database and the system folder, and reports manual steps', async () => {
-    const run = await cli(box, ['--install'], trust);
+    // A keytool on PATH: Java is installed, so its own store gets a manual step.
+    const javaBin = join(box.dir, 'java-bin');
+    mkdirSync(javaBin);
+    writeFileSync(join(javaBin, 'keytool'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const run = await cli(box, ['--install'], { ...trust, env: { ...box.env, PATH: `${javaBin}${delimiter}${box.env.PATH ?? ''}` } });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /Created a new local CA/);
     for (const db of [nssA, nssB]) {
@@ -52,6 +56,14 @@ describe('trust stores: --install / --uninstall against temporary stores', () =>
     assert.equal(readFileSync(join(box.dir, 'system-anchors', anchors[0]!), 'utf8').trim(), readFileSync(join(box.caroot, 'rootCA.pem'), 'utf8').trim());
     assert.match(run.stdout, /manual\s+Java: .*keytool -importcert/);
     assert.match(run.stdout, /manual\s+Node\.js: .*NODE_EXTRA_CA_CERTS=.*rootCA\.pem.*--use-system-ca/);
+  });
+
+  test('without Java (no keytool on PATH, no JAVA_HOME) there is no Java step', async () => {
+    const emptyBin = join(box.dir, 'empty-bin');
+    mkdirSync(emptyBin);
+    const run = await cli(box, ['--install'], { ...trust, stores: ['java'], env: { ...box.env, PATH: emptyBin } });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.doesNotMatch(run.stdout, /Java|keytool/);
   });
 
   test('installing again reports every store as already installed', async () => {

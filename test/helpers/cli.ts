@@ -52,6 +52,8 @@ interface CliSpawnOptions {
   build?: boolean;
   cwd?: string;
   timeoutMs?: number;
+  /** Its own process group (a group leader), so a test can signal the group as a terminal's Ctrl-C does. */
+  detached?: boolean;
 }
 
 /** The command as a child: from source through tsx, or from the build (`bin/httpsd.js`, what `npx httpsd` runs). */
@@ -60,6 +62,7 @@ function spawnCli(args: string[], options: CliSpawnOptions) {
     env: options.env ?? cliEnv(),
     cwd: options.cwd ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
 }
 

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attributeToEnvironment, helpText, parseCommandLine } from '../../src/cli/main.js';
+import { attributeToEnvironment, parseCommandLine } from '../../src/cli/argv.js';
+import { helpText } from '../../src/cli/help.js';
 import { SERVER_CLI_OPTIONS, parseServerOptions } from '../../src/cli/server-options.js';
 import { STATIC_CLI_OPTIONS } from '../../src/static/cli.js';
 import { TLS_CLI_OPTIONS } from '../../src/tls/cli.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommandLine } from '../../src/cli/main.js';
+import { parseCommandLine } from '../../src/cli/argv.js';
 import { parseByteSize, parseServerOptions } from '../../src/cli/server-options.js';
 import { UsageError } from '../../src/common/errors.js';
 

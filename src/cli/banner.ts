@@ -1,0 +1,80 @@
+/**
+ * The start banner of the `httpsd` command: where to connect (every LAN address for a wildcard --host), the TLS
+ * summary, and warnings when the certificate does not cover the names clients will use.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { checkCertificateCoversHost } from '../tls/index.js';
+import type { Server } from '../server/types.js';
+import type { ServerCliSettings } from './server-options.js';
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
+
+/**
+ * Addresses other machines can reach a wildcard listener on: non-internal IPv4 (and, for ::, IPv6 other than
+ * link-local, whose URLs would need a zone index browsers do not accept).
+ */
+export function lanAddresses(host: string): string[] {
+  if (!WILDCARD_HOSTS.has(host)) return [];
+  const addresses: string[] = [];
+  for (const entries of Object.values(networkInterfaces())) {
+    for (const entry of entries ?? []) {
+      if (entry.internal) continue;
+      if (entry.family === 'IPv4') addresses.push(entry.address);
+      else if (host === '::' && !/^fe80:/i.test(entry.address)) addresses.push(entry.address);
+    }
+  }
+  return [...new Set(addresses)];
+}
+
+function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export function describeListeners(server: Pick<Server, 'urls'>, settings: ServerCliSettings, alpn: string[] | undefined): string[] {
+  const lines: string[] = [];
+  const offered = (alpn ?? ['h2', 'http/1.1']).join(', ');
+  const lan = lanAddresses(settings.host);
+  for (const url of server.urls) {
+    const secure = url.startsWith('https:');
+    const what = secure ? `(TLS; ALPN ${offered})` : `(cleartext; ${settings.redirectHttp ? 'redirects to https' : 'http/1.1 and h2c prior knowledge'})`;
+    lines.push(`  ${url}  ${what}`);
+    // The URL above says "localhost" for a wildcard bind; other machines use these.
+    const parsed = new URL(url);
+    for (const address of lan) lines.push(`  ${parsed.protocol}//${urlHost(address)}:${parsed.port}/`);
+  }
+  if (WILDCARD_HOSTS.has(settings.host)) {
+    lines.push(`  listening on every ${settings.host === '::' ? 'IPv6 (and, where the system maps them, IPv4)' : 'IPv4'} interface (--host ${settings.host}): reachable from other machines`);
+  }
+  return lines;
+}
+
+/**
+ * A warning when the certificate does not cover `host` or, for a wildcard --host, the LAN addresses listed in the
+ * banner, with the `httpsd cert` command that issues one that does.
+ */
+export function coverageWarnings(leaf: X509Certificate | undefined, host: string): string[] {
+  if (leaf === undefined) return [];
+  if (!WILDCARD_HOSTS.has(host)) {
+    const warning = checkCertificateCoversHost(leaf, host);
+    return warning ? [warning] : [];
+  }
+  const uncovered = lanAddresses(host).filter((address) => checkCertificateCoversHost(leaf, address) !== null);
+  if (uncovered.length === 0) return [];
+  const names = ['localhost', ...uncovered];
+  const stem = `localhost+${names.length - 1}`;
+  return [
+    `WARNING: the certificate does not cover ${uncovered.join(', ')}: clients on other machines using these addresses will report a name mismatch. ` +
+      `Fix: httpsd cert ${names.join(' ')}  then start with --cert ${stem}.pem --key ${stem}-key.pem (and trust the CA on those machines).`,
+  ];
+}
+
+/**
+ * TLS lines of the start banner: the provider's summary (profile, versions, certificate, expiry), a warning when the
+ * certificate does not cover the names clients will use, then where the certificate came from.
+ */
+export function tlsBannerLines(server: Pick<Server, 'describeTls'>, leaf: X509Certificate | undefined, host: string, notes: string[]): string[] {
+  const lines = [...server.describeTls()];
+  if (!lines.some((line) => line.includes('does not cover'))) lines.push(...coverageWarnings(leaf, host));
+  return [...lines, ...notes];
+}

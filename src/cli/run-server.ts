@@ -1,0 +1,76 @@
+/**
+ * A worker of the `httpsd` command: the server itself (entry, certificate, listeners), and the ready message that
+ * carries its start banner to the supervisor.
+ */
+import cluster from 'node:cluster';
+import { UsageError } from '../common/errors.js';
+import type { CliValues } from '../common/options.js';
+import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
+import { serve } from '../server/serve.js';
+import { describeListeners, tlsBannerLines } from './banner.js';
+import { packageVersion } from './help.js';
+import { loadEntry } from './load-app.js';
+import type { ServerCliSettings } from './server-options.js';
+import { installErrorHandlers, installSignalHandlers, reportShutdownCut } from './signals.js';
+import { explainTlsError, resolveTls, servedLeaf } from './tls-setup.js';
+import { PINNED_PORTS_VARIABLE, type WorkerReadyMessage } from './workers.js';
+
+function startupError(error: unknown, settings: ServerCliSettings): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const port = (error as { port?: number }).port ?? settings.port;
+  if (code === 'EADDRINUSE') return new UsageError(`port ${port} is already in use. Fix: stop the other server or pick another with --port / --http-port.`, 1);
+  if (code === 'EACCES') return new UsageError(`no permission to listen on port ${port}. Fix: use a port above 1023, or grant the capability (setcap cap_net_bind_service).`, 1);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new UsageError(`cannot listen on host ${settings.host}: not an address of this machine. Fix: --host localhost, 0.0.0.0 or a local address.`, 1);
+  return error as Error;
+}
+
+/** A worker: serves until told to stop, and reports its banner to the supervisor. */
+export async function runWorker(values: CliValues, positionals: string[], settings: ServerCliSettings): Promise<void> {
+  // Before the app is imported: a timer it starts at import time may already throw.
+  installErrorHandlers();
+  const pinned = cluster.isWorker ? process.env[PINNED_PORTS_VARIABLE]?.split(',') : undefined;
+  if (pinned) {
+    settings.port = Number(pinned[0]);
+    if (pinned[1]) settings.httpPort = Number(pinned[1]);
+  }
+  const resolved = await resolveTls(values);
+  const { tls, alpn } = resolved;
+  const { handler, description } = await loadEntry(positionals[0], values);
+  const log = (line: string) => process.stdout.write(line + '\n');
+  const server = serve({
+    fetch: handler,
+    port: settings.port,
+    hostname: settings.host,
+    tls,
+    ...(alpn ? { alpn } : {}),
+    ...(settings.httpPort !== undefined ? { httpPort: settings.httpPort } : {}),
+    redirectHttp: settings.redirectHttp,
+    accessLog: settings.accessLog ? log : false,
+    ...(settings.accessLog ? { accessLogFormat: settings.accessLog } : {}),
+    traceFrames: settings.traceFrames ? (line: string) => process.stderr.write(line + '\n') : false,
+    ...(settings.metricsPath ? { metricsPath: settings.metricsPath } : {}),
+    limits: settings.limits,
+    onShutdownCut: reportShutdownCut,
+  });
+  try {
+    await server.ready;
+  } catch (error) {
+    throw startupError(explainTlsError(error, tls), settings);
+  }
+  // Before the banner: whoever waits for it (a script, a supervisor) may signal the server right away.
+  installSignalHandlers(server, {
+    quiet: settings.quiet,
+    supervised: cluster.isWorker,
+    shutdownTimeoutMs: settings.limits.shutdownTimeout ?? DEFAULT_SERVER_LIMITS.shutdownTimeout,
+  });
+  // Listeners first (what to open), then the TLS summary and anything the user must act on.
+  const leaf = await servedLeaf(tls);
+  const banner = [...describeListeners(server, settings, alpn), ...tlsBannerLines(server, leaf, settings.host, resolved.notes).map((line) => `  ${line}`)];
+  const title = `httpsd ${packageVersion()} serving ${description}`;
+  if (cluster.isWorker) {
+    const ready: WorkerReadyMessage = { type: 'httpsd:ready', urls: server.urls, port: server.port, httpPort: server.httpPort, title, banner };
+    process.send?.(ready);
+  } else if (!settings.quiet) {
+    process.stderr.write(`${title}\n${banner.join('\n')}\n`);
+  }
+}
