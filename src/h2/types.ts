@@ -120,17 +120,9 @@ export interface TracedFrame {
   fields: Record<string, unknown>;
 }
 
-/** Pseudo-header fields of a request, validated per RFC 9113 §8.3.1. */
-export interface RequestPseudoHeaders {
-  method: string;
-  /** Absent only for CONNECT without :protocol (RFC 9113 §8.5). */
-  scheme: string | undefined;
-  authority: string | undefined;
-  /** Absent only for CONNECT without :protocol. */
-  path: string | undefined;
-  /** Extended CONNECT (RFC 8441). */
-  protocol: string | undefined;
-}
+/** Pseudo-header fields of a request (RFC 9113 §8.3.1): shared HTTP semantics, defined in src/http/fields.ts. */
+export type { RequestPseudoHeaders } from '../http/fields.js';
+import type { RequestPseudoHeaders } from '../http/fields.js';
 
 export type H2Event =
   | RequestReceivedEvent

@@ -27,9 +27,6 @@ import { DEFAULT_LIMITS } from '../h2/limits.js';
 import { H2Connection } from '../h2/connection.js';
 import { formatFrame } from '../h2/trace.js';
 
-/** RFC 9113 §3.4: the client connection preface. */
-export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
 const EMPTY = new Uint8Array(0);
 /**
  * Peer input handed to one connection's engine per event-loop turn. A socket read can deliver megabytes at once

@@ -4,6 +4,7 @@
  * when its body is a plain string or byte array (so no ReadableStream is ever pulled), else through `.body`.
  */
 import { FastResponse, isNullBodyStatus, type TrailersInit } from './response.js';
+import { isConnectionSpecific } from '../http/fields.js';
 
 export type BodyPayload = null | Uint8Array | Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -51,8 +52,6 @@ export function httpDate(): string {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
-/** RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2. */
-const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 const undiciState = (() => {
   try {
@@ -143,7 +142,8 @@ function addHeader(scan: HeaderScan, rawName: string, value: string, validate: b
       // contradict the content-length we send.
       return;
     default:
-      if (scan.h2 && H2_FORBIDDEN.has(name)) return;
+      // RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
+      if (scan.h2 && isConnectionSpecific(name)) return;
   }
   scan.out.push(name, value);
 }
