@@ -1,6 +1,7 @@
 /**
  * H2Connection: the sans-IO HTTP/2 server engine (RFC 9113). Bytes in through receive(), events out; responses in
- * through sendHeaders()/sendData()/sendTrailers(), bytes out through dataToSend(). No timers, no sockets.
+ * through sendHeaders()/sendData()/sendTrailers(), bytes out through dataToSend(); timers as data (nextDeadline(),
+ * onTimeout()). No sockets, no timers of its own.
  *
  * This module is the connection: frame dispatch, header block assembly, stream lifecycle, receive flow control,
  * shutdown and errors. Its parts live beside it, one concern each: the frame rules (frames.ts checkFrame), the stream
@@ -143,7 +144,8 @@ export class H2Connection implements H2Engine {
   // Shutdown.
   private goawaySent = false;
   private goawayReceived = false;
-  private shutdownPingOutstanding = false;
+  /** When the shutdown PING went out (first step of the graceful shutdown, §6.8); -1 when none is outstanding. */
+  private shutdownPingSentAt = -1;
 
   private readonly budgets: RateBudgets;
 
@@ -221,7 +223,7 @@ export class H2Connection implements H2Engine {
   get isDone(): boolean {
     return (
       this.isClosing &&
-      !this.shutdownPingOutstanding &&
+      this.shutdownPingSentAt < 0 &&
       this.openStreams === 0 &&
       this.writer.length === 0 &&
       (this.terminated || !this.scheduler.hasQueued)
@@ -754,12 +756,8 @@ export class H2Connection implements H2Engine {
     if (!this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('PING flood');
     const data = copyBytes(buf, p, p + 8);
     if (flags & FLAG_ACK) {
-      if (this.shutdownPingOutstanding && equalBytes(data, SHUTDOWN_PING)) {
-        // RFC 9113 §6.8: second step of the graceful shutdown, now that in-flight streams have arrived.
-        this.shutdownPingOutstanding = false;
-        this.goawayStreamLimit = this.lastAcceptedStreamId;
-        this.outGoaway(this.goawayStreamLimit, ErrorCode.NO_ERROR, undefined);
-      }
+      // RFC 9113 §6.8: second step of the graceful shutdown, now that in-flight streams have arrived.
+      if (this.shutdownPingSentAt >= 0 && equalBytes(data, SHUTDOWN_PING)) this.finishShutdown();
       this.events.push({ type: 'pingAck', data });
       return;
     }
@@ -894,7 +892,7 @@ export class H2Connection implements H2Engine {
   private terminate(code: number, debugData: Uint8Array): void {
     if (this.onFrame !== undefined) this.flushDeferredTrace(undefined);
     this.terminated = true;
-    this.shutdownPingOutstanding = false;
+    this.shutdownPingSentAt = -1;
     this.headerBlockStreamId = 0;
     this.headerBlockChunks = [];
     this.partialFrame = null;
@@ -1042,7 +1040,7 @@ export class H2Connection implements H2Engine {
       return;
     }
     this.goawaySent = true;
-    this.shutdownPingOutstanding = false;
+    this.shutdownPingSentAt = -1;
     this.goawayStreamLimit = this.lastAcceptedStreamId;
     this.outGoaway(this.goawayStreamLimit, code, debugData);
   }
@@ -1053,8 +1051,42 @@ export class H2Connection implements H2Engine {
     this.goawaySent = true;
     this.goawayStreamLimit = MAX_WINDOW_SIZE;
     this.outGoaway(MAX_WINDOW_SIZE, ErrorCode.NO_ERROR, undefined);
-    this.shutdownPingOutstanding = true;
+    this.shutdownPingSentAt = this.now();
     this.outPing(SHUTDOWN_PING, false);
+  }
+
+  /** Second step of the graceful shutdown (RFC 9113 §6.8): GOAWAY with the last stream id actually processed. */
+  private finishShutdown(): void {
+    this.shutdownPingSentAt = -1;
+    this.goawayStreamLimit = this.lastAcceptedStreamId;
+    this.outGoaway(this.goawayStreamLimit, ErrorCode.NO_ERROR, undefined);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Timers, as data: the driver arms one timer for nextDeadline() and calls onTimeout() when it fires. Both use the
+  // engine's clock (options.now). The rate budgets need none: token buckets refill from elapsed time when used.
+  // -------------------------------------------------------------------------------------------------------------
+
+  nextDeadline(): number | undefined {
+    if (this.terminated) return undefined;
+    let deadline = Infinity;
+    const settingsSentAt = this.localSettingsNegotiation.oldestUnackedSentAt;
+    if (settingsSentAt !== undefined) deadline = settingsSentAt + this.limits.settingsAckTimeout;
+    if (this.shutdownPingSentAt >= 0) deadline = Math.min(deadline, this.shutdownPingSentAt + this.limits.shutdownPingTimeout);
+    return deadline === Infinity ? undefined : deadline;
+  }
+
+  onTimeout(now: number): void {
+    if (this.terminated) return;
+    const settingsSentAt = this.localSettingsNegotiation.oldestUnackedSentAt;
+    if (settingsSentAt !== undefined && now >= settingsSentAt + this.limits.settingsAckTimeout) {
+      // RFC 9113 §6.5.3: a SETTINGS frame not acknowledged within a reasonable time → connection error
+      // SETTINGS_TIMEOUT (a peer that never acknowledges may also be ignoring our limits).
+      return this.connectionError(ErrorCode.SETTINGS_TIMEOUT, 'SETTINGS not acknowledged');
+    }
+    // RFC 9113 §6.8: the PING of the graceful shutdown is not answered: the final GOAWAY goes out anyway, so
+    // shutting down never waits on the peer.
+    if (this.shutdownPingSentAt >= 0 && now >= this.shutdownPingSentAt + this.limits.shutdownPingTimeout) this.finishShutdown();
   }
 
   updateSettings(settings: Partial<Settings>): void {

@@ -290,6 +290,10 @@ export class H2Session implements TrackedConnection {
   private lastFlushed = 0;
   private lastOpenStreams = 0;
   private endTimer: NodeJS.Timeout | undefined;
+  /** The one timer of the engine's protocol timeouts, armed for engine.nextDeadline() (see armEngineTimer()). */
+  private engineTimer: NodeJS.Timeout | undefined;
+  private engineDeadline: number | undefined;
+  private readonly engineTimerCallback = () => this.onEngineTimer();
   private readonly highWaterMark: number;
   private readonly flushCallback = () => this.flush();
 
@@ -450,6 +454,7 @@ export class H2Session implements TrackedConnection {
       for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
     }
     this.syncOpenStreams();
+    this.armEngineTimer();
     // Backpressure: stop reading while too much output is stuck for this peer. Engine bytes count only while the
     // socket itself is blocked (the peer is not reading TCP): bytes that merely wait for a stream's flow-control
     // window must not stop us reading the WINDOW_UPDATE that releases them.
@@ -457,6 +462,31 @@ export class H2Session implements TrackedConnection {
     this.outputBlocked = pending > this.highWaterMark;
     this.updateReading();
     if (engine.isDone) this.end();
+  }
+
+  /**
+   * Keeps one timer armed for the engine's next protocol deadline (SETTINGS ACK timeout, graceful-shutdown PING):
+   * the sans-IO timer contract, read after every call into the engine (every flush). The driver's own timeouts are
+   * about the socket and the application (write progress, idle connection, request bodies) and stay in sweep().
+   */
+  private armEngineTimer(): void {
+    const deadline = this.engine.nextDeadline();
+    if (deadline === this.engineDeadline) return;
+    if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
+    this.engineTimer = undefined;
+    this.engineDeadline = deadline;
+    if (deadline === undefined) return;
+    this.engineTimer = setTimeout(this.engineTimerCallback, Math.max(0, deadline - Date.now()));
+    this.engineTimer.unref();
+  }
+
+  private onEngineTimer(): void {
+    this.engineTimer = undefined;
+    this.engineDeadline = undefined;
+    if (this.closed) return;
+    this.engine.onTimeout(Date.now());
+    // What the timeout produced (GOAWAY, connectionTerminated) goes out with this flush, or with the backlog's.
+    this.flush();
   }
 
   private syncOpenStreams(): void {
@@ -649,6 +679,7 @@ export class H2Session implements TrackedConnection {
     this.closed = true;
     this.backlog = [];
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
+    if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
     this.abortAll(new ClientAbortError('the connection closed'));
     this.streams.clear();
     this.context.openStreams -= this.countedOpenStreams;
