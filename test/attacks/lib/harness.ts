@@ -14,6 +14,9 @@ import type { TestContext } from 'node:test';
 import type { ServeOptions, ServerStats } from '../../../src/index.js';
 import { INPUT_BYTES_PER_TURN } from '../../../src/server/h2-driver.js';
 import { makeCertificate } from '../../helpers/certs.js';
+import { sleep } from '../../support/async.js';
+
+export { sleep };
 
 export const MB = 1024 * 1024;
 
@@ -31,10 +34,6 @@ export interface ServerConfig {
   h2Limits?: ServeOptions['h2Limits'];
   metricsPath?: string;
   hangMs?: number;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
