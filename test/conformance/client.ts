@@ -477,11 +477,8 @@ export class Client {
     }
     let buf = concat(this.clientBytes, input);
     while (buf.length >= 9) {
-      const length = (buf[0]! << 16) | (buf[1]! << 8) | buf[2]!;
+      const { length, type, flags, streamId: sid } = readFrameHeader(buf, 0);
       if (buf.length < 9 + length) break;
-      const type = buf[3]!;
-      const flags = buf[4]!;
-      const sid = ((buf[5]! << 24) | (buf[6]! << 16) | (buf[7]! << 8) | buf[8]!) & 0x7fffffff;
       const payload = buf.subarray(9, 9 + length);
       const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       if (type === T.HEADERS && !this.clientStreamWindows.has(sid)) {
