@@ -1,11 +1,16 @@
 /**
  * H2Connection: the sans-IO HTTP/2 server engine (RFC 9113). Bytes in through receive(), events out; responses in
- * through sendHeaders()/sendData()/sendTrailers(), bytes out through dataToSend(). No timers, no sockets.
+ * through sendHeaders()/sendData()/sendTrailers(), bytes out through dataToSend(); timers as data (nextDeadline(),
+ * onTimeout()). No sockets, no timers of its own.
  *
- * Receive path: frames are parsed in place as views into the received buffer; only an incomplete tail is copied
+ * This module is the connection: frame dispatch, header block assembly, stream lifecycle, receive flow control,
+ * shutdown and errors. Its parts live beside it, one concern each: the frame rules (frames.ts checkFrame), the stream
+ * state machine (stream-state.ts) and per-stream state (stream.ts), HTTP field rules (src/http/fields.ts), SETTINGS
+ * (settings.ts), the DoS rate budgets (rate-budgets.ts) and the DATA scheduler (data-scheduler.ts).
+ *
+ * Receive path: frames are parsed in place as views into the received buffer; only an incomplete frame is copied
  * across receive() calls. Send path: control frames and HEADERS are serialised at once into one growable output
- * buffer; DATA waits in per-stream queues (references, no copies) and is framed by dataToSend(), round-robin across
- * streams within the connection and stream flow-control windows.
+ * buffer; DATA waits in per-stream queues and is framed by dataToSend().
  */
 import { HpackDecoder, HpackEncoder } from './hpack/index.js';
 import {
@@ -18,235 +23,65 @@ import {
   FLAG_PRIORITY,
   FRAME_HEADER_LENGTH,
   FrameWriter,
-  MAX_MAX_FRAME_SIZE,
   MAX_WINDOW_SIZE,
   MIN_MAX_FRAME_SIZE,
+  checkFrame,
   latin1,
   splitFrames,
+  type FrameProblem,
 } from './frames.js';
+import { DataScheduler } from './data-scheduler.js';
 import { resolveLimits } from './limits.js';
+import { RateBudgets } from './rate-budgets.js';
+import {
+  LocalSettingsNegotiation,
+  defaultRemoteSettings,
+  remoteSettingError,
+  settingsEntries,
+  validateLocalSettings,
+} from './settings.js';
+import { Stream } from './stream.js';
+import {
+  ALLOW,
+  CONNECTION_ERROR_PROTOCOL,
+  CONNECTION_ERROR_STREAM_CLOSED,
+  IGNORE,
+  RECV_DATA,
+  RECV_HEADERS,
+  RECV_RST_STREAM,
+  RECV_WINDOW_UPDATE,
+  STREAM_CLOSED,
+  STREAM_CLOSED_FORGOTTEN,
+  STREAM_CLOSED_RESET_BY_PEER,
+  STREAM_CLOSED_RESET_BY_US,
+  STREAM_ERROR_STREAM_CLOSED,
+  STREAM_HALF_CLOSED_REMOTE,
+  STREAM_IDLE,
+  afterLocalEnd,
+  afterRemoteEnd,
+  canReceive,
+  canSend,
+  receiveReaction,
+} from './stream-state.js';
 import { traceFrame } from './trace.js';
-import type {
-  H2ConnectionOptions,
-  H2Engine,
-  H2Event,
-  H2Limits,
-  HeaderList,
-  RequestPseudoHeaders,
-  Settings,
-  TracedFrame,
-} from './types.js';
+import type { H2ConnectionOptions, H2Engine, H2Event, H2Limits, HeaderList, Settings, TracedFrame } from './types.js';
 import { ErrorCode, FrameType, SettingId } from './types.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Stream states (RFC 9113 §5.1). A server without push never uses the "reserved" states. "Closed" is split by how
-// the stream closed, because §5.1 prescribes different reactions to late frames for each.
-// ---------------------------------------------------------------------------------------------------------------
-/** Smallest DATA payload dataToSendv() hands out as a view: below it a copy is cheaper than another write buffer. */
-const ZERO_COPY_MIN_FRAME = 2048;
-
-const IDLE = 0;
-const OPEN = 1;
-/** We sent END_STREAM; the peer may still send. */
-const HALF_CLOSED_LOCAL = 2;
-/** The peer sent END_STREAM; we are still responding. */
-const HALF_CLOSED_REMOTE = 3;
-/** Both sides ended normally (the peer's END_STREAM was received). */
-const CLOSED = 4;
-const CLOSED_RESET_BY_PEER = 5;
-/** We sent RST_STREAM (or refused/ignored the stream): late frames are ignored (§5.1). */
-const CLOSED_RESET_BY_US = 6;
-/** Closed so long ago it was forgotten (beyond maxClosedStreamsRemembered), or skipped over (§5.1.1). */
-const CLOSED_FORGOTTEN = 7;
-const STATE_COUNT = 8;
-
-// Frame kinds the state table distinguishes.
-const K_DATA = 0;
-const K_HEADERS = 1;
-const K_RST_STREAM = 2;
-const K_WINDOW_UPDATE = 3;
-const K_PRIORITY = 4;
-const KIND_COUNT = 5;
-
-// Reactions.
-const ALLOW = 0;
-const IGNORE = 1;
-const STREAM_ERROR_STREAM_CLOSED = 2;
-const CONNECTION_ERROR_STREAM_CLOSED = 3;
-const CONNECTION_ERROR_PROTOCOL = 4;
-
-/** RFC 9113 §5.1 as a table, built once: RECEIVE_RULES[state * KIND_COUNT + kind]. */
-const RECEIVE_RULES = (() => {
-  const t = new Uint8Array(STATE_COUNT * KIND_COUNT);
-  const set = (state: number, rules: [number, number, number, number, number]) => {
-    for (let kind = 0; kind < KIND_COUNT; kind++) t[state * KIND_COUNT + kind] = rules[kind]!;
-  };
-  //                        DATA                             HEADERS                          RST_STREAM  WINDOW_UPDATE PRIORITY
-  // §5.1 idle: only HEADERS and PRIORITY; anything else is a connection PROTOCOL_ERROR.
-  set(IDLE, [CONNECTION_ERROR_PROTOCOL, ALLOW, CONNECTION_ERROR_PROTOCOL, CONNECTION_ERROR_PROTOCOL, ALLOW]);
-  set(OPEN, [ALLOW, ALLOW, ALLOW, ALLOW, ALLOW]);
-  // §5.1 half-closed (local): the peer may send any frame.
-  set(HALF_CLOSED_LOCAL, [ALLOW, ALLOW, ALLOW, ALLOW, ALLOW]);
-  // §5.1 half-closed (remote): frames other than WINDOW_UPDATE, PRIORITY, RST_STREAM → stream error STREAM_CLOSED.
-  set(HALF_CLOSED_REMOTE, [STREAM_ERROR_STREAM_CLOSED, STREAM_ERROR_STREAM_CLOSED, ALLOW, ALLOW, ALLOW]);
-  // §5.1 closed: frames after the peer's END_STREAM → connection error STREAM_CLOSED; WINDOW_UPDATE/RST_STREAM can
-  // legitimately arrive shortly after our END_STREAM and are ignored; PRIORITY is allowed in every state.
-  set(CLOSED, [CONNECTION_ERROR_STREAM_CLOSED, CONNECTION_ERROR_STREAM_CLOSED, IGNORE, IGNORE, IGNORE]);
-  // §5.1 closed: after receiving RST_STREAM, frames other than PRIORITY → stream error STREAM_CLOSED.
-  set(CLOSED_RESET_BY_PEER, [STREAM_ERROR_STREAM_CLOSED, STREAM_ERROR_STREAM_CLOSED, IGNORE, IGNORE, IGNORE]);
-  // §5.1 closed: "An endpoint MUST ignore frames that it receives on closed streams after it has sent a RST_STREAM".
-  set(CLOSED_RESET_BY_US, [IGNORE, IGNORE, IGNORE, IGNORE, IGNORE]);
-  // Forgotten or skipped: DATA becomes a stream error (as Go and nghttp2 do); a HEADERS frame would reuse or go
-  // back below a used id (§5.1.1: connection PROTOCOL_ERROR).
-  set(CLOSED_FORGOTTEN, [STREAM_ERROR_STREAM_CLOSED, CONNECTION_ERROR_PROTOCOL, IGNORE, IGNORE, IGNORE]);
-  return t;
-})();
-
-/** What our local END_STREAM and the peer's END_STREAM do to a state (RFC 9113 §5.1 transitions). */
-const AFTER_LOCAL_END = new Uint8Array([IDLE, HALF_CLOSED_LOCAL, HALF_CLOSED_LOCAL, CLOSED, CLOSED, 5, 6, 7]);
-const AFTER_REMOTE_END = new Uint8Array([IDLE, HALF_CLOSED_REMOTE, CLOSED, HALF_CLOSED_REMOTE, CLOSED, 5, 6, 7]);
+import {
+  isFinalStatus,
+  isValidTrailerSection,
+  stripConnectionSpecific,
+  validateRequestFields,
+} from '../http/fields.js';
 
 /** Opaque data of the PING that completes a graceful shutdown (RFC 9113 §6.8). */
 const SHUTDOWN_PING = new Uint8Array([0x68, 0x74, 0x74, 0x70, 0x73, 0x64, 0x47, 0x41]); // "httpsdGA"
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 
-class Stream {
-  state: number = OPEN;
-  /** Our send window (RFC 9113 §6.9): may go negative after a SETTINGS_INITIAL_WINDOW_SIZE decrease (§6.9.2). */
-  sendWindow: number;
-  /** What the peer may still send us on this stream. */
-  recvWindow: number;
-  /** Consumed by the application but not yet returned with WINDOW_UPDATE. */
-  recvUnacked = 0;
-  /** Delivered in 'data' events and not yet consumed: returned to the connection window if the stream is reset. */
-  recvUnconsumed = 0;
-  /** content-length of the request, -1 if absent (RFC 9113 §8.1.1). */
-  contentLength = -1;
-  receivedBodyBytes = 0;
-  /** The application saw a 'request' event for it: engine resets are reported as 'streamReset'. */
-  known = false;
-  /** A CONNECT request (RFC 9113 §8.5, RFC 8441): the stream carries only DATA and stream management frames. */
-  tunnel = false;
-  /** The final (non-1xx) response HEADERS went out: only DATA and trailers may follow (RFC 9113 §8.1). */
-  finalSent = false;
-
-  // Outbound DATA queue: references to the application's chunks.
-  chunks: Uint8Array[] = [];
-  chunkIndex = 0;
-  chunkOffset = 0;
-  queuedBytes = 0;
-  /** END_STREAM (or trailers) is to follow the queued data. */
-  endQueued = false;
-  trailers: HeaderList | null = null;
-  /** In the connection's send queue. */
-  scheduled = false;
-  /** sendData() returned false: emit 'streamWritable' once the queue drains below the high-water mark. */
-  wantWritable = false;
-
-  constructor(
-    readonly id: number,
-    sendWindow: number,
-    recvWindow: number,
-  ) {
-    this.sendWindow = sendWindow;
-    this.recvWindow = recvWindow;
-  }
-}
-
-/** Token bucket: `burst` events at once, refilled at `ratePerSecond`. */
-class Budget {
-  private tokens: number;
-  private last: number;
-  private readonly ratePerMs: number;
-  constructor(
-    private readonly burst: number,
-    ratePerSecond: number,
-    now: number,
-  ) {
-    this.tokens = burst;
-    this.ratePerMs = ratePerSecond / 1000;
-    this.last = now;
-  }
-  take(now: number): boolean {
-    if (now > this.last) {
-      this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.ratePerMs);
-      this.last = now;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
-// Field validation tables (RFC 9113 §8.2.1, RFC 9110 §5.1 token characters, lowercase only).
-const NAME_CHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
-
-/** RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-
-function validName(name: string, start: number): boolean {
-  const n = name.length;
-  if (n <= start) return false;
-  for (let i = start; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 255 || NAME_CHAR[c] === 0) return false;
-  }
-  return true;
-}
-
-/** RFC 9113 §8.2.1: no NUL, CR or LF anywhere; no leading or trailing whitespace (SP, HTAB). */
-function validValue(value: string): boolean {
-  const n = value.length;
-  if (n === 0) return true;
-  let c = value.charCodeAt(0);
-  if (c === 0x20 || c === 0x09) return false;
-  c = value.charCodeAt(n - 1);
-  if (c === 0x20 || c === 0x09) return false;
-  for (let i = 0; i < n; i++) {
-    c = value.charCodeAt(i);
-    if (c === 0x00 || c === 0x0a || c === 0x0d) return false;
-  }
-  return true;
-}
-
-/** Parses a content-length value: digits only (RFC 9110 §8.6); -2 when invalid. */
-function parseContentLength(value: string): number {
-  const n = value.length;
-  if (n === 0 || n > 15) return -2;
-  let result = 0;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -2;
-    result = result * 10 + c;
-  }
-  return result;
-}
-
-function defaultRemoteSettings(): Settings {
-  // RFC 9113 §6.5.2 initial values.
-  return {
-    headerTableSize: 4096,
-    enablePush: true,
-    maxConcurrentStreams: Infinity,
-    initialWindowSize: DEFAULT_INITIAL_WINDOW_SIZE,
-    maxFrameSize: MIN_MAX_FRAME_SIZE,
-    maxHeaderListSize: Infinity,
-    enableConnectProtocol: false,
-  };
-}
-
 /** Default stream receive window we advertise: 1 MiB (a 64 KiB window caps throughput at 64 KiB per round trip). */
 export const DEFAULT_STREAM_WINDOW_SIZE = 1024 * 1024;
 /** Default connection receive window: 8 MiB, shared by all streams. */
 export const DEFAULT_CONNECTION_WINDOW_SIZE = 8 * 1024 * 1024;
-
-interface RequestValidation {
-  pseudo: RequestPseudoHeaders;
-  regularStart: number;
-  contentLength: number;
-}
 
 export class H2Connection implements H2Engine {
   readonly limits: H2Limits;
@@ -258,16 +93,16 @@ export class H2Connection implements H2Engine {
   private readonly decoder: HpackDecoder;
   private readonly encoder: HpackEncoder;
   private readonly writer = new FrameWriter();
-  /** Set while dataToSendv() frames DATA: large payloads are appended here as views instead of copied. */
-  private vector: Uint8Array[] | null = null;
+  private readonly scheduler: DataScheduler;
   private events: H2Event[] = [];
 
   // Receive state.
-  private prefaceMatched = 0;
+  private prefaceBytesMatched = 0;
   private awaitingPeerSettings = true;
-  private tail: Uint8Array | null = null;
+  /** The start of a frame whose rest has not arrived yet (copied: the receive buffer is only valid during receive()). */
+  private partialFrame: Uint8Array | null = null;
   /** Connection error or engine-initiated termination: input is ignored from now on. */
-  private dead = false;
+  private terminated = false;
   /** Tracing: the current frame ends a field block and is traced after decoding. */
   private deferredTrace: { type: number; flags: number; sid: number; payload: Uint8Array } | null = null;
 
@@ -285,45 +120,34 @@ export class H2Connection implements H2Engine {
   private readonly closedOrder: number[] = [];
   private closedOrderHead = 0;
   private openStreams = 0;
-  /** Highest client stream id seen (refused and ignored ones included): ids must increase (§5.1.1). */
-  private maxClientStreamId = 0;
-  private processedStreamId = 0;
+  /** Highest client stream id seen, refused and ignored ones included: new ids must be higher (§5.1.1). */
+  private highestSeenStreamId = 0;
+  /** Highest stream id handed to the application or answered by the engine: GOAWAY's Last-Stream-ID (§6.8). */
+  private lastAcceptedStreamId = 0;
+  /** Streams above this id are not processed: the Last-Stream-ID of the GOAWAY we sent (§6.8), 2^31-1 before. */
+  private goawayStreamLimit = MAX_WINDOW_SIZE;
 
-  // Flow control.
-  private connectionSendWindow = DEFAULT_INITIAL_WINDOW_SIZE;
+  // Receive flow control.
   private connectionRecvWindow: number;
   private connectionRecvUnacked = 0;
   private readonly connectionWindowTarget: number;
-  /**
-   * Receive window of a new stream. RFC 9113 §6.5.3: until the peer acknowledges a SETTINGS frame it may use the
-   * old or the new value, so we enforce the largest of the acknowledged and the pending values.
-   */
+  /** Receive window of a new stream (RFC 9113 §6.5.3: the largest of the acknowledged and pending values). */
   private streamRecvWindowTarget = DEFAULT_INITIAL_WINDOW_SIZE;
   /** Largest frame we accept: the acknowledged SETTINGS_MAX_FRAME_SIZE or a larger pending one (§6.5.3). */
   private recvMaxFrameSize = MIN_MAX_FRAME_SIZE;
-  private sendQueue: Stream[] = [];
-  /** A scheduled stream has only END_STREAM/trailers to send: writable even with no connection window. */
-  private controlOnlyScheduled = false;
-  private totalQueuedData = 0;
 
-  // Settings negotiation.
-  private readonly pendingLocalSettings: Array<Partial<Settings>> = [];
-  /** Our settings as the peer has acknowledged them (RFC 9113 §6.5.2 defaults until the first ACK). */
-  private readonly ackedLocalSettings = { initialWindowSize: DEFAULT_INITIAL_WINDOW_SIZE, maxFrameSize: MIN_MAX_FRAME_SIZE };
+  // Settings negotiation and control-frame answers not yet handed out.
+  private readonly localSettingsNegotiation = new LocalSettingsNegotiation();
   private pendingSettingsAcks = 0;
   private pendingPingAcks = 0;
 
   // Shutdown.
   private goawaySent = false;
   private goawayReceived = false;
-  private goawayLastStreamId = MAX_WINDOW_SIZE;
-  private shutdownPingOutstanding = false;
+  /** When the shutdown PING went out (first step of the graceful shutdown, §6.8); -1 when none is outstanding. */
+  private shutdownPingSentAt = -1;
 
-  // Budgets (token buckets).
-  private readonly rapidResetBudget: Budget;
-  private readonly serverResetBudget: Budget;
-  private readonly emptyFrameBudget: Budget;
-  private readonly controlFrameBudget: Budget;
+  private readonly budgets: RateBudgets;
 
   constructor(options: H2ConnectionOptions = {}) {
     if (options.role !== undefined && options.role !== 'server') throw new RangeError('only the server role exists');
@@ -331,11 +155,17 @@ export class H2Connection implements H2Engine {
     this.limits = limits;
     this.now = options.now ?? Date.now;
     this.onFrame = options.onFrame;
-    const now = this.now();
-    this.rapidResetBudget = new Budget(limits.rapidResetBurst, limits.rapidResetRatePerSecond, now);
-    this.serverResetBudget = new Budget(limits.serverResetBurst, limits.serverResetRatePerSecond, now);
-    this.emptyFrameBudget = new Budget(limits.emptyFrameBurst, limits.emptyFrameRatePerSecond, now);
-    this.controlFrameBudget = new Budget(limits.controlFrameBurst, limits.controlFrameRatePerSecond, now);
+    this.budgets = new RateBudgets(limits, this.now());
+    this.scheduler = new DataScheduler(
+      this.writer,
+      {
+        sentEndStream: (stream) => this.localEnd(stream),
+        sendTrailers: (stream, trailers) => this.outHeaders(stream.id, trailers, true),
+        streamWritable: (stream) => this.events.push({ type: 'streamWritable', streamId: stream.id }),
+        traceWritten: this.onFrame === undefined ? undefined : (start) => this.traceWritten(start),
+      },
+      limits.streamHighWaterMark,
+    );
 
     const local: Settings = {
       headerTableSize: limits.headerTableSize,
@@ -362,7 +192,7 @@ export class H2Connection implements H2Engine {
 
     // RFC 9113 §3.4: the server connection preface is a SETTINGS frame, sent first.
     this.outSettings(settingsEntries(local, true));
-    this.pendingLocalSettings.push({ ...local });
+    this.localSettingsNegotiation.sent(local, this.now());
     this.recomputeReceiveSettings();
     // RFC 9113 §6.9.2: the connection window can only be raised with WINDOW_UPDATE.
     if (connectionWindow > DEFAULT_INITIAL_WINDOW_SIZE) {
@@ -375,14 +205,11 @@ export class H2Connection implements H2Engine {
   // -------------------------------------------------------------------------------------------------------------
 
   get wantsWrite(): boolean {
-    return (
-      this.writer.length > 0 ||
-      (this.sendQueue.length > 0 && (this.connectionSendWindow > 0 || this.controlOnlyScheduled))
-    );
+    return this.writer.length > 0 || this.scheduler.hasSendable;
   }
 
   get bufferedBytes(): number {
-    return this.writer.length + Math.min(this.totalQueuedData, Math.max(0, this.connectionSendWindow));
+    return this.writer.length + this.scheduler.sendableBytes;
   }
 
   get openStreamCount(): number {
@@ -390,26 +217,26 @@ export class H2Connection implements H2Engine {
   }
 
   get isClosing(): boolean {
-    return this.goawaySent || this.goawayReceived || this.dead;
+    return this.goawaySent || this.goawayReceived || this.terminated;
   }
 
   get isDone(): boolean {
     return (
       this.isClosing &&
-      !this.shutdownPingOutstanding &&
+      this.shutdownPingSentAt < 0 &&
       this.openStreams === 0 &&
       this.writer.length === 0 &&
-      (this.dead || this.sendQueue.length === 0)
+      (this.terminated || !this.scheduler.hasQueued)
     );
   }
 
   get lastStreamId(): number {
-    return this.processedStreamId;
+    return this.lastAcceptedStreamId;
   }
 
   /** Connection-level send window (what we may still send), for diagnostics and tests. */
   get connectionSendWindowSize(): number {
-    return this.connectionSendWindow;
+    return this.scheduler.connectionSendWindow;
   }
 
   /** Stream-level send window, or undefined for a stream that is not open. */
@@ -431,34 +258,34 @@ export class H2Connection implements H2Engine {
   receive(bytes: Uint8Array): H2Event[] {
     const events = this.events;
     this.events = events;
-    if (!this.dead && bytes.length > 0) this.receiveInto(bytes);
+    if (!this.terminated && bytes.length > 0) this.receiveInto(bytes);
     this.events = [];
     return events;
   }
 
   private receiveInto(bytes: Uint8Array): void {
     let buf = bytes;
-    if (this.tail !== null) {
-      const joined = new Uint8Array(this.tail.length + bytes.length);
-      joined.set(this.tail);
-      joined.set(bytes, this.tail.length);
+    if (this.partialFrame !== null) {
+      const joined = new Uint8Array(this.partialFrame.length + bytes.length);
+      joined.set(this.partialFrame);
+      joined.set(bytes, this.partialFrame.length);
       buf = joined;
-      this.tail = null;
+      this.partialFrame = null;
     }
     const end = buf.length;
     let offset = 0;
 
     // RFC 9113 §3.4: the client connection preface, byte for byte; anything else is a connection PROTOCOL_ERROR.
-    if (this.prefaceMatched < CONNECTION_PREFACE.length) {
-      while (this.prefaceMatched < CONNECTION_PREFACE.length && offset < end) {
-        if (buf[offset] !== CONNECTION_PREFACE[this.prefaceMatched]) {
+    if (this.prefaceBytesMatched < CONNECTION_PREFACE.length) {
+      while (this.prefaceBytesMatched < CONNECTION_PREFACE.length && offset < end) {
+        if (buf[offset] !== CONNECTION_PREFACE[this.prefaceBytesMatched]) {
           this.connectionError(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
           return;
         }
         offset++;
-        this.prefaceMatched++;
+        this.prefaceBytesMatched++;
       }
-      if (this.prefaceMatched < CONNECTION_PREFACE.length) return;
+      if (this.prefaceBytesMatched < CONNECTION_PREFACE.length) return;
     }
 
     const maxFrameSize = this.recvMaxFrameSize;
@@ -478,9 +305,9 @@ export class H2Connection implements H2Engine {
       const start = offset + FRAME_HEADER_LENGTH;
       offset = start + length;
       this.processFrame(buf, start, length, type, flags, streamId);
-      if (this.dead) return;
+      if (this.terminated) return;
     }
-    if (offset < end) this.tail = copyBytes(buf, offset, end);
+    if (offset < end) this.partialFrame = copyBytes(buf, offset, end);
   }
 
   private processFrame(buf: Uint8Array, p: number, length: number, type: number, flags: number, sid: number): void {
@@ -513,33 +340,36 @@ export class H2Connection implements H2Engine {
     if (this.awaitingPeerSettings && (type !== FrameType.SETTINGS || flags & FLAG_ACK)) {
       return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'connection preface must start with SETTINGS');
     }
+    // RFC 9113 §8.4: a client cannot push (whatever the frame looks like).
+    if (type === FrameType.PUSH_PROMISE) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
+    // The rules of the frame alone (sizes, stream 0, padding): connection errors end here; the stream errors among
+    // them are applied by their handler, after the state and budget rules that come first for that type.
+    const invalid = checkFrame(type, flags, sid, buf, p, length);
+    if (invalid !== null && invalid.connection) return this.connectionError(invalid.code, invalid.message);
     switch (type) {
       case FrameType.DATA:
         return this.onData(buf, p, length, flags, sid);
       case FrameType.HEADERS:
         return this.onHeaders(buf, p, length, flags, sid);
       case FrameType.PRIORITY:
-        return this.onPriority(buf, p, length, sid);
+        return this.onPriority(buf, p, sid, invalid);
       case FrameType.RST_STREAM:
-        return this.onRstStream(buf, p, length, sid);
+        return this.onRstStream(buf, p, sid);
       case FrameType.SETTINGS:
-        return this.onSettings(buf, p, length, flags, sid);
-      case FrameType.PUSH_PROMISE:
-        // RFC 9113 §8.4: a client cannot push.
-        return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
+        return this.onSettings(buf, p, length, flags);
       case FrameType.PING:
-        return this.onPing(buf, p, length, flags, sid);
+        return this.onPing(buf, p, flags);
       case FrameType.GOAWAY:
-        return this.onGoaway(buf, p, length, sid);
+        return this.onGoaway(buf, p, length);
       case FrameType.WINDOW_UPDATE:
-        return this.onWindowUpdate(buf, p, length, sid);
+        return this.onWindowUpdate(buf, p, sid, invalid);
       case FrameType.CONTINUATION:
         return this.onContinuation(buf, p, length, flags, sid);
       case FrameType.PRIORITY_UPDATE:
-        return this.onPriorityUpdate(buf, p, length, sid);
+        return this.onPriorityUpdate(buf, p, length);
       default:
         // RFC 9113 §4.1, §5.5: unknown frame types are ignored (but still cost the peer's control budget).
-        if (!this.controlFrameBudget.take(this.now())) this.calm('control frame flood');
+        if (!this.budgets.controlFrames.take(this.now())) this.budgetExceeded('control frame flood');
         return;
     }
   }
@@ -550,23 +380,17 @@ export class H2Connection implements H2Engine {
     const closed = this.closedStreams.get(sid);
     if (closed !== undefined) return closed;
     // RFC 9113 §5.1.1: opening a stream implicitly closes all idle streams with lower ids.
-    if (sid % 2 === 1 && sid <= this.maxClientStreamId) return CLOSED_FORGOTTEN;
-    return IDLE;
+    if (sid % 2 === 1 && sid <= this.highestSeenStreamId) return STREAM_CLOSED_FORGOTTEN;
+    return STREAM_IDLE;
   }
 
   private onData(buf: Uint8Array, p: number, length: number, flags: number, sid: number): void {
-    // RFC 9113 §6.1: DATA on stream 0 is a connection PROTOCOL_ERROR.
-    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
+    // Stream 0 and padding were checked by checkFrame() (RFC 9113 §6.1).
     let start = p;
     let dataEnd = p + length;
     if (flags & FLAG_PADDED) {
-      // RFC 9113 §4.2: too small to hold the Pad Length field.
-      if (length < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded DATA without pad length');
-      const padLength = buf[p]!;
-      // RFC 9113 §6.1: padding as long as the payload or longer is a connection PROTOCOL_ERROR.
-      if (padLength >= length) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA padding too long');
       start = p + 1;
-      dataEnd = p + length - padLength;
+      dataEnd = p + length - buf[p]!;
     }
     // RFC 9113 §6.9.1: the whole payload (padding included) counts against the connection window, in every state.
     if (length > this.connectionRecvWindow) {
@@ -575,13 +399,13 @@ export class H2Connection implements H2Engine {
     this.connectionRecvWindow -= length;
     const endStream = (flags & FLAG_END_STREAM) !== 0;
     // Empty-frame flood (CVE-2019-9518): no data (padding only counts as none) and no END_STREAM.
-    if (dataEnd === start && !endStream && !this.emptyFrameBudget.take(this.now())) {
-      return this.calm('empty DATA frame flood');
+    if (dataEnd === start && !endStream && !this.budgets.emptyFrames.take(this.now())) {
+      return this.budgetExceeded('empty DATA frame flood');
     }
 
     const stream = this.streams.get(sid);
     const state = stream !== undefined ? stream.state : this.stateOf(sid);
-    const rule = RECEIVE_RULES[state * KIND_COUNT + K_DATA]!;
+    const rule = receiveReaction(state, RECV_DATA);
     if (rule !== ALLOW || stream === undefined) {
       // Not delivered: the bytes go straight back to the connection window (§6.9: DATA on closed streams counts).
       this.releaseConnectionWindow(length);
@@ -632,33 +456,25 @@ export class H2Connection implements H2Engine {
   }
 
   private onHeaders(buf: Uint8Array, p: number, length: number, flags: number, sid: number): void {
-    // RFC 9113 §6.2: HEADERS on stream 0 is a connection PROTOCOL_ERROR.
-    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
+    // Stream 0, padding and the priority fields' room were checked by checkFrame() (RFC 9113 §6.2).
     let start = p;
     let end = p + length;
-    let padLength = 0;
     if (flags & FLAG_PADDED) {
-      if (length < 1) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded HEADERS without pad length');
-      padLength = buf[p]!;
+      end -= buf[p]!;
       start++;
     }
     let dependency = -1;
     if (flags & FLAG_PRIORITY) {
-      // RFC 9113 §4.2: too small for the mandatory priority fields. Field blocks: always a connection error.
-      if (end - start < 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS too short for priority');
       dependency = ((buf[start]! & 0x7f) << 24) | (buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!;
       start += 5;
     }
-    // RFC 9113 §6.2: padding exceeding the remaining space is a connection PROTOCOL_ERROR.
-    if (padLength > end - start) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding too long');
-    end -= padLength;
     const fragmentLength = end - start;
-    if (fragmentLength > this.limits.maxHeaderBlockBytes) return this.calm('header block too large');
+    if (fragmentLength > this.limits.maxHeaderBlockBytes) return this.budgetExceeded('header block too large');
     if (flags & FLAG_END_HEADERS) {
       this.finishHeaderBlock(sid, flags, dependency, buf.subarray(start, end));
       return;
     }
-    if (fragmentLength === 0 && !this.emptyFrameBudget.take(this.now())) return this.calm('empty HEADERS flood');
+    if (fragmentLength === 0 && !this.budgets.emptyFrames.take(this.now())) return this.budgetExceeded('empty HEADERS flood');
     // Field block continues: copy the fragment (the receive buffer is only valid during this call).
     this.headerBlockStreamId = sid;
     this.headerBlockFlags = flags;
@@ -674,11 +490,11 @@ export class H2Connection implements H2Engine {
       return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION');
     }
     // CONTINUATION flood (CVE-2024-27316 family): bounded in count and bytes BEFORE any decoding.
-    if (++this.headerBlockContinuations > this.limits.maxContinuationFrames) return this.calm('too many CONTINUATION frames');
+    if (++this.headerBlockContinuations > this.limits.maxContinuationFrames) return this.budgetExceeded('too many CONTINUATION frames');
     this.headerBlockBytes += length;
-    if (this.headerBlockBytes > this.limits.maxHeaderBlockBytes) return this.calm('header block too large');
+    if (this.headerBlockBytes > this.limits.maxHeaderBlockBytes) return this.budgetExceeded('header block too large');
     if (!(flags & FLAG_END_HEADERS)) {
-      if (length === 0 && !this.emptyFrameBudget.take(this.now())) return this.calm('empty CONTINUATION flood');
+      if (length === 0 && !this.budgets.emptyFrames.take(this.now())) return this.budgetExceeded('empty CONTINUATION flood');
       this.headerBlockChunks.push(copyBytes(buf, p, p + length));
       return;
     }
@@ -719,20 +535,20 @@ export class H2Connection implements H2Engine {
 
     const stream = this.streams.get(sid);
     if (stream !== undefined) {
-      const rule = RECEIVE_RULES[stream.state * KIND_COUNT + K_HEADERS]!;
+      const rule = receiveReaction(stream.state, RECV_HEADERS);
       if (rule !== ALLOW) return this.applyRule(rule, sid, stream, 'HEADERS');
       // RFC 9113 §5.3.1: a stream cannot depend on itself.
       if (dependency === sid) return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, stream);
       return this.onTrailers(stream, headers, endStream, tooLarge);
     }
     const state = this.stateOf(sid);
-    if (state !== IDLE) return this.applyRule(RECEIVE_RULES[state * KIND_COUNT + K_HEADERS]!, sid, undefined, 'HEADERS');
+    if (state !== STREAM_IDLE) return this.applyRule(receiveReaction(state, RECV_HEADERS), sid, undefined, 'HEADERS');
     // RFC 9113 §5.1.1: client-initiated streams use odd identifiers.
     if (sid % 2 === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'even stream id from a client');
-    this.maxClientStreamId = sid;
+    this.highestSeenStreamId = sid;
     // RFC 9113 §6.8: streams above the last id of a GOAWAY we sent are not processed (the client retries them).
-    if (this.goawaySent && sid > this.goawayLastStreamId) {
-      this.rememberClosed(sid, CLOSED_RESET_BY_US);
+    if (this.goawaySent && sid > this.goawayStreamLimit) {
+      this.rememberClosed(sid, STREAM_CLOSED_RESET_BY_US);
       return;
     }
     // RFC 9113 §5.3.1: a stream cannot depend on itself.
@@ -742,15 +558,15 @@ export class H2Connection implements H2Engine {
       return this.streamError(sid, ErrorCode.REFUSED_STREAM, undefined);
     }
     if (tooLarge) return this.answerHeadersTooLarge(sid, endStream);
-    const request = this.validateRequest(headers, endStream);
+    const request = validateRequestFields(headers, endStream, this.localSettings.enableConnectProtocol);
     // RFC 9113 §8.1.1: malformed requests are stream errors of type PROTOCOL_ERROR.
     if (request === null) return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, undefined);
 
     const created = this.openStream(sid);
     created.contentLength = request.contentLength;
-    created.known = true;
+    created.reportedToApp = true;
     created.tunnel = request.pseudo.method === 'CONNECT';
-    this.processedStreamId = sid;
+    this.lastAcceptedStreamId = sid;
     this.events.push({
       type: 'request',
       streamId: sid,
@@ -774,15 +590,15 @@ export class H2Connection implements H2Engine {
    * END_STREAM (RFC 6585 §5); a body still coming is stopped with RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
    */
   private answerHeadersTooLarge(sid: number, endStream: boolean): void {
-    if (!this.serverResetBudget.take(this.now())) return this.calm('too many oversized header lists');
+    if (!this.budgets.engineResets.take(this.now())) return this.budgetExceeded('too many oversized header lists');
     const stream = this.openStream(sid);
-    this.processedStreamId = sid;
-    if (endStream) stream.state = HALF_CLOSED_REMOTE;
+    this.lastAcceptedStreamId = sid;
+    if (endStream) stream.state = STREAM_HALF_CLOSED_REMOTE;
     this.outHeaders(sid, [':status', '431', 'content-length', '0'], true);
     this.localEnd(stream);
     if (!endStream) {
       this.outRstStream(sid, ErrorCode.NO_ERROR);
-      this.closeStream(stream, CLOSED_RESET_BY_US);
+      this.closeStream(stream, STREAM_CLOSED_RESET_BY_US);
     }
   }
 
@@ -795,12 +611,7 @@ export class H2Connection implements H2Engine {
     // RFC 9113 §8.1: a HEADERS frame after the initial one must end the stream (trailers).
     if (!endStream) return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, stream);
     // RFC 9113 §8.1: trailers carry no pseudo-header fields; field rules of §8.2 apply.
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (!validName(name, 0) || !validValue(headers[i + 1]!) || CONNECTION_SPECIFIC.has(name)) {
-        return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, stream);
-      }
-    }
+    if (!isValidTrailerSection(headers)) return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, stream);
     // RFC 9113 §8.1.1: the body ends here; content-length must match.
     if (stream.contentLength >= 0 && stream.receivedBodyBytes !== stream.contentLength) {
       return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, stream);
@@ -809,102 +620,10 @@ export class H2Connection implements H2Engine {
     this.remoteEnd(stream);
   }
 
-  /** RFC 9113 §8.2, §8.3.1, §8.5 and RFC 8441 §4. Returns null for a malformed request. */
-  private validateRequest(headers: HeaderList, endStream: boolean): RequestValidation | null {
-    let method: string | undefined;
-    let scheme: string | undefined;
-    let authority: string | undefined;
-    let path: string | undefined;
-    let protocol: string | undefined;
-    const n = headers.length;
-    let i = 0;
-    // RFC 9113 §8.3: pseudo-header fields come first, each at most once, only the defined request ones.
-    for (; i < n; i += 2) {
-      const name = headers[i]!;
-      if (name.charCodeAt(0) !== 0x3a) break;
-      const value = headers[i + 1]!;
-      if (!validValue(value)) return null;
-      switch (name) {
-        case ':method':
-          if (method !== undefined || value.length === 0 || !validToken(value)) return null;
-          method = value;
-          break;
-        case ':scheme':
-          if (scheme !== undefined || value.length === 0) return null;
-          scheme = value;
-          break;
-        case ':authority':
-          if (authority !== undefined) return null;
-          authority = value;
-          break;
-        case ':path':
-          if (path !== undefined) return null;
-          path = value;
-          break;
-        case ':protocol':
-          // RFC 8441 §4: only when we advertised SETTINGS_ENABLE_CONNECT_PROTOCOL.
-          if (protocol !== undefined || !this.localSettings.enableConnectProtocol || value.length === 0) return null;
-          protocol = value;
-          break;
-        default:
-          // Unknown pseudo-headers and response pseudo-headers (:status) make the request malformed.
-          return null;
-      }
-    }
-    const regularStart = i;
-    let contentLength = -1;
-    let host: string | undefined;
-    for (; i < n; i += 2) {
-      const name = headers[i]!;
-      const value = headers[i + 1]!;
-      // RFC 9113 §8.2.1: lowercase token names only (a pseudo-header after a regular field fails here too, §8.3).
-      if (!validName(name, 0) || !validValue(value)) return null;
-      const c = name.charCodeAt(0);
-      if (c === 0x63 /* c */) {
-        if (name === 'content-length') {
-          const parsed = parseContentLength(value);
-          // RFC 9110 §8.6: repeated values must agree.
-          if (parsed < 0 || (contentLength >= 0 && parsed !== contentLength)) return null;
-          contentLength = parsed;
-        } else if (name === 'connection') return null;
-      } else if (c === 0x74 /* t */) {
-        // RFC 9113 §8.2.2: TE may only carry "trailers"; transfer-encoding is connection-specific.
-        if (name === 'te' && value !== 'trailers') return null;
-        if (name === 'transfer-encoding') return null;
-      } else if (c === 0x6b || c === 0x70 || c === 0x75) {
-        if (name === 'keep-alive' || name === 'proxy-connection' || name === 'upgrade') return null;
-      } else if (c === 0x68 && name === 'host') {
-        host = value;
-      }
-    }
-    if (method === undefined) return null;
-    if (method === 'CONNECT' && protocol === undefined) {
-      // RFC 9113 §8.5: CONNECT carries :authority only; :scheme and :path are omitted.
-      if (scheme !== undefined || path !== undefined || authority === undefined || authority.length === 0) return null;
-    } else {
-      // RFC 8441 §4: :protocol only with CONNECT.
-      if (protocol !== undefined && method !== 'CONNECT') return null;
-      // RFC 9113 §8.3.1: :method, :scheme and :path are mandatory; :path is never empty for http(s).
-      if (scheme === undefined || path === undefined || path.length === 0) return null;
-      // :path is origin-form ("/...") or "*" for OPTIONS (RFC 9113 §8.3.1, RFC 9110 §7.1).
-      if (path.charCodeAt(0) !== 0x2f && !(path === '*' && method === 'OPTIONS')) return null;
-      if (protocol !== undefined && authority === undefined) return null;
-    }
-    // RFC 9113 §8.3.1: no userinfo in :authority; a Host that differs from :authority is malformed (SHOULD).
-    if (authority !== undefined && authority.includes('@')) return null;
-    if (host !== undefined && authority !== undefined && host !== authority && host.toLowerCase() !== authority.toLowerCase()) {
-      return null;
-    }
-    // RFC 9113 §8.1.1: END_STREAM on HEADERS means a zero-length body.
-    if (endStream && contentLength > 0) return null;
-    return { pseudo: { method, scheme, authority, path, protocol }, regularStart, contentLength };
-  }
-
-  private onPriority(buf: Uint8Array, p: number, length: number, sid: number): void {
-    // RFC 9113 §6.3: stream 0 → connection PROTOCOL_ERROR; length other than 5 → stream FRAME_SIZE_ERROR.
-    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-    if (!this.controlFrameBudget.take(this.now())) return this.calm('PRIORITY flood');
-    if (length !== 5) return this.priorityError(sid, ErrorCode.FRAME_SIZE_ERROR);
+  private onPriority(buf: Uint8Array, p: number, sid: number, invalid: FrameProblem | null): void {
+    if (!this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('PRIORITY flood');
+    // RFC 9113 §6.3: a length other than 5 is a stream FRAME_SIZE_ERROR (found by checkFrame()).
+    if (invalid !== null) return this.priorityError(sid, invalid.code);
     const dependency = ((buf[p]! & 0x7f) << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     // RFC 9113 §5.3.1: a stream cannot depend on itself.
     if (dependency === sid) return this.priorityError(sid, ErrorCode.PROTOCOL_ERROR);
@@ -923,39 +642,31 @@ export class H2Connection implements H2Engine {
     return this.streamError(sid, code, stream);
   }
 
-  private onRstStream(buf: Uint8Array, p: number, length: number, sid: number): void {
-    // RFC 9113 §6.4: stream 0 → connection PROTOCOL_ERROR; length other than 4 → connection FRAME_SIZE_ERROR.
-    if (sid === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
-    if (length !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM length != 4');
+  private onRstStream(buf: Uint8Array, p: number, sid: number): void {
     const stream = this.streams.get(sid);
     const state = stream !== undefined ? stream.state : this.stateOf(sid);
-    const rule = RECEIVE_RULES[state * KIND_COUNT + K_RST_STREAM]!;
+    const rule = receiveReaction(state, RECV_RST_STREAM);
     if (rule !== ALLOW || stream === undefined) {
-      if (rule === IGNORE && !this.controlFrameBudget.take(this.now())) return this.calm('RST_STREAM flood');
+      if (rule === IGNORE && !this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('RST_STREAM flood');
       // RFC 9113 §6.4: RST_STREAM on an idle stream is a connection PROTOCOL_ERROR.
       return this.applyRule(rule, sid, stream, 'RST_STREAM');
     }
     const code = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
-    this.closeStream(stream, CLOSED_RESET_BY_PEER);
-    if (stream.known) this.events.push({ type: 'streamReset', streamId: sid, code, byPeer: true });
+    this.closeStream(stream, STREAM_CLOSED_RESET_BY_PEER);
+    if (stream.reportedToApp) this.events.push({ type: 'streamReset', streamId: sid, code, byPeer: true });
     // HTTP/2 Rapid Reset (CVE-2023-44487): requests opened and cancelled faster than the budget allows.
-    if (!this.rapidResetBudget.take(this.now())) this.calm('rapid reset');
+    if (!this.budgets.peerResets.take(this.now())) this.budgetExceeded('rapid reset');
   }
 
-  private onSettings(buf: Uint8Array, p: number, length: number, flags: number, sid: number): void {
-    // RFC 9113 §6.5: SETTINGS applies to the connection (stream 0 only).
-    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+  private onSettings(buf: Uint8Array, p: number, length: number, flags: number): void {
+    // Stream 0 only, an empty ACK, a length that is a multiple of 6: checked by checkFrame() (RFC 9113 §6.5).
     if (flags & FLAG_ACK) {
-      // RFC 9113 §6.5: an ACK with a payload is a connection FRAME_SIZE_ERROR.
-      if (length !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with payload');
-      if (!this.controlFrameBudget.take(this.now())) return this.calm('SETTINGS ACK flood');
+      if (!this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('SETTINGS ACK flood');
       this.onSettingsAck();
       return;
     }
-    // RFC 9113 §6.5: length must be a multiple of 6.
-    if (length % 6 !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
-    if (length / 6 > this.limits.maxSettingsEntriesPerFrame) return this.calm('too many SETTINGS entries');
-    if (!this.awaitingPeerSettings && !this.controlFrameBudget.take(this.now())) return this.calm('SETTINGS flood');
+    if (length / 6 > this.limits.maxSettingsEntriesPerFrame) return this.budgetExceeded('too many SETTINGS entries');
+    if (!this.awaitingPeerSettings && !this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('SETTINGS flood');
     this.awaitingPeerSettings = false;
     const changed: Partial<Settings> = {};
     const remote = this.remoteSettings;
@@ -963,54 +674,40 @@ export class H2Connection implements H2Engine {
     for (let o = p; o < p + length; o += 6) {
       const id = (buf[o]! << 8) | buf[o + 1]!;
       const value = ((buf[o + 2]! << 24) | (buf[o + 3]! << 16) | (buf[o + 4]! << 8) | buf[o + 5]!) >>> 0;
+      const invalid = remoteSettingError(id, value);
+      if (invalid !== null) return this.connectionError(invalid.code, invalid.message);
       switch (id) {
         case SettingId.HEADER_TABLE_SIZE:
           remote.headerTableSize = changed.headerTableSize = value;
           this.encoder.setMaxTableSize(value);
           break;
         case SettingId.ENABLE_PUSH:
-          // RFC 9113 §6.5.2: only 0 or 1.
-          if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH not 0 or 1');
           remote.enablePush = changed.enablePush = value === 1;
           break;
         case SettingId.MAX_CONCURRENT_STREAMS:
           remote.maxConcurrentStreams = changed.maxConcurrentStreams = value;
           break;
         case SettingId.INITIAL_WINDOW_SIZE: {
-          // RFC 9113 §6.5.2: above 2^31-1 is a connection FLOW_CONTROL_ERROR.
-          if (value > MAX_WINDOW_SIZE) {
-            return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE too large');
-          }
           const delta = value - remote.initialWindowSize;
           remote.initialWindowSize = changed.initialWindowSize = value;
           if (delta !== 0 && !this.applyInitialWindowDelta(delta)) return;
           break;
         }
         case SettingId.MAX_FRAME_SIZE:
-          // RFC 9113 §6.5.2: 2^14..2^24-1, else connection PROTOCOL_ERROR.
-          if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) {
-            return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE out of range');
-          }
           remote.maxFrameSize = changed.maxFrameSize = value;
           break;
         case SettingId.MAX_HEADER_LIST_SIZE:
           remote.maxHeaderListSize = changed.maxHeaderListSize = value;
           break;
         case SettingId.ENABLE_CONNECT_PROTOCOL:
-          // RFC 8441 §3: 0 or 1.
-          if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1');
           remote.enableConnectProtocol = changed.enableConnectProtocol = value === 1;
-          break;
-        case SettingId.NO_RFC7540_PRIORITIES:
-          // RFC 9218 §2.1: 0 or 1.
-          if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_NO_RFC7540_PRIORITIES not 0 or 1');
           break;
         default:
         // RFC 9113 §6.5.2: unknown settings are ignored.
       }
     }
     // RFC 9113 §6.5.3: acknowledge. A peer that floods SETTINGS without reading is cut off (CVE-2019-9515).
-    if (++this.pendingSettingsAcks > this.limits.maxPendingSettingsAcks) return this.calm('SETTINGS ACKs not drained');
+    if (++this.pendingSettingsAcks > this.limits.maxPendingSettingsAcks) return this.budgetExceeded('SETTINGS ACKs not drained');
     this.outSettingsAck();
     this.events.push({ type: 'settingsChanged', changed });
   }
@@ -1023,18 +720,16 @@ export class H2Connection implements H2Engine {
         this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'stream window above 2^31-1 after SETTINGS');
         return false;
       }
-      if (delta > 0 && stream.sendWindow > 0 && (stream.queuedBytes > 0 || stream.endQueued)) this.schedule(stream);
+      if (delta > 0 && stream.sendWindow > 0 && (stream.queuedBytes > 0 || stream.endQueued)) this.scheduler.schedule(stream);
     }
     return true;
   }
 
   private onSettingsAck(): void {
-    const acked = this.pendingLocalSettings.shift();
+    const acked = this.localSettingsNegotiation.acknowledge();
     if (acked !== undefined) {
       // Decreases take effect once the peer has acknowledged them (RFC 9113 §6.5.3).
       if (acked.headerTableSize !== undefined) this.decoder.setMaxTableSize(acked.headerTableSize);
-      if (acked.initialWindowSize !== undefined) this.ackedLocalSettings.initialWindowSize = acked.initialWindowSize;
-      if (acked.maxFrameSize !== undefined) this.ackedLocalSettings.maxFrameSize = acked.maxFrameSize;
       this.recomputeReceiveSettings();
     }
     this.events.push({ type: 'settingsAcknowledged' });
@@ -1045,13 +740,9 @@ export class H2Connection implements H2Engine {
    * they change, open streams' receive windows move by the difference (and may go negative after a decrease).
    */
   private recomputeReceiveSettings(): void {
-    let window = this.ackedLocalSettings.initialWindowSize;
-    let frameSize = this.ackedLocalSettings.maxFrameSize;
-    for (const pending of this.pendingLocalSettings) {
-      if (pending.initialWindowSize !== undefined && pending.initialWindowSize > window) window = pending.initialWindowSize;
-      if (pending.maxFrameSize !== undefined && pending.maxFrameSize > frameSize) frameSize = pending.maxFrameSize;
-    }
-    this.recvMaxFrameSize = frameSize;
+    const negotiation = this.localSettingsNegotiation;
+    this.recvMaxFrameSize = negotiation.receiveMaxFrameSize;
+    const window = negotiation.receiveInitialWindowSize;
     const delta = window - this.streamRecvWindowTarget;
     if (delta !== 0) {
       this.streamRecvWindowTarget = window;
@@ -1059,34 +750,26 @@ export class H2Connection implements H2Engine {
     }
   }
 
-  private onPing(buf: Uint8Array, p: number, length: number, flags: number, sid: number): void {
-    // RFC 9113 §6.7: stream 0 only; exactly 8 octets.
-    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
-    if (length !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING length != 8');
+  private onPing(buf: Uint8Array, p: number, flags: number): void {
+    // Stream 0 only, exactly 8 octets: checked by checkFrame() (RFC 9113 §6.7).
     // PING flood (CVE-2019-9512), ACKs included: each one is work and an event.
-    if (!this.controlFrameBudget.take(this.now())) return this.calm('PING flood');
+    if (!this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('PING flood');
     const data = copyBytes(buf, p, p + 8);
     if (flags & FLAG_ACK) {
-      if (this.shutdownPingOutstanding && equalBytes(data, SHUTDOWN_PING)) {
-        // RFC 9113 §6.8: second step of the graceful shutdown, now that in-flight streams have arrived.
-        this.shutdownPingOutstanding = false;
-        this.goawayLastStreamId = this.processedStreamId;
-        this.outGoaway(this.goawayLastStreamId, ErrorCode.NO_ERROR, undefined);
-      }
+      // RFC 9113 §6.8: second step of the graceful shutdown, now that in-flight streams have arrived.
+      if (this.shutdownPingSentAt >= 0 && equalBytes(data, SHUTDOWN_PING)) this.finishShutdown();
       this.events.push({ type: 'pingAck', data });
       return;
     }
     // ACKs pile up when the peer does not read what we write.
-    if (++this.pendingPingAcks > this.limits.maxPendingPingAcks) return this.calm('PING ACKs not drained');
+    if (++this.pendingPingAcks > this.limits.maxPendingPingAcks) return this.budgetExceeded('PING ACKs not drained');
     this.outPing(data, true);
     this.events.push({ type: 'ping', data });
   }
 
-  private onGoaway(buf: Uint8Array, p: number, length: number, sid: number): void {
-    // RFC 9113 §6.8: stream 0 only; at least 8 octets.
-    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
-    if (length < 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'GOAWAY shorter than 8 octets');
-    if (!this.controlFrameBudget.take(this.now())) return this.calm('GOAWAY flood');
+  private onGoaway(buf: Uint8Array, p: number, length: number): void {
+    // Stream 0 only, at least 8 octets: checked by checkFrame() (RFC 9113 §6.8).
+    if (!this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('GOAWAY flood');
     const lastStreamId = ((buf[p]! & 0x7f) << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     const code = ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
     this.goawayReceived = true;
@@ -1099,42 +782,37 @@ export class H2Connection implements H2Engine {
     });
   }
 
-  private onWindowUpdate(buf: Uint8Array, p: number, length: number, sid: number): void {
-    // RFC 9113 §6.9: exactly 4 octets, else connection FRAME_SIZE_ERROR.
-    if (length !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length != 4');
+  private onWindowUpdate(buf: Uint8Array, p: number, sid: number, invalid: FrameProblem | null): void {
+    // The length (4) and a zero increment on stream 0 were checked by checkFrame() (RFC 9113 §6.9).
     const increment = ((buf[p]! & 0x7f) << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     if (sid === 0) {
-      // RFC 9113 §6.9: a zero increment on the connection is a connection PROTOCOL_ERROR.
-      if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE increment 0');
       // RFC 9113 §6.9.1: a window above 2^31-1 is a connection FLOW_CONTROL_ERROR.
-      if (this.connectionSendWindow + increment > MAX_WINDOW_SIZE) {
+      if (this.scheduler.connectionSendWindow + increment > MAX_WINDOW_SIZE) {
         return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window above 2^31-1');
       }
-      this.connectionSendWindow += increment;
+      this.scheduler.connectionSendWindow += increment;
       this.events.push({ type: 'windowUpdated', streamId: 0, increment });
       return;
     }
     const stream = this.streams.get(sid);
     const state = stream !== undefined ? stream.state : this.stateOf(sid);
-    const rule = RECEIVE_RULES[state * KIND_COUNT + K_WINDOW_UPDATE]!;
+    const rule = receiveReaction(state, RECV_WINDOW_UPDATE);
     if (rule !== ALLOW || stream === undefined) {
-      if (rule === IGNORE && !this.controlFrameBudget.take(this.now())) return this.calm('WINDOW_UPDATE flood');
+      if (rule === IGNORE && !this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('WINDOW_UPDATE flood');
       return this.applyRule(rule, sid, stream, 'WINDOW_UPDATE');
     }
-    // RFC 9113 §6.9: a zero increment on a stream is a stream PROTOCOL_ERROR.
-    if (increment === 0) return this.streamError(sid, ErrorCode.PROTOCOL_ERROR, stream);
+    // RFC 9113 §6.9: a zero increment on a stream is a stream PROTOCOL_ERROR (found by checkFrame()).
+    if (invalid !== null) return this.streamError(sid, invalid.code, stream);
     // RFC 9113 §6.9.1: a stream window above 2^31-1 is a stream FLOW_CONTROL_ERROR.
     if (stream.sendWindow + increment > MAX_WINDOW_SIZE) return this.streamError(sid, ErrorCode.FLOW_CONTROL_ERROR, stream);
     stream.sendWindow += increment;
-    if (stream.sendWindow > 0 && (stream.queuedBytes > 0 || stream.endQueued)) this.schedule(stream);
+    if (stream.sendWindow > 0 && (stream.queuedBytes > 0 || stream.endQueued)) this.scheduler.schedule(stream);
     this.events.push({ type: 'windowUpdated', streamId: sid, increment });
   }
 
-  private onPriorityUpdate(buf: Uint8Array, p: number, length: number, sid: number): void {
-    // RFC 9218 §7.1: PRIORITY_UPDATE is sent on stream 0 and carries at least the prioritized stream id.
-    if (sid !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY_UPDATE on a stream');
-    if (length < 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY_UPDATE too short');
-    if (!this.controlFrameBudget.take(this.now())) return this.calm('PRIORITY_UPDATE flood');
+  private onPriorityUpdate(buf: Uint8Array, p: number, length: number): void {
+    // Stream 0 only, at least the prioritized stream id: checked by checkFrame() (RFC 9218 §7.1).
+    if (!this.budgets.controlFrames.take(this.now())) return this.budgetExceeded('PRIORITY_UPDATE flood');
     const prioritized = ((buf[p]! & 0x7f) << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     // RFC 9218 §7.1: a Prioritized Stream ID of 0 is a connection PROTOCOL_ERROR.
     if (prioritized === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY_UPDATE for stream 0');
@@ -1146,29 +824,23 @@ export class H2Connection implements H2Engine {
   // -------------------------------------------------------------------------------------------------------------
 
   private remoteEnd(stream: Stream): void {
-    stream.state = AFTER_REMOTE_END[stream.state]!;
+    stream.state = afterRemoteEnd(stream.state);
     this.events.push({ type: 'streamEnded', streamId: stream.id });
-    if (stream.state === CLOSED) this.closeStream(stream, CLOSED);
+    if (stream.state === STREAM_CLOSED) this.closeStream(stream, STREAM_CLOSED);
   }
 
   private localEnd(stream: Stream): void {
-    stream.state = AFTER_LOCAL_END[stream.state]!;
-    if (stream.state === CLOSED) this.closeStream(stream, CLOSED);
+    stream.state = afterLocalEnd(stream.state);
+    if (stream.state === STREAM_CLOSED) this.closeStream(stream, STREAM_CLOSED);
   }
 
   private closeStream(stream: Stream, closedState: number): void {
     if (!this.streams.delete(stream.id)) return;
     this.openStreams--;
     stream.state = closedState;
-    if (stream.queuedBytes > 0) {
-      this.totalQueuedData -= stream.queuedBytes;
-      stream.queuedBytes = 0;
-    }
-    stream.chunks = [];
-    stream.trailers = null;
-    stream.endQueued = false;
+    this.scheduler.discard(stream);
     // Data the application never consumed goes back to the connection window (its stream is gone).
-    if (closedState !== CLOSED && stream.recvUnconsumed > 0) {
+    if (closedState !== STREAM_CLOSED && stream.recvUnconsumed > 0) {
       this.releaseConnectionWindow(stream.recvUnconsumed);
       stream.recvUnconsumed = 0;
     }
@@ -1196,48 +868,47 @@ export class H2Connection implements H2Engine {
 
   /** RFC 9113 §5.4.2: RST_STREAM for a stream error. Counted against the MadeYouReset budget (CVE-2025-8671). */
   private streamError(sid: number, code: number, stream: Stream | undefined): void {
-    if (!this.serverResetBudget.take(this.now())) return this.calm('too many stream errors');
+    if (!this.budgets.engineResets.take(this.now())) return this.budgetExceeded('too many stream errors');
     this.outRstStream(sid, code);
     if (stream !== undefined && this.streams.has(sid)) {
-      this.closeStream(stream, CLOSED_RESET_BY_US);
-      if (stream.known) this.events.push({ type: 'streamReset', streamId: sid, code, byPeer: false });
-    } else if (sid <= this.maxClientStreamId || this.closedStreams.has(sid)) {
-      this.rememberClosed(sid, CLOSED_RESET_BY_US);
+      this.closeStream(stream, STREAM_CLOSED_RESET_BY_US);
+      if (stream.reportedToApp) this.events.push({ type: 'streamReset', streamId: sid, code, byPeer: false });
+    } else if (sid <= this.highestSeenStreamId || this.closedStreams.has(sid)) {
+      this.rememberClosed(sid, STREAM_CLOSED_RESET_BY_US);
     }
   }
 
   /** RFC 9113 §5.4.1: GOAWAY with the last processed stream id, then nothing more is read. */
   private connectionError(code: number, message: string): void {
-    if (this.dead) return;
+    if (this.terminated) return;
     this.terminate(code, textEncoder.encode(message));
   }
 
   /** A DoS budget was exceeded: GOAWAY(ENHANCE_YOUR_CALM). */
-  private calm(what: string): void {
+  private budgetExceeded(what: string): void {
     this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, what);
   }
 
   private terminate(code: number, debugData: Uint8Array): void {
     if (this.onFrame !== undefined) this.flushDeferredTrace(undefined);
-    this.dead = true;
-    this.shutdownPingOutstanding = false;
+    this.terminated = true;
+    this.shutdownPingSentAt = -1;
     this.headerBlockStreamId = 0;
     this.headerBlockChunks = [];
-    this.tail = null;
-    this.outGoaway(this.processedStreamId, code, debugData);
+    this.partialFrame = null;
+    this.outGoaway(this.lastAcceptedStreamId, code, debugData);
     for (const stream of this.streams.values()) {
-      stream.state = CLOSED_RESET_BY_US;
+      stream.state = STREAM_CLOSED_RESET_BY_US;
       stream.chunks = [];
       stream.queuedBytes = 0;
     }
     this.streams.clear();
     this.openStreams = 0;
-    this.sendQueue = [];
-    this.totalQueuedData = 0;
+    this.scheduler.clear();
     this.events.push({
       type: 'connectionTerminated',
       code,
-      lastStreamId: this.processedStreamId,
+      lastStreamId: this.lastAcceptedStreamId,
       debugData,
       byPeer: false,
     });
@@ -1248,12 +919,12 @@ export class H2Connection implements H2Engine {
   // -------------------------------------------------------------------------------------------------------------
 
   consume(streamId: number, bytes: number): void {
-    if (!(bytes > 0) || this.dead) return;
+    if (!(bytes > 0) || this.terminated) return;
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       const closed = this.closedStreams.get(streamId);
       // Reset streams already returned their unconsumed bytes to the connection window.
-      if (closed === CLOSED_RESET_BY_PEER || closed === CLOSED_RESET_BY_US) return;
+      if (closed === STREAM_CLOSED_RESET_BY_PEER || closed === STREAM_CLOSED_RESET_BY_US) return;
       this.releaseConnectionWindow(bytes);
       return;
     }
@@ -1262,7 +933,7 @@ export class H2Connection implements H2Engine {
     stream.recvUnconsumed -= amount;
     this.releaseConnectionWindow(amount);
     // No stream WINDOW_UPDATE once the peer finished sending (RFC 9113 §6.9: pointless on half-closed remote).
-    if (stream.state !== OPEN && stream.state !== HALF_CLOSED_LOCAL) return;
+    if (!canReceive(stream.state)) return;
     stream.recvUnacked += amount;
     // Update once half the window is consumed: neither starving the peer nor flooding it with tiny updates.
     if (stream.recvUnacked >= this.streamRecvWindowTarget / 2 || stream.recvWindow < stream.recvUnacked) {
@@ -1281,7 +952,7 @@ export class H2Connection implements H2Engine {
     if (this.connectionRecvUnacked >= this.connectionWindowTarget / 2) {
       const increment = Math.min(this.connectionRecvUnacked, MAX_WINDOW_SIZE - this.connectionRecvWindow);
       this.connectionRecvUnacked = 0;
-      if (increment > 0 && !this.dead) {
+      if (increment > 0 && !this.terminated) {
         this.connectionRecvWindow += increment;
         this.outWindowUpdate(0, increment);
       }
@@ -1294,10 +965,10 @@ export class H2Connection implements H2Engine {
 
   /** The stream can still carry our frames (we have not ended or reset it). */
   private sendable(streamId: number): Stream | undefined {
-    if (this.dead) return undefined;
+    if (this.terminated) return undefined;
     const stream = this.streams.get(streamId);
     if (stream === undefined || stream.endQueued) return undefined;
-    if (stream.state !== OPEN && stream.state !== HALF_CLOSED_REMOTE) return undefined;
+    if (!canSend(stream.state)) return undefined;
     return stream;
   }
 
@@ -1332,18 +1003,7 @@ export class H2Connection implements H2Engine {
     if (stream === undefined) return true;
     // RFC 9113 §8.1: DATA follows the response headers.
     if (!stream.finalSent) throw new Error(`stream ${streamId}: sendData() before sendHeaders()`);
-    if (data.length > 0) {
-      stream.chunks.push(data);
-      stream.queuedBytes += data.length;
-      this.totalQueuedData += data.length;
-    }
-    if (endStream) stream.endQueued = true;
-    if (data.length > 0 || endStream) this.schedule(stream);
-    if (stream.queuedBytes > this.limits.streamHighWaterMark) {
-      stream.wantWritable = true;
-      return false;
-    }
-    return true;
+    return this.scheduler.enqueue(stream, data, endStream);
   }
 
   sendTrailers(streamId: number, headers: HeaderList): void {
@@ -1357,251 +1017,110 @@ export class H2Connection implements H2Engine {
     // Encoded when written (dataToSend), after the queued DATA: HPACK state must follow wire order.
     stream.trailers = stripConnectionSpecific(headers);
     stream.endQueued = true;
-    this.schedule(stream);
+    this.scheduler.schedule(stream);
   }
 
   resetStream(streamId: number, code: number): void {
-    if (this.dead) return;
+    if (this.terminated) return;
     const stream = this.streams.get(streamId);
     if (stream === undefined) return;
     this.outRstStream(streamId, code);
-    this.closeStream(stream, CLOSED_RESET_BY_US);
+    this.closeStream(stream, STREAM_CLOSED_RESET_BY_US);
   }
 
   ping(opaque: Uint8Array = new Uint8Array(8)): void {
-    if (this.dead) return;
+    if (this.terminated) return;
     this.outPing(opaque, false);
   }
 
   goaway(code: number = ErrorCode.NO_ERROR, debugData?: Uint8Array): void {
-    if (this.dead) return;
+    if (this.terminated) return;
     if (code !== ErrorCode.NO_ERROR) {
       this.terminate(code, debugData ?? EMPTY);
       return;
     }
     this.goawaySent = true;
-    this.shutdownPingOutstanding = false;
-    this.goawayLastStreamId = this.processedStreamId;
-    this.outGoaway(this.goawayLastStreamId, code, debugData);
+    this.shutdownPingSentAt = -1;
+    this.goawayStreamLimit = this.lastAcceptedStreamId;
+    this.outGoaway(this.goawayStreamLimit, code, debugData);
   }
 
   shutdown(): void {
-    if (this.dead || this.goawaySent) return;
+    if (this.terminated || this.goawaySent) return;
     // RFC 9113 §6.8: GOAWAY with 2^31-1 first, then (after a round trip, measured with PING) the real last id.
     this.goawaySent = true;
-    this.goawayLastStreamId = MAX_WINDOW_SIZE;
+    this.goawayStreamLimit = MAX_WINDOW_SIZE;
     this.outGoaway(MAX_WINDOW_SIZE, ErrorCode.NO_ERROR, undefined);
-    this.shutdownPingOutstanding = true;
+    this.shutdownPingSentAt = this.now();
     this.outPing(SHUTDOWN_PING, false);
   }
 
+  /** Second step of the graceful shutdown (RFC 9113 §6.8): GOAWAY with the last stream id actually processed. */
+  private finishShutdown(): void {
+    this.shutdownPingSentAt = -1;
+    this.goawayStreamLimit = this.lastAcceptedStreamId;
+    this.outGoaway(this.goawayStreamLimit, ErrorCode.NO_ERROR, undefined);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Timers, as data: the driver arms one timer for nextDeadline() and calls onTimeout() when it fires. Both use the
+  // engine's clock (options.now). The rate budgets need none: token buckets refill from elapsed time when used.
+  // -------------------------------------------------------------------------------------------------------------
+
+  nextDeadline(): number | undefined {
+    if (this.terminated) return undefined;
+    let deadline = Infinity;
+    const settingsSentAt = this.localSettingsNegotiation.oldestUnackedSentAt;
+    if (settingsSentAt !== undefined) deadline = settingsSentAt + this.limits.settingsAckTimeout;
+    if (this.shutdownPingSentAt >= 0) deadline = Math.min(deadline, this.shutdownPingSentAt + this.limits.shutdownPingTimeout);
+    return deadline === Infinity ? undefined : deadline;
+  }
+
+  onTimeout(now: number): void {
+    if (this.terminated) return;
+    const settingsSentAt = this.localSettingsNegotiation.oldestUnackedSentAt;
+    if (settingsSentAt !== undefined && now >= settingsSentAt + this.limits.settingsAckTimeout) {
+      // RFC 9113 §6.5.3: a SETTINGS frame not acknowledged within a reasonable time → connection error
+      // SETTINGS_TIMEOUT (a peer that never acknowledges may also be ignoring our limits).
+      return this.connectionError(ErrorCode.SETTINGS_TIMEOUT, 'SETTINGS not acknowledged');
+    }
+    // RFC 9113 §6.8: the PING of the graceful shutdown is not answered: the final GOAWAY goes out anyway, so
+    // shutting down never waits on the peer.
+    if (this.shutdownPingSentAt >= 0 && now >= this.shutdownPingSentAt + this.limits.shutdownPingTimeout) this.finishShutdown();
+  }
+
   updateSettings(settings: Partial<Settings>): void {
-    if (this.dead) return;
+    if (this.terminated) return;
     const merged: Settings = { ...this.localSettings, ...settings };
     validateLocalSettings(merged);
     if (settings.maxHeaderListSize !== undefined) this.decoder.maxHeaderListSize = settings.maxHeaderListSize;
     Object.assign(this.localSettings, merged);
     this.outSettings(settingsEntries(settings, false));
     // Increases apply at once (the peer may use them as soon as it reads our SETTINGS); decreases on ACK (§6.5.3).
-    this.pendingLocalSettings.push({ ...settings });
+    this.localSettingsNegotiation.sent(settings, this.now());
     this.recomputeReceiveSettings();
   }
 
-  private schedule(stream: Stream): void {
-    if (stream.queuedBytes === 0) this.controlOnlyScheduled = true;
-    if (stream.scheduled) return;
-    stream.scheduled = true;
-    this.sendQueue.push(stream);
-  }
-
   dataToSend(maxBytes: number = Infinity): Uint8Array | null {
-    if (this.sendQueue.length > 0 && !this.dead) this.writeData(maxBytes);
-    this.controlOnlyScheduled = false;
-    // Queued ACKs are now handed out: the flood counters start again (CVE-2019-9512/9515 bounds).
-    this.pendingSettingsAcks = 0;
-    this.pendingPingAcks = 0;
+    if (!this.terminated) this.scheduler.write(maxBytes, this.remoteSettings.maxFrameSize, null);
+    this.controlAnswersHandedOut();
     return this.writer.take();
   }
 
   dataToSendv(maxBytes: number = Infinity): Uint8Array[] | null {
     // With a trace hook every frame must be contiguous in the writer (traceWritten re-parses it): no views then.
     const parts: Uint8Array[] = [];
-    if (this.sendQueue.length > 0 && !this.dead) {
-      this.vector = this.onFrame === undefined ? parts : null;
-      try {
-        this.writeData(maxBytes);
-      } finally {
-        this.vector = null;
-      }
-    }
-    this.controlOnlyScheduled = false;
-    this.pendingSettingsAcks = 0;
-    this.pendingPingAcks = 0;
+    if (!this.terminated) this.scheduler.write(maxBytes, this.remoteSettings.maxFrameSize, this.onFrame === undefined ? parts : null);
+    this.controlAnswersHandedOut();
     const rest = this.writer.take();
     if (rest !== null) parts.push(rest);
     return parts.length > 0 ? parts : null;
   }
 
-  /**
-   * DATA framing: one frame per stream per turn, round-robin, within the stream window, the connection window,
-   * the peer's SETTINGS_MAX_FRAME_SIZE and maxBytes. Streams blocked by their own window leave the queue until a
-   * WINDOW_UPDATE; streams blocked by the connection window or maxBytes keep their place.
-   */
-  private writeData(maxBytes: number): void {
-    const queue = this.sendQueue;
-    const blocked: Stream[] = [];
-    const maxFrameSize = this.remoteSettings.maxFrameSize;
-    const highWaterMark = this.limits.streamHighWaterMark;
-    let budget = maxBytes;
-    let head = 0;
-    if (this.vector === null) {
-      // Room for everything this call can frame, reserved once: growing by doubling would copy the output each time.
-      let sendable = 0;
-      for (let i = 0; i < queue.length; i++) {
-        const s = queue[i]!;
-        if (s.queuedBytes > 0 && s.sendWindow > 0) sendable += Math.min(s.queuedBytes, s.sendWindow);
-      }
-      const dataBound = Math.min(budget, sendable, Math.max(0, this.connectionSendWindow));
-      if (dataBound > 0) {
-        const frameBound = Math.ceil(dataBound / maxFrameSize) + queue.length;
-        this.writer.ensure(dataBound + frameBound * FRAME_HEADER_LENGTH);
-      }
-    }
-    while (head < queue.length) {
-      const stream = queue[head++]!;
-      if (stream.state !== OPEN && stream.state !== HALF_CLOSED_REMOTE) {
-        stream.scheduled = false;
-        continue;
-      }
-      if (stream.queuedBytes > 0) {
-        if (stream.sendWindow <= 0) {
-          // Resumed by WINDOW_UPDATE or a SETTINGS_INITIAL_WINDOW_SIZE increase.
-          stream.scheduled = false;
-          continue;
-        }
-        const size = Math.min(stream.queuedBytes, stream.sendWindow, this.connectionSendWindow, maxFrameSize, budget);
-        if (size <= 0) {
-          blocked.push(stream);
-          continue;
-        }
-        const last = size === stream.queuedBytes && stream.endQueued && stream.trailers === null;
-        this.writeDataFrame(stream, size, last);
-        stream.sendWindow -= size;
-        this.connectionSendWindow -= size;
-        this.totalQueuedData -= size;
-        budget -= size;
-        if (stream.wantWritable && stream.queuedBytes <= highWaterMark) {
-          stream.wantWritable = false;
-          this.events.push({ type: 'streamWritable', streamId: stream.id });
-        }
-        if (last) {
-          stream.scheduled = false;
-          stream.endQueued = false;
-          this.localEnd(stream);
-          continue;
-        }
-        if (stream.queuedBytes > 0 || stream.endQueued) queue.push(stream);
-        else stream.scheduled = false;
-      } else if (stream.endQueued) {
-        stream.scheduled = false;
-        const trailers = stream.trailers;
-        if (trailers !== null) {
-          stream.trailers = null;
-          this.outHeaders(stream.id, trailers, true);
-        } else {
-          this.writer.ensure(FRAME_HEADER_LENGTH);
-          const start = this.writer.length;
-          this.writer.header(0, FrameType.DATA, FLAG_END_STREAM, stream.id);
-          if (this.onFrame !== undefined) this.traceWritten(start);
-        }
-        stream.endQueued = false;
-        this.localEnd(stream);
-      } else {
-        stream.scheduled = false;
-      }
-    }
-    this.sendQueue = blocked;
-  }
-
-  /**
-   * Hands `size` queued bytes of a stream out as one DATA frame: as views of the application's chunks after a frame
-   * header (dataToSendv, large frames: no copy), else copied into the writer.
-   */
-  private writeDataFrame(stream: Stream, size: number, endStream: boolean): void {
-    const vector = this.vector;
-    if (vector !== null && size >= ZERO_COPY_MIN_FRAME) {
-      this.writeDataFrameViews(vector, stream, size, endStream);
-      return;
-    }
-    const writer = this.writer;
-    writer.ensure(FRAME_HEADER_LENGTH + size);
-    const start = writer.length;
-    writer.header(size, FrameType.DATA, endStream ? FLAG_END_STREAM : 0, stream.id);
-    let remaining = size;
-    const chunks = stream.chunks;
-    while (remaining > 0) {
-      const chunk = chunks[stream.chunkIndex]!;
-      const available = chunk.length - stream.chunkOffset;
-      const n = available < remaining ? available : remaining;
-      writer.buf.set(
-        n === chunk.length ? chunk : chunk.subarray(stream.chunkOffset, stream.chunkOffset + n),
-        writer.length,
-      );
-      writer.length += n;
-      remaining -= n;
-      if (n === available) {
-        chunks[stream.chunkIndex] = EMPTY; // drop the reference early
-        stream.chunkIndex++;
-        stream.chunkOffset = 0;
-      } else {
-        stream.chunkOffset += n;
-      }
-    }
-    this.compactQueue(stream, size);
-    if (this.onFrame !== undefined) this.traceWritten(start);
-  }
-
-  private writeDataFrameViews(vector: Uint8Array[], stream: Stream, size: number, endStream: boolean): void {
-    const writer = this.writer;
-    writer.ensure(FRAME_HEADER_LENGTH);
-    writer.header(size, FrameType.DATA, endStream ? FLAG_END_STREAM : 0, stream.id);
-    // Everything written before (control frames, earlier headers) and this header leave as one view, in order.
-    vector.push(writer.cut()!);
-    let remaining = size;
-    const chunks = stream.chunks;
-    while (remaining > 0) {
-      const chunk = chunks[stream.chunkIndex]!;
-      const offset = stream.chunkOffset;
-      const available = chunk.length - offset;
-      const n = available < remaining ? available : remaining;
-      vector.push(n === chunk.length ? chunk : chunk.subarray(offset, offset + n));
-      remaining -= n;
-      if (n === available) {
-        chunks[stream.chunkIndex] = EMPTY;
-        stream.chunkIndex++;
-        stream.chunkOffset = 0;
-      } else {
-        stream.chunkOffset += n;
-      }
-    }
-    this.compactQueue(stream, size);
-  }
-
-  /**
-   * `size` bytes left the stream's queue (both DATA output paths): release fully sent chunks so the queue array does
-   * not keep growing while the stream stays busy. Kept out of the per-chunk walks, which each keep their own loop:
-   * one walk shared by the copy and the view paths mixes their type feedback and measurably slows dataToSendv.
-   */
-  private compactQueue(stream: Stream, size: number): void {
-    stream.queuedBytes -= size;
-    const chunks = stream.chunks;
-    if (stream.chunkIndex === chunks.length) {
-      stream.chunks = [];
-      stream.chunkIndex = 0;
-    } else if (stream.chunkIndex > 64) {
-      stream.chunks = chunks.slice(stream.chunkIndex);
-      stream.chunkIndex = 0;
-    }
+  /** Queued ACKs are handed out: the flood counters start again (CVE-2019-9512/9515 bounds). */
+  private controlAnswersHandedOut(): void {
+    this.pendingSettingsAcks = 0;
+    this.pendingPingAcks = 0;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -1673,74 +1192,8 @@ function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Array {
   return out;
 }
 
-function validToken(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    // RFC 9110 §5.6.2 tchar, uppercase allowed for methods.
-    if (c > 255 || (NAME_CHAR[c] === 0 && !(c >= 0x41 && c <= 0x5a))) return false;
-  }
-  return true;
-}
-
-/** A three-digit final status code "200".."999" (RFC 9110 §15; 1xx are informational, RFC 9113 §8.1). */
-function isFinalStatus(status: string | undefined): boolean {
-  if (status === undefined || status.length !== 3) return false;
-  const a = status.charCodeAt(0);
-  const b = status.charCodeAt(1);
-  const c = status.charCodeAt(2);
-  return a >= 0x32 && a <= 0x39 && b >= 0x30 && b <= 0x39 && c >= 0x30 && c <= 0x39;
-}
-
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** RFC 9113 §8.2.2: an endpoint MUST NOT generate connection-specific fields; dropped from our output. */
-function stripConnectionSpecific(headers: HeaderList): HeaderList {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (CONNECTION_SPECIFIC.has(headers[i]!)) {
-      const out: HeaderList = [];
-      for (let j = 0; j < headers.length; j += 2) {
-        if (!CONNECTION_SPECIFIC.has(headers[j]!)) out.push(headers[j]!, headers[j + 1]!);
-      }
-      return out;
-    }
-  }
-  return headers;
-}
-
-function validateLocalSettings(s: Settings): void {
-  if (!Number.isInteger(s.initialWindowSize) || s.initialWindowSize < 0 || s.initialWindowSize > MAX_WINDOW_SIZE) {
-    throw new RangeError(`initialWindowSize must be an integer in 0..2^31-1, got ${s.initialWindowSize}`);
-  }
-  if (!Number.isInteger(s.maxFrameSize) || s.maxFrameSize < MIN_MAX_FRAME_SIZE || s.maxFrameSize > MAX_MAX_FRAME_SIZE) {
-    throw new RangeError(`maxFrameSize must be an integer in 2^14..2^24-1, got ${s.maxFrameSize}`);
-  }
-  if (s.enablePush) throw new RangeError('a server cannot enable push (RFC 9113 §6.5.2)');
-}
-
-/** SETTINGS entries for our settings; `initial` sends the full set (defaults omitted), otherwise the given keys. */
-function settingsEntries(s: Partial<Settings>, initial: boolean): Array<[number, number]> {
-  const entries: Array<[number, number]> = [];
-  const finite = (v: number) => Math.min(v, 0xffffffff);
-  if (s.headerTableSize !== undefined && (!initial || s.headerTableSize !== 4096)) {
-    entries.push([SettingId.HEADER_TABLE_SIZE, s.headerTableSize]);
-  }
-  if (s.maxConcurrentStreams !== undefined && Number.isFinite(s.maxConcurrentStreams)) {
-    entries.push([SettingId.MAX_CONCURRENT_STREAMS, finite(s.maxConcurrentStreams)]);
-  }
-  if (s.initialWindowSize !== undefined && (!initial || s.initialWindowSize !== DEFAULT_INITIAL_WINDOW_SIZE)) {
-    entries.push([SettingId.INITIAL_WINDOW_SIZE, s.initialWindowSize]);
-  }
-  if (s.maxFrameSize !== undefined && (!initial || s.maxFrameSize !== MIN_MAX_FRAME_SIZE)) {
-    entries.push([SettingId.MAX_FRAME_SIZE, s.maxFrameSize]);
-  }
-  if (s.maxHeaderListSize !== undefined && Number.isFinite(s.maxHeaderListSize)) {
-    entries.push([SettingId.MAX_HEADER_LIST_SIZE, finite(s.maxHeaderListSize)]);
-  }
-  if (s.enableConnectProtocol) entries.push([SettingId.ENABLE_CONNECT_PROTOCOL, 1]);
-  if (initial) entries.push([SettingId.NO_RFC7540_PRIORITIES, 1]);
-  return entries;
 }

@@ -455,38 +455,156 @@ function readPriority(b: Uint8Array, o: number): PriorityFields {
   return { exclusive: (b[o]! & 0x80) !== 0, dependency: readU32(b, o) & MAX_WINDOW_SIZE, weight: b[o + 4]! + 1 };
 }
 
-/** RFC 9113 §6.1: strips padding; a pad length that covers the whole payload is a connection PROTOCOL_ERROR. */
-function unpad(payload: Uint8Array, flags: number, fixed: number): { body: Uint8Array; padLength: number } {
-  if (!(flags & FLAG_PADDED)) {
-    if (payload.length < fixed) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'frame too short');
-    return { body: payload, padLength: 0 };
-  }
-  if (payload.length < 1 + fixed) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'frame too short for padding');
-  const padLength = payload[0]!;
-  if (padLength > payload.length - 1 - fixed) {
-    throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'padding exceeds payload');
-  }
-  return { body: payload.subarray(1, payload.length - padLength), padLength };
+/** A frame that breaks a rule detectable from the frame alone: its error code and scope (RFC 9113 §5.4). */
+export interface FrameProblem {
+  readonly code: number;
+  /** true: connection error (§5.4.1); false: stream error (§5.4.2). */
+  readonly connection: boolean;
+  readonly message: string;
+}
+
+function problem(code: number, connection: boolean, message: string): FrameProblem {
+  return Object.freeze({ code, connection, message });
+}
+
+// Built once: checkFrame() allocates nothing.
+const DATA_ON_STREAM_0 = problem(ErrorCode.PROTOCOL_ERROR, true, 'DATA on stream 0');
+const DATA_NO_PAD_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'padded DATA without pad length');
+const DATA_PADDING = problem(ErrorCode.PROTOCOL_ERROR, true, 'DATA padding too long');
+const HEADERS_ON_STREAM_0 = problem(ErrorCode.PROTOCOL_ERROR, true, 'HEADERS on stream 0');
+const HEADERS_NO_PAD_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'padded HEADERS without pad length');
+const HEADERS_NO_PRIORITY = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'HEADERS too short for priority');
+const HEADERS_PADDING = problem(ErrorCode.PROTOCOL_ERROR, true, 'HEADERS padding too long');
+const PRIORITY_ON_STREAM_0 = problem(ErrorCode.PROTOCOL_ERROR, true, 'PRIORITY on stream 0');
+const PRIORITY_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, false, 'PRIORITY length != 5');
+const RST_STREAM_ON_STREAM_0 = problem(ErrorCode.PROTOCOL_ERROR, true, 'RST_STREAM on stream 0');
+const RST_STREAM_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'RST_STREAM length != 4');
+const SETTINGS_ON_STREAM = problem(ErrorCode.PROTOCOL_ERROR, true, 'SETTINGS on a stream');
+const SETTINGS_ACK_PAYLOAD = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'SETTINGS ACK with payload');
+const SETTINGS_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'SETTINGS length not a multiple of 6');
+const PUSH_PROMISE_ON_STREAM_0 = problem(ErrorCode.PROTOCOL_ERROR, true, 'PUSH_PROMISE on stream 0');
+const PUSH_PROMISE_NO_PAD_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'padded PUSH_PROMISE without pad length');
+const PUSH_PROMISE_SHORT = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'PUSH_PROMISE too short for the promised stream id');
+const PUSH_PROMISE_PADDING = problem(ErrorCode.PROTOCOL_ERROR, true, 'PUSH_PROMISE padding too long');
+const PING_ON_STREAM = problem(ErrorCode.PROTOCOL_ERROR, true, 'PING on a stream');
+const PING_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'PING length != 8');
+const GOAWAY_ON_STREAM = problem(ErrorCode.PROTOCOL_ERROR, true, 'GOAWAY on a stream');
+const GOAWAY_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'GOAWAY shorter than 8 octets');
+const WINDOW_UPDATE_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'WINDOW_UPDATE length != 4');
+const WINDOW_UPDATE_ZERO_CONNECTION = problem(ErrorCode.PROTOCOL_ERROR, true, 'WINDOW_UPDATE increment 0');
+const WINDOW_UPDATE_ZERO_STREAM = problem(ErrorCode.PROTOCOL_ERROR, false, 'WINDOW_UPDATE increment 0 on a stream');
+const CONTINUATION_ON_STREAM_0 = problem(ErrorCode.PROTOCOL_ERROR, true, 'CONTINUATION on stream 0');
+const PRIORITY_UPDATE_ON_STREAM = problem(ErrorCode.PROTOCOL_ERROR, true, 'PRIORITY_UPDATE on a stream');
+const PRIORITY_UPDATE_LENGTH = problem(ErrorCode.FRAME_SIZE_ERROR, true, 'PRIORITY_UPDATE too short');
+
+/**
+ * Padding of a padded frame with `fixed` octets of fields before the fragment (RFC 9113 §6.1, §6.2, §6.6): the pad
+ * length field must exist (§4.2), the fixed fields must fit, and padding must leave room for them (else
+ * PROTOCOL_ERROR).
+ */
+function paddingProblem(
+  buf: Uint8Array,
+  p: number,
+  length: number,
+  fixed: number,
+  noPadLength: FrameProblem,
+  short: FrameProblem,
+  tooLong: FrameProblem,
+): FrameProblem | null {
+  if (length < 1) return noPadLength;
+  if (length - 1 < fixed) return short;
+  return buf[p]! > length - 1 - fixed ? tooLong : null;
 }
 
 /**
- * Decodes one frame's payload with RFC 9113's per-type size and stream-id rules. Throws FrameError for violations
- * that are detectable from the frame alone (state rules belong to the connection).
+ * The one frame parser's rules: RFC 9113's per-type size and stream-identifier rules (§4.2, §6), everything that can
+ * be judged from one frame alone; state rules belong to the connection. `buf[p .. p + length)` is the payload.
+ * Used by the engine on every received frame and by decodeFramePayload().
+ */
+export function checkFrame(type: number, flags: number, streamId: number, buf: Uint8Array, p: number, length: number): FrameProblem | null {
+  switch (type) {
+    case FrameType.DATA:
+      // RFC 9113 §6.1: DATA on stream 0 is a connection PROTOCOL_ERROR; padding as long as the payload is one too.
+      if (streamId === 0) return DATA_ON_STREAM_0;
+      return flags & FLAG_PADDED ? paddingProblem(buf, p, length, 0, DATA_NO_PAD_LENGTH, DATA_NO_PAD_LENGTH, DATA_PADDING) : null;
+    case FrameType.HEADERS: {
+      // RFC 9113 §6.2: HEADERS on stream 0 is a connection PROTOCOL_ERROR; field blocks: size errors are connection
+      // errors (§4.2); padding exceeding the remaining space is a connection PROTOCOL_ERROR.
+      if (streamId === 0) return HEADERS_ON_STREAM_0;
+      const fixed = flags & FLAG_PRIORITY ? 5 : 0;
+      if (flags & FLAG_PADDED) {
+        return paddingProblem(buf, p, length, fixed, HEADERS_NO_PAD_LENGTH, HEADERS_NO_PRIORITY, HEADERS_PADDING);
+      }
+      return length < fixed ? HEADERS_NO_PRIORITY : null;
+    }
+    case FrameType.PRIORITY:
+      // RFC 9113 §6.3: stream 0 → connection PROTOCOL_ERROR; length other than 5 → stream FRAME_SIZE_ERROR.
+      if (streamId === 0) return PRIORITY_ON_STREAM_0;
+      return length !== 5 ? PRIORITY_LENGTH : null;
+    case FrameType.RST_STREAM:
+      // RFC 9113 §6.4: stream 0 → connection PROTOCOL_ERROR; length other than 4 → connection FRAME_SIZE_ERROR.
+      if (streamId === 0) return RST_STREAM_ON_STREAM_0;
+      return length !== 4 ? RST_STREAM_LENGTH : null;
+    case FrameType.SETTINGS:
+      // RFC 9113 §6.5: stream 0 only; an ACK carries nothing; the length is a multiple of 6.
+      if (streamId !== 0) return SETTINGS_ON_STREAM;
+      if (flags & FLAG_ACK) return length !== 0 ? SETTINGS_ACK_PAYLOAD : null;
+      return length % 6 !== 0 ? SETTINGS_LENGTH : null;
+    case FrameType.PUSH_PROMISE:
+      // RFC 9113 §6.6: not on stream 0; room for the promised stream id (and padding, as for HEADERS).
+      if (streamId === 0) return PUSH_PROMISE_ON_STREAM_0;
+      if (flags & FLAG_PADDED) {
+        return paddingProblem(buf, p, length, 4, PUSH_PROMISE_NO_PAD_LENGTH, PUSH_PROMISE_SHORT, PUSH_PROMISE_PADDING);
+      }
+      return length < 4 ? PUSH_PROMISE_SHORT : null;
+    case FrameType.PING:
+      // RFC 9113 §6.7: stream 0 only; exactly 8 octets.
+      if (streamId !== 0) return PING_ON_STREAM;
+      return length !== 8 ? PING_LENGTH : null;
+    case FrameType.GOAWAY:
+      // RFC 9113 §6.8: stream 0 only; at least 8 octets.
+      if (streamId !== 0) return GOAWAY_ON_STREAM;
+      return length < 8 ? GOAWAY_LENGTH : null;
+    case FrameType.WINDOW_UPDATE: {
+      // RFC 9113 §6.9: exactly 4 octets (connection FRAME_SIZE_ERROR); a zero increment is a PROTOCOL_ERROR of the
+      // connection (stream 0) or of the stream.
+      if (length !== 4) return WINDOW_UPDATE_LENGTH;
+      const increment = ((buf[p]! & 0x7f) << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
+      if (increment !== 0) return null;
+      return streamId === 0 ? WINDOW_UPDATE_ZERO_CONNECTION : WINDOW_UPDATE_ZERO_STREAM;
+    }
+    case FrameType.CONTINUATION:
+      // RFC 9113 §6.10: never on stream 0.
+      return streamId === 0 ? CONTINUATION_ON_STREAM_0 : null;
+    case FrameType.PRIORITY_UPDATE:
+      // RFC 9218 §7.1: stream 0 only; at least the 4-octet prioritized stream id.
+      if (streamId !== 0) return PRIORITY_UPDATE_ON_STREAM;
+      return length < 4 ? PRIORITY_UPDATE_LENGTH : null;
+    default:
+      // RFC 9113 §4.1, §5.5: unknown frame types are ignored.
+      return null;
+  }
+}
+
+/**
+ * Decodes one frame's payload into fields, after checkFrame(): throws FrameError for violations that are
+ * detectable from the frame alone (state rules belong to the connection). For tools and tracing; the engine reads
+ * the fields it needs in place.
  */
 export function decodeFramePayload(frame: RawFrame): DecodedFrame {
   const { type, flags, streamId, payload } = frame;
+  const length = payload.length;
+  const invalid = checkFrame(type, flags, streamId, payload, 0, length);
+  if (invalid !== null) throw new FrameError(invalid.code, invalid.connection, invalid.message);
+  // The padded frame types (RFC 9113 §6.1, §6.2, §6.6): the body is what lies between the pad length and the padding.
+  const padded = (flags & FLAG_PADDED) !== 0 && (type === FrameType.DATA || type === FrameType.HEADERS || type === FrameType.PUSH_PROMISE);
+  const padLength = padded ? payload[0]! : 0;
+  const body = padded ? payload.subarray(1, length - padLength) : payload;
   switch (type) {
-    case FrameType.DATA: {
-      // RFC 9113 §6.1: DATA on stream 0 is a connection PROTOCOL_ERROR.
-      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'DATA on stream 0');
-      const { body, padLength } = unpad(payload, flags, 0);
+    case FrameType.DATA:
       return { type: 'DATA', streamId, endStream: (flags & FLAG_END_STREAM) !== 0, data: body, padLength };
-    }
     case FrameType.HEADERS: {
-      // RFC 9113 §6.2: HEADERS on stream 0 is a connection PROTOCOL_ERROR.
-      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'HEADERS on stream 0');
       const fixed = flags & FLAG_PRIORITY ? 5 : 0;
-      const { body, padLength } = unpad(payload, flags, fixed);
       return {
         type: 'HEADERS',
         streamId,
@@ -498,30 +616,15 @@ export function decodeFramePayload(frame: RawFrame): DecodedFrame {
       };
     }
     case FrameType.PRIORITY:
-      // RFC 9113 §6.3: stream 0 → connection PROTOCOL_ERROR; length other than 5 → stream FRAME_SIZE_ERROR.
-      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PRIORITY on stream 0');
-      if (payload.length !== 5) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, false, 'PRIORITY length != 5');
       return { type: 'PRIORITY', streamId, priority: readPriority(payload, 0) };
     case FrameType.RST_STREAM:
-      // RFC 9113 §6.4: stream 0 → PROTOCOL_ERROR; length other than 4 → connection FRAME_SIZE_ERROR.
-      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'RST_STREAM on stream 0');
-      if (payload.length !== 4) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'RST_STREAM length != 4');
       return { type: 'RST_STREAM', streamId, errorCode: readU32(payload, 0) };
     case FrameType.SETTINGS: {
-      // RFC 9113 §6.5: stream must be 0; ACK must be empty; length a multiple of 6.
-      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'SETTINGS on a stream');
-      const ack = (flags & FLAG_ACK) !== 0;
-      if (ack && payload.length !== 0) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'SETTINGS ACK with payload');
-      if (payload.length % 6 !== 0) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'SETTINGS length % 6');
       const settings: Array<[number, number]> = [];
-      for (let o = 0; o < payload.length; o += 6) {
-        settings.push([(payload[o]! << 8) | payload[o + 1]!, readU32(payload, o + 2)]);
-      }
-      return { type: 'SETTINGS', ack, settings };
+      for (let o = 0; o < length; o += 6) settings.push([(payload[o]! << 8) | payload[o + 1]!, readU32(payload, o + 2)]);
+      return { type: 'SETTINGS', ack: (flags & FLAG_ACK) !== 0, settings };
     }
-    case FrameType.PUSH_PROMISE: {
-      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PUSH_PROMISE on stream 0');
-      const { body } = unpad(payload, flags, 4);
+    case FrameType.PUSH_PROMISE:
       return {
         type: 'PUSH_PROMISE',
         streamId,
@@ -529,44 +632,26 @@ export function decodeFramePayload(frame: RawFrame): DecodedFrame {
         endHeaders: (flags & FLAG_END_HEADERS) !== 0,
         fragment: body.subarray(4),
       };
-    }
     case FrameType.PING:
-      // RFC 9113 §6.7: length 8 else connection FRAME_SIZE_ERROR; stream must be 0.
-      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PING on a stream');
-      if (payload.length !== 8) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'PING length != 8');
       return { type: 'PING', ack: (flags & FLAG_ACK) !== 0, opaque: payload };
     case FrameType.GOAWAY:
-      // RFC 9113 §6.8: stream must be 0; at least 8 octets.
-      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'GOAWAY on a stream');
-      if (payload.length < 8) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'GOAWAY shorter than 8');
       return {
         type: 'GOAWAY',
         lastStreamId: readU32(payload, 0) & MAX_WINDOW_SIZE,
         errorCode: readU32(payload, 4),
         debugData: payload.subarray(8),
       };
-    case FrameType.WINDOW_UPDATE: {
-      // RFC 9113 §6.9: length 4 else connection FRAME_SIZE_ERROR; zero increment: stream or connection PROTOCOL_ERROR.
-      if (payload.length !== 4) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'WINDOW_UPDATE length != 4');
-      const increment = readU32(payload, 0) & MAX_WINDOW_SIZE;
-      if (increment === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, streamId === 0, 'WINDOW_UPDATE increment 0');
-      return { type: 'WINDOW_UPDATE', streamId, increment };
-    }
+    case FrameType.WINDOW_UPDATE:
+      return { type: 'WINDOW_UPDATE', streamId, increment: readU32(payload, 0) & MAX_WINDOW_SIZE };
     case FrameType.CONTINUATION:
-      if (streamId === 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'CONTINUATION on stream 0');
       return { type: 'CONTINUATION', streamId, endHeaders: (flags & FLAG_END_HEADERS) !== 0, fragment: payload };
-    case FrameType.PRIORITY_UPDATE: {
-      // RFC 9218 §7.1: stream 0 only, at least the 4-octet prioritized stream id.
-      if (streamId !== 0) throw new FrameError(ErrorCode.PROTOCOL_ERROR, true, 'PRIORITY_UPDATE on a stream');
-      if (payload.length < 4) throw new FrameError(ErrorCode.FRAME_SIZE_ERROR, true, 'PRIORITY_UPDATE too short');
+    case FrameType.PRIORITY_UPDATE:
       return {
         type: 'PRIORITY_UPDATE',
         prioritizedStreamId: readU32(payload, 0) & MAX_WINDOW_SIZE,
-        value: latin1(payload, 4, payload.length),
+        value: latin1(payload, 4, length),
       };
-    }
     default:
-      // RFC 9113 §4.1, §5.5: unknown frame types are ignored.
       return { type: 'UNKNOWN', frameType: type, streamId, payload };
   }
 }

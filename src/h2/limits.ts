@@ -93,6 +93,17 @@ export const DEFAULT_LIMITS: Readonly<H2Limits> = Object.freeze({
   outputHighWaterMark: 1024 * 1024,
   /** Per-stream queued response bytes above which sendData() returns false (backpressure to the application). */
   streamHighWaterMark: 64 * 1024,
+  /**
+   * Milliseconds the peer has to acknowledge our SETTINGS before the connection fails with SETTINGS_TIMEOUT
+   * (RFC 9113 §6.5.3). A peer that never acknowledges may be ignoring our limits. Clients acknowledge at once; the
+   * margin covers slow links and busy peers.
+   */
+  settingsAckTimeout: 10_000,
+  /**
+   * Milliseconds the graceful shutdown waits for the answer to its PING before sending the final GOAWAY anyway
+   * (RFC 9113 §6.8: the PING measures one round trip, so requests in flight when the first GOAWAY left are accepted).
+   */
+  shutdownPingTimeout: 1000,
 });
 
 /** DEFAULT_LIMITS with a partial override; rejects negative or non-numeric values early (programming errors). */

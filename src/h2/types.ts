@@ -91,6 +91,8 @@ export interface H2Limits {
   maxClosedStreamsRemembered: number;
   outputHighWaterMark: number;
   streamHighWaterMark: number;
+  settingsAckTimeout: number;
+  shutdownPingTimeout: number;
   [extra: string]: number;
 }
 
@@ -103,7 +105,7 @@ export interface H2ConnectionOptions {
   settings?: Partial<Settings>;
   /** Initial connection-level receive window we grant (sent as a WINDOW_UPDATE on stream 0 right after our SETTINGS). */
   connectionWindowSize?: number;
-  /** Milliseconds clock for the rate budgets; injectable for tests. Default: Date.now. */
+  /** Milliseconds clock for the rate budgets and timers (nextDeadline/onTimeout); injectable for tests. Default: Date.now. */
   now?: () => number;
   /** Optional frame trace hook (the CLI's --trace-frames): every frame in and out, decoded. No cost when absent. */
   onFrame?: (direction: 'in' | 'out', frame: TracedFrame) => void;
@@ -120,17 +122,9 @@ export interface TracedFrame {
   fields: Record<string, unknown>;
 }
 
-/** Pseudo-header fields of a request, validated per RFC 9113 §8.3.1. */
-export interface RequestPseudoHeaders {
-  method: string;
-  /** Absent only for CONNECT without :protocol (RFC 9113 §8.5). */
-  scheme: string | undefined;
-  authority: string | undefined;
-  /** Absent only for CONNECT without :protocol. */
-  path: string | undefined;
-  /** Extended CONNECT (RFC 8441). */
-  protocol: string | undefined;
-}
+/** Pseudo-header fields of a request (RFC 9113 §8.3.1): shared HTTP semantics, defined in src/http/fields.ts. */
+export type { RequestPseudoHeaders } from '../http/fields.js';
+import type { RequestPseudoHeaders } from '../http/fields.js';
 
 export type H2Event =
   | RequestReceivedEvent
@@ -300,4 +294,13 @@ export interface H2Engine {
   readonly isDone: boolean;
   /** Highest client stream id processed so far. */
   readonly lastStreamId: number;
+
+  /**
+   * Timers as data (the contract every sans-IO engine of the project implements; see docs/engine.md): the earliest
+   * time (engine clock, ms) at which onTimeout() has work to do, or undefined when no timer is needed. The driver
+   * re-reads it after every call into the engine and keeps one timer armed for it.
+   */
+  nextDeadline(): number | undefined;
+  /** The deadline passed: act on what expired at `now` (engine clock). Output and events follow as usual. */
+  onTimeout(now: number): void;
 }

@@ -7,6 +7,7 @@
  * CVE-2019-9517), and a connection whose output makes no progress for writeProgressTimeout is cut
  * (zero-window slow read).
  */
+import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../h2/types.js';
 import {
@@ -37,10 +38,50 @@ import { DEFAULT_LIMITS } from '../h2/limits.js';
 import { H2Connection } from '../h2/connection.js';
 import { formatFrame } from '../h2/trace.js';
 
-/** RFC 9113 §3.4: the client connection preface. */
-export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
 const EMPTY = new Uint8Array(0);
+/**
+ * Peer input handed to one connection's engine per event-loop turn. A socket read can deliver megabytes at once
+ * (libuv reads up to 32 x 64 KiB per callback, TLS emits each 16 KiB record as its own 'data' event): handled in one
+ * go, a flood (rapid reset: ~40 bytes per request) keeps every other connection waiting for the whole batch. Beyond
+ * this budget the rest waits, the socket is paused, and the connection continues after the other connections had
+ * their turn (setImmediate). One TLS record: bulk uploads still move a full record per turn.
+ */
+export const INPUT_BYTES_PER_TURN = 16 * 1024;
+/**
+ * Request events per connection and turn the input budget aims at. Requests are the expensive part (a handler runs
+ * for each), and a flood packs one into ~40 bytes: a connection whose last turn produced more requests than this
+ * gets a smaller byte budget next turn (in proportion), which grows back once its requests thin out.
+ */
+const REQUESTS_PER_TURN = 32;
+/** Smallest per-turn input budget: a few requests, and progress for any frame (they are received in pieces). */
+const MIN_INPUT_BYTES_PER_TURN = 1024;
+/**
+ * Per-turn input of the connection that was just served (bytes and request events handed to the application):
+ * published for instrumentation (the attack suite asserts the per-turn bound with it). No cost without subscribers.
+ */
+export const inputTurnChannel = channel('httpsd:h2:input-turn');
+export interface InputTurnMessage {
+  bytes: number;
+  requests: number;
+}
+
+/**
+ * Event-loop turns, counted by one shared setImmediate scheduled when the first connection reads in a turn: a
+ * connection whose turn number changed starts a fresh input budget.
+ */
+let inputTurn = 0;
+let inputTurnTicking = false;
+function advanceInputTurn(): void {
+  inputTurnTicking = false;
+  inputTurn++;
+}
+function currentInputTurn(): number {
+  if (!inputTurnTicking) {
+    inputTurnTicking = true;
+    setImmediate(advanceInputTurn);
+  }
+  return inputTurn;
+}
 /**
  * DATA bytes framed per dataToSend() call: large enough that a turn's output still leaves in one write for
  * ordinary responses, small enough that a bulk download is encrypted and written in pieces while the socket drains
@@ -272,6 +313,20 @@ export class H2Session implements TrackedConnection {
   private receiving = false;
   private flushScheduled = false;
   private readingPaused = false;
+  /** Output is stuck for this peer (backpressure, see flush()). */
+  private outputBlocked = false;
+  /** Input read but not yet handed to the engine: it waits for the connection's next turn. */
+  private backlog: Uint8Array[] = [];
+  private backlogScheduled = false;
+  /** The engine terminated the connection: input is no longer read into it. */
+  private inputEnded = false;
+  private turn = -1;
+  private turnBytes = 0;
+  private turnRequests = 0;
+  /** This connection's input budget per turn, adapted to its request density (see REQUESTS_PER_TURN). A new
+   * connection starts at a quarter and doubles each turn its requests stay few: a flood has no full first turn. */
+  private turnBudget = INPUT_BYTES_PER_TURN / 4;
+  private readonly backlogCallback = () => this.drainBacklog();
   private countedOpenStreams = 0;
   private lastActivity = Date.now();
   private readonly createdAt = Date.now();
@@ -279,6 +334,10 @@ export class H2Session implements TrackedConnection {
   private lastFlushed = 0;
   private lastOpenStreams = 0;
   private endTimer: NodeJS.Timeout | undefined;
+  /** The one timer of the engine's protocol timeouts, armed for engine.nextDeadline() (see armEngineTimer()). */
+  private engineTimer: NodeJS.Timeout | undefined;
+  private engineDeadline: number | undefined;
+  private readonly engineTimerCallback = () => this.onEngineTimer();
   private readonly highWaterMark: number;
   private readonly flushCallback = () => this.flush();
 
@@ -312,15 +371,97 @@ export class H2Session implements TrackedConnection {
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
     this.lastActivity = Date.now();
+    // Input is handled in arrival order: while a backlog waits for its turn, new bytes queue behind it.
+    if (this.backlog.length > 0) this.backlog.push(chunk);
+    else this.receiveWithinBudget(chunk);
+    this.flush();
+  }
+
+  /**
+   * Hands the engine at most what is left of this turn's INPUT_BYTES_PER_TURN; the rest goes to the backlog, which
+   * drainBacklog() continues on a later turn. Returns false when the budget ran out.
+   */
+  private receiveWithinBudget(chunk: Uint8Array): boolean {
+    const turn = currentInputTurn();
+    if (turn !== this.turn) {
+      this.adaptTurnBudget();
+      this.turn = turn;
+      this.turnBytes = 0;
+      this.turnRequests = 0;
+    }
+    const room = this.turnBudget - this.turnBytes;
+    if (room <= 0) {
+      this.deferInput(chunk);
+      return false;
+    }
+    const fits = chunk.length <= room;
+    const slice = fits ? chunk : chunk.subarray(0, room);
+    this.turnBytes += slice.length;
     this.receiving = true;
-    let events: H2Event[];
     try {
-      events = this.engine.receive(chunk);
-      for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
+      const events = this.engine.receive(slice);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        if (event.type === 'request') this.turnRequests++;
+        // The engine ended the connection: it ignores all further input, so none is kept.
+        else if (event.type === 'connectionTerminated' && !event.byPeer) this.inputEnded = true;
+        this.handleEvent(event);
+      }
     } finally {
       this.receiving = false;
     }
+    if (inputTurnChannel.hasSubscribers) {
+      inputTurnChannel.publish({ bytes: this.turnBytes, requests: this.turnRequests } satisfies InputTurnMessage);
+    }
+    if (fits) return true;
+    this.deferInput(chunk.subarray(room));
+    return false;
+  }
+
+  /** After a turn: fewer bytes next turn if it produced too many requests, more again once they thin out. */
+  private adaptTurnBudget(): void {
+    const requests = this.turnRequests;
+    if (requests > REQUESTS_PER_TURN) {
+      const scaled = Math.floor((this.turnBytes * REQUESTS_PER_TURN) / requests);
+      this.turnBudget = Math.max(MIN_INPUT_BYTES_PER_TURN, Math.min(this.turnBudget, scaled));
+    } else if (requests <= REQUESTS_PER_TURN / 2 && this.turnBytes >= this.turnBudget && this.turnBudget < INPUT_BYTES_PER_TURN) {
+      this.turnBudget = Math.min(INPUT_BYTES_PER_TURN, this.turnBudget * 2);
+    }
+  }
+
+  /** Queues input at the head of the backlog, stops reading and schedules the next turn. */
+  private deferInput(rest: Uint8Array): void {
+    if (this.closed) return;
+    if (this.inputEnded) {
+      this.backlog = [];
+      return;
+    }
+    this.backlog.unshift(rest);
+    this.updateReading();
+    if (!this.backlogScheduled) {
+      this.backlogScheduled = true;
+      setImmediate(this.backlogCallback);
+    }
+  }
+
+  private drainBacklog(): void {
+    this.backlogScheduled = false;
+    if (this.closed) return;
+    while (this.backlog.length > 0 && !this.closed && !this.inputEnded) {
+      if (!this.receiveWithinBudget(this.backlog.shift()!)) break;
+    }
+    if (this.inputEnded) this.backlog = [];
+    if (this.backlog.length === 0) this.updateReading();
     this.flush();
+  }
+
+  /** Reading stops while output is stuck for this peer or input waits in the backlog. */
+  private updateReading(): void {
+    const pause = this.outputBlocked || this.backlog.length > 0;
+    if (pause === this.readingPaused || this.closed) return;
+    this.readingPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   scheduleFlush(): void {
@@ -329,9 +470,13 @@ export class H2Session implements TrackedConnection {
     setImmediate(this.flushCallback);
   }
 
-  flush(): void {
+  flush(evenWithBacklog = false): void {
     this.flushScheduled = false;
     if (this.closed) return;
+    // The output of one read leaves after the whole read was handled, as if it had fit in one turn: a response
+    // framed between two slices of a read would close its stream before frames the peer sent for it in that same
+    // read (and turn a stream error into a connection error, RFC 9113 §5.1). drainBacklog() flushes at the end.
+    if (this.backlog.length > 0 && !evenWithBacklog) return;
     try {
       this.writeOutput();
     } catch (error) {
@@ -364,20 +509,39 @@ export class H2Session implements TrackedConnection {
       for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
     }
     this.syncOpenStreams();
+    this.armEngineTimer();
     // Backpressure: stop reading while too much output is stuck for this peer. Engine bytes count only while the
     // socket itself is blocked (the peer is not reading TCP): bytes that merely wait for a stream's flow-control
     // window must not stop us reading the WINDOW_UPDATE that releases them.
     const pending = socket.writableLength + (socket.writableNeedDrain ? engine.bufferedBytes : 0);
-    if (pending > this.highWaterMark) {
-      if (!this.readingPaused) {
-        this.readingPaused = true;
-        socket.pause();
-      }
-    } else if (this.readingPaused) {
-      this.readingPaused = false;
-      socket.resume();
-    }
+    this.outputBlocked = pending > this.highWaterMark;
+    this.updateReading();
     if (engine.isDone) this.end();
+  }
+
+  /**
+   * Keeps one timer armed for the engine's next protocol deadline (SETTINGS ACK timeout, graceful-shutdown PING):
+   * the sans-IO timer contract, read after every call into the engine (every flush). The driver's own timeouts are
+   * about the socket and the application (write progress, idle connection, request bodies) and stay in sweep().
+   */
+  private armEngineTimer(): void {
+    const deadline = this.engine.nextDeadline();
+    if (deadline === this.engineDeadline) return;
+    if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
+    this.engineTimer = undefined;
+    this.engineDeadline = deadline;
+    if (deadline === undefined) return;
+    this.engineTimer = setTimeout(this.engineTimerCallback, Math.max(0, deadline - Date.now()));
+    this.engineTimer.unref();
+  }
+
+  private onEngineTimer(): void {
+    this.engineTimer = undefined;
+    this.engineDeadline = undefined;
+    if (this.closed) return;
+    this.engine.onTimeout(Date.now());
+    // What the timeout produced (GOAWAY, connectionTerminated) goes out with this flush, or with the backlog's.
+    this.flush();
   }
 
   private syncOpenStreams(): void {
@@ -500,7 +664,7 @@ export class H2Session implements TrackedConnection {
       // Hand the 413 to the socket before the reset drops whatever is still queued for the stream.
       const wasReceiving = this.receiving;
       this.receiving = false;
-      this.flush();
+      this.flush(true);
       this.receiving = wasReceiving;
     }
     if (!stream.reset && !this.closed) {
@@ -579,7 +743,9 @@ export class H2Session implements TrackedConnection {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.backlog = [];
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
+    if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
     this.abortAll(new ClientAbortError('the connection closed'));
     this.streams.clear();
     this.context.openStreams -= this.countedOpenStreams;
@@ -596,8 +762,9 @@ export function acceptHttp2(context: ServerContext, socket: Socket, protocol: Pr
   context.live.add(session);
   if (context.closing) session.shutdown();
   if (initial !== null) {
-    session.onData(initial);
+    // Resumed first: onData() pauses the socket again if the sniffed bytes exceed this turn's input budget.
     socket.resume();
+    session.onData(initial);
   } else {
     // Our SETTINGS go out right away (RFC 9113 §3.4: the server preface).
     session.flush();

@@ -4,6 +4,7 @@
  * when its body is a plain string or byte array (so no ReadableStream is ever pulled), else through `.body`.
  */
 import { FastResponse, isNullBodyStatus, type TrailersInit } from './response.js';
+import { isConnectionSpecific } from '../http/fields.js';
 
 export type BodyPayload = null | Uint8Array | Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -70,7 +71,9 @@ type FieldKind = 'response header' | 'response trailer' | 'informational respons
  * RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2 (a peer treats the message as malformed).
  * TE is allowed only in requests, and only as "trailers": in a response it means nothing and is dropped too.
  */
-const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+function isForbiddenInH2Response(name: string): boolean {
+  return isConnectionSpecific(name) || name === 'te';
+}
 
 const undiciState = (() => {
   try {
@@ -166,7 +169,8 @@ function addHeader(scan: HeaderScan, rawName: string, value: string, trustedName
       // contradict the content-length we send.
       return;
     default:
-      if (scan.h2 && H2_FORBIDDEN.has(name)) return;
+      // RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
+      if (scan.h2 && isForbiddenInH2Response(name)) return;
   }
   scan.out.push(name, value);
 }

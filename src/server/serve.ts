@@ -12,7 +12,8 @@ import type { ServeOptions, Server, ServerStats } from './types.js';
 import { resolveLimits } from './limits.js';
 import { ServerContext, formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './context.js';
 import { acceptHttp1, createHttp1Server } from './h1.js';
-import { acceptHttp2, H2_PREFACE } from './h2-driver.js';
+import { acceptHttp2 } from './h2-driver.js';
+import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
@@ -206,13 +207,13 @@ class HttpsdServer implements Server {
     const timer = setTimeout(() => socket.destroy(), context.limits.headersTimeout);
     const onData = (chunk: Buffer) => {
       received = received === null ? chunk : Buffer.concat([received, chunk]);
-      const length = Math.min(received.length, H2_PREFACE.length);
-      if (received.compare(H2_PREFACE, 0, length, 0, length) === 0 && length < H2_PREFACE.length) return; // need more
+      const length = Math.min(received.length, CONNECTION_PREFACE.length);
+      if (received.compare(CONNECTION_PREFACE, 0, length, 0, length) === 0 && length < CONNECTION_PREFACE.length) return; // need more
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.pause();
-      if (length === H2_PREFACE.length && received.compare(H2_PREFACE, 0, length, 0, length) === 0) {
+      if (length === CONNECTION_PREFACE.length && received.compare(CONNECTION_PREFACE, 0, length, 0, length) === 0) {
         acceptHttp2(context, socket, 'h2c', received);
       } else {
         socket.unshift(received);

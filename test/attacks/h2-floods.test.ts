@@ -47,7 +47,7 @@ describe('HTTP/2 floods', () => {
       const client = await RawH2.connect(server.port);
       let streamId = 1;
       const sent = await client.flood(() => {
-        const batch: Buffer[] = [];
+        const batch: Uint8Array[] = [];
         for (let i = 0; i < 50 && streamId < 0x7fffffff; i++, streamId += 2) {
           batch.push(headersFrame(streamId, GET, { endStream: true }), rstStreamFrame(streamId, ErrorCodes.CANCEL));
         }
@@ -63,7 +63,7 @@ describe('HTTP/2 floods', () => {
       const client = await RawH2.connect(server.port);
       let streamId = 1;
       await client.flood(() => {
-        const batch: Buffer[] = [];
+        const batch: Uint8Array[] = [];
         for (let i = 0; i < 50; i++, streamId += 2) {
           // RFC 9113 §6.9.1: a stream window above 2^31-1 is a stream FLOW_CONTROL_ERROR: the server resets it.
           batch.push(headersFrame(streamId, GET, { endStream: true }), windowUpdateFrame(streamId, 0x7fffffff));
@@ -83,7 +83,7 @@ describe('HTTP/2 floods', () => {
       let streamId = 1;
       const payload = Buffer.from('x');
       await client.flood(() => {
-        const batch: Buffer[] = [];
+        const batch: Uint8Array[] = [];
         for (let i = 0; i < 50; i++, streamId += 2) {
           // RFC 9113 §5.1: DATA on a half-closed (remote) stream is a stream error STREAM_CLOSED.
           batch.push(headersFrame(streamId, GET, { endStream: true }), dataFrame(streamId, payload));

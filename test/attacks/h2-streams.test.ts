@@ -125,7 +125,7 @@ describe('HTTP/2 stream attacks', () => {
     await underAttack(t, server, 'max streams, no body', async () => {
       const client = await RawH2.connect(server.port);
       const post = requestBlock({ method: 'POST', path: '/echo', headers: [['content-length', '1000']] });
-      const frames: Buffer[] = [];
+      const frames: Uint8Array[] = [];
       for (let i = 0; i < 110; i++) frames.push(headersFrame(1 + 2 * i, post));
       client.write(Buffer.concat(frames));
       // RFC 9113 §5.1.2: streams beyond SETTINGS_MAX_CONCURRENT_STREAMS (100) are refused, not a connection error.

@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import { HpackDecoder, HpackEncoder } from '../../src/h2/hpack/index.js';
+import { frame, settingsPayload } from '../support/wire/index.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const DATA = 0x0;
@@ -30,27 +31,9 @@ interface Frame {
   payload: Buffer;
 }
 
-function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-
-function settingsPayload(entries: Array<[number, number]>): Buffer {
-  const payload = Buffer.alloc(6 * entries.length);
-  entries.forEach(([id, value], i) => {
-    payload.writeUInt16BE(id, 6 * i);
-    payload.writeUInt32BE(value, 6 * i + 2);
-  });
-  return payload;
-}
-
 /** A header block split into HEADERS + CONTINUATION frames of at most 16384 bytes (the default max frame size). */
 function headerFrames(streamId: number, block: Uint8Array, endStream: boolean): Buffer {
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   const max = 16_384;
   for (let offset = 0; offset === 0 || offset < block.length; offset += max) {
     const chunk = block.subarray(offset, offset + max);

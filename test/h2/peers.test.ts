@@ -6,10 +6,10 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http2 from 'node:http2';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { H2Connection } from '../../src/h2/index.js';
 import type { H2Event } from '../../src/h2/index.js';
+import { run } from '../helpers/server.js';
 
 const BIG = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
 const bigHash = createHash('sha256').update(BIG).digest('hex');
@@ -83,14 +83,11 @@ function startServer(): Promise<net.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 20_000, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${cmd} failed: ${error.message} ${stderr.toString()}`));
-      else resolve(stdout.toString('latin1'));
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
+/** A peer command's standard output (latin1); a failure (non-zero exit, timeout) rejects with its stderr. */
+async function peer(cmd: string, args: string[], input?: string): Promise<string> {
+  const result = await run(cmd, args, { input, timeoutMs: 20_000 });
+  if (result.code !== 0) throw new Error(`${cmd} failed (exit ${result.code ?? result.signal}): ${result.stderr}`);
+  return result.stdout.toString('latin1');
 }
 
 describe('real clients', { timeout: 60_000 }, () => {
@@ -137,21 +134,21 @@ describe('real clients', { timeout: 60_000 }, () => {
   });
 
   test('curl: download and upload', async () => {
-    const body = await run('curl', ['-sS', '--http2-prior-knowledge', `${url}/big`]);
+    const body = await peer('curl', ['-sS', '--http2-prior-knowledge', `${url}/big`]);
     assert.equal(createHash('sha256').update(Buffer.from(body, 'latin1')).digest('hex'), bigHash);
-    const out = await run('curl', ['-sS', '--http2-prior-knowledge', '--data-binary', '@-', `${url}/up`], 'x'.repeat(200_000));
+    const out = await peer('curl', ['-sS', '--http2-prior-knowledge', '--data-binary', '@-', `${url}/up`], 'x'.repeat(200_000));
     assert.equal(out, `200000 ${createHash('sha256').update('x'.repeat(200_000)).digest('hex')}`);
   });
 
   test('nghttp: several streams at once', async () => {
-    const out = await run('nghttp', ['-n', '-s', '-m', '20', `${url}/`]);
+    const out = await peer('nghttp', ['-n', '-s', '-m', '20', `${url}/`]);
     assert.match(out, /complete/);
-    const big = await run('nghttp', ['-n', '-s', `${url}/big`]);
+    const big = await peer('nghttp', ['-n', '-s', `${url}/big`]);
     assert.match(big, /complete/);
   });
 
   test('h2load: 2000 requests, none failed', async () => {
-    const out = await run('h2load', ['-n', '2000', '-c', '2', '-m', '10', `${url}/`]);
+    const out = await peer('h2load', ['-n', '2000', '-c', '2', '-m', '10', `${url}/`]);
     assert.match(out, /2000 succeeded, 0 failed, 0 errored/);
   });
 
@@ -176,7 +173,7 @@ while not done:
     s.sendall(c.data_to_send())
 print(body.decode())
 `;
-    assert.equal((await run('/usr/bin/python3', ['-c', script])).trim(), 'hello');
+    assert.equal((await peer('/usr/bin/python3', ['-c', script])).trim(), 'hello');
   });
 
   test('Python h2 client: a header list over the limit is answered 431 by the engine', async () => {
@@ -196,6 +193,6 @@ while not done:
         if isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)): done = True
     s.sendall(c.data_to_send())
 `;
-    assert.equal((await run('/usr/bin/python3', ['-c', script])).trim(), '431');
+    assert.equal((await peer('/usr/bin/python3', ['-c', script])).trim(), '431');
   });
 });

@@ -2,7 +2,6 @@
  * Test helpers: start httpsd on a free port with a throwaway certificate, talk to it with real clients
  * (node:http2, node:https, raw TLS sockets, external commands), and wait for the server's counters to settle.
  */
-import * as http2 from 'node:http2';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
@@ -10,6 +9,10 @@ import { spawn } from 'node:child_process';
 import { serve } from '../../src/server/serve.js';
 import type { FetchHandler, ServeOptions, Server, ServerStats } from '../../src/server/types.js';
 import { makeCertificate } from './certs.js';
+import { sleep } from '../support/async.js';
+
+export { sleep };
+export { connectH2, h2Request, type H2Result } from '../support/http2-client.js';
 
 export interface TestServer {
   server: Server;
@@ -60,42 +63,6 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function connectH2(origin: string): http2.ClientHttp2Session {
-  const session = http2.connect(origin, { rejectUnauthorized: false });
-  session.on('error', () => {});
-  return session;
-}
-
-export interface H2Result {
-  headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;
-  body: Buffer;
-  trailers: http2.IncomingHttpHeaders | undefined;
-}
-
-/** One request on an HTTP/2 session; collects status, headers, body and trailers. */
-export function h2Request(
-  session: http2.ClientHttp2Session,
-  headers: http2.OutgoingHttpHeaders,
-  body?: Uint8Array | string,
-): Promise<H2Result> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers, { endStream: body === undefined });
-    let responseHeaders: H2Result['headers'] | undefined;
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    stream.on('response', (h) => (responseHeaders = h));
-    stream.on('trailers', (t) => (trailers = t));
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve({ headers: responseHeaders!, body: Buffer.concat(chunks), trailers }));
-    stream.on('error', reject);
-    if (body !== undefined) stream.end(body);
-  });
 }
 
 export interface H1Result {

@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { ServeOptions, ServerStats } from '../../../src/index.js';
+import { INPUT_BYTES_PER_TURN } from '../../../src/server/h2-driver.js';
 import { makeCertificate } from '../../helpers/certs.js';
+import { sleep } from '../../support/async.js';
+
+export { sleep };
 
 export const MB = 1024 * 1024;
 
@@ -21,6 +25,8 @@ export interface Sample {
   rss: number;
   heapUsed: number;
   counters: Record<string, number>;
+  /** Per-turn peaks since the last resetPeaks() (see server-child.ts). */
+  peaks: { inputBytesPerTurn: number; requestsPerTurn: number; loopDelayMaxMs: number };
 }
 
 export interface ServerConfig {
@@ -28,10 +34,6 @@ export interface ServerConfig {
   h2Limits?: ServeOptions['h2Limits'];
   metricsPath?: string;
   hangMs?: number;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
@@ -114,6 +116,11 @@ export class ServerProcess {
     return this.command('gc');
   }
 
+  /** Starts a new measurement of the per-turn peaks. */
+  resetPeaks(): Promise<Sample> {
+    return this.command('reset-peaks');
+  }
+
   /** Polls until every counter that must return to zero when idle is zero; throws with the last stats otherwise. */
   async waitIdle(timeoutMs = 8000): Promise<Sample> {
     const deadline = Date.now() + timeoutMs;
@@ -164,7 +171,7 @@ function summarize(latencies: number[], failures: number, errors: string[]): Goo
  */
 export class GoodClient {
   private running = true;
-  private readonly latencies: number[] = [];
+  private latencies: number[] = [];
   private failures = 0;
   private readonly errors: string[] = [];
   private readonly loop: Promise<void>;
@@ -233,6 +240,15 @@ export class GoodClient {
     }
   }
 
+  /** The report of the requests made so far; the next report starts from here (a baseline phase ends). */
+  takeReport(): GoodReport {
+    const report = summarize(this.latencies, this.failures, this.errors);
+    this.latencies = [];
+    this.failures = 0;
+    this.errors.length = 0;
+    return report;
+  }
+
   async stop(): Promise<GoodReport> {
     this.running = false;
     await this.loop;
@@ -254,7 +270,14 @@ export async function healthCheck(port: number): Promise<void> {
 export interface AttackReport {
   name: string;
   outcome: string;
+  /** The well-behaved client just before the attack, on the same machine and connection. */
+  baseline: GoodReport;
   good: GoodReport;
+  /** Most peer input one h2 connection was given in one event-loop turn, and the request events it produced. */
+  inputBytesPerTurn: number;
+  requestsPerTurn: number;
+  /** Longest event-loop stall of the server during the attack (wall clock, reported only). */
+  loopDelayMaxMs: number;
   rssBeforeMb: number;
   rssPeakMb: number;
   rssAfterMb: number;
@@ -267,6 +290,9 @@ export interface AttackOptions {
   /** Max RSS growth of the server process during the attack. */
   maxRssGrowthMb?: number;
 }
+
+/** How long the well-behaved client runs before the attack starts (its baseline latencies). */
+const BASELINE_MS = 150;
 
 const round = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
 
@@ -285,8 +311,12 @@ export async function underAttack(
   let peak = before.rss;
   const good = new GoodClient(server.port, options.protocol ?? 'h2');
   // The attack starts once the well-behaved client is connected: its latencies are then those of being served
-  // during the attack, not of its own TLS handshake racing the attack's.
+  // during the attack, not of its own TLS handshake racing the attack's. A few requests before the attack are the
+  // baseline the report compares with.
   await good.ready;
+  await sleep(BASELINE_MS);
+  const baseline = good.takeReport();
+  await server.resetPeaks();
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
@@ -310,25 +340,41 @@ export async function underAttack(
     await sampler;
   }
   assert.ok(server.alive, `the server process died: ${server.stderr}`);
+  const { peaks } = await server.sample();
   await healthCheck(server.port);
   const after = await server.waitIdle();
   peak = Math.max(peak, after.rss);
   const report: AttackReport = {
     name,
     outcome,
+    baseline,
     good: goodReport,
+    inputBytesPerTurn: peaks.inputBytesPerTurn,
+    requestsPerTurn: peaks.requestsPerTurn,
+    loopDelayMaxMs: peaks.loopDelayMaxMs,
     rssBeforeMb: round(before.rss),
     rssPeakMb: round(peak),
     rssAfterMb: round(after.rss),
   };
   const line =
     `${name}: ${outcome} | well-behaved client: ${goodReport.requests} requests, ${goodReport.failures} failed, ` +
-    `median ${goodReport.medianMs} ms, max ${goodReport.maxMs} ms | server RSS ${report.rssBeforeMb} -> peak ` +
+    `median ${goodReport.medianMs} ms, max ${goodReport.maxMs} ms (baseline max ${baseline.maxMs} ms) | per turn: ` +
+    `${peaks.inputBytesPerTurn} B, ${peaks.requestsPerTurn} requests, loop stall ${peaks.loopDelayMaxMs} ms | server RSS ${report.rssBeforeMb} -> peak ` +
     `${report.rssPeakMb} -> after ${report.rssAfterMb} MB`;
   t.diagnostic(line);
   if (process.env.ATTACK_REPORT) appendFileSync(process.env.ATTACK_REPORT, JSON.stringify(report) + '\n');
   assert.equal(goodReport.failures, 0, `well-behaved client failed during ${name}: ${goodReport.errors.join('; ')}`);
   assert.ok(goodReport.requests >= 3, `well-behaved client made only ${goodReport.requests} requests`);
+  // Fairness: the work one connection gets per event-loop turn is what every other connection waits for. It is
+  // asserted as a count (input bytes per turn and connection, published by the driver), which holds on any machine:
+  // a wall-clock bound tight enough to catch an unfair server (tens of ms) also fails on a busy shared CI machine,
+  // even relative to a baseline measured just before (one scheduler stall during the attack is enough). Latencies
+  // and the server's longest event-loop stall are reported beside it; the wall-clock bound below only catches a
+  // server that stops serving.
+  assert.ok(
+    peaks.inputBytesPerTurn <= INPUT_BYTES_PER_TURN,
+    `one connection was given ${peaks.inputBytesPerTurn} bytes of input in one event-loop turn (bound ${INPUT_BYTES_PER_TURN})`,
+  );
   const maxLatency = options.maxLatencyMs ?? 2000;
   assert.ok(goodReport.maxMs < maxLatency, `well-behaved latency ${goodReport.maxMs} ms >= ${maxLatency} ms`);
   const growth = (peak - before.rss) / MB;

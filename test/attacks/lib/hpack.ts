@@ -1,36 +1,22 @@
 /**
- * A minimal HPACK encoder (RFC 7541) for hostile clients: raw literals (never Huffman), indexed references and
- * dynamic table size updates, written by hand so the attack suite can build blocks no real encoder would emit.
+ * HPACK for hostile clients: raw literals (never Huffman), indexed references and dynamic table size updates from the
+ * test wire kit (test/support/wire), so the attack suite can build blocks no real encoder would emit.
  */
+import { hp, hpackInteger } from '../../support/wire/index.js';
 
-import { hpackInteger as integer, hpackRawString } from '../../support/h2-wire-constants.js';
-
-export { integer };
-
-/** RFC 7541 §5.2: a string literal without Huffman coding. */
-function stringLiteral(text: string): number[] {
-  return hpackRawString(Buffer.from(text, 'latin1'));
-}
+export { hpackInteger as integer };
 
 /** RFC 7541 §6.2.2: literal header field without indexing, new name. */
-export function literal(name: string, value: string): number[] {
-  return [0x00, ...stringLiteral(name), ...stringLiteral(value)];
-}
+export const literal = (name: string, value: string): number[] => hp.literal(name, value);
 
 /** RFC 7541 §6.2.1: literal header field with incremental indexing, new name (enters the dynamic table). */
-export function literalIndexed(name: string, value: string): number[] {
-  return [0x40, ...stringLiteral(name), ...stringLiteral(value)];
-}
+export const literalIndexed = (name: string, value: string): number[] => hp.incremental(name, value);
 
 /** RFC 7541 §6.1: indexed header field (static 1..61, dynamic 62..). */
-export function indexed(index: number): number[] {
-  return integer(index, 7, 0x80);
-}
+export const indexed = hp.indexed;
 
 /** RFC 7541 §6.3: dynamic table size update. */
-export function tableSizeUpdate(size: number): number[] {
-  return integer(size, 5, 0x20);
-}
+export const tableSizeUpdate = hp.sizeUpdate;
 
 /** A GET-style request block made only of literals: nothing in it depends on the encoder's table state. */
 export function requestBlock(

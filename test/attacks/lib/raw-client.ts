@@ -4,7 +4,7 @@
  */
 import * as tls from 'node:tls';
 import * as net from 'node:net';
-import { CLIENT_PREFACE, FrameReader, FrameType, Flag, parseGoaway, settingsAck, settingsFrame, type Goaway } from './frames.js';
+import { CLIENT_PREFACE, FrameReader, FrameType, Flag, parseGoaway, readU32, settingsAck, settingsFrame, type Goaway } from './frames.js';
 
 export interface RawH2Options {
   /** SETTINGS sent after the preface ([id, value] pairs). */
@@ -83,7 +83,7 @@ export class RawH2 {
           this.goaway = parseGoaway(frame.payload);
           break;
         case FrameType.RST_STREAM:
-          this.resets.set(frame.streamId, frame.payload.readUInt32BE(0));
+          this.resets.set(frame.streamId, readU32(frame.payload));
           break;
         case FrameType.HEADERS:
           this.responded.add(frame.streamId);

@@ -1,9 +1,12 @@
 /**
  * The server under attack, in its own process so its memory (RSS) and health are measured apart from the attacking
  * clients. Configured by the ATTACK_SERVER_CONFIG environment variable (JSON); answers the parent over IPC:
- *   { id, cmd: 'stats' | 'gc' | 'close' }  ->  { id, sample: { stats, rss, heapUsed, counters } }
+ *   { id, cmd: 'stats' | 'gc' | 'reset-peaks' | 'close' }  ->  { id, sample: { stats, rss, heapUsed, counters, peaks } }
  */
+import { subscribe } from 'node:diagnostics_channel';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ServeOptions, serve as serveFunction } from '../../../src/index.js';
+import type { InputTurnMessage } from '../../../src/server/h2-driver.js';
 
 // ATTACK_SERVER_MODULE lets a developer run the suite against a patched copy of the server (e.g. to check a fix).
 const { serve } = (await import(process.env.ATTACK_SERVER_MODULE ?? '../../../src/index.js')) as { serve: typeof serveFunction };
@@ -30,6 +33,20 @@ const counters = {
   uploadsCompleted: 0,
   uploadsFailed: 0,
 };
+
+/**
+ * Per-turn peaks since the last 'reset-peaks': the most peer input (bytes) and request events one h2 connection was
+ * given in one event-loop turn (published by the driver), and the longest event-loop stall (a wall-clock figure,
+ * reported only).
+ */
+const peaks = { inputBytesPerTurn: 0, requestsPerTurn: 0, loopDelayMaxMs: 0 };
+subscribe('httpsd:h2:input-turn', (message) => {
+  const turn = message as InputTurnMessage;
+  if (turn.bytes > peaks.inputBytesPerTurn) peaks.inputBytesPerTurn = turn.bytes;
+  if (turn.requests > peaks.requestsPerTurn) peaks.requestsPerTurn = turn.requests;
+});
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 
 const CHUNK = new Uint8Array(64 * 1024).fill(0x61);
 
@@ -120,7 +137,8 @@ const server = serve({
 
 function sample() {
   const memory = process.memoryUsage();
-  return { stats: server.stats(), rss: memory.rss, heapUsed: memory.heapUsed, counters: { ...counters } };
+  peaks.loopDelayMaxMs = Math.round(loopDelay.max / 1e5) / 10;
+  return { stats: server.stats(), rss: memory.rss, heapUsed: memory.heapUsed, counters: { ...counters }, peaks: { ...peaks } };
 }
 
 process.on('message', (message: { id: number; cmd: string }) => {
@@ -128,6 +146,12 @@ process.on('message', (message: { id: number; cmd: string }) => {
   switch (message.cmd) {
     case 'gc':
       (globalThis as { gc?: () => void }).gc?.();
+      reply();
+      break;
+    case 'reset-peaks':
+      peaks.inputBytesPerTurn = 0;
+      peaks.requestsPerTurn = 0;
+      loopDelay.reset();
       reply();
       break;
     case 'close':

@@ -1,6 +1,6 @@
 // RFC 7541 Appendix B: the static Huffman code, as [code, bit length] for symbols 0..255 and EOS (256).
-// A copy of the specification's table kept inside the conformance suite so that the suite encodes and decodes
-// HPACK independently of the engine under test.
+// A copy of the specification's table kept in the test wire kit so that the suites encode and decode HPACK
+// independently of the engine under test.
 export const HUFFMAN_CODES: ReadonlyArray<readonly [number, number]> = [
   [0x1ff8, 13], [0x7fffd8, 23], [0xfffffe2, 28], [0xfffffe3, 28], [0xfffffe4, 28], [0xfffffe5, 28], [0xfffffe6, 28], [0xfffffe7, 28],
   [0xfffffe8, 28], [0xffffea, 24], [0x3ffffffc, 30], [0xfffffe9, 28], [0xfffffea, 28], [0x3ffffffd, 30], [0xfffffeb, 28], [0xfffffec, 28],

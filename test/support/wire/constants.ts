@@ -1,8 +1,10 @@
 /**
- * HTTP/2 and HPACK wire constants for the test harnesses (conformance suite, attack suite), written out from
- * RFC 9113 and RFC 7541 rather than imported from the engine (src/h2): the tests must not inherit an engine mistake.
- * One copy here keeps the harnesses consistent with each other.
+ * HTTP/2 wire constants for the test wire kit (conformance suite, attack suite), written out from RFC 9113 rather
+ * than imported from the engine (src/h2): the tests must not inherit an engine mistake.
  */
+
+/** RFC 9113 §3.4: the client connection preface octets. */
+export const PREFACE = new TextEncoder().encode('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** RFC 9113 §6: frame types. */
 export const FrameType = {
@@ -45,6 +47,13 @@ export const ErrorCode = {
   HTTP_1_1_REQUIRED: 0xd,
 } as const;
 
+const FRAME_TYPE_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
+
+/** Name of an RFC 9113 §6 frame type, or UNKNOWN_0x.. (for frame descriptions). */
+export function frameTypeName(type: number): string {
+  return FRAME_TYPE_NAMES[type] ?? `UNKNOWN_0x${type.toString(16)}`;
+}
+
 /** RFC 9113 §6.5.2: setting identifiers. */
 export const Setting = {
   HEADER_TABLE_SIZE: 0x1,
@@ -59,23 +68,4 @@ export const Setting = {
 export function errorName(code: number): string {
   for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name;
   return `0x${code.toString(16)}`;
-}
-
-/** RFC 7541 §5.1: an integer with an N-bit prefix; `high` holds the representation's leading bits. */
-export function hpackInteger(value: number, prefixBits: number, high = 0): number[] {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [high | value];
-  const out = [high | max];
-  let rest = value - max;
-  while (rest >= 128) {
-    out.push((rest % 128) + 128);
-    rest = Math.floor(rest / 128);
-  }
-  out.push(rest);
-  return out;
-}
-
-/** RFC 7541 §5.2: a string literal of these octets without Huffman coding. */
-export function hpackRawString(octets: ArrayLike<number>): number[] {
-  return [...hpackInteger(octets.length, 7, 0x00), ...Array.from(octets)];
 }
