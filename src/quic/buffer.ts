@@ -51,6 +51,11 @@ export class BufferReader {
     return this.bytes[this.position++]!;
   }
 
+  /** The next byte without consuming it, or -1 at the end. */
+  peek(): number {
+    return this.position < this.end ? this.bytes[this.position]! : -1;
+  }
+
   uint16(): number {
     this.need(2);
     const value = (this.bytes[this.position]! << 8) | this.bytes[this.position + 1]!;
@@ -81,6 +86,16 @@ export class BufferReader {
 
   /** RFC 9000 §16: the two high bits of the first byte give the length (1, 2, 4 or 8 bytes). */
   varint(): number {
+    const value = this.largeVarint();
+    if (value > Number.MAX_SAFE_INTEGER) throw new BufferUnderflowError('varint exceeds 2^53 - 1');
+    return value;
+  }
+
+  /**
+   * A varint that may exceed 2^53 - 1, as the nearest double: for limits and codes (MAX_DATA, MAX_STREAMS, error
+   * codes) where a peer may legitimately send "unlimited" values and only comparisons matter, never for offsets.
+   */
+  largeVarint(): number {
     this.need(1);
     const first = this.bytes[this.position]!;
     const length = 1 << (first >> 6);
@@ -88,7 +103,6 @@ export class BufferReader {
     let value = first & 0x3f;
     for (let i = 1; i < length; i++) value = value * 256 + this.bytes[this.position + i]!;
     this.position += length;
-    if (value > Number.MAX_SAFE_INTEGER) throw new BufferUnderflowError('varint exceeds 2^53 - 1');
     return value;
   }
 }
@@ -145,7 +159,7 @@ export class BufferWriter {
 
   /** Writes value in exactly `length` bytes (RFC 9000 §16 allows non-minimal encodings; lengths are pre-sized). */
   varint(value: number, length: 1 | 2 | 4 | 8 = varintLength(value)): this {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a varint: ${value}`);
+    if (!Number.isInteger(value) || value < 0 || value > MAX_VARINT) throw new RangeError(`not a varint: ${value}`);
     if (length < varintLength(value)) throw new RangeError(`varint ${value} does not fit ${length} bytes`);
     this.reserve(length);
     const prefix = Math.log2(length) << 6;
