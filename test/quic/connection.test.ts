@@ -68,3 +68,120 @@ test('several MB over multiple streams arrive byte-identical; flow-control windo
   assert.ok(pair.client.connectionReceiveWindow > 1024 * 1024, `window ${pair.client.connectionReceiveWindow}`);
   assert.ok(!pair.client.isClosed && !pair.server.isClosed);
 });
+
+test('MAX_STREAMS is raised as streams close: 2,000 request/response streams with a limit of 100', () => {
+  const pair = new Pair({ serverLimits: { maxStreamsBidi: 100 } });
+  assert.ok(pair.handshake());
+  const total = 2000;
+  let opened = 0;
+  let finished = 0;
+  let refused = 0;
+  const request = patternBytes(32, 1);
+  const openMore = (): void => {
+    while (opened < total) {
+      const id = pair.client.openStream(false);
+      if (id < 0) {
+        refused++;
+        return;
+      }
+      opened++;
+      pair.client.sendStreamData(id, request, true);
+    }
+  };
+  pair.onServerEvent = (event) => {
+    if (event.type === 'streamData') {
+      pair.server.consume(event.streamId, event.data.byteLength);
+      if (event.end) pair.server.sendStreamData(event.streamId, patternBytes(32, event.streamId), true);
+    }
+  };
+  pair.onClientEvent = (event) => {
+    if (event.type === 'streamData') {
+      pair.client.consume(event.streamId, event.data.byteLength);
+      if (event.end) finished++;
+    }
+  };
+  openMore();
+  assert.equal(opened, 100, 'the initial limit allows exactly 100 streams');
+  assert.ok(pair.run(() => {
+    openMore();
+    return finished === total;
+  }, 300_000));
+  assert.ok(refused > 0, 'the client hit the limit and waited for MAX_STREAMS');
+  assert.equal(pair.server.isClosed, false);
+});
+
+test('RESET_STREAM and STOP_SENDING reach the peer with their codes', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  const a = pair.client.openStream(false);
+  const b = pair.client.openStream(false);
+  pair.client.sendStreamData(a, patternBytes(5000, 1), false);
+  pair.client.sendStreamData(b, patternBytes(10, 2), false);
+  assert.ok(pair.run(() => pair.serverEvents.filter((e) => e.type === 'streamOpened').length === 2));
+  pair.client.resetStream(a, 0x10c);
+  pair.client.stopSending(b, 0x10b);
+  assert.ok(pair.run(() => pair.serverEvents.some((e) => e.type === 'streamReset') && pair.serverEvents.some((e) => e.type === 'stopSending')));
+  assert.deepEqual(pair.serverEvents.find((e) => e.type === 'streamReset'), { type: 'streamReset', streamId: a, code: 0x10c, finalSize: 5000 });
+  assert.deepEqual(pair.serverEvents.find((e) => e.type === 'stopSending'), { type: 'stopSending', streamId: b, code: 0x10b });
+  // The server answers STOP_SENDING with RESET_STREAM carrying the same code (RFC 9000 §3.5).
+  assert.ok(pair.run(() => pair.clientEvents.some((e) => e.type === 'streamReset' && e.streamId === b && e.code === 0x10b)));
+});
+
+test('application close reaches the peer; both sides end after the closing/draining period', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  pair.server.close(0x100, 'bye', true);
+  assert.ok(pair.run(() => pair.clientEvents.some((e) => e.type === 'connectionTerminated')));
+  assert.deepEqual(pair.clientEvents.find((e) => e.type === 'connectionTerminated'), {
+    type: 'connectionTerminated', code: 0x100, reason: 'bye', application: true, byPeer: true,
+  });
+  assert.deepEqual(pair.serverEvents.find((e) => e.type === 'connectionTerminated'), {
+    type: 'connectionTerminated', code: 0x100, reason: 'bye', application: true, byPeer: false,
+  });
+  assert.ok(pair.run(() => pair.client.isClosed && pair.server.isClosed, 10_000));
+  assert.throws(() => pair.client.openStream(false), /closed/);
+});
+
+test('idle timeout closes both sides silently via onTimeout', () => {
+  const pair = new Pair({ clientLimits: { idleTimeout: 5000 }, serverLimits: { idleTimeout: 8000 } });
+  assert.ok(pair.handshake());
+  const start = pair.now;
+  assert.ok(pair.run(() => pair.client.isClosed && pair.server.isClosed, 60_000));
+  const event = pair.serverEvents.find((e) => e.type === 'connectionTerminated');
+  assert.deepEqual(event, { type: 'connectionTerminated', code: 0, reason: 'idle timeout', application: false, byPeer: false });
+  // The effective timeout is the smaller of the two (RFC 9000 §10.1).
+  assert.ok(pair.now - start >= 5000 && pair.now - start < 6000, `closed after ${pair.now - start} ms`);
+});
+
+test('key update (RFC 9001 §6): initiated by the client, then by the server, during a transfer', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  pair.run(() => false, 500); // let HANDSHAKE_DONE arrive (key updates need a confirmed handshake)
+  assert.deepEqual(pair.client.keyPhase, { read: 0, write: 0 });
+  assert.ok(pair.client.requestKeyUpdate());
+  assert.equal(pair.client.requestKeyUpdate(), false, 'no second update before the first is acknowledged');
+  const { ok } = transfer(pair, [200_000], 1000);
+  assert.ok(ok);
+  assert.deepEqual(pair.client.keyPhase, { read: 1, write: 1 });
+  assert.deepEqual(pair.server.keyPhase, { read: 1, write: 1 });
+  assert.ok(pair.server.requestKeyUpdate());
+  const second = transfer(pair, [200_000], 1000);
+  assert.ok(second.ok);
+  assert.deepEqual(pair.client.keyPhase, { read: 0, write: 0 });
+  assert.deepEqual(pair.server.keyPhase, { read: 0, write: 0 });
+});
+
+test('a TLS alert closes the connection with CRYPTO_ERROR 0x100 + alert (RFC 9001 §4.8)', () => {
+  const pair = new Pair({ serverTls: { alert: 120 } });
+  assert.ok(pair.run(() => pair.clientEvents.some((e) => e.type === 'connectionTerminated'), 10_000));
+  const event = pair.clientEvents.find((e) => e.type === 'connectionTerminated');
+  assert.deepEqual(event, { type: 'connectionTerminated', code: 0x100 + 120, reason: 'fake alert', application: false, byPeer: true });
+});
+
+test('missing transport parameters fail the handshake', () => {
+  const pair = new Pair({ serverTls: { omitTransportParameters: true } });
+  assert.ok(pair.run(() => pair.clientEvents.some((e) => e.type === 'connectionTerminated'), 10_000));
+  const event = pair.clientEvents.find((e) => e.type === 'connectionTerminated');
+  assert.equal(event?.type === 'connectionTerminated' && event.code, 0x100 + 109);
+  assert.equal(pair.clientEvents.some((e) => e.type === 'handshakeComplete'), false);
+});
