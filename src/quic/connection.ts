@@ -1056,12 +1056,12 @@ export class QuicConnection {
   private detectLostPackets(space: PacketSpace): void {
     if (space.largestAcked === undefined) return;
     const lossDelay = this.rtt.lossDelay;
-    const lostSendTime = this.now - lossDelay;
     space.lossTime = undefined;
     const lost: SentPacket[] = [];
     for (const packet of space.sent.values()) {
       if (packet.packetNumber > space.largestAcked) break;
-      if (packet.timeSent <= lostSendTime || space.largestAcked >= packet.packetNumber + PACKET_THRESHOLD) {
+      // Compared as timeSent + lossDelay <= now, the same sum that sets lossTime, so the timer always makes progress.
+      if (packet.timeSent + lossDelay <= this.now || space.largestAcked >= packet.packetNumber + PACKET_THRESHOLD) {
         lost.push(packet);
       } else {
         const time = packet.timeSent + lossDelay;
