@@ -995,12 +995,17 @@ export class QuicConnection {
     if (largest >= space.nextPacketNumber) throw new QuicError(TransportError.PROTOCOL_VIOLATION, 'ACK of an unsent packet', wireType);
     space.largestAcked = space.largestAcked === undefined ? largest : Math.max(space.largestAcked, largest);
     const acked: SentPacket[] = [];
-    for (const packet of space.sent.values()) {
-      for (const [low, high] of frame.ranges) {
-        if (packet.packetNumber >= low && packet.packetNumber <= high) {
-          acked.push(packet);
-          break;
+    // Look packets up by number when the ranges are narrow (the common case), else scan what is in flight:
+    // either way the work is bounded by the smaller of the two, not their product.
+    for (let r = frame.ranges.length - 1; r >= 0; r--) {
+      const [low, high] = frame.ranges[r]!;
+      if (high - low < space.sent.size) {
+        for (let pn = low; pn <= high; pn++) {
+          const packet = space.sent.get(pn);
+          if (packet) acked.push(packet);
         }
+      } else {
+        for (const packet of space.sent.values()) if (packet.packetNumber >= low && packet.packetNumber <= high) acked.push(packet);
       }
     }
     if (acked.length === 0) return;

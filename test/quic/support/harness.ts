@@ -236,12 +236,14 @@ export class StreamWriter {
 export class StreamCollector {
   readonly chunks = new Map<number, Uint8Array[]>();
   readonly ended = new Set<number>();
+  readonly received = new Map<number, number>();
   constructor(private readonly connection: QuicConnection) {}
 
   handle(event: QuicEvent): void {
     if (event.type !== 'streamData') return;
     const list = this.chunks.get(event.streamId) ?? [];
     list.push(event.data.slice());
+    this.received.set(event.streamId, (this.received.get(event.streamId) ?? 0) + event.data.byteLength);
     this.chunks.set(event.streamId, list);
     this.connection.consume(event.streamId, event.data.byteLength);
     if (event.end) this.ended.add(event.streamId);
