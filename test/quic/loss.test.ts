@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Pair, patternBytes, StreamCollector, StreamWriter } from './support/harness.js';
+import { Pair, patternBytes, serveDownloads } from './support/harness.js';
 import type { ChannelOptions } from './support/harness.js';
 
 const digest = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -11,19 +11,7 @@ const digest = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 /** Handshake, then the server sends `size` bytes on a client-opened stream; returns the pair when it all arrived. */
 function download(channel: ChannelOptions, size: number, maxTime = 300_000): { pair: Pair; ok: boolean } {
   const pair = new Pair({ channel });
-  const received = new StreamCollector(pair.client);
-  let writer: StreamWriter | undefined;
-  pair.onClientEvent = (event) => received.handle(event);
-  pair.onServerEvent = (event) => {
-    if (event.type === 'streamData') {
-      pair.server.consume(event.streamId, event.data.byteLength);
-      if (event.end) {
-        writer = new StreamWriter(pair.server, event.streamId, patternBytes(size, 7));
-        writer.pump();
-      }
-    }
-    if (event.type === 'streamWritable') writer?.pump();
-  };
+  const received = serveDownloads(pair, size, 7);
   if (!pair.handshake(maxTime)) return { pair, ok: false };
   const id = pair.client.openStream(false);
   pair.client.sendStreamData(id, patternBytes(100, 1), true);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QuicError, TransportError } from '../../src/quic/errors.js';
 import { LocalConnectionIds, PeerConnectionIds } from '../../src/quic/connection-ids.js';
-import { Pair, patternBytes, StreamCollector, StreamWriter } from './support/harness.js';
+import { Pair, patternBytes, serveDownloads } from './support/harness.js';
 
 /** Wraps flush() to check, after every send, that an unvalidated server stayed within 3× what it received. */
 function watchAmplification(pair: Pair, received: () => number, sent: () => number): { checks: number; blocked: number } {
@@ -36,19 +36,7 @@ test('anti-amplification: a large server flight is held to 3× the bytes receive
 
 test('a peer address change triggers path validation; data keeps flowing on the new path', () => {
   const pair = new Pair({ channel: { latency: 10 } });
-  const received = new StreamCollector(pair.client);
-  let writer: StreamWriter | undefined;
-  pair.onClientEvent = (event) => received.handle(event);
-  pair.onServerEvent = (event) => {
-    if (event.type === 'streamData') {
-      pair.server.consume(event.streamId, event.data.byteLength);
-      if (event.end) {
-        writer = new StreamWriter(pair.server, event.streamId, patternBytes(2_000_000, 3));
-        writer.pump();
-      }
-    }
-    if (event.type === 'streamWritable') writer?.pump();
-  };
+  const received = serveDownloads(pair, 2_000_000, 3);
   assert.ok(pair.handshake());
   const id = pair.client.openStream(false);
   pair.client.sendStreamData(id, patternBytes(10, 1), true);

@@ -253,3 +253,25 @@ export class StreamCollector {
     return concatBytes(this.chunks.get(streamId) ?? []);
   }
 }
+
+/**
+ * Makes the server answer every client request stream (once its FIN arrives) with `size` pattern bytes (seed
+ * `seed`), and collects what the client receives.
+ */
+export function serveDownloads(pair: Pair, size: number, seed: number): StreamCollector {
+  const received = new StreamCollector(pair.client);
+  const writers: StreamWriter[] = [];
+  pair.onClientEvent = (event) => received.handle(event);
+  pair.onServerEvent = (event) => {
+    if (event.type === 'streamData') {
+      pair.server.consume(event.streamId, event.data.byteLength);
+      if (event.end) {
+        const writer = new StreamWriter(pair.server, event.streamId, patternBytes(size, seed));
+        writers.push(writer);
+        writer.pump();
+      }
+    }
+    if (event.type === 'streamWritable') writers.forEach((w) => w.pump());
+  };
+  return received;
+}
