@@ -266,6 +266,11 @@ export class QuicConnection {
     return this.state === 'closed';
   }
 
+  /** True once any packet from the peer decrypted (a demux drops connections created for forged Initials). */
+  get hasAuthenticatedPacket(): boolean {
+    return this.receivedFromPeer;
+  }
+
   /** The CIDs that currently route to this connection (for the demux). */
   get localConnectionIds(): Uint8Array[] {
     return [...this.localCids.active.values()].map((entry) => entry.cid);

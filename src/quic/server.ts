@@ -169,6 +169,13 @@ export class QuicServerDemux {
     this.addRoute(tracked, header.destinationCid);
     this.addRoute(tracked, localConnectionId);
     connection.receiveDatagram(data, remote, now);
+    if (!connection.hasAuthenticatedPacket) {
+      // A forged or corrupted Initial (it failed AEAD under the initial keys): keep no state for it.
+      this.endHandshake(tracked);
+      for (const key of tracked.routes) this.routes.delete(key);
+      this.tracked.delete(connection);
+      return { kind: 'drop', reason: 'Initial failed authentication' };
+    }
     return { kind: 'connection', connection, created: true };
   }
 
