@@ -178,6 +178,7 @@ export class QuicConnection {
   private readonly peerStreamsClosed = { bidi: 0, uni: 0 };
   private readonly localMaxStreams: { bidi: number; uni: number };
   private readonly maxStreamsPending = { bidi: false, uni: false };
+  private readonly streamsBlockedPending = { bidi: false, uni: false };
   private peerMaxStreams = { bidi: 0, uni: 0 };
 
   // Closing (RFC 9000 §10.2).
@@ -367,7 +368,11 @@ export class QuicConnection {
     this.assertOpen();
     const kind = unidirectional ? 'uni' : 'bidi';
     const index = this.localStreamsOpened[kind];
-    if (index >= this.peerMaxStreams[kind]) return -1;
+    if (index >= this.peerMaxStreams[kind]) {
+      // RFC 9000 §4.6: tell the peer we want more (STREAMS_BLOCKED), once the handshake lets us send it.
+      this.streamsBlockedPending[kind] = true;
+      return -1;
+    }
     this.localStreamsOpened[kind]++;
     const id = index * 4 + (this.role === 'server' ? 1 : 0) + (unidirectional ? 2 : 0);
     const p = this.peerParameters;
@@ -1290,7 +1295,7 @@ export class QuicConnection {
   }
 
   private hasDataToSend(): boolean {
-    return this.sendable.size > 0 || this.controlPending.size > 0 || this.maxDataPending || SPACE_NAMES.some((n) => this.spaces[n].cryptoSend.hasPending);
+    return this.sendable.size > 0 || this.controlPending.size > 0 || this.maxDataPending || this.handshakeDonePending || SPACE_NAMES.some((n) => this.spaces[n].cryptoSend.hasPending);
   }
 
   private headerLength(space: PacketSpace, pnLength: number): number {
@@ -1398,6 +1403,12 @@ export class QuicConnection {
       if (this.maxStreamsPending[kind] && room() > 9) {
         this.maxStreamsPending[kind] = false;
         add({ type: 'maxStreams', bidirectional: kind === 'bidi', maximum: this.localMaxStreams[kind] }, { kind: 'maxStreams', bidirectional: kind === 'bidi' });
+      }
+    }
+    for (const kind of ['bidi', 'uni'] as const) {
+      if (this.streamsBlockedPending[kind] && room() > 9) {
+        this.streamsBlockedPending[kind] = false;
+        add({ type: 'streamsBlocked', bidirectional: kind === 'bidi', limit: this.peerMaxStreams[kind] });
       }
     }
     if (this.dataBlockedPending && room() > 9) {
