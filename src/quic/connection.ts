@@ -1330,13 +1330,9 @@ export class QuicConnection {
     let ackAdded = false;
     const ackDue = space.ackPending && space.ackDeadline !== undefined && space.ackDeadline <= this.now;
     if (space.ackPending && !space.received.isEmpty) {
-      const ack = this.ackFrame(space);
-      const size = new BufferWriter(64);
-      encodeFrame(size, ack);
-      if (size.length <= room()) {
-        add(ack);
-        ackAdded = true;
-      }
+      // Each extra range costs at most 16 bytes (two 8-byte varints) after a ≤ 25-byte head: cap the count to fit.
+      add(this.ackFrame(space, Math.max(1, Math.floor((room() - 25) / 16) + 1)));
+      ackAdded = true;
     }
     if (congestionAllowed) {
       if (space.name === 'application') this.addControlFrames(add, room);
@@ -1475,8 +1471,8 @@ export class QuicConnection {
   }
 
   /** RFC 9000 §19.3: ranges descending; ack_delay in microseconds scaled by our ack_delay_exponent (default 3). */
-  private ackFrame(space: PacketSpace): AckFrame {
-    const ranges = space.received.descending().slice(0, 32).map(([start, end]): [number, number] => [start, end - 1]);
+  private ackFrame(space: PacketSpace, maxRanges: number): AckFrame {
+    const ranges = space.received.descending().slice(0, Math.min(32, maxRanges)).map(([start, end]): [number, number] => [start, end - 1]);
     const delayMicros = space.name === 'application' ? Math.max(0, Math.round((this.now - space.largestReceivedTime) * 1000)) : 0;
     return { type: 'ack', ranges, ackDelay: Math.floor(delayMicros / 2 ** DEFAULT_TRANSPORT_PARAMETERS.ackDelayExponent) };
   }

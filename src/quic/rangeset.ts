@@ -83,6 +83,16 @@ export class RangeSet {
 
   /** Removes [start, end). */
   subtract(start: number, end: number): void {
+    // Fast path: trimming the front of the first range (how send buffers consume their pending ranges).
+    if (this.starts.length > 0 && start <= this.starts[0]! && end > this.starts[0]! && end <= this.ends[0]!) {
+      if (end === this.ends[0]!) {
+        this.starts.shift();
+        this.ends.shift();
+      } else {
+        this.starts[0] = end;
+      }
+      return;
+    }
     const keptStarts: number[] = [];
     const keptEnds: number[] = [];
     for (let i = 0; i < this.starts.length; i++) {

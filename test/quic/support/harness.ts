@@ -55,6 +55,49 @@ export interface ChannelOptions {
   dropIf?: (direction: 'toServer' | 'toClient', index: number, data: Uint8Array) => boolean;
 }
 
+/** A binary min-heap of datagrams in flight, ordered by arrival time then send order. */
+class ArrivalQueue {
+  private readonly items: InFlight[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  private less(a: InFlight, b: InFlight): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+  push(item: InFlight): void {
+    const items = this.items;
+    items.push(item);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+  peek(): InFlight | undefined {
+    return this.items[0];
+  }
+  pop(): InFlight | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last !== undefined) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < items.length && this.less(items[left]!, items[smallest]!)) smallest = left;
+        if (right < items.length && this.less(items[right]!, items[smallest]!)) smallest = right;
+        if (smallest === i) break;
+        [items[i], items[smallest]] = [items[smallest]!, items[i]!];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
+
 interface InFlight {
   at: number;
   seq: number;
@@ -88,7 +131,7 @@ export class Pair {
   /** Every datagram the server sent, with the time (amplification checks). */
   readonly serverSent: { at: number; size: number }[] = [];
   readonly clientSent: { at: number; size: number }[] = [];
-  private readonly queue: InFlight[] = [];
+  private readonly queue = new ArrivalQueue();
   private seq = 0;
   private readonly random: () => number;
   private burstLeft = 0;
@@ -176,17 +219,15 @@ export class Pair {
       this.flush();
       this.dispatch();
       if (done()) return true;
-      let next = Number.POSITIVE_INFINITY;
-      for (const item of this.queue) next = Math.min(next, item.at);
+      let next = this.queue.peek()?.at ?? Number.POSITIVE_INFINITY;
       const clientDeadline = this.client.nextDeadline();
       const serverDeadline = this.server.nextDeadline();
       if (clientDeadline !== undefined) next = Math.min(next, clientDeadline);
       if (serverDeadline !== undefined) next = Math.min(next, serverDeadline);
       if (next === Number.POSITIVE_INFINITY || next > limit) return done();
       this.now = Math.max(this.now, next);
-      this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      while (this.queue.length > 0 && this.queue[0]!.at <= this.now) {
-        const item = this.queue.shift()!;
+      while (this.queue.size > 0 && this.queue.peek()!.at <= this.now) {
+        const item = this.queue.pop()!;
         if (item.to === 'server') {
           this.stats.toServer += item.data.byteLength;
           this.stats.datagramsToServer++;
