@@ -5,12 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { nodeCrypto } from '../../src/crypto/node.js';
-import { encodeShortHeader, packetNumberLength } from '../../src/quic/packet.js';
-import { protectPacket } from '../../src/quic/protection.js';
-import type { DirectionKeys } from '../../src/quic/protection.js';
 import { QuicServerDemux } from '../../src/quic/server.js';
 import { TransportError } from '../../src/quic/errors.js';
-import { CLIENT_ADDRESS, Pair } from './support/harness.js';
+import { CLIENT_ADDRESS, injectFromClient, Pair } from './support/harness.js';
 import { FakeTlsServer } from './support/fake-tls.js';
 
 const KNOWN_CODES = new Set<number>(Object.values(TransportError));
@@ -61,15 +58,7 @@ test('random frames in authenticated 1-RTT packets: a transport error code or no
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), (payload) => {
       const { pair } = established();
-      // Seal the payload with the client's real 1-RTT keys, as a hostile but authenticated peer would.
-      const client = pair.client as unknown as { spaces: { application: { write: DirectionKeys; nextPacketNumber: number; largestAcked?: number } } };
-      const space = client.spaces.application;
-      const pn = space.nextPacketNumber++;
-      const dcid = pair.server.localConnectionIds[0]!;
-      const padded = payload.byteLength < 4 ? Uint8Array.from([...payload, 0, 0, 0]) : payload;
-      const { header, pnOffset } = encodeShortHeader(dcid, pn, packetNumberLength(pn, space.largestAcked), 0);
-      pair.server.receiveDatagram(protectPacket(space.write, header, pnOffset, padded, pn), CLIENT_ADDRESS, pair.now);
-      for (const event of pair.server.pollEvents()) {
+      for (const event of injectFromClient(pair, payload)) {
         if (event.type === 'connectionTerminated') {
           // byPeer when the random bytes happen to form a valid CONNECTION_CLOSE; otherwise our error code.
           if (!event.byPeer) assert.ok(KNOWN_CODES.has(event.code) || (event.code > 0x100 && event.code < 0x200), `code ${event.code}`);

@@ -23,6 +23,8 @@ export interface FakeTlsOptions {
   alert?: number;
   /** Leave out the transport parameters (the connection must fail the handshake). */
   omitTransportParameters?: boolean;
+  /** Replace the encoded transport parameters we send (to test the peer's validation). */
+  rewriteTransportParameters?: (encoded: Uint8Array) => Uint8Array;
 }
 
 function message(type: number, body: Uint8Array): Uint8Array {
@@ -82,7 +84,8 @@ abstract class FakeTlsBase implements QuicTls {
   }
 
   protected tpBody(): Uint8Array {
-    return this.options.omitTransportParameters ? new Uint8Array(0) : this.transportParameters;
+    if (this.options.omitTransportParameters) return new Uint8Array(0);
+    return this.options.rewriteTransportParameters?.(this.transportParameters) ?? this.transportParameters;
   }
 
   abstract receive(level: EncryptionLevel, data: Uint8Array): TlsEvent[];
