@@ -105,6 +105,8 @@ type State = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 const KEY_UPDATE_PACKET_THRESHOLD = 2 ** 22;
 const MAX_DATAGRAMS_PER_CALL = 1000;
 const MAX_PENDING_PATH_RESPONSES = 4;
+/** Packets kept while their keys are not yet available (a Handshake packet overtaking the Initial before it). */
+const MAX_BUFFERED_EARLY_PACKETS = 8;
 
 export class QuicConnection {
   private readonly crypto: CryptoProvider;
@@ -162,6 +164,7 @@ export class QuicConnection {
   private path: Path;
   private previousPath: Path | undefined;
   private readonly pathResponses: { data: Uint8Array; remote: PathAddress }[] = [];
+  private readonly earlyPackets: { packet: Uint8Array; remote: PathAddress; space: SpaceName }[] = [];
 
   // Flow control and streams.
   private readonly receiveWindow: ReceiveWindow;
@@ -503,12 +506,34 @@ export class QuicConnection {
       if (this.processPacket(data, start, header, remote)) processedAny = true;
       if (this.state !== 'handshake' && this.state !== 'established') break;
     }
+    if (processedAny) this.replayEarlyPackets();
     if (!processedAny) {
       this.checkStatelessReset(data);
       return;
     }
     if (sameAddress(remote, this.path.remote)) this.path.bytesReceived += data.byteLength;
     if (this.state === 'closing') this.closeSendPending = true;
+  }
+
+  /** Processes buffered packets whose keys have become available since they arrived. */
+  private replayEarlyPackets(): void {
+    for (let i = 0; i < this.earlyPackets.length; ) {
+      const early = this.earlyPackets[i]!;
+      const space = this.spaces[early.space];
+      if (space.read === undefined && !space.discarded) {
+        i++;
+        continue;
+      }
+      this.earlyPackets.splice(i, 1);
+      if (space.discarded || (this.state !== 'handshake' && this.state !== 'established')) continue;
+      let header: PacketHeader;
+      try {
+        header = parsePacketHeader(early.packet, 0, this.cidLength);
+      } catch {
+        continue;
+      }
+      this.processPacket(early.packet, 0, header, early.remote);
+    }
   }
 
   /** Returns true when the packet was authenticated and processed. */
@@ -525,7 +550,14 @@ export class QuicConnection {
     if (header.type === 'zeroRtt') return false; // No 0-RTT keys: RFC 9001 §4.6.2 lets a server drop them.
     if (!this.destinationCidIsOurs(header)) return false;
     const space = this.spaces[header.type === 'initial' ? 'initial' : header.type === 'handshake' ? 'handshake' : 'application'];
-    if (space.read === undefined || space.discarded) return false;
+    if (space.discarded) return false;
+    if (space.read === undefined) {
+      // RFC 9001 §5.7: a packet can arrive before the keys to read it; keep a few and retry once keys arrive.
+      if (space.name !== 'initial' && this.earlyPackets.length < MAX_BUFFERED_EARLY_PACKETS) {
+        this.earlyPackets.push({ packet: data.slice(start, header.packetEnd), remote, space: space.name });
+      }
+      return false;
+    }
     const unmasked = removeHeaderProtection(space.read.hp, data, start, header.pnOffset, header.packetEnd, space.largestReceived);
     if (unmasked === null) return false;
     const ciphertext = data.subarray(header.pnOffset + unmasked.pnLength, header.packetEnd);
@@ -1276,21 +1308,23 @@ export class QuicConnection {
       if (budget - used < 64) break;
     }
     if (packets.length === 0) return undefined;
+    const datagram = this.finishDatagram(packets, used, budget);
+    // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet.
+    if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace(this.spaces.initial);
+    return datagram;
+  }
+
+  /** Pads (when required), seals and counts one datagram's packets. */
+  private finishDatagram(packets: PlainPacket[], used: number, budget: number): Uint8Array {
     // RFC 9000 §14.1: datagrams with a client Initial, or a server's ack-eliciting Initial, are padded to 1200 bytes;
     // §8.2.1: so are those carrying PATH_CHALLENGE / PATH_RESPONSE (when the amplification budget allows).
-    const pad = packets.some((p) => p.padDatagram);
-    if (pad && used < MIN_INITIAL_DATAGRAM) {
+    if (packets.some((p) => p.padDatagram) && used < MIN_INITIAL_DATAGRAM) {
       const target = Math.min(MIN_INITIAL_DATAGRAM, budget);
       const last = packets[packets.length - 1]!;
       for (let i = used; i < target; i++) last.payload.uint8(0);
-      used = Math.max(used, target);
     }
-    const sealed: Uint8Array[] = [];
-    for (const packet of packets) sealed.push(this.sealPacket(packet));
-    const datagram = concatBytes(sealed);
+    const datagram = concatBytes(packets.map((packet) => this.sealPacket(packet)));
     this.path.bytesSent += datagram.byteLength;
-    // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a Handshake packet.
-    if (this.role === 'client' && packets.some((p) => p.space.name === 'handshake')) this.discardSpace(this.spaces.initial);
     return datagram;
   }
 
@@ -1545,8 +1579,9 @@ export class QuicConnection {
   /** RFC 9000 §10.2.3: CONNECTION_CLOSE in every space the peer may be able to read. */
   private buildCloseDatagram(): Uint8Array | undefined {
     const frame = this.closeFrame!;
-    const sealed: Uint8Array[] = [];
-    let budget = Math.min(this.limits.maxDatagramSize, this.amplificationBudget());
+    const packets: PlainPacket[] = [];
+    const budget = Math.min(this.limits.maxDatagramSize, this.amplificationBudget());
+    let used = 0;
     for (const name of SPACE_NAMES) {
       const space = this.spaces[name];
       if (space.write === undefined || space.discarded) continue;
@@ -1559,16 +1594,13 @@ export class QuicConnection {
       const packetNumber = space.nextPacketNumber++;
       const pnLength = packetNumberLength(packetNumber, space.largestAcked);
       const headerLength = this.headerLength(space, pnLength);
-      if (headerLength + payload.length + AEAD_TAG_LENGTH > budget) break;
+      const size = headerLength + payload.length + AEAD_TAG_LENGTH;
+      if (used + size > budget) break;
+      used += size;
       const padDatagram = name === 'initial' && this.role === 'client';
-      const packet = this.sealPacket({ space, packetNumber, pnLength, headerLength, payload, frames: [], ackEliciting: false, padDatagram });
-      budget -= packet.byteLength;
-      sealed.push(packet);
+      packets.push({ space, packetNumber, pnLength, headerLength, payload, frames: [], ackEliciting: false, padDatagram });
     }
-    if (sealed.length === 0) return undefined;
-    const datagram = concatBytes(sealed);
-    this.path.bytesSent += datagram.byteLength;
-    return datagram;
+    return packets.length === 0 ? undefined : this.finishDatagram(packets, used, budget);
   }
 
   private resetIdleTimer(): void {

@@ -53,3 +53,11 @@ test('transfer survives a 2 s blackout every 5 s (PTO, persistent congestion)', 
   assert.ok(pair.now > 3200, 'the transfer outlived a blackout');
   assert.equal(pair.client.isClosed || pair.server.isClosed, false);
 });
+
+test('Handshake packets that overtake the Initial are buffered until its keys arrive (no retransmission needed)', () => {
+  // A 3 kB server flight spans three datagrams; the first (Initial + Handshake) arrives 50 ms late.
+  const pair = new Pair({ serverTls: { certificateBytes: 3000 }, channel: { latency: 10, delayIf: (direction, index) => (direction === 'toClient' && index === 0 ? 50 : 0) } });
+  assert.ok(pair.handshake(5000));
+  assert.ok(pair.now < 1000 + 120, `handshake took ${pair.now - 1000} ms`);
+  assert.equal(pair.serverSent.length >= 3, true);
+});

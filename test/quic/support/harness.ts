@@ -56,6 +56,8 @@ export interface ChannelOptions {
   corrupt?: number;
   /** Datagrams sent while this returns true are dropped (black hole). */
   blackout?: (now: number) => boolean;
+  /** Extra delay for one datagram (by direction and index) — targeted reordering. */
+  delayIf?: (direction: 'toServer' | 'toClient', index: number) => number;
   /** Drop this datagram (by direction and index) — targeted tests. */
   dropIf?: (direction: 'toServer' | 'toClient', index: number, data: Uint8Array) => boolean;
 }
@@ -184,7 +186,7 @@ export class Pair {
     }
     const copies = c.duplicate !== undefined && this.random() < c.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const at = this.now + (c.latency ?? 10) + (c.jitter ? this.random() * c.jitter : 0);
+      const at = this.now + (c.latency ?? 10) + (c.jitter ? this.random() * c.jitter : 0) + (c.delayIf?.(direction, index) ?? 0);
       this.queue.push({ at, seq: this.seq++, to, data: payload, from });
     }
   }
