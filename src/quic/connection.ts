@@ -766,13 +766,15 @@ export class QuicConnection {
           this.onHandshakeComplete(event.alpn, event.serverName, event.resumed);
           break;
         case 'sessionTicket':
-          break;
+        case 'rememberedTransportParameters':
+          break; // 0-RTT and resumption state belong to the application; the transport offers no 0-RTT.
         case 'keyLog':
           this.keyLog?.(event.line);
           break;
         case 'alert':
-          // RFC 9001 §4.8: a TLS alert becomes CRYPTO_ERROR 0x0100 + alert description.
-          throw new QuicError(TransportError.CRYPTO_ERROR + (event.description & 0xff), event.reason, 0x06);
+          // RFC 9001 §4.8: a TLS alert becomes CRYPTO_ERROR 0x0100 + alert description, unless TLS names the
+          // transport error itself (e.g. PROTOCOL_VIOLATION, CRYPTO_BUFFER_EXCEEDED).
+          throw new QuicError(event.transportError ?? TransportError.CRYPTO_ERROR + (event.description & 0xff), event.reason, 0x06);
       }
     }
   }

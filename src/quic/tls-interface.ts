@@ -18,10 +18,13 @@ export type TlsEvent =
   | { type: 'cryptoData'; level: 'initial' | 'handshake' | 'application'; data: Uint8Array }
   | { type: 'keysReady'; level: 'early' | 'handshake' | 'application'; direction: 'read' | 'write'; suite: CipherSuite; secret: Uint8Array }
   | { type: 'peerTransportParameters'; data: Uint8Array }
+  /** Client attempting 0-RTT: the server parameters remembered with the ticket (RFC 9000 §7.4.1). */
+  | { type: 'rememberedTransportParameters'; data: Uint8Array }
   | { type: 'handshakeComplete'; alpn: string; serverName: string | undefined; resumed: boolean; earlyDataAccepted: boolean }
   | { type: 'sessionTicket'; ticket: Uint8Array }
   | { type: 'keyLog'; line: string }
-  | { type: 'alert'; description: number; reason: string };
+  /** Fatal: CRYPTO_ERROR 0x0100 + description, or `transportError` when TLS names a QUIC code (RFC 9001 §4.6.1, §8). */
+  | { type: 'alert'; description: number; reason: string; transportError?: number };
 
 /** What the transport needs from a TLS 1.3 implementation (TlsServer and TlsClient both fit). */
 export interface QuicTls {

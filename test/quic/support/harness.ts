@@ -12,6 +12,7 @@ import type { QuicLimits } from '../../../src/quic/limits.js';
 import { encodeShortHeader, packetNumberLength } from '../../../src/quic/packet.js';
 import { protectPacket } from '../../../src/quic/protection.js';
 import type { DirectionKeys } from '../../../src/quic/protection.js';
+import type { QuicTls } from '../../../src/quic/tls-interface.js';
 import type { PathAddress, QuicEvent } from '../../../src/quic/types.js';
 import { FakeTlsClient, FakeTlsServer } from './fake-tls.js';
 import type { FakeTlsOptions } from './fake-tls.js';
@@ -122,6 +123,8 @@ export interface PairOptions {
   serverLimits?: Partial<QuicLimits>;
   clientTls?: FakeTlsOptions;
   serverTls?: FakeTlsOptions;
+  /** Real TLS engines instead of the fake: factories given each side's encoded transport parameters. */
+  tls?: { client: (tp: Uint8Array) => QuicTls; server: (tp: Uint8Array) => QuicTls };
 }
 
 export class Pair {
@@ -149,11 +152,11 @@ export class Pair {
     const odcid = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
     this.client = new QuicConnection({
       role: 'client', crypto: nodeCrypto, remote: SERVER_ADDRESS, now: this.now, originalDestinationConnectionId: odcid,
-      limits: options.clientLimits, tls: (tp) => new FakeTlsClient(tp, options.clientTls ?? {}),
+      limits: options.clientLimits, tls: options.tls?.client ?? ((tp) => new FakeTlsClient(tp, options.clientTls ?? {})),
     });
     this.server = new QuicConnection({
       role: 'server', crypto: nodeCrypto, remote: CLIENT_ADDRESS, now: this.now, originalDestinationConnectionId: odcid,
-      limits: options.serverLimits, tls: (tp) => new FakeTlsServer(tp, options.serverTls ?? {}),
+      limits: options.serverLimits, tls: options.tls?.server ?? ((tp) => new FakeTlsServer(tp, options.serverTls ?? {})),
     });
   }
 
