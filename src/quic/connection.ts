@@ -153,8 +153,8 @@ export class QuicConnection {
   private packetsInWritePhase = 0;
 
   // Recovery.
-  private readonly rtt = new RttEstimator();
-  private readonly congestion: NewReno;
+  private rtt = new RttEstimator();
+  private congestion: NewReno;
   private readonly pacer: Pacer;
   private ptoCount = 0;
   private lossDetectionTimer: number | undefined;
@@ -1018,6 +1018,13 @@ export class QuicConnection {
     };
     // §9.5: use a fresh CID on the new path when the peer gave us one.
     this.peerCids.rotate();
+    // §9.4: a new address (not just a new port, which is NAT rebinding on the same path) gets fresh congestion
+    // control and RTT state; what was in flight no longer counts against the new path's window.
+    if (this.previousPath !== undefined && this.previousPath.remote.address !== remote.address) {
+      this.congestion = new NewReno(this.limits.maxDatagramSize);
+      this.rtt = new RttEstimator();
+      for (const name of SPACE_NAMES) for (const packet of this.spaces[name].sent.values()) packet.inFlight = false;
+    }
   }
 
   private onPathValidationFailed(): void {

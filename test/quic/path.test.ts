@@ -34,15 +34,18 @@ test('anti-amplification: a large server flight is held to 3× the bytes receive
   assert.ok(serverSent() > 8000);
 });
 
-test('a peer address change triggers path validation; data keeps flowing on the new path', () => {
+for (const [kind, moved] of [
+  ['port (NAT rebinding)', { address: '10.0.0.1', port: 5555 }],
+  ['address', { address: '10.0.0.9', port: 4433 }],
+] as const) {
+  test(`a peer ${kind} change triggers path validation; data keeps flowing on the new path`, () => {
   const pair = new Pair({ channel: { latency: 10 } });
   const received = serveDownloads(pair, 2_000_000, 3);
   assert.ok(pair.handshake());
   const id = pair.client.openStream(false);
   pair.client.sendStreamData(id, patternBytes(10, 1), true);
   assert.ok(pair.run(() => (received.received.get(id) ?? 0) > 200_000));
-  // NAT rebinding: the client's packets now come from another address.
-  const moved = { address: '10.0.0.9', port: 5555 };
+  // The client's packets now come from elsewhere.
   pair.clientAddress = moved;
   let sawUnvalidated = false;
   assert.ok(pair.run(() => {
@@ -54,6 +57,7 @@ test('a peer address change triggers path validation; data keeps flowing on the 
   assert.ok(pair.server.pathValidated, 'PATH_RESPONSE validated the new path');
   assert.equal(received.bytes(id).byteLength, 2_000_000);
 });
+}
 
 test('both sides issue connection IDs up to the peer active_connection_id_limit after the handshake', () => {
   const pair = new Pair({ clientLimits: { activeConnectionIdLimit: 3 }, serverLimits: { activeConnectionIdLimit: 5 } });
