@@ -39,24 +39,24 @@ for (const [kind, moved] of [
   ['address', { address: '10.0.0.9', port: 4433 }],
 ] as const) {
   test(`a peer ${kind} change triggers path validation; data keeps flowing on the new path`, () => {
-  const pair = new Pair({ channel: { latency: 10 } });
-  const received = serveDownloads(pair, 2_000_000, 3);
-  assert.ok(pair.handshake());
-  const id = pair.client.openStream(false);
-  pair.client.sendStreamData(id, patternBytes(10, 1), true);
-  assert.ok(pair.run(() => (received.received.get(id) ?? 0) > 200_000));
-  // The client's packets now come from elsewhere.
-  pair.clientAddress = moved;
-  let sawUnvalidated = false;
-  assert.ok(pair.run(() => {
-    if (!pair.server.pathValidated) sawUnvalidated = true;
-    return received.ended.has(id);
-  }));
-  assert.ok(sawUnvalidated, 'the new path started unvalidated');
-  assert.deepEqual(pair.server.currentRemote, moved);
-  assert.ok(pair.server.pathValidated, 'PATH_RESPONSE validated the new path');
-  assert.equal(received.bytes(id).byteLength, 2_000_000);
-});
+    const pair = new Pair({ channel: { latency: 10 } });
+    const received = serveDownloads(pair, 2_000_000, 3);
+    assert.ok(pair.handshake());
+    const id = pair.client.openStream(false);
+    pair.client.sendStreamData(id, patternBytes(10, 1), true);
+    assert.ok(pair.run(() => (received.received.get(id) ?? 0) > 200_000));
+    // The client's packets now come from elsewhere.
+    pair.clientAddress = moved;
+    let sawUnvalidated = false;
+    assert.ok(pair.run(() => {
+      if (!pair.server.pathValidated) sawUnvalidated = true;
+      return received.ended.has(id);
+    }));
+    assert.ok(sawUnvalidated, 'the new path started unvalidated');
+    assert.deepEqual(pair.server.currentRemote, moved);
+    assert.ok(pair.server.pathValidated, 'PATH_RESPONSE validated the new path');
+    assert.equal(received.bytes(id).byteLength, 2_000_000);
+  });
 }
 
 test('both sides issue connection IDs up to the peer active_connection_id_limit after the handshake', () => {
