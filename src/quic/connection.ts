@@ -390,6 +390,9 @@ export class QuicConnection {
   sendStreamData(streamId: number, data: Uint8Array, end: boolean): boolean {
     this.assertOpen();
     const stream = this.streams.get(streamId);
+    // A stream that existed but is gone (reset and finished, e.g. after the peer's STOP_SENDING) discards writes:
+    // that race is not an API misuse. Never-opened or receive-only streams are.
+    if (stream === undefined && this.streamWasOpened(streamId)) return true;
     if (stream === undefined || !stream.canSend) throw new Error(`stream ${streamId} cannot send`);
     if (stream.send.finWritten) throw new Error(`stream ${streamId} already ended`);
     if (stream.resetCode !== undefined) return true; // reset: data is discarded (RFC 9000 §3.1 "Reset Sent")
@@ -479,6 +482,14 @@ export class QuicConnection {
 
   get pathValidated(): boolean {
     return this.path.validated;
+  }
+
+  private streamWasOpened(streamId: number): boolean {
+    const kind = isUnidirectional(streamId) ? 'uni' : 'bidi';
+    const local = isClientInitiated(streamId) === (this.role === 'client');
+    if (local && kind === 'uni') return Math.floor(streamId / 4) < this.localStreamsOpened.uni;
+    if (!local && kind === 'uni') return false; // receive-only
+    return Math.floor(streamId / 4) < (local ? this.localStreamsOpened[kind] : this.peerStreamsOpened[kind]);
   }
 
   private assertOpen(): void {

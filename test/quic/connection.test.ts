@@ -185,3 +185,20 @@ test('missing transport parameters fail the handshake', () => {
   assert.equal(event?.type === 'connectionTerminated' && event.code, 0x100 + 109);
   assert.equal(pair.clientEvents.some((e) => e.type === 'handshakeComplete'), false);
 });
+
+test('writes to a stream the peer stopped are discarded; writes to streams never opened are API misuse', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  const id = pair.client.openStream(false);
+  pair.client.sendStreamData(id, patternBytes(100, 1), true);
+  assert.ok(pair.run(() => pair.serverEvents.some((e) => e.type === 'streamData' && e.end)));
+  // The client asks the server to stop sending; the server resets its sending part (RFC 9000 §3.5), and once that
+  // is acknowledged the stream is finished on the server and forgotten.
+  pair.client.stopSending(id, 7);
+  assert.ok(pair.run(() => pair.clientEvents.some((e) => e.type === 'streamReset' && e.streamId === id && e.code === 7)));
+  assert.ok(pair.serverEvents.some((e) => e.type === 'stopSending' && e.streamId === id));
+  pair.run(() => false, 1000);
+  assert.equal(pair.server.sendStreamData(id, patternBytes(10, 3), true), true);
+  assert.throws(() => pair.server.sendStreamData(id + 400, patternBytes(1, 1), false), /cannot send/);
+  assert.throws(() => pair.client.sendStreamData(3, patternBytes(1, 1), false), /cannot send/);
+});
