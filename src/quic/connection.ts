@@ -21,7 +21,8 @@ import { AEAD_TAG_LENGTH, directionKeys, initialKeys, PacketKey, protectPacket, 
 import type { DirectionKeys } from './protection.js';
 import { RangeSet } from './rangeset.js';
 import { GRANULARITY, INITIAL_RTT, isPersistentCongestion, NewReno, PACKET_THRESHOLD, Pacer, RttEstimator } from './recovery.js';
-import type { SentFrameRecord, SentPacket } from './recovery.js';
+import type { CongestionController, SentFrameRecord, SentPacket } from './recovery.js';
+import { Cubic } from './cubic.js';
 import { ReassemblyBuffer } from './reassembly.js';
 import { isClientInitiated, isUnidirectional, QuicStream } from './stream.js';
 import { SendBuffer } from './stream-sender.js';
@@ -111,6 +112,7 @@ const MAX_BUFFERED_EARLY_PACKETS = 8;
 export class QuicConnection {
   private readonly crypto: CryptoProvider;
   private readonly role: 'client' | 'server';
+  private readonly congestionControl: 'newreno' | 'cubic';
   private readonly limits: QuicLimits;
   private readonly tls: QuicTls;
   private readonly cidLength: number;
@@ -154,7 +156,7 @@ export class QuicConnection {
 
   // Recovery.
   private rtt = new RttEstimator();
-  private congestion: NewReno;
+  private congestion: CongestionController;
   private readonly pacer: Pacer;
   private ptoCount = 0;
   private lossDetectionTimer: number | undefined;
@@ -195,6 +197,7 @@ export class QuicConnection {
   constructor(options: QuicConnectionOptions) {
     this.crypto = options.crypto;
     this.role = options.role;
+    this.congestionControl = options.congestionControl ?? 'newreno';
     this.now = options.now;
     this.limits = { ...DEFAULT_QUIC_LIMITS, ...options.limits };
     this.cidLength = options.connectionIdLength ?? 8;
@@ -204,7 +207,7 @@ export class QuicConnection {
       handshake: new PacketSpace('handshake', this.limits.maxAckRanges),
       application: new PacketSpace('application', this.limits.maxAckRanges),
     };
-    this.congestion = new NewReno(this.limits.maxDatagramSize);
+    this.congestion = this.newCongestionController();
     this.pacer = new Pacer(this.limits.maxDatagramSize);
     this.receiveWindow = new ReceiveWindow(this.limits.initialConnectionWindow, this.limits.maxConnectionWindow);
     this.localMaxStreams = { bidi: this.limits.maxStreamsBidi, uni: this.limits.maxStreamsUni };
@@ -482,6 +485,10 @@ export class QuicConnection {
 
   get pathValidated(): boolean {
     return this.path.validated;
+  }
+
+  private newCongestionController(): CongestionController {
+    return this.congestionControl === 'cubic' ? new Cubic(this.limits.maxDatagramSize) : new NewReno(this.limits.maxDatagramSize);
   }
 
   private streamWasOpened(streamId: number): boolean {
@@ -1032,7 +1039,7 @@ export class QuicConnection {
     // §9.4: a new address (not just a new port, which is NAT rebinding on the same path) gets fresh congestion
     // control and RTT state; what was in flight no longer counts against the new path's window.
     if (this.previousPath !== undefined && this.previousPath.remote.address !== remote.address) {
-      this.congestion = new NewReno(this.limits.maxDatagramSize);
+      this.congestion = this.newCongestionController();
       this.rtt = new RttEstimator();
       for (const name of SPACE_NAMES) for (const packet of this.spaces[name].sent.values()) packet.inFlight = false;
     }
@@ -1081,7 +1088,7 @@ export class QuicConnection {
     for (const packet of acked) {
       space.sent.delete(packet.packetNumber);
       if (packet.ackEliciting) space.ackElicitingInFlight--;
-      if (packet.inFlight) this.congestion.onAcked(packet);
+      if (packet.inFlight) this.congestion.onAcked(packet, this.now, this.rtt.smoothed);
       this.onFramesAcked(space, packet.frames);
       if (space.name === 'application' && packet.packetNumber >= this.firstPacketInWritePhase) this.writePhaseAcked = true;
     }

@@ -68,15 +68,34 @@ export class RttEstimator {
   }
 }
 
-/** RFC 9002 §7 / Appendix B: NewReno. */
-export class NewReno {
+/** What the connection needs from a congestion controller (NewReno here, CUBIC in cubic.ts). */
+export interface CongestionController {
+  readonly congestionWindow: number;
+  readonly bytesInFlight: number;
+  /** Window left for new in-flight bytes. */
+  readonly available: number;
+  onSent(bytes: number): void;
+  /** Packets leaving flight without a congestion signal (discarded keys, Retry, path change). */
+  onRemoved(bytes: number): void;
+  onAcked(packet: SentPacket, now: number, smoothedRtt: number): void;
+  /** A loss of a packet sent at timeSent (one reduction per recovery period). */
+  onCongestionEvent(timeSent: number, now: number): void;
+  onPersistentCongestion(): void;
+}
+
+/**
+ * What every window-based controller shares (RFC 9002 §7.2, §7.3.2, §7.6.2): the initial and minimum windows,
+ * bytes in flight, slow start, and one reduction per recovery period. Subclasses decide how congestion avoidance
+ * grows the window and how far a loss shrinks it.
+ */
+export abstract class WindowedController implements CongestionController {
   congestionWindow: number;
   bytesInFlight = 0;
   slowStartThreshold = Number.POSITIVE_INFINITY;
-  private recoveryStartTime = Number.NEGATIVE_INFINITY;
-  private readonly minimumWindow: number;
+  protected recoveryStartTime = Number.NEGATIVE_INFINITY;
+  protected readonly minimumWindow: number;
 
-  constructor(private readonly maxDatagramSize: number) {
+  constructor(protected readonly maxDatagramSize: number) {
     // §7.2: min(10 * max_datagram_size, max(14720, 2 * max_datagram_size)).
     this.congestionWindow = Math.min(10 * maxDatagramSize, Math.max(14720, 2 * maxDatagramSize));
     this.minimumWindow = 2 * maxDatagramSize;
@@ -90,24 +109,23 @@ export class NewReno {
     this.bytesInFlight += bytes;
   }
 
-  /** Removes packets from flight without a congestion signal (discarded spaces, Retry). */
   onRemoved(bytes: number): void {
     this.bytesInFlight = Math.max(0, this.bytesInFlight - bytes);
   }
 
-  onAcked(packet: SentPacket): void {
+  onAcked(packet: SentPacket, now: number, smoothedRtt: number): void {
     this.onRemoved(packet.size);
     // §7.3.2: no growth during recovery for packets sent before it began.
     if (packet.timeSent <= this.recoveryStartTime) return;
     if (this.congestionWindow < this.slowStartThreshold) this.congestionWindow += packet.size;
-    else this.congestionWindow += (this.maxDatagramSize * packet.size) / this.congestionWindow;
+    else this.congestionAvoidance(packet, now, smoothedRtt);
   }
 
   /** §7.3.2: one window reduction per round trip: losses of packets sent before recovery began are ignored. */
   onCongestionEvent(timeSent: number, now: number): void {
     if (timeSent <= this.recoveryStartTime) return;
     this.recoveryStartTime = now;
-    this.slowStartThreshold = Math.max(this.congestionWindow / 2, this.minimumWindow);
+    this.slowStartThreshold = Math.max(this.reducedWindow(), this.minimumWindow);
     this.congestionWindow = this.slowStartThreshold;
   }
 
@@ -115,6 +133,21 @@ export class NewReno {
   onPersistentCongestion(): void {
     this.congestionWindow = this.minimumWindow;
     this.recoveryStartTime = Number.NEGATIVE_INFINITY;
+  }
+
+  protected abstract congestionAvoidance(packet: SentPacket, now: number, smoothedRtt: number): void;
+  /** The window after a congestion event (before the minimum-window floor). */
+  protected abstract reducedWindow(): number;
+}
+
+/** RFC 9002 §7 / Appendix B: NewReno: one datagram per window acknowledged, half the window on loss. */
+export class NewReno extends WindowedController {
+  protected congestionAvoidance(packet: SentPacket): void {
+    this.congestionWindow += (this.maxDatagramSize * packet.size) / this.congestionWindow;
+  }
+
+  protected reducedWindow(): number {
+    return this.congestionWindow / 2;
   }
 }
 

@@ -29,6 +29,7 @@ export interface QuicServerOptions {
    */
   staticKey?: Uint8Array;
   keyLog?: (line: string) => void;
+  congestionControl?: 'newreno' | 'cubic';
 }
 
 export type DemuxResult =
@@ -160,6 +161,7 @@ export class QuicServerDemux {
       ...(validated ? { retrySourceConnectionId: validated.retrySourceCid, addressValidated: true } : {}),
       statelessResetToken: (cid) => this.statelessResetToken(cid),
       ...(this.options.keyLog ? { keyLog: this.options.keyLog } : {}),
+      ...(this.options.congestionControl ? { congestionControl: this.options.congestionControl } : {}),
     });
     const tracked: Tracked = { connection, addressKey, routes: new Set(), handshaking: true };
     this.tracked.set(connection, tracked);

@@ -123,6 +123,7 @@ export interface PairOptions {
   serverLimits?: Partial<QuicLimits>;
   clientTls?: FakeTlsOptions;
   serverTls?: FakeTlsOptions;
+  congestionControl?: 'newreno' | 'cubic';
   /** Real TLS engines instead of the fake: factories given each side's encoded transport parameters. */
   tls?: { client: (tp: Uint8Array) => QuicTls; server: (tp: Uint8Array) => QuicTls };
 }
@@ -152,10 +153,12 @@ export class Pair {
     const odcid = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
     this.client = new QuicConnection({
       role: 'client', crypto: nodeCrypto, remote: SERVER_ADDRESS, now: this.now, originalDestinationConnectionId: odcid,
+      congestionControl: options.congestionControl ?? 'newreno',
       limits: options.clientLimits, tls: options.tls?.client ?? ((tp) => new FakeTlsClient(tp, options.clientTls ?? {})),
     });
     this.server = new QuicConnection({
       role: 'server', crypto: nodeCrypto, remote: CLIENT_ADDRESS, now: this.now, originalDestinationConnectionId: odcid,
+      congestionControl: options.congestionControl ?? 'newreno',
       limits: options.serverLimits, tls: options.tls?.server ?? ((tp) => new FakeTlsServer(tp, options.serverTls ?? {})),
     });
   }
