@@ -133,6 +133,7 @@ export class QuicConnection {
   private token: Uint8Array;
   private retryReceived = false;
   private receivedFromPeer = false;
+  private datagramAuthenticated = false;
 
   // Handshake.
   private handshakeComplete = false;
@@ -290,10 +291,22 @@ export class QuicConnection {
   receiveDatagram(data: Uint8Array, remote: PathAddress, now: number): void {
     this.now = Math.max(this.now, now);
     if (this.state === 'closed' || this.state === 'draining') return;
+    if (this.state === 'closing') {
+      // RFC 9000 §10.2.1: in the closing state, answer incoming packets with CONNECTION_CLOSE (at most one per
+      // datagram received, so the reply never amplifies) and process nothing else.
+      this.closeSendPending = true;
+      if (sameAddress(remote, this.path.remote)) this.path.bytesReceived += data.byteLength;
+      return;
+    }
+    this.datagramAuthenticated = false;
     try {
       this.processDatagram(data, remote);
     } catch (error) {
       this.closeOnError(error);
+    } finally {
+      // RFC 9000 §8.1: bytes of datagrams that carried an authenticated packet raise the amplification budget,
+      // including the one whose packet made us close (the close must still be sendable).
+      if (this.datagramAuthenticated && sameAddress(remote, this.path.remote)) this.path.bytesReceived += data.byteLength;
     }
   }
 
@@ -525,12 +538,7 @@ export class QuicConnection {
       if (this.state !== 'handshake' && this.state !== 'established') break;
     }
     if (processedAny) this.replayEarlyPackets();
-    if (!processedAny) {
-      this.checkStatelessReset(data);
-      return;
-    }
-    if (sameAddress(remote, this.path.remote)) this.path.bytesReceived += data.byteLength;
-    if (this.state === 'closing') this.closeSendPending = true;
+    else this.checkStatelessReset(data);
   }
 
   /** Processes buffered packets whose keys have become available since they arrived. */
@@ -583,6 +591,7 @@ export class QuicConnection {
       ? this.openOneRtt(unmasked.header, ciphertext, unmasked.packetNumber, unmasked.firstByte)
       : space.read.packet.open(unmasked.header, ciphertext, unmasked.packetNumber);
     if (payload === null) return false;
+    this.datagramAuthenticated = true;
     // RFC 9000 §17.2/§17.3.1: reserved bits must be zero once protection is removed → PROTOCOL_VIOLATION.
     const reserved = header.longHeader ? unmasked.firstByte & 0x0c : unmasked.firstByte & 0x18;
     if (reserved !== 0) throw new QuicError(TransportError.PROTOCOL_VIOLATION, 'reserved header bits set');

@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Pair, patternBytes, StreamCollector, StreamWriter } from './support/harness.js';
+import { nodeCrypto } from '../../src/crypto/node.js';
+import { encodeRetry, encodeVersionNegotiation, parsePacketHeader } from '../../src/quic/packet.js';
+import { Pair, patternBytes, SERVER_ADDRESS, StreamCollector, StreamWriter } from './support/harness.js';
 
 const digest = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -201,4 +203,34 @@ test('writes to a stream the peer stopped are discarded; writes to streams never
   assert.equal(pair.server.sendStreamData(id, patternBytes(10, 3), true), true);
   assert.throws(() => pair.server.sendStreamData(id + 400, patternBytes(1, 1), false), /cannot send/);
   assert.throws(() => pair.client.sendStreamData(3, patternBytes(1, 1), false), /cannot send/);
+});
+
+test('a closing endpoint answers each incoming datagram with one CONNECTION_CLOSE and processes nothing else', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  const id = pair.client.openStream(false);
+  pair.server.close(0, 'done', true);
+  assert.equal(pair.server.datagramsToSend(pair.now).length, 1);
+  assert.equal(pair.server.datagramsToSend(pair.now).length, 0, 'nothing more until the peer sends again');
+  pair.client.sendStreamData(id, patternBytes(10, 1), true);
+  for (const { data } of pair.client.datagramsToSend(pair.now)) pair.server.receiveDatagram(data, pair.clientAddress, pair.now);
+  assert.equal(pair.server.pollEvents().filter((e) => e.type === 'streamOpened').length, 0);
+  assert.equal(pair.server.datagramsToSend(pair.now).length, 1);
+});
+
+test('client: Version Negotiation without v1 ends the attempt; one listing v1, or a Retry with a bad tag, is ignored', () => {
+  const listingV1 = new Pair();
+  const [first] = listingV1.client.datagramsToSend(listingV1.now);
+  const header = parsePacketHeader(first!.data, 0, 8);
+  listingV1.client.receiveDatagram(encodeVersionNegotiation(header.sourceCid, header.destinationCid, [1, 0x1a2a3a4a], 0), SERVER_ADDRESS, listingV1.now);
+  assert.equal(listingV1.client.pollEvents().length, 0);
+  listingV1.client.receiveDatagram(encodeRetry(nodeCrypto, header.sourceCid, patternBytes(8, 9), patternBytes(8, 8), patternBytes(20, 1)), SERVER_ADDRESS, listingV1.now);
+  assert.ok(listingV1.handshake(), 'the bad Retry changed nothing');
+
+  const other = new Pair();
+  other.client.datagramsToSend(other.now);
+  other.client.receiveDatagram(encodeVersionNegotiation(header.sourceCid, header.destinationCid, [0xff00001d], 0), SERVER_ADDRESS, other.now);
+  const ended = other.client.pollEvents().find((e) => e.type === 'connectionTerminated');
+  assert.equal(ended?.type === 'connectionTerminated' && ended.reason, 'version negotiation: no common version');
+  assert.ok(other.client.isClosed);
 });
