@@ -184,6 +184,12 @@ export class BufferWriter {
   finish(): Uint8Array {
     return this.bytes.subarray(0, this.position);
   }
+
+  /** Empties the writer for reuse (views returned by finish() before are overwritten by later writes). */
+  reset(): this {
+    this.position = 0;
+    return this;
+  }
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {

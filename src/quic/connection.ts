@@ -59,6 +59,7 @@ class PacketSpace {
   ackDeadline: number | undefined;
   readonly cryptoSend = new SendBuffer();
   readonly cryptoReceive = new ReassemblyBuffer();
+  readonly payloadWriter = new BufferWriter(1500);
 
   constructor(readonly name: SpaceName, maxAckRanges: number) {
     this.received = new RangeSet(maxAckRanges);
@@ -100,6 +101,29 @@ interface PlainPacket {
   padDatagram: boolean;
 }
 
+/** The frames of one packet being built: its payload writer, what to remember for loss recovery, and flags. */
+class PacketContents {
+  readonly frames: SentFrameRecord[] = [];
+  ackEliciting = false;
+  padDatagram = false;
+
+  constructor(
+    readonly payload: BufferWriter,
+    private readonly capacity: number,
+  ) {}
+
+  room(): number {
+    return this.capacity - this.payload.length;
+  }
+
+  add(frame: Frame, record?: SentFrameRecord): void {
+    encodeFrame(this.payload, frame);
+    if (record) this.frames.push(record);
+    if (isAckEliciting(frame)) this.ackEliciting = true;
+    if (frame.type === 'pathChallenge' || frame.type === 'pathResponse') this.padDatagram = true;
+  }
+}
+
 type State = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 
 /** RFC 9001 §6.6: AES-GCM confidentiality limit is 2^23 packets per key; update keys well before it. */
@@ -118,6 +142,8 @@ export class QuicConnection {
   private readonly cidLength: number;
   private readonly spaces: Record<SpaceName, PacketSpace>;
   private readonly events: QuicEvent[] = [];
+  /** Scratch space for packet headers (protectPacket copies the header out before the next one is written). */
+  private readonly headerWriter = new BufferWriter(64);
   private state: State = 'handshake';
   private now: number;
 
@@ -1384,129 +1410,121 @@ export class QuicConnection {
     const headerLength = this.headerLength(space, pnLength);
     const capacity = maxSize - headerLength - AEAD_TAG_LENGTH;
     if (capacity < 32) return undefined;
-    const payload = new BufferWriter(Math.min(capacity, 1500));
-    const frames: SentFrameRecord[] = [];
-    let ackEliciting = false;
-    let padDatagram = false;
-    const room = (): number => capacity - payload.length;
-    const add = (frame: Frame, record?: SentFrameRecord): void => {
-      encodeFrame(payload, frame);
-      if (record) frames.push(record);
-      if (isAckEliciting(frame)) ackEliciting = true;
-      if (frame.type === 'pathChallenge' || frame.type === 'pathResponse') padDatagram = true;
-    };
+    // One reusable payload writer per space: a datagram holds at most one packet per space, and each datagram is
+    // sealed before the next is built (allocating fresh buffers per packet showed up in profiles).
+    const b = new PacketContents(space.payloadWriter.reset(), capacity);
 
     // ACK first (never congestion controlled, RFC 9002 §7).
     let ackAdded = false;
     const ackDue = space.ackPending && space.ackDeadline !== undefined && space.ackDeadline <= this.now;
     if (space.ackPending && !space.received.isEmpty) {
       // Each extra range costs at most 16 bytes (two 8-byte varints) after a ≤ 25-byte head: cap the count to fit.
-      add(this.ackFrame(space, Math.max(1, Math.floor((room() - 25) / 16) + 1)));
+      b.add(this.ackFrame(space, Math.max(1, Math.floor((b.room() - 25) / 16) + 1)));
       ackAdded = true;
     }
     if (congestionAllowed) {
-      if (space.name === 'application') this.addControlFrames(add, room);
+      if (space.name === 'application') this.addControlFrames(b);
       // CRYPTO.
-      while (space.cryptoSend.hasPending && room() > 16) {
-        const chunk = space.cryptoSend.nextChunk(room() - cryptoFrameOverhead(space.cryptoSend.writtenEnd, room()), Number.MAX_SAFE_INTEGER);
+      while (space.cryptoSend.hasPending && b.room() > 16) {
+        const chunk = space.cryptoSend.nextChunk(b.room() - cryptoFrameOverhead(space.cryptoSend.writtenEnd, b.room()), Number.MAX_SAFE_INTEGER);
         if (chunk === undefined) break;
-        add({ type: 'crypto', offset: chunk.offset, data: chunk.data }, { kind: 'crypto', offset: chunk.offset, length: chunk.data.byteLength });
+        b.add({ type: 'crypto', offset: chunk.offset, data: chunk.data }, { kind: 'crypto', offset: chunk.offset, length: chunk.data.byteLength });
       }
-      if (space.name === 'application' && this.handshakeComplete) this.addStreamFrames(add, room);
-      if (space.probes > 0 && !ackEliciting && room() > 1) add({ type: 'ping' });
+      if (space.name === 'application' && this.handshakeComplete) this.addStreamFrames(b);
+      if (space.probes > 0 && !b.ackEliciting && b.room() > 1) b.add({ type: 'ping' });
     }
-    if (!ackAdded && !ackEliciting) return undefined;
+    if (!ackAdded && !b.ackEliciting) return undefined;
     // An ACK alone is sent only when due (not merely because something else was due in another space).
-    if (!ackEliciting && ackAdded && !ackDue) return undefined;
+    if (!b.ackEliciting && ackAdded && !ackDue) return undefined;
     if (ackAdded) {
       space.ackPending = false;
       space.ackElicitingSinceAck = 0;
       space.ackDeadline = undefined;
     }
-    if (space.probes > 0 && ackEliciting) space.probes--;
-    if (space.name === 'initial' && (this.role === 'client' || ackEliciting)) padDatagram = true;
+    if (space.probes > 0 && b.ackEliciting) space.probes--;
+    if (space.name === 'initial' && (this.role === 'client' || b.ackEliciting)) b.padDatagram = true;
     // RFC 9001 §5.4.2: enough payload for the header-protection sample.
-    while (pnLength + payload.length < 4) payload.uint8(0);
+    while (pnLength + b.payload.length < 4) b.payload.uint8(0);
     space.nextPacketNumber++;
-    return { space, packetNumber, pnLength, headerLength, payload, frames, ackEliciting, padDatagram };
+    return { space, packetNumber, pnLength, headerLength, payload: b.payload, frames: b.frames, ackEliciting: b.ackEliciting, padDatagram: b.padDatagram };
   }
 
-  private addControlFrames(add: (frame: Frame, record?: SentFrameRecord) => void, room: () => number): void {
-    if (this.handshakeDonePending && room() > 1) {
+  private addControlFrames(b: PacketContents): void {
+    if (this.handshakeDonePending && b.room() > 1) {
       this.handshakeDonePending = false;
-      add({ type: 'handshakeDone' }, { kind: 'handshakeDone' });
+      b.add({ type: 'handshakeDone' }, { kind: 'handshakeDone' });
     }
-    if (this.path.challengePending && this.path.challenge && room() > 9) {
+    if (this.path.challengePending && this.path.challenge && b.room() > 9) {
       this.path.challengePending = false;
-      add({ type: 'pathChallenge', data: this.path.challenge });
+      b.add({ type: 'pathChallenge', data: this.path.challenge });
     }
-    for (let i = 0; i < this.pathResponses.length && room() > 9; ) {
+    for (let i = 0; i < this.pathResponses.length && b.room() > 9; ) {
       const response = this.pathResponses[i]!;
       if (!sameAddress(response.remote, this.path.remote)) {
         i++;
         continue;
       }
       this.pathResponses.splice(i, 1);
-      add({ type: 'pathResponse', data: response.data });
+      b.add({ type: 'pathResponse', data: response.data });
     }
     for (const sequence of this.peerCids.pendingRetire) {
-      if (room() < 10) break;
-      add({ type: 'retireConnectionId', sequence }, { kind: 'retireConnectionId', sequence });
+      if (b.room() < 10) break;
+      b.add({ type: 'retireConnectionId', sequence }, { kind: 'retireConnectionId', sequence });
     }
     for (const entry of this.localCids.active.values()) {
-      if (!entry.pending || room() < 45) continue;
+      if (!entry.pending || b.room() < 45) continue;
       entry.pending = false;
-      add(
+      b.add(
         { type: 'newConnectionId', sequence: entry.sequence, retirePriorTo: this.localCids.retirePriorTo, connectionId: entry.cid, resetToken: entry.resetToken },
         { kind: 'newConnectionId', sequence: entry.sequence },
       );
     }
-    if (this.maxDataPending && room() > 9) {
+    if (this.maxDataPending && b.room() > 9) {
       this.maxDataPending = false;
-      add({ type: 'maxData', maximum: this.receiveWindow.advance(this.now, this.rtt.smoothed) }, { kind: 'maxData' });
+      b.add({ type: 'maxData', maximum: this.receiveWindow.advance(this.now, this.rtt.smoothed) }, { kind: 'maxData' });
     }
     for (const kind of ['bidi', 'uni'] as const) {
-      if (this.maxStreamsPending[kind] && room() > 9) {
+      if (this.maxStreamsPending[kind] && b.room() > 9) {
         this.maxStreamsPending[kind] = false;
-        add({ type: 'maxStreams', bidirectional: kind === 'bidi', maximum: this.localMaxStreams[kind] }, { kind: 'maxStreams', bidirectional: kind === 'bidi' });
+        b.add({ type: 'maxStreams', bidirectional: kind === 'bidi', maximum: this.localMaxStreams[kind] }, { kind: 'maxStreams', bidirectional: kind === 'bidi' });
       }
     }
     for (const kind of ['bidi', 'uni'] as const) {
-      if (this.streamsBlockedPending[kind] && room() > 9) {
+      if (this.streamsBlockedPending[kind] && b.room() > 9) {
         this.streamsBlockedPending[kind] = false;
-        add({ type: 'streamsBlocked', bidirectional: kind === 'bidi', limit: this.peerMaxStreams[kind] });
+        b.add({ type: 'streamsBlocked', bidirectional: kind === 'bidi', limit: this.peerMaxStreams[kind] });
       }
     }
-    if (this.dataBlockedPending && room() > 9) {
+    if (this.dataBlockedPending && b.room() > 9) {
       this.dataBlockedPending = false;
-      add({ type: 'dataBlocked', limit: this.peerMaxData }, { kind: 'dataBlocked' });
+      b.add({ type: 'dataBlocked', limit: this.peerMaxData }, { kind: 'dataBlocked' });
     }
     for (const id of [...this.controlPending]) {
-      if (room() < 30) break;
+      if (b.room() < 30) break;
       this.controlPending.delete(id);
       const stream = this.streams.get(id);
       if (stream === undefined) continue;
       if (stream.resetPending) {
         stream.resetPending = false;
-        add({ type: 'resetStream', streamId: id, code: stream.resetCode!, finalSize: stream.send.highestSent }, { kind: 'resetStream', streamId: id });
+        b.add({ type: 'resetStream', streamId: id, code: stream.resetCode!, finalSize: stream.send.highestSent }, { kind: 'resetStream', streamId: id });
       }
       if (stream.stopSendingPending) {
         stream.stopSendingPending = false;
-        add({ type: 'stopSending', streamId: id, code: stream.stopSendingCode! }, { kind: 'stopSending', streamId: id });
+        b.add({ type: 'stopSending', streamId: id, code: stream.stopSendingCode! }, { kind: 'stopSending', streamId: id });
       }
       if (stream.maxStreamDataPending) {
         stream.maxStreamDataPending = false;
         if (stream.finalSize === undefined && !stream.stopped) {
-          add({ type: 'maxStreamData', streamId: id, maximum: stream.receiveWindow.advance(this.now, this.rtt.smoothed) }, { kind: 'maxStreamData', streamId: id });
+          b.add({ type: 'maxStreamData', streamId: id, maximum: stream.receiveWindow.advance(this.now, this.rtt.smoothed) }, { kind: 'maxStreamData', streamId: id });
         }
       }
       this.maybeCloseStream(stream);
     }
   }
 
-  private addStreamFrames(add: (frame: Frame, record?: SentFrameRecord) => void, room: () => number): void {
+  private addStreamFrames(b: PacketContents): void {
     for (const id of [...this.sendable]) {
-      if (room() < 24) return;
+      if (b.room() < 24) return;
       const stream = this.streams.get(id);
       if (stream === undefined || stream.resetCode !== undefined) {
         this.sendable.delete(id);
@@ -1514,9 +1532,9 @@ export class QuicConnection {
       }
       const connectionCredit = this.peerMaxData - this.dataSent;
       const maxOffset = Math.min(stream.peerMaxStreamData, stream.send.highestSent + Math.max(0, connectionCredit));
-      const overhead = streamFrameOverhead(id, stream.send.writtenEnd, room());
+      const overhead = streamFrameOverhead(id, stream.send.writtenEnd, b.room());
       const before = stream.send.highestSent;
-      const chunk = stream.send.nextChunk(room() - overhead, maxOffset);
+      const chunk = stream.send.nextChunk(b.room() - overhead, maxOffset);
       if (chunk === undefined) {
         if (connectionCredit <= 0 && this.dataBlockedSentAt !== this.peerMaxData) {
           // RFC 9000 §4.1: tell the peer we are blocked by its connection limit (once per limit).
@@ -1527,7 +1545,7 @@ export class QuicConnection {
         continue;
       }
       this.dataSent += stream.send.highestSent - before;
-      add({ type: 'stream', streamId: id, offset: chunk.offset, data: chunk.data, fin: chunk.fin }, {
+      b.add({ type: 'stream', streamId: id, offset: chunk.offset, data: chunk.data, fin: chunk.fin }, {
         kind: 'stream', streamId: id, offset: chunk.offset, length: chunk.data.byteLength, fin: chunk.fin,
       });
       // Round robin: a stream that sent goes to the back of the queue.
@@ -1552,12 +1570,12 @@ export class QuicConnection {
     const dcid = this.peerCids.current?.cid ?? this.initialDestinationCid;
     let header: { header: Uint8Array; pnOffset: number };
     if (space.name === 'application') {
-      header = encodeShortHeader(dcid, packet.packetNumber, packet.pnLength, this.writeKeyPhase);
+      header = encodeShortHeader(dcid, packet.packetNumber, packet.pnLength, this.writeKeyPhase, this.headerWriter);
       this.packetsInWritePhase++;
     } else {
       const scid = this.localCids.active.get(0)?.cid ?? this.localConnectionIds[0]!;
       const token = space.name === 'initial' && this.role === 'client' ? this.token : new Uint8Array(0);
-      header = encodeLongHeader(space.name, dcid, scid, token, packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH);
+      header = encodeLongHeader(space.name, dcid, scid, token, packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH, this.headerWriter);
     }
     const sealed = protectPacket(space.write!, header.header, header.pnOffset, packet.payload.finish(), packet.packetNumber);
     const inFlight = packet.ackEliciting || packet.padDatagram;

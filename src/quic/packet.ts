@@ -209,8 +209,9 @@ export function encodeLongHeader(
   packetNumber: number,
   pnLength: 1 | 2 | 3 | 4,
   lengthField: number,
+  writer = new BufferWriter(32 + destinationCid.byteLength + sourceCid.byteLength + token.byteLength),
 ): { header: Uint8Array; pnOffset: number } {
-  const writer = new BufferWriter(32 + destinationCid.byteLength + sourceCid.byteLength + token.byteLength);
+  writer.reset();
   writer.uint8(0xc0 | (longTypeBits(type) << 4) | (pnLength - 1)).uint32(QUIC_VERSION_1);
   writer.uint8(destinationCid.byteLength).raw(destinationCid);
   writer.uint8(sourceCid.byteLength).raw(sourceCid);
@@ -228,8 +229,9 @@ export function encodeShortHeader(
   packetNumber: number,
   pnLength: 1 | 2 | 3 | 4,
   keyPhase: number,
+  writer = new BufferWriter(8 + destinationCid.byteLength),
 ): { header: Uint8Array; pnOffset: number } {
-  const writer = new BufferWriter(8 + destinationCid.byteLength);
+  writer.reset();
   writer.uint8(0x40 | ((keyPhase & 1) << 2) | (pnLength - 1)).raw(destinationCid);
   const pnOffset = writer.length;
   writePacketNumber(writer, packetNumber, pnLength);
