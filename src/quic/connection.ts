@@ -129,6 +129,12 @@ type State = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 /** RFC 9001 §6.6: AES-GCM confidentiality limit is 2^23 packets per key; update keys well before it. */
 const KEY_UPDATE_PACKET_THRESHOLD = 2 ** 22;
 const MAX_DATAGRAMS_PER_CALL = 1000;
+/**
+ * Smallest room worth building a packet in: a long header with two 20-byte CIDs (53 bytes), the AEAD tag and the
+ * 32-byte minimum payload buildPacket asks for all fit. Below it nothing is sent, so ACK deadlines are not armed
+ * either (a deadline we cannot act on would make a driver spin).
+ */
+const MIN_SEND_BUDGET = 128;
 const MAX_PENDING_PATH_RESPONSES = 4;
 /** Packets kept while their keys are not yet available (a Handshake packet overtaking the Initial before it). */
 const MAX_BUFFERED_EARLY_PACKETS = 8;
@@ -376,7 +382,7 @@ export class QuicConnection {
     consider(this.lossDetectionTimer);
     consider(this.pacingDeadline);
     // An ACK the amplification limit keeps us from sending is no reason to wake up.
-    if (this.amplificationBudget() >= 64) {
+    if (this.amplificationBudget() >= MIN_SEND_BUDGET) {
       for (const name of SPACE_NAMES) if (this.spaces[name].ackPending) consider(this.spaces[name].ackDeadline);
     }
     consider(this.path.challengeDeadline);
@@ -1347,7 +1353,7 @@ export class QuicConnection {
 
   private buildDatagram(): Uint8Array | undefined {
     const budget = Math.min(this.limits.maxDatagramSize, this.amplificationBudget());
-    if (budget < 64) return undefined;
+    if (budget < MIN_SEND_BUDGET) return undefined;
     const probing = SPACE_NAMES.some((name) => this.spaces[name].probes > 0);
     let congestionAllowed = probing || this.congestion.available > 0;
     if (congestionAllowed && !probing) {
@@ -1367,7 +1373,7 @@ export class QuicConnection {
       if (packet === undefined) continue;
       packets.push(packet);
       used += packet.headerLength + packet.payload.length + AEAD_TAG_LENGTH;
-      if (budget - used < 64) break;
+      if (budget - used < MIN_SEND_BUDGET) break;
     }
     if (packets.length === 0) return undefined;
     const datagram = this.finishDatagram(packets, used, budget);
