@@ -20,7 +20,7 @@ import type { PacketHeader } from './packet.js';
 import { AEAD_TAG_LENGTH, directionKeys, initialKeys, PacketKey, protectPacket, removeHeaderProtection } from './protection.js';
 import type { DirectionKeys } from './protection.js';
 import { RangeSet } from './rangeset.js';
-import { GRANULARITY, INITIAL_RTT, isPersistentCongestion, NewReno, PACKET_THRESHOLD, Pacer, RttEstimator } from './recovery.js';
+import { INITIAL_RTT, isPersistentCongestion, NewReno, PACKET_THRESHOLD, Pacer, RttEstimator } from './recovery.js';
 import type { CongestionController, SentFrameRecord, SentPacket } from './recovery.js';
 import { Cubic } from './cubic.js';
 import { ReassemblyBuffer } from './reassembly.js';

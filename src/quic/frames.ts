@@ -304,13 +304,6 @@ export function encodeFrame(writer: BufferWriter, frame: Frame): void {
   }
 }
 
-/** Encoded size of a frame (used by the packet builder to decide what fits). */
-export function frameSize(frame: Frame): number {
-  const writer = new BufferWriter(64);
-  encodeFrame(writer, frame);
-  return writer.length;
-}
-
 /** Bytes a STREAM frame header takes before its data (type, id, offset, length). */
 export function streamFrameOverhead(streamId: number, offset: number, length: number): number {
   return 1 + varintLength(streamId) + varintLength(offset) + varintLength(length);
