@@ -99,6 +99,8 @@ interface PlainPacket {
   frames: SentFrameRecord[];
   ackEliciting: boolean;
   padDatagram: boolean;
+  /** Sent as a 0-RTT long-header packet under the early key (client, before 1-RTT keys). */
+  zeroRtt?: boolean;
 }
 
 /** The frames of one packet being built: its payload writer, what to remember for loss recovery, and flags. */
@@ -199,7 +201,11 @@ export class QuicConnection {
   private path: Path;
   private previousPath: Path | undefined;
   private readonly pathResponses: { data: Uint8Array; remote: PathAddress }[] = [];
-  private readonly earlyPackets: { packet: Uint8Array; remote: PathAddress; space: SpaceName }[] = [];
+  private readonly earlyPackets: { packet: Uint8Array; remote: PathAddress; space: SpaceName; zeroRtt: boolean }[] = [];
+  // 0-RTT (RFC 9001 §4.6): the server's read key, the client's write key, and the packets sent under it.
+  private earlyRead: DirectionKeys | undefined;
+  private earlyWrite: DirectionKeys | undefined;
+  private readonly zeroRttSent = new Set<number>();
 
   // Flow control and streams.
   private readonly receiveWindow: ReceiveWindow;
@@ -578,7 +584,7 @@ export class QuicConnection {
     for (let i = 0; i < this.earlyPackets.length; ) {
       const early = this.earlyPackets[i]!;
       const space = this.spaces[early.space];
-      if (space.read === undefined && !space.discarded) {
+      if ((early.zeroRtt ? this.earlyRead === undefined && !this.handshakeComplete : space.read === undefined) && !space.discarded) {
         i++;
         continue;
       }
@@ -605,23 +611,27 @@ export class QuicConnection {
       this.onRetry(data, header);
       return false;
     }
-    if (header.type === 'zeroRtt') return false; // No 0-RTT keys: RFC 9001 §4.6.2 lets a server drop them.
+    const zeroRtt = header.type === 'zeroRtt';
+    // 0-RTT goes client → server only, and only until the handshake completes (RFC 9001 §4.9.3: the server may
+    // then drop it; the client resends whatever went unacknowledged in 1-RTT).
+    if (zeroRtt && (this.role === 'client' || this.handshakeComplete)) return false;
     if (!this.destinationCidIsOurs(header)) return false;
     const space = this.spaces[header.type === 'initial' ? 'initial' : header.type === 'handshake' ? 'handshake' : 'application'];
     if (space.discarded) return false;
-    if (space.read === undefined) {
+    const keys = zeroRtt ? this.earlyRead : space.read;
+    if (keys === undefined) {
       // RFC 9001 §5.7: a packet can arrive before the keys to read it; keep a few and retry once keys arrive.
       if (space.name !== 'initial' && this.earlyPackets.length < MAX_BUFFERED_EARLY_PACKETS) {
-        this.earlyPackets.push({ packet: data.slice(start, header.packetEnd), remote, space: space.name });
+        this.earlyPackets.push({ packet: data.slice(start, header.packetEnd), remote, space: space.name, zeroRtt });
       }
       return false;
     }
-    const unmasked = removeHeaderProtection(space.read.hp, data, start, header.pnOffset, header.packetEnd, space.largestReceived);
+    const unmasked = removeHeaderProtection(keys.hp, data, start, header.pnOffset, header.packetEnd, space.largestReceived);
     if (unmasked === null) return false;
     const ciphertext = data.subarray(header.pnOffset + unmasked.pnLength, header.packetEnd);
-    const payload = space.name === 'application'
+    const payload = space.name === 'application' && !zeroRtt
       ? this.openOneRtt(unmasked.header, ciphertext, unmasked.packetNumber, unmasked.firstByte)
-      : space.read.packet.open(unmasked.header, ciphertext, unmasked.packetNumber);
+      : keys.packet.open(unmasked.header, ciphertext, unmasked.packetNumber);
     if (payload === null) return false;
     this.datagramAuthenticated = true;
     // RFC 9000 §17.2/§17.3.1: reserved bits must be zero once protection is removed → PROTOCOL_VIOLATION.
@@ -655,6 +665,7 @@ export class QuicConnection {
       this.path.validated = true;
       this.discardSpace(this.spaces.initial);
     }
+    if (space.name === 'application' && !zeroRtt) this.earlyRead = undefined;
     this.resetIdleTimer();
     this.ackElicitingSentSinceReceive = false;
     if (space.name === 'application' && nonProbing && isLargest && !sameAddress(remote, this.path.remote)) this.migrateTo(remote);
@@ -807,7 +818,12 @@ export class QuicConnection {
           this.spaces[event.level].cryptoSend.write(event.data, false);
           break;
         case 'keysReady': {
-          if (event.level === 'early') break; // 0-RTT is not offered or accepted.
+          if (event.level === 'early') {
+            const early = directionKeys(this.crypto, event.suite, event.secret);
+            if (event.direction === 'read') this.earlyRead = early;
+            else this.earlyWrite = early;
+            break;
+          }
           const space = this.spaces[event.level];
           const keys = directionKeys(this.crypto, event.suite, event.secret);
           if (event.direction === 'read') {
@@ -822,11 +838,14 @@ export class QuicConnection {
           this.applyPeerParameters(event.data);
           break;
         case 'handshakeComplete':
+          if (this.role === 'client') this.endZeroRtt(event.earlyDataAccepted);
           this.onHandshakeComplete(event.alpn, event.serverName, event.resumed);
           break;
-        case 'sessionTicket':
         case 'rememberedTransportParameters':
-          break; // 0-RTT and resumption state belong to the application; the transport offers no 0-RTT.
+          this.applyRememberedParameters(event.data);
+          break;
+        case 'sessionTicket':
+          break; // resumption state belongs to the application
         case 'keyLog':
           this.keyLog?.(event.line);
           break;
@@ -854,6 +873,33 @@ export class QuicConnection {
     // RFC 9000 §10.1: the effective idle timeout is the minimum of both, when both are set.
     if (parameters.maxIdleTimeout > 0) this.idleTimeout = this.idleTimeout > 0 ? Math.min(this.idleTimeout, parameters.maxIdleTimeout) : parameters.maxIdleTimeout;
     if (parameters.statelessResetToken) this.peerCids.setInitialResetToken(parameters.statelessResetToken);
+  }
+
+  /**
+   * Client attempting 0-RTT: the server's parameters from the earlier connection bound what it may send
+   * (RFC 9000 §7.4.1) until the real ones arrive in this handshake.
+   */
+  private applyRememberedParameters(data: Uint8Array): void {
+    const remembered = decodeTransportParameters(data, true);
+    this.peerParameters = { ...remembered, originalDestinationConnectionId: undefined, initialSourceConnectionId: undefined, retrySourceConnectionId: undefined, statelessResetToken: undefined, preferredAddress: undefined };
+    this.peerMaxData = remembered.initialMaxData;
+    this.peerMaxStreams = { bidi: remembered.initialMaxStreamsBidi, uni: remembered.initialMaxStreamsUni };
+  }
+
+  /** RFC 9001 §4.6.2: when the server rejected 0-RTT, everything sent in it is sent again in 1-RTT. */
+  private endZeroRtt(accepted: boolean): void {
+    this.earlyWrite = undefined;
+    if (accepted || this.zeroRttSent.size === 0) return;
+    const space = this.spaces.application;
+    for (const packetNumber of this.zeroRttSent) {
+      const packet = space.sent.get(packetNumber);
+      if (packet === undefined) continue;
+      space.sent.delete(packetNumber);
+      if (packet.ackEliciting) space.ackElicitingInFlight--;
+      if (packet.inFlight) this.congestion.onRemoved(packet.size);
+      this.onFramesLost(space, packet.frames);
+    }
+    this.zeroRttSent.clear();
   }
 
   private onHandshakeComplete(alpn: string, serverName: string | undefined, resumed: boolean): void {
@@ -1368,8 +1414,10 @@ export class QuicConnection {
     let used = 0;
     for (const name of SPACE_NAMES) {
       const space = this.spaces[name];
-      if (space.write === undefined || space.discarded) continue;
-      const packet = this.buildPacket(space, budget - used, congestionAllowed);
+      // Before 1-RTT keys, a client with 0-RTT keys sends application data in 0-RTT packets.
+      const zeroRtt = name === 'application' && space.write === undefined && this.earlyWrite !== undefined;
+      if ((space.write === undefined && !zeroRtt) || space.discarded) continue;
+      const packet = this.buildPacket(space, budget - used, congestionAllowed, zeroRtt);
       if (packet === undefined) continue;
       packets.push(packet);
       used += packet.headerLength + packet.payload.length + AEAD_TAG_LENGTH;
@@ -1400,9 +1448,9 @@ export class QuicConnection {
     return this.sendable.size > 0 || this.controlPending.size > 0 || this.maxDataPending || this.handshakeDonePending || SPACE_NAMES.some((n) => this.spaces[n].cryptoSend.hasPending);
   }
 
-  private headerLength(space: PacketSpace, pnLength: number): number {
+  private headerLength(space: PacketSpace, pnLength: number, zeroRtt = false): number {
     const dcid = this.peerCids.current?.cid ?? this.initialDestinationCid;
-    if (space.name === 'application') return 1 + dcid.byteLength + pnLength;
+    if (space.name === 'application' && !zeroRtt) return 1 + dcid.byteLength + pnLength;
     const scid = this.localCids.active.get(0)?.cid ?? this.localConnectionIds[0]!;
     const tokenLength = space.name === 'initial' ? (this.role === 'client' ? this.token.byteLength : 0) : -1;
     const tokenField = tokenLength < 0 ? 0 : (tokenLength < 64 ? 1 : 2) + tokenLength;
@@ -1410,10 +1458,10 @@ export class QuicConnection {
   }
 
   /** Fills one packet for a space with what is due, within maxSize bytes on the wire. */
-  private buildPacket(space: PacketSpace, maxSize: number, congestionAllowed: boolean): PlainPacket | undefined {
+  private buildPacket(space: PacketSpace, maxSize: number, congestionAllowed: boolean, zeroRtt = false): PlainPacket | undefined {
     const packetNumber = space.nextPacketNumber;
     const pnLength = packetNumberLength(packetNumber, space.largestAcked);
-    const headerLength = this.headerLength(space, pnLength);
+    const headerLength = this.headerLength(space, pnLength, zeroRtt);
     const capacity = maxSize - headerLength - AEAD_TAG_LENGTH;
     if (capacity < 32) return undefined;
     // One reusable payload writer per space: a datagram holds at most one packet per space, and each datagram is
@@ -1423,20 +1471,21 @@ export class QuicConnection {
     // ACK first (never congestion controlled, RFC 9002 §7).
     let ackAdded = false;
     const ackDue = space.ackPending && space.ackDeadline !== undefined && space.ackDeadline <= this.now;
-    if (space.ackPending && !space.received.isEmpty) {
+    // RFC 9000 §12.4: no ACK in 0-RTT packets.
+    if (space.ackPending && !space.received.isEmpty && !zeroRtt) {
       // Each extra range costs at most 16 bytes (two 8-byte varints) after a ≤ 25-byte head: cap the count to fit.
       b.add(this.ackFrame(space, Math.max(1, Math.floor((b.room() - 25) / 16) + 1)));
       ackAdded = true;
     }
     if (congestionAllowed) {
-      if (space.name === 'application') this.addControlFrames(b);
+      if (space.name === 'application' && !zeroRtt) this.addControlFrames(b);
       // CRYPTO.
       while (space.cryptoSend.hasPending && b.room() > 16) {
         const chunk = space.cryptoSend.nextChunk(b.room() - cryptoFrameOverhead(space.cryptoSend.writtenEnd, b.room()), Number.MAX_SAFE_INTEGER);
         if (chunk === undefined) break;
         b.add({ type: 'crypto', offset: chunk.offset, data: chunk.data }, { kind: 'crypto', offset: chunk.offset, length: chunk.data.byteLength });
       }
-      if (space.name === 'application' && this.handshakeComplete) this.addStreamFrames(b);
+      if (space.name === 'application' && (this.handshakeComplete || zeroRtt)) this.addStreamFrames(b);
       if (space.probes > 0 && !b.ackEliciting && b.room() > 1) b.add({ type: 'ping' });
     }
     if (!ackAdded && !b.ackEliciting) return undefined;
@@ -1452,7 +1501,7 @@ export class QuicConnection {
     // RFC 9001 §5.4.2: enough payload for the header-protection sample.
     while (pnLength + b.payload.length < 4) b.payload.uint8(0);
     space.nextPacketNumber++;
-    return { space, packetNumber, pnLength, headerLength, payload: b.payload, frames: b.frames, ackEliciting: b.ackEliciting, padDatagram: b.padDatagram };
+    return { space, packetNumber, pnLength, headerLength, payload: b.payload, frames: b.frames, ackEliciting: b.ackEliciting, padDatagram: b.padDatagram, zeroRtt };
   }
 
   private addControlFrames(b: PacketContents): void {
@@ -1575,7 +1624,12 @@ export class QuicConnection {
     const space = packet.space;
     const dcid = this.peerCids.current?.cid ?? this.initialDestinationCid;
     let header: { header: Uint8Array; pnOffset: number };
-    if (space.name === 'application') {
+    const keys = packet.zeroRtt ? this.earlyWrite! : space.write!;
+    if (packet.zeroRtt) {
+      const scid = this.localCids.active.get(0)?.cid ?? this.localConnectionIds[0]!;
+      header = encodeLongHeader('zeroRtt', dcid, scid, new Uint8Array(0), packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH, this.headerWriter);
+      this.zeroRttSent.add(packet.packetNumber);
+    } else if (space.name === 'application') {
       header = encodeShortHeader(dcid, packet.packetNumber, packet.pnLength, this.writeKeyPhase, this.headerWriter);
       this.packetsInWritePhase++;
     } else {
@@ -1583,7 +1637,7 @@ export class QuicConnection {
       const token = space.name === 'initial' && this.role === 'client' ? this.token : new Uint8Array(0);
       header = encodeLongHeader(space.name, dcid, scid, token, packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH, this.headerWriter);
     }
-    const sealed = protectPacket(space.write!, header.header, header.pnOffset, packet.payload.finish(), packet.packetNumber);
+    const sealed = protectPacket(keys, header.header, header.pnOffset, packet.payload.finish(), packet.packetNumber);
     const inFlight = packet.ackEliciting || packet.padDatagram;
     const record: SentPacket = { packetNumber: packet.packetNumber, timeSent: this.now, size: sealed.byteLength, ackEliciting: packet.ackEliciting, inFlight, frames: packet.frames };
     if (packet.ackEliciting || packet.frames.length > 0) space.sent.set(packet.packetNumber, record);

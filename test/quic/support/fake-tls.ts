@@ -23,6 +23,10 @@ export interface FakeTlsOptions {
   alert?: number;
   /** Leave out the transport parameters (the connection must fail the handshake). */
   omitTransportParameters?: boolean;
+  /** Client: attempt 0-RTT as if resuming a session whose server sent these transport parameters. */
+  earlyData?: { rememberedTransportParameters: Uint8Array };
+  /** Server: accept 0-RTT when the client attempts it. */
+  acceptEarlyData?: boolean;
   /** Replace the encoded transport parameters we send (to test the peer's validation). */
   rewriteTransportParameters?: (encoded: Uint8Array) => Uint8Array;
 }
@@ -92,12 +96,21 @@ abstract class FakeTlsBase implements QuicTls {
 }
 
 export class FakeTlsClient extends FakeTlsBase {
+  private earlyAccepted = false;
+
   start(): TlsEvent[] {
     this.clientRandom = randomBytes(32);
-    const body = new Uint8Array(32 + this.tpBody().byteLength);
-    body.set(this.clientRandom);
-    body.set(this.tpBody(), 32);
-    return [{ type: 'cryptoData', level: 'initial', data: message(CLIENT_HELLO, body) }];
+    const early = this.options.earlyData;
+    const body = new Uint8Array(1 + 32 + this.tpBody().byteLength);
+    body[0] = early ? 1 : 0;
+    body.set(this.clientRandom, 1);
+    body.set(this.tpBody(), 33);
+    const events: TlsEvent[] = [{ type: 'cryptoData', level: 'initial', data: message(CLIENT_HELLO, body) }];
+    if (early) {
+      events.push({ type: 'rememberedTransportParameters', data: early.rememberedTransportParameters });
+      events.push({ type: 'keysReady', level: 'early', direction: 'write', suite: this.suite, secret: secret('early', this.clientRandom, new Uint8Array(0)) });
+    }
+    return events;
   }
 
   receive(level: EncryptionLevel, data: Uint8Array): TlsEvent[] {
@@ -107,12 +120,13 @@ export class FakeTlsClient extends FakeTlsBase {
         this.serverRandom = body.slice(0, 32);
         events.push(...this.keys('handshake', true));
       } else if (level === 'handshake' && type === ENCRYPTED_EXTENSIONS) {
-        const length = (body[0]! << 8) | body[1]!;
-        if (length > 0) events.push({ type: 'peerTransportParameters', data: body.slice(2, 2 + length) });
+        this.earlyAccepted = body[0] === 1;
+        const length = (body[1]! << 8) | body[2]!;
+        if (length > 0) events.push({ type: 'peerTransportParameters', data: body.slice(3, 3 + length) });
       } else if (level === 'handshake' && type === FINISHED) {
         events.push(...this.keys('application', true));
         events.push({ type: 'cryptoData', level: 'handshake', data: message(FINISHED, new Uint8Array(32)) });
-        events.push({ type: 'handshakeComplete', alpn: this.options.alpn ?? 'h3', serverName: undefined, resumed: false, earlyDataAccepted: false });
+        events.push({ type: 'handshakeComplete', alpn: this.options.alpn ?? 'h3', serverName: undefined, resumed: this.options.earlyData !== undefined, earlyDataAccepted: this.earlyAccepted });
       } else {
         events.push({ type: 'alert', description: 10, reason: `unexpected message ${type} at ${level}` });
       }
@@ -122,26 +136,36 @@ export class FakeTlsClient extends FakeTlsBase {
 }
 
 export class FakeTlsServer extends FakeTlsBase {
+  private earlyAccepted = false;
+
   receive(level: EncryptionLevel, data: Uint8Array): TlsEvent[] {
     const events: TlsEvent[] = [];
-    for (const { type, body } of this.reader.push(level, data)) {
+    for (const { type, body: received } of this.reader.push(level, data)) {
+      let body = received;
       if (level === 'initial' && type === CLIENT_HELLO) {
+        const earlyAttempted = body[0] === 1;
+        body = body.subarray(1);
         this.clientRandom = body.slice(0, 32);
         this.serverRandom = randomBytes(32);
         if (this.options.alert !== undefined) return [{ type: 'alert', description: this.options.alert, reason: 'fake alert' }];
         if (body.byteLength > 32) events.push({ type: 'peerTransportParameters', data: body.slice(32) });
+        this.earlyAccepted = earlyAttempted && this.options.acceptEarlyData === true;
+        if (this.earlyAccepted) {
+          events.push({ type: 'keysReady', level: 'early', direction: 'read', suite: this.suite, secret: secret('early', this.clientRandom, new Uint8Array(0)) });
+        }
         events.push({ type: 'cryptoData', level: 'initial', data: message(SERVER_HELLO, this.serverRandom) });
         events.push(...this.keys('handshake', false));
         const tp = this.tpBody();
-        const extensions = new Uint8Array(2 + tp.byteLength + (this.options.certificateBytes ?? 600));
-        extensions[0] = tp.byteLength >>> 8;
-        extensions[1] = tp.byteLength & 0xff;
-        extensions.set(tp, 2);
+        const extensions = new Uint8Array(3 + tp.byteLength + (this.options.certificateBytes ?? 600));
+        extensions[0] = this.earlyAccepted ? 1 : 0;
+        extensions[1] = tp.byteLength >>> 8;
+        extensions[2] = tp.byteLength & 0xff;
+        extensions.set(tp, 3);
         events.push({ type: 'cryptoData', level: 'handshake', data: message(ENCRYPTED_EXTENSIONS, extensions) });
         events.push({ type: 'cryptoData', level: 'handshake', data: message(FINISHED, new Uint8Array(32)) });
         events.push(...this.keys('application', false));
       } else if (level === 'handshake' && type === FINISHED) {
-        events.push({ type: 'handshakeComplete', alpn: this.options.alpn ?? 'h3', serverName: 'localhost', resumed: false, earlyDataAccepted: false });
+        events.push({ type: 'handshakeComplete', alpn: this.options.alpn ?? 'h3', serverName: 'localhost', resumed: false, earlyDataAccepted: this.earlyAccepted });
       } else {
         events.push({ type: 'alert', description: 10, reason: `unexpected message ${type} at ${level}` });
       }
