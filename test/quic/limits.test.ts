@@ -1,0 +1,35 @@
+// Resource limits under hostile but authenticated peers: ACK-range tracking with gaps, CID retirement loops.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { injectFromClient, Pair } from './support/harness.js';
+
+test('a peer skipping every other packet number cannot grow the tracked ACK ranges beyond maxAckRanges', () => {
+  const pair = new Pair({ serverLimits: { maxAckRanges: 16 } });
+  assert.ok(pair.handshake());
+  const client = pair.client as unknown as { spaces: { application: { nextPacketNumber: number } } };
+  for (let i = 0; i < 500; i++) {
+    client.spaces.application.nextPacketNumber++; // leave a gap
+    injectFromClient(pair, [{ type: 'ping' }]);
+  }
+  const server = pair.server as unknown as { spaces: { application: { received: { length: number } } } };
+  assert.ok(server.spaces.application.received.length <= 16, `${server.spaces.application.received.length} ranges`);
+  assert.equal(pair.server.isClosed, false);
+  // The ACKs the server sends stay within one packet and the connection keeps working.
+  pair.run(() => false, 200);
+  assert.equal(pair.clientEvents.some((e) => e.type === 'connectionTerminated'), false);
+});
+
+test('retiring connection IDs in a loop stops yielding new ones after maxIssuedConnectionIds', () => {
+  const pair = new Pair({ serverLimits: { maxIssuedConnectionIds: 10, activeConnectionIdLimit: 4 }, clientLimits: { activeConnectionIdLimit: 4 } });
+  assert.ok(pair.handshake());
+  let issued = pair.serverEvents.filter((e) => e.type === 'connectionIdIssued').length;
+  assert.equal(issued, 3);
+  for (let sequence = 1; sequence < 30; sequence++) {
+    const events = injectFromClient(pair, [{ type: 'retireConnectionId', sequence }]);
+    issued += events.filter((e) => e.type === 'connectionIdIssued').length;
+    if (events.some((e) => e.type === 'connectionTerminated')) break;
+  }
+  // Sequence 0 plus nine more: ten CIDs over the connection's life, then no replacements.
+  assert.equal(issued, 9);
+  assert.ok(pair.server.localConnectionIds.length >= 1);
+});

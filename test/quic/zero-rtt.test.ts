@@ -1,0 +1,64 @@
+// 0-RTT (RFC 9001 §4.6): a resuming client sends its request in 0-RTT packets with the first flight; the server
+// accepts it before the handshake completes, or rejects it and the client resends in 1-RTT.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parsePacketHeader } from '../../src/quic/packet.js';
+import type { PacketType } from '../../src/quic/packet.js';
+import { DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters } from '../../src/quic/transport-parameters.js';
+import { CLIENT_ADDRESS, Pair, patternBytes, StreamCollector } from './support/harness.js';
+
+/** What the server said in the earlier connection the client resumes. */
+const REMEMBERED = encodeTransportParameters({
+  ...DEFAULT_TRANSPORT_PARAMETERS,
+  initialMaxData: 1 << 20,
+  initialMaxStreamDataBidiLocal: 1 << 19,
+  initialMaxStreamDataBidiRemote: 1 << 19,
+  initialMaxStreamDataUni: 1 << 19,
+  initialMaxStreamsBidi: 100,
+  initialMaxStreamsUni: 100,
+});
+
+function packetTypes(datagram: Uint8Array): PacketType[] {
+  const types: PacketType[] = [];
+  for (let offset = 0; offset < datagram.byteLength; ) {
+    const header = parsePacketHeader(datagram, offset, 8);
+    types.push(header.type);
+    offset = header.packetEnd;
+  }
+  return types;
+}
+
+function attempt(accept: boolean): { pair: Pair; firstFlightEvents: string[]; collector: StreamCollector; id: number } {
+  const pair = new Pair({ clientTls: { earlyData: { rememberedTransportParameters: REMEMBERED } }, serverTls: { acceptEarlyData: accept } });
+  const id = pair.client.openStream(false);
+  assert.equal(id, 0, 'the remembered limits allow opening a stream before the handshake');
+  pair.client.sendStreamData(id, patternBytes(3000, 1), true);
+  const first = pair.client.datagramsToSend(pair.now);
+  assert.deepEqual(packetTypes(first[0]!.data), ['initial', 'zeroRtt']);
+  assert.ok(first[0]!.data.byteLength >= 1200);
+  const firstFlightEvents: string[] = [];
+  const collector = new StreamCollector(pair.server);
+  for (const { data } of first) pair.server.receiveDatagram(data, CLIENT_ADDRESS, pair.now);
+  for (const event of pair.server.pollEvents()) {
+    firstFlightEvents.push(event.type);
+    collector.handle(event);
+  }
+  pair.onServerEvent = (event) => collector.handle(event);
+  return { pair, firstFlightEvents, collector, id };
+}
+
+test('0-RTT accepted: the request reaches the server with the client first flight, before the handshake completes', () => {
+  const { pair, firstFlightEvents, collector, id } = attempt(true);
+  assert.ok(firstFlightEvents.includes('streamData'), `first flight gave ${firstFlightEvents.join(', ')}`);
+  assert.equal(firstFlightEvents.includes('handshakeComplete'), false);
+  assert.ok(pair.run(() => collector.ended.has(id) && pair.serverEvents.some((e) => e.type === 'handshakeComplete')));
+  assert.deepEqual(collector.bytes(id), patternBytes(3000, 1));
+  assert.deepEqual(pair.clientEvents.find((e) => e.type === 'handshakeComplete'), { type: 'handshakeComplete', alpn: 'h3', resumed: true });
+});
+
+test('0-RTT rejected: the server drops it, and the client resends the data in 1-RTT after the handshake', () => {
+  const { pair, firstFlightEvents, collector, id } = attempt(false);
+  assert.equal(firstFlightEvents.includes('streamData'), false);
+  assert.ok(pair.run(() => collector.ended.has(id)));
+  assert.deepEqual(collector.bytes(id), patternBytes(3000, 1));
+});
