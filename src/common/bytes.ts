@@ -52,3 +52,10 @@ export class ByteQueue {
     return out;
   }
 }
+
+/** Byte-wise equality (not constant-time: use the crypto provider's timingSafeEqual for secrets). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -4,6 +4,7 @@
  * The connection's receive path parses frames inline for speed; `decodeFramePayload` here implements the same
  * size and padding rules independently, so the two can be tested against each other.
  */
+import { concatBytes } from '../common/bytes.js';
 import { ErrorCode, FrameType, SettingId } from './types.js';
 
 export const FRAME_HEADER_LENGTH = 9;
@@ -278,22 +279,11 @@ function u32be(value: number): Uint8Array {
   return new Uint8Array([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** Wraps `body` with RFC 9113 §6.1 padding: Pad Length octet + body + padLength zero octets. */
 function padded(body: Uint8Array, padLength: number | undefined): { payload: Uint8Array; flag: number } {
   if (padLength === undefined) return { payload: body, flag: 0 };
-  return { payload: concat([new Uint8Array([padLength]), body, new Uint8Array(padLength)]), flag: FLAG_PADDED };
+  return { payload: concatBytes([new Uint8Array([padLength]), body, new Uint8Array(padLength)]), flag: FLAG_PADDED };
 }
 
 export interface PriorityFields {
@@ -306,7 +296,7 @@ export interface PriorityFields {
 function priorityBytes(p: PriorityFields): Uint8Array {
   const out = u32be(p.dependency & MAX_WINDOW_SIZE);
   if (p.exclusive) out[0]! |= 0x80;
-  return concat([out, new Uint8Array([(p.weight - 1) & 0xff])]);
+  return concatBytes([out, new Uint8Array([(p.weight - 1) & 0xff])]);
 }
 
 export function encodeDataFrame(
@@ -326,7 +316,7 @@ export function encodeHeadersFrame(
   let body = block;
   let flags = 0;
   if (options.priority) {
-    body = concat([priorityBytes(options.priority), block]);
+    body = concatBytes([priorityBytes(options.priority), block]);
     flags |= FLAG_PRIORITY;
   }
   const { payload, flag } = padded(body, options.padLength);
@@ -364,7 +354,7 @@ export function encodePushPromiseFrame(
   block: Uint8Array,
   options: { endHeaders?: boolean; padLength?: number } = {},
 ): Uint8Array {
-  const { payload, flag } = padded(concat([u32be(promisedStreamId & MAX_WINDOW_SIZE), block]), options.padLength);
+  const { payload, flag } = padded(concatBytes([u32be(promisedStreamId & MAX_WINDOW_SIZE), block]), options.padLength);
   return encodeFrame(
     FrameType.PUSH_PROMISE,
     flag | ((options.endHeaders ?? true) ? FLAG_END_HEADERS : 0),
@@ -378,7 +368,7 @@ export function encodePingFrame(opaque: Uint8Array = new Uint8Array(8), ack = fa
 }
 
 export function encodeGoawayFrame(lastStreamId: number, code: number, debugData = new Uint8Array(0)): Uint8Array {
-  return encodeFrame(FrameType.GOAWAY, 0, 0, concat([u32be(lastStreamId & MAX_WINDOW_SIZE), u32be(code), debugData]));
+  return encodeFrame(FrameType.GOAWAY, 0, 0, concatBytes([u32be(lastStreamId & MAX_WINDOW_SIZE), u32be(code), debugData]));
 }
 
 export function encodeWindowUpdateFrame(streamId: number, increment: number): Uint8Array {
@@ -388,7 +378,7 @@ export function encodeWindowUpdateFrame(streamId: number, increment: number): Ui
 /** RFC 9218 §7.1: PRIORITY_UPDATE on stream 0 carrying the prioritized stream id and a Priority Field Value. */
 export function encodePriorityUpdateFrame(prioritizedStreamId: number, value: string): Uint8Array {
   const text = new TextEncoder().encode(value);
-  return encodeFrame(FrameType.PRIORITY_UPDATE, 0, 0, concat([u32be(prioritizedStreamId & MAX_WINDOW_SIZE), text]));
+  return encodeFrame(FrameType.PRIORITY_UPDATE, 0, 0, concatBytes([u32be(prioritizedStreamId & MAX_WINDOW_SIZE), text]));
 }
 
 /** Splits a byte string into complete frames; `rest` is the incomplete tail. No validation beyond the header. */

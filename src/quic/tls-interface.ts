@@ -3,28 +3,10 @@
  * encryption level, traffic secrets as they become available, the peer's transport parameters and the outcome. The
  * transport only ever calls start() (client) and receive(); everything else flows back as events.
  */
-import type { AeadName, HashName } from './crypto.js';
+import type { CipherSuite, EncryptionLevel, TlsEvent } from './tls/types.js';
 
-export type EncryptionLevel = 'initial' | 'early' | 'handshake' | 'application';
-
-export interface CipherSuite {
-  readonly code: 0x1301 | 0x1302 | 0x1303;
-  readonly hash: HashName;
-  readonly aead: AeadName;
-  readonly keyLength: 16 | 32;
-}
-
-export type TlsEvent =
-  | { type: 'cryptoData'; level: 'initial' | 'handshake' | 'application'; data: Uint8Array }
-  | { type: 'keysReady'; level: 'early' | 'handshake' | 'application'; direction: 'read' | 'write'; suite: CipherSuite; secret: Uint8Array }
-  | { type: 'peerTransportParameters'; data: Uint8Array }
-  /** Client attempting 0-RTT: the server parameters remembered with the ticket (RFC 9000 §7.4.1). */
-  | { type: 'rememberedTransportParameters'; data: Uint8Array }
-  | { type: 'handshakeComplete'; alpn: string; serverName: string | undefined; resumed: boolean; earlyDataAccepted: boolean }
-  | { type: 'sessionTicket'; ticket: Uint8Array }
-  | { type: 'keyLog'; line: string }
-  /** Fatal: CRYPTO_ERROR 0x0100 + description, or `transportError` when TLS names a QUIC code (RFC 9001 §4.6.1, §8). */
-  | { type: 'alert'; description: number; reason: string; transportError?: number };
+// The event vocabulary is the TLS engine's own (src/quic/tls/types.ts): one definition for both sides.
+export type { CipherSuite, EncryptionLevel, TlsEvent };
 
 /** What the transport needs from a TLS 1.3 implementation (TlsServer and TlsClient both fit). */
 export interface QuicTls {

@@ -2,6 +2,7 @@
  * The TLS presentation language's integers and length-prefixed vectors (RFC 8446 §3). A short or overlong vector
  * is a decode_error alert (RFC 8446 §6.2), raised as a TlsAlertError the engines turn into an 'alert' event.
  */
+import { concatBytes as joinBytes } from '../../common/bytes.js';
 import { Alert } from './constants.js';
 
 export class TlsAlertError extends Error {
@@ -107,22 +108,10 @@ export class Writer {
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return joinBytes(parts);
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { bytesEqual } from '../../common/bytes.js';
 
 const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
