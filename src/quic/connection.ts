@@ -177,6 +177,7 @@ export class QuicConnection {
   private peerParametersReceived = false;
   private readonly localParameters: TransportParameters;
   private readonly keyLog: ((line: string) => void) | undefined;
+  private readonly onSessionTicket: ((ticket: Uint8Array) => void) | undefined;
 
   // 1-RTT key phases (RFC 9001 §6).
   private readKeyPhase = 0;
@@ -241,6 +242,7 @@ export class QuicConnection {
     this.limits = { ...DEFAULT_QUIC_LIMITS, ...options.limits };
     this.cidLength = options.connectionIdLength ?? 8;
     this.keyLog = options.keyLog;
+    this.onSessionTicket = options.sessionTicket;
     this.spaces = {
       initial: new PacketSpace('initial', this.limits.maxAckRanges),
       handshake: new PacketSpace('handshake', this.limits.maxAckRanges),
@@ -845,7 +847,8 @@ export class QuicConnection {
           this.applyRememberedParameters(event.data);
           break;
         case 'sessionTicket':
-          break; // resumption state belongs to the application
+          this.onSessionTicket?.(event.ticket);
+          break;
         case 'keyLog':
           this.keyLog?.(event.line);
           break;
