@@ -168,6 +168,8 @@ export class QuicConnection {
   private retryReceived = false;
   private receivedFromPeer = false;
   private datagramAuthenticated = false;
+  private authenticationFailures = 0;
+  private integrityLimit = 2 ** 52;
 
   // Handshake.
   private handshakeComplete = false;
@@ -177,6 +179,7 @@ export class QuicConnection {
   private peerParametersReceived = false;
   private readonly localParameters: TransportParameters;
   private readonly keyLog: ((line: string) => void) | undefined;
+  private readonly onSessionTicket: ((ticket: Uint8Array) => void) | undefined;
 
   // 1-RTT key phases (RFC 9001 §6).
   private readKeyPhase = 0;
@@ -241,6 +244,7 @@ export class QuicConnection {
     this.limits = { ...DEFAULT_QUIC_LIMITS, ...options.limits };
     this.cidLength = options.connectionIdLength ?? 8;
     this.keyLog = options.keyLog;
+    this.onSessionTicket = options.sessionTicket;
     this.spaces = {
       initial: new PacketSpace('initial', this.limits.maxAckRanges),
       handshake: new PacketSpace('handshake', this.limits.maxAckRanges),
@@ -632,7 +636,13 @@ export class QuicConnection {
     const payload = space.name === 'application' && !zeroRtt
       ? this.openOneRtt(unmasked.header, ciphertext, unmasked.packetNumber, unmasked.firstByte)
       : keys.packet.open(unmasked.header, ciphertext, unmasked.packetNumber);
-    if (payload === null) return false;
+    if (payload === null) {
+      // RFC 9001 §6.6: count forged 1-RTT packets against the AEAD's integrity limit; past it, no key is safe.
+      if (space.name === 'application' && ++this.authenticationFailures > this.integrityLimit) {
+        throw new QuicError(TransportError.AEAD_LIMIT_REACHED, 'AEAD integrity limit reached');
+      }
+      return false;
+    }
     this.datagramAuthenticated = true;
     // RFC 9000 §17.2/§17.3.1: reserved bits must be zero once protection is removed → PROTOCOL_VIOLATION.
     const reserved = header.longHeader ? unmasked.firstByte & 0x0c : unmasked.firstByte & 0x18;
@@ -828,7 +838,11 @@ export class QuicConnection {
           const keys = directionKeys(this.crypto, event.suite, event.secret);
           if (event.direction === 'read') {
             space.read = keys;
-            if (event.level === 'application') this.nextReadKey = keys.packet.next();
+            if (event.level === 'application') {
+              this.nextReadKey = keys.packet.next();
+              // RFC 9001 §6.6: 2^52 forgeries for AES-GCM, 2^36 for ChaCha20-Poly1305.
+              this.integrityLimit = event.suite.aead === 'chacha20-poly1305' ? 2 ** 36 : 2 ** 52;
+            }
           } else {
             space.write = keys;
           }
@@ -845,7 +859,8 @@ export class QuicConnection {
           this.applyRememberedParameters(event.data);
           break;
         case 'sessionTicket':
-          break; // resumption state belongs to the application
+          this.onSessionTicket?.(event.ticket);
+          break;
         case 'keyLog':
           this.keyLog?.(event.line);
           break;

@@ -43,6 +43,8 @@ export interface QuicConnectionOptions {
   token?: Uint8Array;
   /** Stateless reset token for a CID we issue (RFC 9000 §10.3.2: the demux derives them from a static key). Random when omitted. */
   statelessResetToken?: (connectionId: Uint8Array) => Uint8Array;
+  /** Client: a TLS session ticket to keep for resumption / 0-RTT on a later connection (TlsClientConfig.sessionTicket). */
+  sessionTicket?: (ticket: Uint8Array) => void;
   /** Congestion controller: RFC 9002 NewReno (default) or RFC 9438 CUBIC. */
   congestionControl?: 'newreno' | 'cubic';
   /** NSS key-log lines from TLS (SSLKEYLOGFILE format), for Wireshark and the interop runner. */

@@ -33,3 +33,19 @@ test('retiring connection IDs in a loop stops yielding new ones after maxIssuedC
   assert.equal(issued, 9);
   assert.ok(pair.server.localConnectionIds.length >= 1);
 });
+
+test('forged 1-RTT packets count against the AEAD integrity limit (RFC 9001 §6.6) → AEAD_LIMIT_REACHED', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  // The real limit (2^52 for AES-GCM) cannot be reached in a test; lower it to exercise the accounting.
+  (pair.server as unknown as { integrityLimit: number }).integrityLimit = 5;
+  const cid = pair.server.localConnectionIds[0]!;
+  const forged = new Uint8Array(60);
+  forged[0] = 0x40;
+  forged.set(cid, 1);
+  for (let i = 0; i < 5; i++) pair.server.receiveDatagram(forged, pair.clientAddress, pair.now);
+  assert.equal(pair.server.pollEvents().some((e) => e.type === 'connectionTerminated'), false);
+  pair.server.receiveDatagram(forged, pair.clientAddress, pair.now);
+  const ended = pair.server.pollEvents().find((e) => e.type === 'connectionTerminated');
+  assert.equal(ended?.type === 'connectionTerminated' && ended.code, 0x0f);
+});

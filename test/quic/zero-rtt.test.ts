@@ -62,3 +62,10 @@ test('0-RTT rejected: the server drops it, and the client resends the data in 1-
   assert.ok(pair.run(() => collector.ended.has(id)));
   assert.deepEqual(collector.bytes(id), patternBytes(3000, 1));
 });
+
+test('session tickets from TLS reach the application through the sessionTicket option', () => {
+  const tickets: Uint8Array[] = [];
+  const pair = new Pair({ clientTls: { sessionTicket: Uint8Array.of(1, 2, 3) }, sessionTicket: (ticket) => tickets.push(ticket) });
+  assert.ok(pair.handshake());
+  assert.deepEqual(tickets, [Uint8Array.of(1, 2, 3)]);
+});

@@ -25,6 +25,8 @@ export interface FakeTlsOptions {
   omitTransportParameters?: boolean;
   /** Client: attempt 0-RTT as if resuming a session whose server sent these transport parameters. */
   earlyData?: { rememberedTransportParameters: Uint8Array };
+  /** Client: report this session ticket once the handshake completes. */
+  sessionTicket?: Uint8Array;
   /** Server: accept 0-RTT when the client attempts it. */
   acceptEarlyData?: boolean;
   /** Replace the encoded transport parameters we send (to test the peer's validation). */
@@ -127,6 +129,7 @@ export class FakeTlsClient extends FakeTlsBase {
         events.push(...this.keys('application', true));
         events.push({ type: 'cryptoData', level: 'handshake', data: message(FINISHED, new Uint8Array(32)) });
         events.push({ type: 'handshakeComplete', alpn: this.options.alpn ?? 'h3', serverName: undefined, resumed: this.options.earlyData !== undefined, earlyDataAccepted: this.earlyAccepted });
+        if (this.options.sessionTicket) events.push({ type: 'sessionTicket', ticket: this.options.sessionTicket });
       } else {
         events.push({ type: 'alert', description: 10, reason: `unexpected message ${type} at ${level}` });
       }

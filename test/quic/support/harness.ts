@@ -124,6 +124,8 @@ export interface PairOptions {
   clientTls?: FakeTlsOptions;
   serverTls?: FakeTlsOptions;
   congestionControl?: 'newreno' | 'cubic';
+  /** Client: receives session tickets (QuicConnectionOptions.sessionTicket). */
+  sessionTicket?: (ticket: Uint8Array) => void;
   /** Real TLS engines instead of the fake: factories given each side's encoded transport parameters. */
   tls?: { client: (tp: Uint8Array) => QuicTls; server: (tp: Uint8Array) => QuicTls };
 }
@@ -154,6 +156,7 @@ export class Pair {
     this.client = new QuicConnection({
       role: 'client', crypto: nodeCrypto, remote: SERVER_ADDRESS, now: this.now, originalDestinationConnectionId: odcid,
       congestionControl: options.congestionControl ?? 'newreno',
+      ...(options.sessionTicket ? { sessionTicket: options.sessionTicket } : {}),
       limits: options.clientLimits, tls: options.tls?.client ?? ((tp) => new FakeTlsClient(tp, options.clientTls ?? {})),
     });
     this.server = new QuicConnection({
