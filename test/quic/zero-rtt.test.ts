@@ -6,6 +6,8 @@ import { parsePacketHeader } from '../../src/quic/packet.js';
 import type { PacketType } from '../../src/quic/packet.js';
 import { DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters } from '../../src/quic/transport-parameters.js';
 import { CLIENT_ADDRESS, Pair, patternBytes, StreamCollector } from './support/harness.js';
+import { TlsClient, TlsServer } from '../../src/quic/tls/index.js';
+import { TICKET_KEY, clientConfig, identity, serverConfig } from './tls/helpers.js';
 
 /** What the server said in the earlier connection the client resumes. */
 const REMEMBERED = encodeTransportParameters({
@@ -68,4 +70,37 @@ test('session tickets from TLS reach the application through the sessionTicket o
   const pair = new Pair({ clientTls: { sessionTicket: Uint8Array.of(1, 2, 3) }, sessionTicket: (ticket) => tickets.push(ticket) });
   assert.ok(pair.handshake());
   assert.deepEqual(tickets, [Uint8Array.of(1, 2, 3)]);
+});
+
+test('0-RTT with the real TLS 1.3 engines: a ticket from one connection lets the next send its request in 0-RTT, and the server accepts it', () => {
+  const who = identity();
+  const tickets: Uint8Array[] = [];
+  const engines = (ticket?: Uint8Array) => ({
+    client: (tp: Uint8Array) => new TlsClient(clientConfig({ transportParameters: tp, earlyData: true, ...(ticket ? { sessionTicket: ticket } : {}) }, who)),
+    // The ticket binds the RFC 9000 §7.4.1 limits, not the whole (per-connection) transport parameters.
+    server: (tp: Uint8Array, earlyDataContext: Uint8Array) =>
+      new TlsServer(serverConfig({ transportParameters: tp, earlyDataContext, ticketKey: TICKET_KEY, earlyData: { maxSize: 0xffffffff } }, who)),
+  });
+  const first = new Pair({ tls: engines(), sessionTicket: (ticket) => tickets.push(ticket) });
+  assert.ok(first.handshake());
+  assert.ok(first.run(() => tickets.length > 0), 'the server sent a ticket');
+
+  const second = new Pair({ tls: engines(tickets[0]) });
+  const id = second.client.openStream(false);
+  assert.equal(id, 0);
+  second.client.sendStreamData(id, patternBytes(2000, 7), true);
+  const flight = second.client.datagramsToSend(second.now);
+  assert.deepEqual(packetTypes(flight[0]!.data), ['initial', 'zeroRtt']);
+  const collector = new StreamCollector(second.server);
+  const early: string[] = [];
+  for (const { data } of flight) second.server.receiveDatagram(data, CLIENT_ADDRESS, second.now);
+  for (const event of second.server.pollEvents()) {
+    early.push(event.type);
+    collector.handle(event);
+  }
+  assert.ok(early.includes('streamData'), `the 0-RTT request arrived with the first flight (${early.join(', ')})`);
+  second.onServerEvent = (event) => collector.handle(event);
+  assert.ok(second.run(() => collector.ended.has(id) && second.serverEvents.some((e) => e.type === 'handshakeComplete')));
+  assert.deepEqual(collector.bytes(id), patternBytes(2000, 7));
+  assert.deepEqual(second.clientEvents.find((e) => e.type === 'handshakeComplete'), { type: 'handshakeComplete', alpn: 'h3', serverName: 'localhost', resumed: true });
 });

@@ -270,7 +270,7 @@ export class TlsServer extends TlsEndpoint {
       alpn: negotiation.alpn,
       serverName: negotiation.serverName,
       maxEarlyData,
-      transportParametersDigest: this.crypto.hash('sha256', this.config.transportParameters),
+      transportParametersDigest: this.crypto.hash('sha256', this.config.earlyDataContext ?? this.config.transportParameters),
     });
     // RFC 9001 §4.6.1: in QUIC the early_data extension, when present, carries 0xffffffff.
     const extensions: Extension[] = maxEarlyData > 0 ? [{ type: Ext.earlyData, data: new Writer().u32(QUIC_MAX_EARLY_DATA).finish() }] : [];
