@@ -55,6 +55,13 @@ export function fromNodeHandler(handler: NodeHandler): FetchHandler {
         if (settled) return;
         settled = true;
         const hasBody = head.hasBody && !isNullBodyStatus(head.status);
+        if (!hasBody) {
+          // A bodiless response (HEAD, 204, 304) is complete once its head is out. An application still writing
+          // to it (an event stream answering a HEAD) gets 'close', as if the client had gone, instead of running on.
+          setImmediate(() => {
+            if (!res.writableEnded) socket.destroy();
+          });
+        }
         try {
           resolve(new FastResponse(hasBody ? socket.body : null, { status: head.status, statusText: head.statusText, headers: head.headers }));
         } catch (error) {
