@@ -23,7 +23,16 @@ export function httpVersionOf(protocol: ServeInfo['protocol'] | string): { major
   return { major: 1, minor: 1 };
 }
 
-export function createIncomingMessage(request: Request, info: ServeInfo, socket: BridgeSocket): BridgeIncomingMessage {
+/**
+ * `onBodyError` hears a failed body read first (e.g. the server's maxBodySize, PayloadTooLargeError), so that a
+ * request that has no response yet gets the server's answer for that failure (413) rather than a generic one.
+ */
+export function createIncomingMessage(
+  request: Request,
+  info: ServeInfo,
+  socket: BridgeSocket,
+  onBodyError: (error: unknown) => void,
+): BridgeIncomingMessage {
   const req = new IncomingMessage(socket as never) as BridgeIncomingMessage;
   const url = new URL(request.url);
   req.method = request.method;
@@ -93,6 +102,7 @@ export function createIncomingMessage(request: Request, info: ServeInfo, socket:
       },
       (error: unknown) => {
         reading = false;
+        onBodyError(error);
         req.destroy(error instanceof Error ? error : new Error(String(error)));
       },
     );

@@ -44,13 +44,13 @@ export function fromNodeHandler(handler: NodeHandler): FetchHandler {
   return (request: Request, info: ServeInfo) =>
     new Promise<Response>((resolve, reject) => {
       const socket = new BridgeSocket(info);
-      const req = createIncomingMessage(request, info, socket);
       let settled = false;
       const settleWithError = (error: unknown): void => {
         if (settled) return;
         settled = true;
         reject(error);
       };
+      const req = createIncomingMessage(request, info, socket, settleWithError);
       const res = createServerResponse(req, socket, info, (head) => {
         if (settled) return;
         settled = true;

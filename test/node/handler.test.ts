@@ -2,6 +2,7 @@ import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import express from 'express';
 import { fromNodeHandler } from '../../src/node/index.js';
 import {
   connectH2,
@@ -171,6 +172,30 @@ describe('fromNodeHandler with a plain Node listener', () => {
       seen.uploadBufferedMax <= 128 * 1024,
       `req buffered ${seen.uploadBufferedMax} bytes while paused (its highWaterMark is 16 KiB)`,
     );
+  });
+
+  test("a body over the server's maxBodySize gives the server's 413 even through express.json()", async () => {
+    const app = express();
+    // Express logs the body parser's 'request aborted' (the server ends the request after its 413) unless in 'test'.
+    app.set('env', 'test');
+    app.post('/json', express.json({ limit: '10mb' }), (req, res) => {
+      res.json({ keys: Object.keys(req.body as object).length });
+    });
+    const limited = await startServer(fromNodeHandler(app), { limits: { maxBodySize: 1024 } });
+    try {
+      const big = JSON.stringify({ data: 'x'.repeat(64 * 1024) });
+      const session = connectH2(limited.origin);
+      try {
+        const response = await h2Request(session, { ':method': 'POST', ':path': '/json', 'content-type': 'application/json' }, big);
+        assert.equal(response.headers[':status'], 413);
+      } finally {
+        session.close();
+      }
+      await waitForIdle(limited.server);
+      assert.deepEqual(limited.errors, []);
+    } finally {
+      await limited.close();
+    }
   });
 
   test('a status the fetch API cannot carry (101 from writeHead) gives a 500', async () => {
