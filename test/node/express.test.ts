@@ -11,6 +11,7 @@ import {
   connectH2,
   h1Request,
   h2Request,
+  patternBytes,
   startServer,
   waitFor,
   waitForIdle,
@@ -27,6 +28,7 @@ const seen = {
   completedResClosed: 0,
 };
 let releaseSlow: (() => void) | undefined;
+const LARGE_FILE_BYTES = 8 * 1024 * 1024 + 7;
 
 function buildApp(directory: string): express.Express {
   const app = express();
@@ -85,6 +87,10 @@ function buildApp(directory: string): express.Express {
   });
   app.get('/file', (_req, res) => {
     res.sendFile(join(directory, 'page.html'));
+  });
+  app.get('/large', (_req, res) => {
+    // send pipes a file stream into res: pipe() pauses on write() === false and resumes on 'drain'.
+    res.sendFile(join(directory, 'large.bin'));
   });
   app.get('/crlf', (_req, res) => {
     res.type('application/octet-stream').send(Buffer.from('head\r\n\r\nafter the blank line\r\n\r\n'));
@@ -159,6 +165,7 @@ describe('fromNodeHandler with Express 5', () => {
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'httpsd-node-'));
     writeFileSync(join(directory, 'page.html'), '<!doctype html><title>page</title>\n');
+    writeFileSync(join(directory, 'large.bin'), patternBytes(LARGE_FILE_BYTES));
     server = await startServer(fromNodeHandler(buildApp(directory)), { httpPort: 0 });
     cleartext = `http://127.0.0.1:${server.httpPort}`;
     h2 = connectH2(server.origin);
@@ -260,6 +267,15 @@ describe('fromNodeHandler with Express 5', () => {
     assert.equal(head.headers['content-length'], String(get.body.byteLength));
     const headH2 = await h2Request(h2, { ':method': 'HEAD', ':path': '/file' });
     assert.equal(headH2.body.byteLength, 0);
+  });
+
+  test('a large res.sendFile (piped, paced by drain) arrives byte for byte over HTTP/2 and HTTP/1.1', async () => {
+    const expected = patternBytes(LARGE_FILE_BYTES);
+    const overH2 = await h2Request(h2, { ':path': '/large' });
+    assert.equal(overH2.headers['content-length'], String(LARGE_FILE_BYTES));
+    assert.ok(overH2.body.equals(expected));
+    const overH1 = await h1Request(server.origin, { path: '/large' });
+    assert.ok(overH1.body.equals(expected));
   });
 
   test('content that contains a blank line arrives whole (srvx #232)', async () => {
