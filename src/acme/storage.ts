@@ -27,7 +27,7 @@ export function defaultAcmeStorage(env: NodeJS.ProcessEnv = process.env): string
 /** A file-system-safe folder name for a CA, readable by a human: host, port and path of its directory URL. */
 export function caFolderName(directoryUrl: string): string {
   const url = new URL(directoryUrl);
-  const text = `${url.hostname}${url.port ? `_${url.port}` : ''}${url.pathname}`.replace(/[^a-zA-Z0-9.-]+/g, '-').replace(/^-+|-+$/g, '');
+  const text = `${url.hostname}${url.port ? `_${url.port}` : ''}${url.pathname}`.replace(/[^a-zA-Z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
   return text.length > 0 ? text.slice(0, 120) : 'ca';
 }
 
