@@ -143,7 +143,7 @@ export class AcmeManager implements ManagedCertificates {
       throw new AcmeError('no ACME challenge can be answered: http-01 needs a cleartext port (--http-port 80) and tls-alpn-01 was not allowed.', 'rejected');
     }
     if (this.current === undefined) {
-      await this.runOnce(false, true);
+      await this.runOnce(false);
       return;
     }
     const stored = this.current;
@@ -163,7 +163,7 @@ export class AcmeManager implements ManagedCertificates {
       this.schedule(this.nextAttempt);
       return;
     }
-    await this.runOnce(this.current !== undefined, false).catch(() => undefined);
+    await this.runOnce(this.current !== undefined).catch(() => undefined);
   }
 
   stats(): AcmeStats {
@@ -180,6 +180,8 @@ export class AcmeManager implements ManagedCertificates {
   /** Wraps the app: HTTP-01 requests (RFC 8555 §8.3) are answered here and never reach it. */
   fetch(handler: FetchHandler): FetchHandler {
     return (request, info) => {
+      // A substring test first: every request of the app passes here.
+      if (!request.url.includes(CHALLENGE_PATH)) return handler(request, info);
       const path = new URL(request.url).pathname;
       if (!path.startsWith(CHALLENGE_PATH)) return handler(request, info);
       const keyAuthorization = this.http01.get(path.slice(CHALLENGE_PATH.length));
@@ -219,7 +221,7 @@ export class AcmeManager implements ManagedCertificates {
   }
 
   /** One issuance at a time; a failure is logged, counted and retried later (and rethrown to the caller). */
-  private runOnce(renewal: boolean, first: boolean): Promise<void> {
+  private runOnce(renewal: boolean): Promise<void> {
     this.running ??= this.issue(renewal)
       .catch(async (error: unknown) => {
         // acme-client retries a refused connection for over a minute and then loses its code (it reads the missing
@@ -244,7 +246,7 @@ export class AcmeManager implements ManagedCertificates {
           this.nextAttempt = this.now() + Math.round(delay * (0.75 + Math.random() * 0.5));
           const serving = this.current !== undefined ? `still serving the certificate that expires ${iso(this.current.notAfter)}` : 'serving a placeholder certificate meanwhile';
           this.log(`${renewal ? 'renewal' : 'issuance'} for ${this.names.join(', ')} failed (attempt ${this.attempts}): ${failure.message} Next attempt ${iso(this.nextAttempt)}; ${serving}.`);
-          if (!first) this.schedule(this.nextAttempt);
+          this.schedule(this.nextAttempt);
           throw failure;
         },
       )
