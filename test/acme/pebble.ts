@@ -55,6 +55,24 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Until something accepts TCP connections on 127.0.0.1:port (challtestsrv's management API: its DNS is up too). */
+async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pebble-challtestsrv exited (${child.exitCode}):\n${output()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`pebble-challtestsrv did not listen on ${port} within 30 s:\n${output()}`);
+    await sleep(100);
+  }
+}
+
 async function waitForDirectory(url: string, ca: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -104,6 +122,7 @@ export async function startPebble(ports: { httpPort: number; tlsPort: number }):
   const directoryUrl = `https://127.0.0.1:${apiPort}/dir`;
   const output = () => lines.join('');
   try {
+    await waitForPort(dnsManagementPort, dns, output);
     await waitForDirectory(directoryUrl, certificate.cert, pebble, output);
   } catch (error) {
     await Promise.all([stopProcess(pebble), stopProcess(dns)]);
