@@ -14,10 +14,12 @@ import {
 } from './server-options.js';
 import { TLS_CLI_OPTIONS } from '../tls/cli.js';
 import { STATIC_CLI_OPTIONS } from '../static/cli.js';
+import { ACME_CLI_OPTIONS } from '../acme/cli.js';
 
 export const OPTION_GROUPS: { title: string; options: CliOption[] }[] = [
   { title: 'Listening', options: LISTEN_CLI_OPTIONS },
   { title: 'TLS', options: TLS_CLI_OPTIONS },
+  { title: 'Automatic HTTPS (ACME)', options: ACME_CLI_OPTIONS },
   { title: 'Static files (when ENTRY is a directory)', options: STATIC_CLI_OPTIONS },
   { title: 'Logging and metrics', options: OBSERVE_CLI_OPTIONS },
   { title: 'Limits', options: LIMIT_CLI_OPTIONS },

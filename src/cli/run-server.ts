@@ -38,7 +38,7 @@ export async function runWorker(values: CliValues, positionals: string[], settin
   const { handler, description } = await loadEntry(positionals[0], values);
   const log = (line: string) => process.stdout.write(line + '\n');
   const server = serve({
-    fetch: handler,
+    fetch: resolved.acme ? resolved.acme.wrapFetch(handler) : handler,
     port: settings.port,
     hostname: settings.host,
     tls,
@@ -54,7 +54,10 @@ export async function runWorker(values: CliValues, positionals: string[], settin
   });
   try {
     await server.ready;
+    // --acme: the first certificate is obtained with the listener up (the CA validates through it).
+    if (resolved.acme) resolved.notes.push(...(await resolved.acme.start(server)));
   } catch (error) {
+    await server.close(0).catch(() => undefined);
     throw startupError(explainTlsError(error, tls), settings);
   }
   // Before the banner: whoever waits for it (a script, a supervisor) may signal the server right away.

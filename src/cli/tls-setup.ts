@@ -10,6 +10,9 @@ import { TlsConfigError } from '../tls/errors.js';
 import { tlsConfigFromCli, tlsPolicyFromCli } from '../tls/cli.js';
 import { loadPair } from '../tls/material.js';
 import type { TlsConfig } from '../tls/types.js';
+import type { FetchHandler } from '../server/types.js';
+import { acmeOptionsFromCli } from '../acme/cli.js';
+import type { AcmeOptions } from '../acme/manager.js';
 
 /** The TLS config for the listener, plus banner lines about where its certificate came from. */
 export interface ResolvedTls {
@@ -17,9 +20,32 @@ export interface ResolvedTls {
   alpn: string[] | undefined;
   /** Printed after the listener and TLS lines of the start banner. */
   notes: string[];
+  /** --acme: wraps the app (HTTP-01 answers) and, once listening, obtains or schedules the certificate. */
+  acme?: { wrapFetch(handler: FetchHandler): FetchHandler; start(server: { httpPort?: number | undefined }): Promise<string[]> };
+}
+
+/** --acme: the managed certificate files and the hooks for the listener; refuses to start when the CA is unreachable and nothing is stored. */
+async function resolveAcmeTls(values: CliValues, options: AcmeOptions): Promise<ResolvedTls> {
+  const { acme } = await import('../acme/index.js');
+  const manager = await acme(options);
+  return {
+    tls: { ...tlsPolicyFromCli(values), ...manager.tls },
+    alpn: tlsConfigFromCli(values).alpn,
+    notes: [],
+    acme: {
+      wrapFetch: (handler) => manager.fetch(handler),
+      async start(server) {
+        await manager.start(server);
+        const stats = manager.stats();
+        return [`Certificate from the ACME CA ${stats.directoryUrl} for ${stats.names.join(', ')}; renewal after ${stats.renewAfter} (stored in ${manager.storage.certDir})`];
+      },
+    },
+  };
 }
 
 export async function resolveTls(values: CliValues): Promise<ResolvedTls> {
+  const acmeOptions = acmeOptionsFromCli(values);
+  if (acmeOptions !== undefined) return resolveAcmeTls(values, acmeOptions);
   const { tls, alpn } = tlsConfigFromCli(values);
   if (tls !== undefined) return { tls, alpn, notes: [] };
   const policy = tlsPolicyFromCli(values);

@@ -169,7 +169,9 @@ class HttpsdServer implements Server {
       // Responses are written whole (one write per turn): Nagle would only add latency.
       noDelay: true,
       // RFC 7301 §3.2: the server picks by its own preference among what the client offers.
-      ALPNCallback: ({ protocols }) => {
+      ALPNCallback: function (this: tls.TLSSocket, { servername, protocols }) {
+        // RFC 8737 TLS-ALPN-01 (src/acme): a validation handshake for a pending challenge gets acme-tls/1.
+        if (provider.answerAcmeTlsAlpn?.(this, servername, protocols) === true) return 'acme-tls/1';
         for (const candidate of alpn) if (protocols.includes(candidate)) return candidate;
         return undefined; // no overlap: no_application_protocol alert
       },
@@ -185,6 +187,8 @@ class HttpsdServer implements Server {
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       socket.on('error', () => {});
+      // RFC 8737 §3: an acme-tls/1 connection ends with its handshake; it never reaches the app.
+      if (socket.alpnProtocol === 'acme-tls/1') return void socket.end(() => socket.destroy());
       if (socket.alpnProtocol === 'h2') acceptHttp2(context, socket, 'h2', null);
       else acceptHttp1(context, this.h1Secure, socket);
     });

@@ -12,6 +12,8 @@ export interface TlsProviderLike {
   attach(server: tls.Server): void;
   close(): void;
   describe(): string[];
+  /** RFC 8737 TLS-ALPN-01 (src/acme): true when this handshake must select acme-tls/1 (see TlsProvider in src/tls). */
+  answerAcmeTlsAlpn?(socket: tls.TLSSocket, servername: string, protocols: readonly string[]): boolean;
 }
 
 export async function loadTlsProvider(config: TlsConfig): Promise<TlsProviderLike> {

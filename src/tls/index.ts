@@ -16,7 +16,10 @@ import type { TlsConfig, TlsProfileName } from './types.js';
 
 export { TlsConfigError } from './errors.js';
 export { PROFILES, PROFILE_NAMES, parseTlsVersion, type TlsProfile } from './profiles.js';
-export type { TlsConfig, TlsProfileName, CertKeyPair } from './types.js';
+export type { TlsConfig, TlsProfileName, CertKeyPair, ManagedCertificates } from './types.js';
+
+/** RFC 8737 §6.2: the ALPN protocol ID of TLS-ALPN-01 validation handshakes. */
+export const ACME_TLS_ALPN = 'acme-tls/1';
 
 export interface TlsProvider {
   /**
@@ -38,6 +41,12 @@ export interface TlsProvider {
   rotateTicketKeys(): void;
   /** The default certificate's leaf (current after reloads), e.g. for checkCertificateCoversHost. */
   leafCertificate(): X509Certificate;
+  /**
+   * For the server's ALPNCallback (which runs before certificate selection): true when the ClientHello offers
+   * `acme-tls/1` for a name with a pending TLS-ALPN-01 challenge. The server must then select `acme-tls/1` and close
+   * the connection after the handshake (RFC 8737 §3); this provider presents the challenge certificate to `socket`.
+   */
+  answerAcmeTlsAlpn(socket: TLSSocket, servername: string, protocols: readonly string[]): boolean;
 }
 
 /** Default ticket key lifetime: keys older than this no longer encrypt tickets (forward secrecy for resumed sessions, RFC 5077 §5.5). */
@@ -243,6 +252,9 @@ class Provider implements TlsProvider {
   private watchTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private closed = false;
+  /** Connections whose ALPNCallback chose acme-tls/1, with the challenge context their SNICallback must present. */
+  private readonly acmeChallenges = new WeakMap<TLSSocket, SecureContext>();
+  private unbindManaged: (() => void) | undefined;
 
   constructor(
     private readonly config: TlsConfig,
@@ -256,18 +268,41 @@ class Provider implements TlsProvider {
     this.serverOptions = this.buildServerOptions();
     if (config.keylogFile !== undefined) this.keylogFd = openKeylog(config.keylogFile);
     if (config.watch) this.rewatch();
+    this.unbindManaged = config.managed?.bind(() => this.reload());
+  }
+
+  answerAcmeTlsAlpn(socket: TLSSocket, servername: string, protocols: readonly string[]): boolean {
+    if (!protocols.includes(ACME_TLS_ALPN) || this.config.managed === undefined || this.closed) return false;
+    const pair = this.config.managed.tlsAlpnCertificate(servername);
+    if (pair === undefined) return false;
+    // RFC 8737 §3: the challenge certificate is self-signed and presented only on this handshake. It carries the
+    // policy's versions and groups, but no client-certificate CA: the validation server presents none.
+    this.acmeChallenges.set(socket, createSecureContext({ ...contextOptions(this.policy, undefined), cert: pair.cert, key: pair.key }));
+    return true;
   }
 
   private buildServerOptions(): TlsOptions {
     const policy = this.policy;
+    const challenges = this.acmeChallenges;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SNICallback's own `this` is the socket
+    const provider = this;
     const options: TlsOptions = {
       ...contextOptions(policy, this.state.ca?.pem),
       ...this.state.defaultPair.contextOptions,
       requestCert: policy.clientCert !== 'none',
       rejectUnauthorized: policy.clientCert === 'require',
-      SNICallback: (servername, callback) => {
+      // A function, not an arrow: node:tls calls it with the connection's TLSSocket as `this`.
+      SNICallback: function (this: TLSSocket, servername, callback) {
+        // The ALPNCallback runs first (OpenSSL selects ALPN before the certificate): an acme-tls/1 handshake it
+        // accepted gets the challenge certificate, never a served one.
+        const challenge = challenges.get(this);
+        if (challenge !== undefined) {
+          challenges.delete(this);
+          callback(null, challenge);
+          return;
+        }
         // Looked up on every handshake, so a reload (which replaces this.state) applies to the next ClientHello.
-        const entry = this.state.sni.lookup(servername);
+        const entry = provider.state.sni.lookup(servername);
         callback(null, entry?.context);
       },
     };
@@ -456,6 +491,7 @@ class Provider implements TlsProvider {
     this.servers.clear();
     this.stapler.clear();
     this.closeKeylog();
+    this.unbindManaged?.();
   }
 
   /** Per certificate (default, then SNI): subject and file, names, issuer and expiry. */

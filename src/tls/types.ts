@@ -16,6 +16,17 @@ export interface CertKeyPair {
   passphraseFile?: string;
 }
 
+/**
+ * A certificate manager (src/acme) bound to a listener: it answers TLS-ALPN-01 challenges (RFC 8737) on the TLS port
+ * and swaps in the certificates it renews through the provider's reload().
+ */
+export interface ManagedCertificates {
+  /** The challenge certificate for `servername` while a TLS-ALPN-01 challenge for it is pending, else undefined. */
+  tlsAlpnCertificate(servername: string): { cert: string; key: string } | undefined;
+  /** Called by each provider using this config with its reload(); returns the function that unbinds it (on close). */
+  bind(reload: () => Promise<void>): () => void;
+}
+
 export interface TlsConfig extends CertKeyPair {
   /** Default 'intermediate'. */
   profile?: TlsProfileName;
@@ -46,4 +57,6 @@ export interface TlsConfig extends CertKeyPair {
   sessionTimeout?: number;
   /** Receives loud, non-fatal warnings (certificate not yet valid, near expiry, OCSP failures, failed reloads). Default console.warn. */
   onWarning?: (message: string) => void;
+  /** Set by src/acme: TLS-ALPN-01 answers and reloads after issuance or renewal. */
+  managed?: ManagedCertificates;
 }
