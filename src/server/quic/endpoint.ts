@@ -68,6 +68,8 @@ interface Session {
   readonly h3: H3Connection;
   readonly bodies: Map<number, Readable>;
   readonly pending: Map<number, PendingBody>;
+  handshakeComplete: boolean;
+  lastRemote: string;
 }
 
 /** How much response body is handed to QUIC per call: QUIC's high-water mark decides when to stop. */
@@ -86,7 +88,23 @@ export class QuicEndpoint {
   private flushScheduled = false;
   private closed = false;
   /** Counters for tests and the performance notes. */
-  readonly stats = { datagramsIn: 0, datagramsOut: 0, bytesIn: 0, bytesOut: 0, connections: 0, requests: 0 };
+  readonly stats = {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    connections: 0,
+    handshakes: 0,
+    resumed: 0,
+    requests: 0,
+    /** Requests whose HEADERS arrived before the handshake completed (0-RTT). */
+    earlyRequests: 0,
+    retries: 0,
+    versionNegotiations: 0,
+    statelessResets: 0,
+    /** Datagrams of a known connection from a new address (NAT rebinding or migration). */
+    pathChanges: 0,
+  };
 
   private constructor(private readonly options: QuicEndpointOptions, socket: Socket) {
     this.socket = socket;
@@ -163,17 +181,28 @@ export class QuicEndpoint {
     this.stats.bytesIn += message.byteLength;
     const result = this.demux.receiveDatagram(message, { address: remote.address, port: remote.port }, now());
     if (result.kind === 'reply') {
+      if (result.reason === 'retry') this.stats.retries++;
+      else if (result.reason === 'versionNegotiation') this.stats.versionNegotiations++;
+      else this.stats.statelessResets++;
       this.send(result.data, remote.port, remote.address);
       return;
     }
     if (result.kind === 'drop') return;
-    if (result.created) this.open(result.connection);
+    const source = `${remote.address}|${remote.port}`;
+    if (result.created) this.open(result.connection, source);
+    else {
+      const session = this.sessions.get(result.connection);
+      if (session && session.lastRemote !== source) {
+        session.lastRemote = source;
+        this.stats.pathChanges++;
+      }
+    }
     this.markDirty(result.connection);
   }
 
-  private open(quic: QuicConnection): void {
+  private open(quic: QuicConnection, source: string): void {
     const h3 = new H3Connection(quic, { role: 'server', limits: { ...this.options.h3Limits } });
-    this.sessions.set(quic, { quic, h3, bodies: new Map(), pending: new Map() });
+    this.sessions.set(quic, { quic, h3, bodies: new Map(), pending: new Map(), handshakeComplete: false, lastRemote: source });
     this.stats.connections++;
   }
 
@@ -228,6 +257,12 @@ export class QuicEndpoint {
     for (let rounds = 0; rounds < 16; rounds++) {
       const events: QuicEvent[] = quic.pollEvents();
       if (events.length > 0) this.demux.observe(quic, events);
+      for (const event of events) {
+        if (event.type !== 'handshakeComplete') continue;
+        session.handshakeComplete = true;
+        this.stats.handshakes++;
+        if (event.resumed) this.stats.resumed++;
+      }
       const h3Events = [...h3.handleEvents(events), ...h3.pollEvents()];
       if (events.length === 0 && h3Events.length === 0) break;
       for (const event of h3Events) this.onH3Event(session, event);
@@ -247,6 +282,7 @@ export class QuicEndpoint {
     switch (event.type) {
       case 'request': {
         this.stats.requests++;
+        if (!session.handshakeComplete) this.stats.earlyRequests++;
         const body = new Readable({ read() {} });
         if (event.endStream) body.push(null);
         else session.bodies.set(event.streamId, body);
