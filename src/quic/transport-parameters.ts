@@ -113,8 +113,11 @@ export function decodeTransportParameters(data: Uint8Array, fromServer: boolean)
   const reader = new BufferReader(data);
   try {
     while (!reader.eof) {
-      const id = reader.varint();
+      // Ids may use the whole 62-bit range: reserved ids (31 * N + 27, §18.1) are sent by Chromium with 8-byte
+      // varints, and every id above 2^53 is unknown to us, so it is skipped (§7.4.2: ignore unknown parameters).
+      const id = reader.largeVarint();
       const value = reader.bytesView(reader.varint());
+      if (id > Number.MAX_SAFE_INTEGER) continue;
       // RFC 9000 §7.4: a parameter must not appear more than once.
       if (seen.has(id)) throw parameterError(`duplicate transport parameter 0x${id.toString(16)}`);
       seen.add(id);
