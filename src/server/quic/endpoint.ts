@@ -367,7 +367,15 @@ export class QuicEndpoint {
       const chunk = pending.data.subarray(pending.offset, end);
       pending.offset = end;
       const last = end === pending.data.byteLength;
-      if (!session.h3.sendData(streamId, chunk, last)) break;
+      let accepted: boolean;
+      try {
+        accepted = session.h3.sendData(streamId, chunk, last);
+      } catch {
+        // The peer stopped the stream (STOP_SENDING) or the connection is closing: the rest is not wanted.
+        session.pending.delete(streamId);
+        return;
+      }
+      if (!accepted) break;
     }
     if (pending.offset >= pending.data.byteLength) session.pending.delete(streamId);
     this.markDirty(session.quic);
