@@ -27,7 +27,7 @@ import { ReassemblyBuffer } from './reassembly.js';
 import { isClientInitiated, isUnidirectional, QuicStream } from './stream.js';
 import { SendBuffer } from './stream-sender.js';
 import type { EncryptionLevel, QuicTls, TlsEvent } from './tls-interface.js';
-import { authenticateConnectionIds, decodeTransportParameters, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters, encodeEarlyDataContext } from './transport-parameters.js';
+import { authenticateConnectionIds, decodeTransportParameters, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters } from './transport-parameters.js';
 import type { TransportParameters } from './transport-parameters.js';
 import { sameAddress } from './types.js';
 import type { PathAddress, QuicConnectionOptions, QuicEvent } from './types.js';
@@ -301,10 +301,7 @@ export class QuicConnection {
           }
         : {}),
     };
-    this.tls =
-      typeof options.tls === 'function'
-        ? options.tls(encodeTransportParameters(this.localParameters), encodeEarlyDataContext(this.localParameters))
-        : options.tls;
+    this.tls = typeof options.tls === 'function' ? options.tls(encodeTransportParameters(this.localParameters)) : options.tls;
     if (this.role === 'client') {
       if (this.tls.start === undefined) throw new TypeError('a client connection needs a TLS client with start()');
       this.handleTlsEvents(this.tls.start());

@@ -17,7 +17,7 @@ import type { PathAddress, QuicEvent } from './types.js';
 export interface QuicServerOptions {
   crypto: CryptoProvider;
   /** A TLS 1.3 server per connection, given our encoded transport parameters. */
-  tls: (localTransportParameters: Uint8Array, earlyDataContext: Uint8Array) => QuicTls;
+  tls: (localTransportParameters: Uint8Array) => QuicTls;
   limits?: Partial<QuicLimits>;
   /** Length of the connection IDs we issue (short-header packets are parsed with it). Default 8. */
   connectionIdLength?: number;

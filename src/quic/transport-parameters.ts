@@ -107,32 +107,17 @@ export function encodeTransportParameters(parameters: TransportParameters): Uint
  * a client must not send the server-only parameters (§18.2: original_destination_connection_id,
  * preferred_address, retry_source_connection_id, stateless_reset_token).
  */
-/**
- * The parameters 0-RTT depends on (RFC 9000 §7.4.1): a client sending 0-RTT uses the limits it remembered, so the
- * server may accept 0-RTT only when these are what they were when the ticket was issued. Connection IDs and the
- * reset token change per connection and are left out. Encoded canonically, for TLS to bind into its tickets.
- */
-export function encodeEarlyDataContext(parameters: TransportParameters): Uint8Array {
-  return encodeTransportParameters({
-    ...DEFAULT_TRANSPORT_PARAMETERS,
-    activeConnectionIdLimit: parameters.activeConnectionIdLimit,
-    initialMaxData: parameters.initialMaxData,
-    initialMaxStreamDataBidiLocal: parameters.initialMaxStreamDataBidiLocal,
-    initialMaxStreamDataBidiRemote: parameters.initialMaxStreamDataBidiRemote,
-    initialMaxStreamDataUni: parameters.initialMaxStreamDataUni,
-    initialMaxStreamsBidi: parameters.initialMaxStreamsBidi,
-    initialMaxStreamsUni: parameters.initialMaxStreamsUni,
-  });
-}
-
 export function decodeTransportParameters(data: Uint8Array, fromServer: boolean): TransportParameters {
   const parameters: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS };
   const seen = new Set<number>();
   const reader = new BufferReader(data);
   try {
     while (!reader.eof) {
-      const id = reader.varint();
+      // Ids may use the whole 62-bit range: reserved ids (31 * N + 27, §18.1) are sent by Chromium with 8-byte
+      // varints, and every id above 2^53 is unknown to us, so it is skipped (§7.4.2: ignore unknown parameters).
+      const id = reader.largeVarint();
       const value = reader.bytesView(reader.varint());
+      if (id > Number.MAX_SAFE_INTEGER) continue;
       // RFC 9000 §7.4: a parameter must not appear more than once.
       if (seen.has(id)) throw parameterError(`duplicate transport parameter 0x${id.toString(16)}`);
       seen.add(id);

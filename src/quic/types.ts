@@ -20,11 +20,7 @@ export interface QuicConnectionOptions {
    * The TLS 1.3 engine. A factory receives our encoded transport parameters (RFC 9000 §18, which TLS carries in its
    * quic_transport_parameters extension) — use it when TLS needs them at construction (TlsServerConfig does).
    */
-  /**
-   * TLS, or a factory given our encoded transport parameters and the 0-RTT context (RFC 9000 §7.4.1: the subset a
-   * server's tickets must bind for 0-RTT; pass it as TlsServerConfig.earlyDataContext).
-   */
-  tls: QuicTls | ((localTransportParameters: Uint8Array, earlyDataContext: Uint8Array) => QuicTls);
+  tls: QuicTls | ((localTransportParameters: Uint8Array) => QuicTls);
   /** The peer's address (client: the server; server: where the first Initial came from). */
   remote: PathAddress;
   /** The current time in ms; every later call passes its own `now` on the same clock. */

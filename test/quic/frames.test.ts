@@ -132,6 +132,18 @@ test('transport parameters round-trip and validate (§18.2)', () => {
   assert.equal(decodeTransportParameters(bytes(0x40, 0x99, 0x01, 0x00), false).maxIdleTimeout, 0); // unknown ignored
 });
 
+test('§18.1 reserved transport parameters with 8-byte ids (as Chromium sends them) are ignored, not malformed', () => {
+  // From a real Chromium ClientHello: initial_max_streams_bidi=100, then reserved id 0x17a68948bd46e8b7 (above
+  // 2^53) with 14 bytes of junk, then initial_max_streams_uni=103.
+  const data = Uint8Array.from(Buffer.from('08024064d7a68948bd46e8b70e47a9bdd94f3c81967d7e51878f2b09024067', 'hex'));
+  const decoded = decodeTransportParameters(data, false);
+  assert.equal(decoded.initialMaxStreamsBidi, 100);
+  assert.equal(decoded.initialMaxStreamsUni, 103);
+  // Two different huge ids that round to the same double are not a duplicate.
+  const twice = Uint8Array.from(Buffer.from('ffffffffffffff0000ffffffffffffff0100', 'hex'));
+  assert.doesNotThrow(() => decodeTransportParameters(twice, false));
+});
+
 test('§7.3 connection ID authentication', () => {
   const base = { ...DEFAULT_TRANSPORT_PARAMETERS, initialSourceConnectionId: bytes(1), originalDestinationConnectionId: bytes(2) };
   assert.doesNotThrow(() => authenticateConnectionIds(base, { peerInitialSourceCid: bytes(1), originalDestinationCid: bytes(2), fromServer: true }));

@@ -78,8 +78,7 @@ test('0-RTT with the real TLS 1.3 engines: a ticket from one connection lets the
   const engines = (ticket?: Uint8Array) => ({
     client: (tp: Uint8Array) => new TlsClient(clientConfig({ transportParameters: tp, earlyData: true, ...(ticket ? { sessionTicket: ticket } : {}) }, who)),
     // The ticket binds the RFC 9000 §7.4.1 limits, not the whole (per-connection) transport parameters.
-    server: (tp: Uint8Array, earlyDataContext: Uint8Array) =>
-      new TlsServer(serverConfig({ transportParameters: tp, earlyDataContext, ticketKey: TICKET_KEY, earlyData: { maxSize: 0xffffffff } }, who)),
+    server: (tp: Uint8Array) => new TlsServer(serverConfig({ transportParameters: tp, ticketKey: TICKET_KEY, earlyData: { maxSize: 0xffffffff } }, who)),
   });
   const first = new Pair({ tls: engines(), sessionTicket: (ticket) => tickets.push(ticket) });
   assert.ok(first.handshake());

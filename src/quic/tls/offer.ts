@@ -30,7 +30,7 @@ import {
   requireEmpty,
 } from './messages.js';
 import type { ClientHello, KeyShareEntry, OfferedPsks } from './messages.js';
-import { openTicket } from './tickets.js';
+import { openTicket, transportParametersDigest } from './tickets.js';
 import type { TicketState } from './tickets.js';
 import type { CipherSuite, TlsServerConfig } from './types.js';
 import { bytesEqual, fail } from './wire.js';
@@ -283,7 +283,7 @@ function acceptsEarlyData(config: TlsServerConfig, offer: ClientOffer, psk: Acce
   if (config.earlyData === undefined || config.earlyData.maxSize <= 0 || !offer.earlyData || afterRetry) return false;
   const state = psk.state;
   if (psk.index !== 0 || state.maxEarlyData === 0 || state.suite !== suite.code || state.alpn !== alpn) return false;
-  if (!bytesEqual(state.transportParametersDigest, config.crypto.hash('sha256', config.earlyDataContext ?? config.transportParameters))) return false;
+  if (!bytesEqual(state.transportParametersDigest, transportParametersDigest(config.crypto, config.transportParameters))) return false;
   const clientAge = (offer.psks!.identities[0]!.obfuscatedTicketAge - state.ageAdd) >>> 0;
   const serverAge = config.now() - state.issuedAt;
   return Math.abs(clientAge - serverAge) <= EARLY_DATA_AGE_TOLERANCE_MS;

@@ -41,7 +41,7 @@ import {
   encodeU16,
 } from './messages.js';
 import type { Extension } from './messages.js';
-import { sealTicket } from './tickets.js';
+import { sealTicket, transportParametersDigest } from './tickets.js';
 import type { CipherSuite, TlsEvent, TlsServerConfig } from './types.js';
 import { Writer, concatBytes, fail } from './wire.js';
 
@@ -270,7 +270,7 @@ export class TlsServer extends TlsEndpoint {
       alpn: negotiation.alpn,
       serverName: negotiation.serverName,
       maxEarlyData,
-      transportParametersDigest: this.crypto.hash('sha256', this.config.earlyDataContext ?? this.config.transportParameters),
+      transportParametersDigest: transportParametersDigest(this.crypto, this.config.transportParameters),
     });
     // RFC 9001 §4.6.1: in QUIC the early_data extension, when present, carries 0xffffffff.
     const extensions: Extension[] = maxEarlyData > 0 ? [{ type: Ext.earlyData, data: new Writer().u32(QUIC_MAX_EARLY_DATA).finish() }] : [];

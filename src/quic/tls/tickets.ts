@@ -143,3 +143,41 @@ function decodeOrUndefined<T>(decode: () => T | undefined): T | undefined {
     throw error;
   }
 }
+
+/**
+ * Transport parameters a client remembers with a ticket and applies to 0-RTT (RFC 9000 §7.4.1; max_datagram_frame_size
+ * per RFC 9221 §3). The others (connection IDs, stateless_reset_token, …) differ on every connection by design.
+ */
+const ZERO_RTT_PARAMETERS = new Set([0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0e, 0x20]);
+
+function readVarint(bytes: Uint8Array, offset: number): [value: number, next: number] | undefined {
+  if (offset >= bytes.byteLength) return undefined;
+  const length = 1 << (bytes[offset]! >> 6);
+  if (offset + length > bytes.byteLength) return undefined;
+  let value = bytes[offset]! & 0x3f;
+  for (let i = 1; i < length; i++) value = value * 256 + bytes[offset + i]!;
+  return [value, offset + length];
+}
+
+/**
+ * The digest a ticket keeps of our transport parameters so that 0-RTT is accepted only while the values that bound
+ * the client's 0-RTT are unchanged (RFC 9001 §4.6.2). Only the §7.4.1 parameters count: hashing the whole encoding
+ * (which carries per-connection CIDs and the stateless reset token) would refuse every 0-RTT attempt. Bytes that are
+ * not a transport-parameter list are hashed whole.
+ */
+export function transportParametersDigest(crypto: CryptoProvider, transportParameters: Uint8Array): Uint8Array {
+  const kept: Array<[id: number, entry: Uint8Array]> = [];
+  let offset = 0;
+  while (offset < transportParameters.byteLength) {
+    const id = readVarint(transportParameters, offset);
+    const length = id && readVarint(transportParameters, id[1]);
+    if (!id || !length || length[1] + length[0] > transportParameters.byteLength) {
+      return crypto.hash('sha256', transportParameters);
+    }
+    const end = length[1] + length[0];
+    if (ZERO_RTT_PARAMETERS.has(id[0])) kept.push([id[0], transportParameters.subarray(offset, end)]);
+    offset = end;
+  }
+  kept.sort((a, b) => a[0] - b[0]);
+  return crypto.hash('sha256', concatBytes(...kept.map(([, entry]) => entry)));
+}

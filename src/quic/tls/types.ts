@@ -63,12 +63,6 @@ export interface TlsServerConfig {
    * 0-RTT with its own flow control.
    */
   earlyData?: { maxSize: number };
-  /**
-   * What 0-RTT depends on besides the ticket (RFC 9000 §7.4.1: the transport limits a client remembers; QUIC gives
-   * encodeEarlyDataContext()). Tickets bind a digest of it and 0-RTT is accepted only when it is unchanged. Default:
-   * the whole transportParameters — which hold per-connection IDs, so 0-RTT would never be accepted.
-   */
-  earlyDataContext?: Uint8Array;
   /** Milliseconds since the epoch (ticket issue time and age checks). */
   now(): number;
   /** Key-exchange groups in server preference order (default x25519, secp256r1). */

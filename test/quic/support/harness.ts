@@ -127,7 +127,7 @@ export interface PairOptions {
   /** Client: receives session tickets (QuicConnectionOptions.sessionTicket). */
   sessionTicket?: (ticket: Uint8Array) => void;
   /** Real TLS engines instead of the fake: factories given each side's encoded transport parameters. */
-  tls?: { client: (tp: Uint8Array) => QuicTls; server: (tp: Uint8Array, earlyDataContext: Uint8Array) => QuicTls };
+  tls?: { client: (tp: Uint8Array) => QuicTls; server: (tp: Uint8Array) => QuicTls };
 }
 
 export class Pair {

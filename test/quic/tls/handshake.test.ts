@@ -233,6 +233,19 @@ describe('resumption and 0-RTT', () => {
     assert.equal(again.completion('server')!.earlyDataAccepted, false);
   });
 
+  test('0-RTT accepted when only per-connection transport parameters differ, refused when a §7.4.1 limit changes (RFC 9001 §4.6.2)', () => {
+    // initial_source_connection_id (0x0f) and stateless_reset_token (0x02) change on every connection; initial_max_data (0x04) bounds 0-RTT.
+    const parameters = (cid: number, maxData: number) =>
+      Uint8Array.of(0x0f, 0x04, cid, cid, cid, cid, 0x02, 0x10, ...new Array<number>(16).fill(cid), 0x04, 0x02, 0x40, maxData);
+    const first = Link.connect(earlyServer({ transportParameters: parameters(1, 0x10) }), clientConfig());
+    const again = Link.connect(earlyServer({ transportParameters: parameters(2, 0x10) }), clientConfig({ sessionTicket: firstTicket(first), earlyData: true }));
+    assert.equal(again.completion('server')!.resumed, true);
+    assert.equal(again.completion('server')!.earlyDataAccepted, true, 'new CIDs and reset token must not refuse 0-RTT');
+    const lowered = Link.connect(earlyServer({ transportParameters: parameters(3, 0x08) }), clientConfig({ sessionTicket: firstTicket(first), earlyData: true }));
+    assert.equal(lowered.completion('server')!.resumed, true);
+    assert.equal(lowered.completion('server')!.earlyDataAccepted, false, 'a changed initial_max_data must refuse 0-RTT');
+  });
+
   test('0-RTT refused when the ticket age disagrees by more than the freshness window (RFC 8446 §8.3)', () => {
     const first = Link.connect(earlyServer(), clientConfig());
     const again = Link.connect(earlyServer({ now: () => Date.now() + 60_000 }), clientConfig({ sessionTicket: firstTicket(first), earlyData: true }));
