@@ -10,6 +10,8 @@
  * broken module cannot spin.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { relative } from 'node:path';
+import { FileWatcher } from './file-watcher.js';
 
 /** What a worker tells the primary once its listeners are bound. */
 export interface WorkerReadyMessage {
@@ -24,6 +26,12 @@ export interface WorkerReadyMessage {
   banner: string[];
 }
 
+/** What a worker running with --watch tells the primary each time the set of files its app loaded grows. */
+export interface WorkerModulesMessage {
+  type: 'httpsd:modules';
+  files: string[];
+}
+
 /**
  * The ports a replacement worker must bind (set by the primary when no worker is left). node:cluster closes a
  * listening socket with its last worker, so after a crash of the only worker `--port 0` would otherwise come back
@@ -34,6 +42,8 @@ export const PINNED_PORTS_VARIABLE = 'HTTPSD_SUPERVISOR_PORTS';
 export interface PrimaryOptions {
   workers: number;
   quiet: boolean;
+  /** --watch: reload the app when a file of its module graph changes. */
+  watch: boolean;
 }
 
 /** Restart delay grows with crashes in a row (0.1 s … 30 s) and resets after a minute of stability. */
@@ -45,49 +55,101 @@ function isReadyMessage(message: unknown): message is WorkerReadyMessage {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'httpsd:ready';
 }
 
+function isModulesMessage(message: unknown): message is WorkerModulesMessage {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'httpsd:modules';
+}
+
+/** `app.ts` relative to the working directory when below it, else absolute. */
+function shownPath(file: string): string {
+  const shown = relative(process.cwd(), file);
+  return shown !== '' && !shown.startsWith('..') ? shown : file;
+}
+
+/** One set of workers running one version of the app. */
+interface Generation {
+  id: number;
+  workers: Set<Worker>;
+  ready: number;
+  /** The files its workers loaded (--watch). */
+  files: Set<string>;
+}
+
 export function runPrimary(options: PrimaryOptions): Promise<void> {
   let stopping = false;
   let announced = false;
-  let readyWorkers = 0;
   let crashesInARow = 0;
   let lastCrash = 0;
   let boundPorts: { port: number; httpPort: number | undefined } | undefined;
   let firstReady: WorkerReadyMessage | undefined;
   const live = new Set<Worker>();
+  /** Old workers told to finish their requests and stop: their exit is expected. */
+  const retiring = new Set<Worker>();
+  let generations = 0;
+  const newGeneration = (): Generation => ({ id: ++generations, workers: new Set(), ready: 0, files: new Set() });
+  /** The version serving traffic. */
+  let current = newGeneration();
+  /** The version being started by --watch, until all its workers listen. */
+  let next: Generation | undefined;
+  /** Files that changed while `next` was starting: they may have been read before the change. */
+  let changedWhileStarting: string[] | undefined;
+  const watcher = options.watch ? new FileWatcher((changed) => reload(changed)) : undefined;
   // One worker accepts its connections itself (the primary hands it the listening socket once) instead of
   // receiving each one from the primary over IPC (round robin, which spreads load over several workers).
   if (options.workers === 1) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const info = (line: string) => {
+    if (!options.quiet) process.stderr.write(`${line}\n`);
+  };
 
-  const fork = (replacing?: number) => {
+  const fork = (generation: Generation, replacing?: number) => {
     const env: Record<string, string> = { HTTPSD_WORKERS: '1' };
     if (live.size === 0 && boundPorts !== undefined) env[PINNED_PORTS_VARIABLE] = `${boundPorts.port},${boundPorts.httpPort ?? ''}`;
     const worker = cluster.fork(env);
     live.add(worker);
+    generation.workers.add(worker);
     worker.on('message', (message: unknown) => {
+      if (isModulesMessage(message)) {
+        for (const file of message.files) generation.files.add(file);
+        // A version that failed to load adds the file at fault: fixing it is the change that retries.
+        watcher?.add(message.files);
+        return;
+      }
       if (!isReadyMessage(message)) return;
       boundPorts ??= { port: message.port, httpPort: message.httpPort };
       if (replacing !== undefined) {
-        if (!options.quiet) process.stderr.write(`httpsd: worker ${worker.process.pid} ready (replaces ${replacing})\n`);
+        info(`httpsd: worker ${worker.process.pid} ready (replaces ${replacing})`);
+        return;
+      }
+      // The first worker of a version has shown that the app loads (and has created what the others share: the
+      // local CA, the listening sockets): start the others now, so a broken app reports once.
+      if (++generation.ready === 1) for (let i = 1; i < options.workers; i++) fork(generation);
+      if (generation.ready < options.workers) return;
+      if (generation === next) {
+        switchTo(generation);
         return;
       }
       firstReady ??= message;
-      // The first worker has created what the others share (the local CA and its certificate, the listening
-      // sockets) and has shown that the app loads: start the others now, so a broken app reports once.
-      if (++readyWorkers === 1) for (let i = 1; i < options.workers; i++) fork();
       // Announce once every initial worker listens: until then a crash of the only listening one would close
       // the shared port.
-      if (!announced && readyWorkers >= options.workers) {
+      if (!announced) {
         announced = true;
         if (!options.quiet) {
           const title = options.workers > 1 ? `${firstReady.title} with ${options.workers} workers` : firstReady.title;
           process.stderr.write(`${[title, ...firstReady.banner].join('\n')}\n`);
         }
+        if (watcher) info(`httpsd: watching ${generation.files.size} file${generation.files.size === 1 ? '' : 's'} of the app for changes (--watch)`);
       }
     });
     worker.on('exit', (code, signal) => {
       live.delete(worker);
+      generation.workers.delete(worker);
       if (stopping) {
         if (live.size === 0) process.exit(0);
+        return;
+      }
+      if (retiring.delete(worker)) return;
+      if (generation === next) {
+        // The new version does not start (its worker printed why): the old one keeps serving.
+        abandon(generation);
         return;
       }
       if (!announced) {
@@ -107,7 +169,8 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
         restarted = true;
         process.stderr.write(`httpsd: worker ${pid} exited (${signal ?? 'code ' + code}); restarting in ${delay} ms\n`);
         setTimeout(() => {
-          if (!stopping) fork(pid);
+          // A worker of a version replaced meanwhile is not brought back.
+          if (!stopping && generation === current) fork(generation, pid);
         }, delay);
       };
       // node:cluster takes a worker out of the shared listeners' round robin on 'exit' only when its IPC channel is
@@ -124,9 +187,57 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
     });
   };
 
+  /** --watch saw `changed`: start the new version beside the serving one. */
+  const reload = (changed: string[]) => {
+    if (stopping) return;
+    if (next !== undefined || !announced) {
+      changedWhileStarting = [...(changedWhileStarting ?? []), ...changed];
+      return;
+    }
+    const more = changed.length > 1 ? ` (and ${changed.length - 1} more)` : '';
+    info(`httpsd: ${shownPath(changed[0]!)}${more} changed; reloading`);
+    next = newGeneration();
+    fork(next);
+  };
+
+  const afterStart = () => {
+    const pending = changedWhileStarting;
+    changedWhileStarting = undefined;
+    if (pending) reload(pending);
+  };
+
+  /**
+   * Every worker of the new version listens (node:cluster now shares the listening sockets with it): the old
+   * workers stop accepting and finish their in-flight requests (their graceful SIGTERM stop, bounded by
+   * --shutdown-timeout). A connection the primary had already handed to an old worker that has closed its listener
+   * is handed to a new one.
+   */
+  const switchTo = (generation: Generation) => {
+    const old = current;
+    current = generation;
+    next = undefined;
+    for (const worker of old.workers) {
+      retiring.add(worker);
+      worker.process.kill('SIGTERM');
+    }
+    watcher?.replace(generation.files);
+    info(`httpsd: reloaded (${generation.files.size} file${generation.files.size === 1 ? '' : 's'} watched)`);
+    afterStart();
+  };
+
+  const abandon = (generation: Generation) => {
+    next = undefined;
+    for (const worker of generation.workers) {
+      retiring.add(worker);
+      worker.process.kill('SIGKILL');
+    }
+    process.stderr.write('httpsd: keeping the previous version; the next change retries\n');
+    afterStart();
+  };
+
   // A --port 0 needs nothing more: node:cluster binds one socket in the primary for every worker's first listen(0)
   // on an address, so all workers, replacements included, share the port it picked.
-  fork();
+  fork(current);
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -135,6 +246,7 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    watcher?.close();
     if (!options.quiet) {
       process.stderr.write(
         options.workers > 1
@@ -143,7 +255,8 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
       );
     }
     if (live.size === 0) process.exit(0);
-    for (const worker of live) worker.process.kill('SIGTERM');
+    // A retiring worker is already stopping: a second SIGTERM would cut its requests.
+    for (const worker of live) if (!retiring.has(worker)) worker.process.kill('SIGTERM');
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
