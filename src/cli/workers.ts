@@ -33,6 +33,42 @@ export interface WorkerModulesMessage {
 }
 
 /**
+ * The round trip a stopping worker makes before it exits. node:cluster hands each connection to a worker over IPC;
+ * one handed just before the primary learnt that the worker closed its listener is sent back by the worker
+ * (node:cluster does that itself) only if the worker is still alive to read it. A worker that exits at once loses
+ * it, and that client waits forever. Messages on the channel keep their order: once the primary's answer arrives,
+ * every connection it sent earlier has been read and bounced, and no later one comes.
+ */
+const LEAVING = 'httpsd:leaving';
+const MAY_LEAVE = 'httpsd:may-leave';
+const LEAVE_ROUND_TRIP_LIMIT_MS = 2000;
+
+function isMessage(message: unknown, type: string): boolean {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+}
+
+/** In a worker whose listeners are closed: resolves once the primary can hand it no more connections. */
+export function leaveCluster(): Promise<void> {
+  return new Promise((resolve) => {
+    if (!cluster.isWorker || !process.connected) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve();
+    };
+    const onMessage = (message: unknown) => {
+      if (isMessage(message, MAY_LEAVE)) done();
+    };
+    // Bounded: a primary that is gone or stuck must not keep the worker.
+    const timer = setTimeout(done, LEAVE_ROUND_TRIP_LIMIT_MS);
+    process.on('message', onMessage);
+    process.send?.({ type: LEAVING }, undefined, {}, (error) => {
+      if (error) done();
+    });
+  });
+}
+
+/**
  * The ports a replacement worker must bind (set by the primary when no worker is left). node:cluster closes a
  * listening socket with its last worker, so after a crash of the only worker `--port 0` would otherwise come back
  * on another port.
@@ -52,11 +88,11 @@ const MAX_BACKOFF_MS = 30_000;
 const STABLE_MS = 60_000;
 
 function isReadyMessage(message: unknown): message is WorkerReadyMessage {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'httpsd:ready';
+  return isMessage(message, 'httpsd:ready');
 }
 
 function isModulesMessage(message: unknown): message is WorkerModulesMessage {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'httpsd:modules';
+  return isMessage(message, 'httpsd:modules');
 }
 
 /** `app.ts` relative to the working directory when below it, else absolute. */
@@ -107,6 +143,10 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
     live.add(worker);
     generation.workers.add(worker);
     worker.on('message', (message: unknown) => {
+      if (isMessage(message, LEAVING)) {
+        if (worker.isConnected()) worker.send({ type: MAY_LEAVE });
+        return;
+      }
       if (isModulesMessage(message)) {
         for (const file of message.files) generation.files.add(file);
         // A version that failed to load adds the file at fault: fixing it is the change that retries.
