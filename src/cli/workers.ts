@@ -8,6 +8,10 @@
  * showing that the app loads), then the others. A worker that fails before the server is up (a bad flag, a module
  * that does not load, a taken port) is not restarted: its message stands and the command exits with its status, so a
  * broken module cannot spin.
+ *
+ * With --watch the workers report the files their app loaded; when one changes, a new generation of workers starts
+ * beside the serving one and takes over once all of it listens, and the old generation drains. A generation that
+ * does not load is killed (its worker has printed why) and the old one keeps serving.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { relative } from 'node:path';
