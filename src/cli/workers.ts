@@ -130,7 +130,7 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   let current = newGeneration();
   /** The version being started by --watch, until all its workers listen. */
   let next: Generation | undefined;
-  /** Files that changed while `next` was starting: they may have been read before the change. */
+  /** Files that changed before the first version was up: they may have been read before the change. */
   let changedWhileStarting: string[] | undefined;
   const watcher = options.watch ? new FileWatcher((changed) => reload(changed)) : undefined;
   // One worker accepts its connections itself (the primary hands it the listening socket once) instead of
@@ -157,7 +157,8 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
         watcher?.add(message.files);
         return;
       }
-      if (!isReadyMessage(message)) return;
+      // A version replaced by a newer change before it was up is retiring: it starts nothing more.
+      if (!isReadyMessage(message) || (generation !== current && generation !== next)) return;
       boundPorts ??= { port: message.port, httpPort: message.httpPort };
       if (replacing !== undefined) {
         info(`httpsd: worker ${worker.process.pid} ready (replaces ${replacing})`);
@@ -181,6 +182,9 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
           process.stderr.write(`${[title, ...firstReady.banner].join('\n')}\n`);
         }
         if (watcher) info(`httpsd: watching ${generation.files.size} file${generation.files.size === 1 ? '' : 's'} of the app for changes (--watch)`);
+        const early = changedWhileStarting;
+        changedWhileStarting = undefined;
+        if (early) reload(early);
       }
     });
     worker.on('exit', (code, signal) => {
@@ -234,20 +238,29 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   /** --watch saw `changed`: start the new version beside the serving one. */
   const reload = (changed: string[]) => {
     if (stopping) return;
-    if (next !== undefined || !announced) {
+    if (!announced) {
       changedWhileStarting = [...(changedWhileStarting ?? []), ...changed];
       return;
     }
     const more = changed.length > 1 ? ` (and ${changed.length - 1} more)` : '';
     info(`httpsd: ${shownPath(changed[0]!)}${more} changed; reloading`);
+    // A version still starting may have read the file before this change, or may never finish loading (a
+    // top-level await that never settles): the newest files win.
+    if (next !== undefined) retire(next);
     next = newGeneration();
     fork(next);
   };
 
-  const afterStart = () => {
-    const pending = changedWhileStarting;
-    changedWhileStarting = undefined;
-    if (pending) reload(pending);
+  /**
+   * Ends the workers of a version that will not take over. SIGTERM: one still loading the app has no handler for
+   * it yet and ends at once; one already listening (the first of several, while the others start) has taken
+   * connections from the round robin, and finishes them.
+   */
+  const retire = (generation: Generation) => {
+    for (const worker of generation.workers) {
+      retiring.add(worker);
+      worker.process.kill('SIGTERM');
+    }
   };
 
   /**
@@ -260,23 +273,15 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
     const old = current;
     current = generation;
     next = undefined;
-    for (const worker of old.workers) {
-      retiring.add(worker);
-      worker.process.kill('SIGTERM');
-    }
+    retire(old);
     watcher?.replace(generation.files);
     info(`httpsd: reloaded (${generation.files.size} file${generation.files.size === 1 ? '' : 's'} watched)`);
-    afterStart();
   };
 
   const abandon = (generation: Generation) => {
     next = undefined;
-    for (const worker of generation.workers) {
-      retiring.add(worker);
-      worker.process.kill('SIGKILL');
-    }
+    retire(generation);
     process.stderr.write('httpsd: keeping the previous version; the next change retries\n');
-    afterStart();
   };
 
   // A --port 0 needs nothing more: node:cluster binds one socket in the primary for every worker's first listen(0)
@@ -305,7 +310,8 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', () => {
-    for (const worker of live) worker.process.kill('SIGHUP');
+    // A version still starting reads the certificates as it starts (and has no SIGHUP handler yet: it would die).
+    for (const worker of live) if (!next?.workers.has(worker)) worker.process.kill('SIGHUP');
   });
   return new Promise(() => {});
 }
