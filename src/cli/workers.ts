@@ -120,6 +120,13 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   let crashesInARow = 0;
   let lastCrash = 0;
   let boundPorts: { port: number; httpPort: number | undefined } | undefined;
+  /**
+   * Set once a worker had to bind the ports by number (none was left to share them): node:cluster shares a
+   * listening socket between workers that listen with the same arguments, so every later worker (another crash's
+   * replacement, a --watch generation beside the serving one) must ask for the same numbers too, where asking for
+   * port 0 again would get a new socket on another port.
+   */
+  let pinnedPorts: string | undefined;
   let firstReady: WorkerReadyMessage | undefined;
   const live = new Set<Worker>();
   /** Old workers told to finish their requests and stop: their exit is expected. */
@@ -142,7 +149,8 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
 
   const fork = (generation: Generation, replacing?: number) => {
     const env: Record<string, string> = { HTTPSD_WORKERS: '1' };
-    if (live.size === 0 && boundPorts !== undefined) env[PINNED_PORTS_VARIABLE] = `${boundPorts.port},${boundPorts.httpPort ?? ''}`;
+    if (live.size === 0 && boundPorts !== undefined) pinnedPorts = `${boundPorts.port},${boundPorts.httpPort ?? ''}`;
+    if (pinnedPorts !== undefined) env[PINNED_PORTS_VARIABLE] = pinnedPorts;
     const worker = cluster.fork(env);
     live.add(worker);
     generation.workers.add(worker);
