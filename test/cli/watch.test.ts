@@ -30,6 +30,23 @@ function appFolder(files: Record<string, string>): string {
   return dir;
 }
 
+/** Runs the command on an app in its own folder, then stops it (status 0: a graceful stop) and removes the folder. */
+async function withApp(
+  files: Record<string, string>,
+  args: string[],
+  run: (cli: RunningCli, dir: string) => Promise<void>,
+  env?: NodeJS.ProcessEnv,
+): Promise<void> {
+  const dir = appFolder(files);
+  const cli = await startCli([...args, ...tlsArgs], { cwd: dir, timeoutMs: START_MS, ...(env ? { env } : {}) });
+  try {
+    await run(cli, dir);
+  } finally {
+    assert.equal(await cli.stop(), 0, cli.stderr());
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Saves as many editors do: the new text goes to a temporary file renamed over the original (a new inode). */
 function saveByRename(file: string, text: string): void {
   writeFileSync(`${file}.tmp~`, text);
@@ -116,70 +133,63 @@ const ESM_APP = {
 };
 
 test('--watch (2 workers, round robin): an edited entry and an edited import reload with no failed request', { timeout: 180_000 }, async () => {
-  const dir = appFolder(ESM_APP);
-  const cli = await startCli(['app.ts', '--watch', '--workers', '2', ...tlsArgs], { cwd: dir, timeoutMs: START_MS });
-  const client = continuousClient(cli);
-  try {
-    await logged(cli, /watching 2 files of the app/);
-    await answers(cli, 'hello v1');
-    // In flight while its worker is replaced: it still gets the old version's answer.
-    const inFlight = body(cli, '/?ms=2000');
-    await sleep(200);
-    saveByRename(join(dir, 'app.ts'), ESM_APP['app.ts'].replace('v1', 'v2'));
-    await answers(cli, 'hello v2');
-    assert.equal(await inFlight, 'hello v1');
-    assert.match(cli.stderr(), /^httpsd: app\.ts changed; reloading$/m);
+  await withApp(ESM_APP, ['app.ts', '--watch', '--workers', '2'], async (cli, dir) => {
+    const client = continuousClient(cli);
+    try {
+      await logged(cli, /watching 2 files of the app/);
+      await answers(cli, 'hello v1');
+      // In flight while its worker is replaced: it still gets the old version's answer.
+      const inFlight = body(cli, '/?ms=2000');
+      await sleep(200);
+      saveByRename(join(dir, 'app.ts'), ESM_APP['app.ts'].replace('v1', 'v2'));
+      await answers(cli, 'hello v2');
+      assert.equal(await inFlight, 'hello v1');
+      assert.match(cli.stderr(), /^httpsd: app\.ts changed; reloading$/m);
 
-    writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'bonjour';\n");
-    await answers(cli, 'bonjour v2');
-    assert.match(cli.stderr(), /^httpsd: greeting\.ts changed; reloading$/m);
-    // The edit may come while the v2 workers still start: then they are retired and this reload replaces them.
-    await logged(cli, /^httpsd: greeting\.ts changed; reloading$[^]*^httpsd: reloaded/m);
-    await client.stop();
-    assert.deepEqual(client.failures, []);
-    // While both versions listen (until every new worker is up) either may answer; the order of first sight is
-    // still old, then new.
-    assert.deepEqual([...new Set(client.bodies)], ['hello v1', 'hello v2', 'bonjour v2']);
-    assert.ok(client.bodies.length > 20, `the client kept sending: ${client.bodies.length} answers`);
-  } finally {
-    await client.stop();
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+      writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'bonjour';\n");
+      await answers(cli, 'bonjour v2');
+      // The edit may come while the v2 workers still start: then they are retired and this reload replaces them.
+      await logged(cli, /^httpsd: greeting\.ts changed; reloading$[^]*^httpsd: reloaded/m);
+      await client.stop();
+      assert.deepEqual(client.failures, []);
+      // While both versions listen (until every new worker is up) either may answer; the order of first sight is
+      // still old, then new.
+      assert.deepEqual([...new Set(client.bodies)], ['hello v1', 'hello v2', 'bonjour v2']);
+      assert.ok(client.bodies.length > 20, `the client kept sending: ${client.bodies.length} answers`);
+    } finally {
+      await client.stop();
+    }
+  });
 });
 
 test('--watch: a syntax error or a top-level throw keeps the old version serving and names file:line; the fix reloads', { timeout: 180_000 }, async () => {
-  const dir = appFolder(ESM_APP);
-  const cli = await startCli(['app.ts', '--watch', ...tlsArgs], { cwd: dir, timeoutMs: START_MS });
-  const client = continuousClient(cli);
-  try {
-    await answers(cli, 'hello v1');
-    writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'unterminated;\n");
-    await logged(cli, /keeping the previous version/);
-    assert.match(cli.stderr(), /cannot load the module: SyntaxError: .*\n {2}at greeting\.ts:1:\d+\n {2}> 1 \| export const greeting/);
-    assert.equal(await body(cli), 'hello v1');
+  await withApp(ESM_APP, ['app.ts', '--watch'], async (cli, dir) => {
+    const client = continuousClient(cli);
+    try {
+      await answers(cli, 'hello v1');
+      writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'unterminated;\n");
+      await logged(cli, /keeping the previous version/);
+      assert.match(cli.stderr(), /cannot load the module: SyntaxError: .*\n {2}at greeting\.ts:1:\d+\n {2}> 1 \| export const greeting/);
+      assert.equal(await body(cli), 'hello v1');
 
-    writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'hi';\nthrow new Error('not configured');\n");
-    await eventually('a second refusal', () => count(cli.stderr(), /keeping the previous version/) === 2, cli);
-    assert.match(cli.stderr(), /Error: not configured\n {2}at greeting\.ts:2:\d+/);
-    assert.equal(await body(cli), 'hello v1');
+      writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'hi';\nthrow new Error('not configured');\n");
+      await eventually('a second refusal', () => count(cli.stderr(), /keeping the previous version/) === 2, cli);
+      assert.match(cli.stderr(), /Error: not configured\n {2}at greeting\.ts:2:\d+/);
+      assert.equal(await body(cli), 'hello v1');
 
-    writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'fixed';\n");
-    await answers(cli, 'fixed v1');
-    await client.stop();
-    assert.deepEqual(client.failures, []);
-    assert.deepEqual([...new Set(client.bodies)], ['hello v1', 'fixed v1']);
-  } finally {
-    await client.stop();
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+      writeFileSync(join(dir, 'greeting.ts'), "export const greeting: string = 'fixed';\n");
+      await answers(cli, 'fixed v1');
+      await client.stop();
+      assert.deepEqual(client.failures, []);
+      assert.deepEqual([...new Set(client.bodies)], ['hello v1', 'fixed v1']);
+    } finally {
+      await client.stop();
+    }
+  });
 });
 
 test('--watch: a version that never finishes loading is replaced by the next change', { timeout: 180_000 }, async () => {
-  const dir = appFolder(ESM_APP);
-  const cli = await startCli(['app.ts', '--watch', ...tlsArgs], { cwd: dir, timeoutMs: START_MS });
-  try {
+  await withApp(ESM_APP, ['app.ts', '--watch'], async (cli, dir) => {
     await answers(cli, 'hello v1');
     // A top-level await that never settles: the new worker never listens.
     writeFileSync(join(dir, 'greeting.ts'), "await new Promise(() => {});\nexport const greeting: string = 'stuck';\n");
@@ -190,56 +200,52 @@ test('--watch: a version that never finishes loading is replaced by the next cha
     await answers(cli, 'unstuck v1');
     assert.equal(count(cli.stderr(), /changed; reloading/), 2, cli.stderr());
     assert.equal(count(cli.stderr(), /^httpsd: reloaded/m), 1, cli.stderr());
-  } finally {
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
+const CRASHING_APP = {
+  'package.json': '{ "type": "module" }\n',
+  'app.mjs': [
+    'export default {',
+    '  fetch(request) {',
+    "    if (new URL(request.url).pathname === '/crash') setTimeout(() => { throw new Error('crash outside a request'); }, 10);",
+    "    return new Response('crash v1');",
+    '  },',
+    '};',
+    '',
+  ].join('\n'),
+};
+
 test('--watch: a worker that crashes is restarted as without --watch, and later changes still reload', { timeout: 180_000 }, async () => {
-  const dir = appFolder({
-    'package.json': '{ "type": "module" }\n',
-    'app.mjs': [
-      'export default {',
-      '  fetch(request) {',
-      "    if (new URL(request.url).pathname === '/crash') setTimeout(() => { throw new Error('crash outside a request'); }, 10);",
-      "    return new Response('crash v1');",
-      '  },',
-      '};',
-      '',
-    ].join('\n'),
-  });
-  const cli = await startCli(['app.mjs', '--watch', ...tlsArgs], { cwd: dir, timeoutMs: START_MS });
-  try {
+  await withApp(CRASHING_APP, ['app.mjs', '--watch'], async (cli, dir) => {
     await answers(cli, 'crash v1');
     await body(cli, '/crash');
     await logged(cli, /^httpsd: worker \d+ exited \(code 1\); restarting in \d+ ms$/m);
     await logged(cli, /^httpsd: worker \d+ ready \(replaces \d+\)$/m);
     await answers(cli, 'crash v1');
+    // The replacement had to bind the port by number: the new version must share that socket, not open another.
     writeFileSync(join(dir, 'app.mjs'), "export default { fetch: () => new Response('crash v2') };\n");
     await answers(cli, 'crash v2');
     assert.match(cli.stderr(), /uncaught exception in application code at app\.mjs:3:\d+/);
-  } finally {
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
+const COMMONJS_APP = {
+  'package.json': '{ "type": "commonjs" }\n',
+  'app.ts': [
+    "import { greeting } from './greeting';",
+    "const settings: { suffix: string } = require('./settings.json');",
+    'export default { fetch: () => new Response(`${greeting}${settings.suffix}`) };',
+    '',
+  ].join('\n'),
+  'greeting.ts': "export const greeting: string = 'hello';\n",
+  'settings.json': '{ "suffix": "!" }\n',
+  'notes.ts': "export const unused = 'not imported';\n",
+};
+
 test('HTTPSD_WATCH=1, CommonJS package: an edited .ts module and a required .json reload; other files do nothing', { timeout: 180_000 }, async () => {
-  const dir = appFolder({
-    'package.json': '{ "type": "commonjs" }\n',
-    'app.ts': [
-      "import { greeting } from './greeting';",
-      "const settings: { suffix: string } = require('./settings.json');",
-      'export default { fetch: () => new Response(`${greeting}${settings.suffix}`) };',
-      '',
-    ].join('\n'),
-    'greeting.ts': "export const greeting: string = 'hello';\n",
-    'settings.json': '{ "suffix": "!" }\n',
-    'notes.ts': "export const unused = 'not imported';\n",
-  });
-  const cli = await startCli(['app.ts', ...tlsArgs], { cwd: dir, timeoutMs: START_MS, env: cliEnv({ HTTPSD_WATCH: '1' }) });
-  try {
+  const environment = cliEnv({ HTTPSD_WATCH: '1' });
+  await withApp(COMMONJS_APP, ['app.ts'], async (cli, dir) => {
     await answers(cli, 'hello!');
     // A file beside the app but outside its module graph: no reload (checked below, after a real one).
     writeFileSync(join(dir, 'notes.ts'), "export const unused = 'still not imported';\n");
@@ -252,20 +258,17 @@ test('HTTPSD_WATCH=1, CommonJS package: an edited .ts module and a required .jso
     assert.equal(count(cli.stderr(), /changed; reloading/), 2, cli.stderr());
     assert.match(cli.stderr(), /^httpsd: greeting\.ts changed; reloading$/m);
     assert.match(cli.stderr(), /^httpsd: settings\.json changed; reloading$/m);
-  } finally {
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+  }, environment);
 });
 
+const LATE_IMPORT_APP = {
+  'package.json': '{ "type": "module" }\n',
+  'app.mjs': "export default { fetch: async () => new Response((await import('./late.mjs')).text) };\n",
+  'late.mjs': "export const text = 'late v1';\n",
+};
+
 test('--watch: a module the app imports later (dynamic import()) joins the watched files', { timeout: 180_000 }, async () => {
-  const dir = appFolder({
-    'package.json': '{ "type": "module" }\n',
-    'app.mjs': "export default { fetch: async () => new Response((await import('./late.mjs')).text) };\n",
-    'late.mjs': "export const text = 'late v1';\n",
-  });
-  const cli = await startCli(['app.mjs', '--watch', ...tlsArgs], { cwd: dir, timeoutMs: START_MS });
-  try {
+  await withApp(LATE_IMPORT_APP, ['app.mjs', '--watch'], async (cli, dir) => {
     await logged(cli, /watching 1 file of the app/);
     await answers(cli, 'late v1');
     // The worker reports the grown graph on its own; keep editing until the supervisor has picked it up.
@@ -276,25 +279,17 @@ test('--watch: a module the app imports later (dynamic import()) joins the watch
       return /^httpsd: late\.mjs changed; reloading$/m.test(cli.stderr());
     }, cli);
     // The new version loads late.mjs only when asked: ask, and the answer is the latest text.
-    await eventually('the new text', async () => (await body(cli)) === `late v${version}`, cli);
-  } finally {
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+    await answers(cli, `late v${version}`);
+  });
 });
 
 test('--watch with a directory ENTRY says there is nothing to reload and serves', { timeout: 90_000 }, async () => {
-  const dir = appFolder({ 'index.html': 'static v1\n' });
-  const cli = await startCli(['.', '--watch', ...tlsArgs], { cwd: dir, timeoutMs: START_MS });
-  try {
+  await withApp({ 'index.html': 'static v1\n' }, ['.', '--watch'], async (cli, dir) => {
     assert.match(cli.stderr(), /^httpsd: --watch has nothing to reload for a directory ENTRY: its files are read on every request$/m);
     assert.equal(await body(cli, '/index.html'), 'static v1\n');
     writeFileSync(join(dir, 'index.html'), 'static v2\n');
     assert.equal(await body(cli, '/index.html'), 'static v2\n');
-  } finally {
-    assert.equal(await cli.stop(), 0, cli.stderr());
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('--help describes --watch', async () => {
