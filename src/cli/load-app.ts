@@ -89,8 +89,13 @@ const OWN_CODE = [fileURLToPath(new URL('../../dist/', import.meta.url)), fileUR
 /** `path:line[:column]` or `file:///path:line[:column]` inside a stack line. */
 const FRAME_LOCATION = /(file:\/\/\/[^\s()]+?|(?:\/|[A-Za-z]:\\)[^\s()]+?):(\d+)(?::(\d+))?(?=\)|\s|$)/;
 
+/** A file of the application: not inside node_modules or httpsd itself. */
+export function isApplicationFile(file: string): boolean {
+  return !OWN_CODE.some((folder) => file.startsWith(folder)) && !/[\\/]node_modules[\\/]/.test(file);
+}
+
 /**
- * The first stack frame that belongs to the application: a real file, not inside node_modules or httpsd itself.
+ * The first stack frame that belongs to the application (see isApplicationFile).
  * (`node:` internals and data: URLs never match.)
  */
 export function applicationFrame(stack: string): SourceLocation | undefined {
@@ -98,7 +103,7 @@ export function applicationFrame(stack: string): SourceLocation | undefined {
     const match = FRAME_LOCATION.exec(line);
     if (!match) continue;
     const file = match[1]!.startsWith('file:') ? fileURLToPath(match[1]!) : match[1]!;
-    if (OWN_CODE.some((folder) => file.startsWith(folder)) || /[\\/]node_modules[\\/]/.test(file)) continue;
+    if (!isApplicationFile(file)) continue;
     return { file, line: Number(match[2]), column: Number(match[3] ?? 1) };
   }
   return undefined;
@@ -148,8 +153,18 @@ function syntaxErrorLocation(file: string): SourceLocation | undefined {
 /** One error of esbuild's "Transform failed with N errors:\nfile.ts:4:2: ERROR: Expected ...". */
 const TRANSFORM_ERROR = /^(.+?):(\d+):(\d+): ERROR: (.*)$/m;
 
+/** A module that does not load, with where (when known): `--watch` watches that file for the fix. */
+export class LoadError extends UsageError {
+  constructor(
+    message: string,
+    readonly location: SourceLocation | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** The load failure of `file` as a usage error: message, file:line:column of the cause and its code frame. */
-export function describeLoadError(error: unknown, entry: string, file: string): UsageError {
+export function describeLoadError(error: unknown, entry: string, file: string): LoadError {
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   let summary = error instanceof Error ? `${error.name}: ${message.split('\n')[0]}` : message;
@@ -165,7 +180,7 @@ export function describeLoadError(error: unknown, entry: string, file: string): 
   location ??= applicationFrame(stack);
   const lines = [`${entry}: cannot load the module: ${summary}`];
   if (location) lines.push(`  at ${formatLocation(location)}`, ...codeFrame(location));
-  return new UsageError(lines.join('\n'));
+  return new LoadError(lines.join('\n'), location);
 }
 
 /** Flags that only shape static files, with what a module should do instead. */

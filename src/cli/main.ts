@@ -7,6 +7,7 @@
  * (supervisor, worker, cert) that uses it.
  */
 import cluster from 'node:cluster';
+import { statSync } from 'node:fs';
 import { UsageError } from '../common/errors.js';
 import { attributeToEnvironment, parseCommandLine } from './argv.js';
 import { helpText, packageVersion } from './help.js';
@@ -18,6 +19,22 @@ import { parseServerOptions } from './server-options.js';
  * embedding script) that would not start a server, so the server runs in this process, unsupervised.
  */
 const COMMAND_SCRIPT = /(?:[\\/]\.?bin[\\/]httpsd(?:\.js)?|[\\/]cli[\\/]main\.(?:ts|js))$/;
+
+/**
+ * --watch reloads application modules. A directory ENTRY has none: static files (and CGI scripts) are read on every
+ * request, so an edit shows on the next one without a restart. Said once rather than refused, so that HTTPSD_WATCH=1
+ * set for development does not break serving a folder.
+ */
+function watchableEntry(entry: string | undefined): boolean {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(entry ?? '.').isDirectory();
+  } catch {
+    // A missing ENTRY is the worker's to report.
+  }
+  if (isDirectory) process.stderr.write('httpsd: --watch has nothing to reload for a directory ENTRY: its files are read on every request\n');
+  return !isDirectory;
+}
 
 export async function main(argv: string[]): Promise<void> {
   let fromEnvironment: string[] = [];
@@ -42,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
       // The supervisor loads nothing more: one extra Node.js boot, and application code (its timers, its
       // connections) only ever runs in workers.
       const { runPrimary } = await import('./workers.js');
-      await runPrimary({ workers: settings.workers, quiet: settings.quiet });
+      await runPrimary({ workers: settings.workers, quiet: settings.quiet, watch: settings.watch && watchableEntry(positionals[0]) });
     } else {
       const { runWorker } = await import('./run-server.js');
       await runWorker(values, positionals, settings);

@@ -9,11 +9,12 @@ import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
 import { serve } from '../server/serve.js';
 import { describeListeners, tlsBannerLines } from './banner.js';
 import { packageVersion } from './help.js';
-import { loadEntry } from './load-app.js';
+import { LoadError, loadEntry } from './load-app.js';
+import { trackModuleGraph } from './module-graph.js';
 import type { ServerCliSettings } from './server-options.js';
 import { installErrorHandlers, installSignalHandlers, reportShutdownCut } from './signals.js';
 import { explainTlsError, resolveTls, servedLeaf } from './tls-setup.js';
-import { PINNED_PORTS_VARIABLE, type WorkerReadyMessage } from './workers.js';
+import { PINNED_PORTS_VARIABLE, type WorkerModulesMessage, type WorkerReadyMessage } from './workers.js';
 
 function startupError(error: unknown, settings: ServerCliSettings): Error {
   const code = (error as NodeJS.ErrnoException).code;
@@ -22,6 +23,15 @@ function startupError(error: unknown, settings: ServerCliSettings): Error {
   if (code === 'EACCES') return new UsageError(`no permission to listen on port ${port}. Fix: use a port above 1023, or grant the capability (setcap cap_net_bind_service).`, 1);
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new UsageError(`cannot listen on host ${settings.host}: not an address of this machine. Fix: --host localhost, 0.0.0.0 or a local address.`, 1);
   return error as Error;
+}
+
+/** Sends the app's files to the supervisor (--watch); resolves once the message is out, even on a closed channel. */
+function reportModules(files: string[]): Promise<void> {
+  const message: WorkerModulesMessage = { type: 'httpsd:modules', files };
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
 }
 
 /** A worker: serves until told to stop, and reports its banner to the supervisor. */
@@ -35,7 +45,19 @@ export async function runWorker(values: CliValues, positionals: string[], settin
   }
   const resolved = await resolveTls(values);
   const { tls, alpn } = resolved;
-  const { handler, description } = await loadEntry(positionals[0], values);
+  const graph = settings.watch && cluster.isWorker ? trackModuleGraph((files) => reportModules(files)) : undefined;
+  let loaded: Awaited<ReturnType<typeof loadEntry>>;
+  try {
+    loaded = await loadEntry(positionals[0], values);
+  } catch (error) {
+    if (graph) {
+      // The supervisor watches the file at fault too, so that fixing it retries.
+      if (error instanceof LoadError && error.location) graph.add(error.location.file);
+      await reportModules(graph.files());
+    }
+    throw error;
+  }
+  const { handler, description } = loaded;
   const log = (line: string) => process.stdout.write(line + '\n');
   const server = serve({
     fetch: resolved.acme ? resolved.acme.wrapFetch(handler) : handler,
@@ -71,6 +93,8 @@ export async function runWorker(values: CliValues, positionals: string[], settin
   const banner = [...describeListeners(server, settings, alpn), ...tlsBannerLines(server, leaf, settings.host, resolved.notes).map((line) => `  ${line}`)];
   const title = `httpsd ${packageVersion()} serving ${description}`;
   if (cluster.isWorker) {
+    // Before the ready message, on the same channel: the supervisor knows what to watch once it switches.
+    if (graph) await reportModules(graph.files());
     const ready: WorkerReadyMessage = { type: 'httpsd:ready', urls: server.urls, port: server.port, httpPort: server.httpPort, title, banner };
     process.send?.(ready);
   } else if (!settings.quiet) {

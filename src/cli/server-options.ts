@@ -42,6 +42,12 @@ export const LIMIT_CLI_OPTIONS: CliOption[] = [
 ];
 
 export const GENERAL_CLI_OPTIONS: CliOption[] = [
+  {
+    name: 'watch',
+    type: 'boolean',
+    description:
+      'Development: reload the app module when a file it loaded changes (outside node_modules). New workers start beside the old ones, which finish their requests; an app that no longer loads is reported with its file:line and the previous version keeps serving. Nothing to do for a directory ENTRY: its files are read on every request.',
+  },
   { name: 'help', short: 'h', type: 'boolean', description: 'Show this help.' },
   { name: 'version', short: 'v', type: 'boolean', description: 'Show the version of httpsd and Node.js.' },
 ];
@@ -59,6 +65,8 @@ export interface ServerCliSettings {
   traceFrames: boolean;
   metricsPath: string | undefined;
   quiet: boolean;
+  /** --watch: reload the app when a file of its module graph changes. */
+  watch: boolean;
   limits: Partial<ServerLimits>;
 }
 
@@ -152,6 +160,7 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     traceFrames: flag(values, 'trace-frames'),
     metricsPath,
     quiet: flag(values, 'quiet'),
+    watch: flag(values, 'watch'),
     limits,
   };
 }

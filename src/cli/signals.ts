@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import type { Server } from '../server/types.js';
 import { applicationFrame, formatLocation } from './load-app.js';
+import { leaveCluster } from './workers.js';
 
 const MAX_STACK_LINES = 12;
 
@@ -85,7 +86,7 @@ export function installSignalHandlers(server: Server, options: SignalOptions): v
     // A supervised worker stays quiet: its supervisor has said this already.
     if (!options.quiet && !options.supervised) process.stderr.write(`httpsd: ${signal} received, finishing in-flight requests (send again to force)\n`);
     server.close().then(
-      () => process.exit(0),
+      () => leaveCluster().then(() => process.exit(0)),
       () => process.exit(1),
     );
     // close() cuts what is left at the timeout; this backstop holds the promise to the user even if closing the
