@@ -10,9 +10,10 @@ import * as tls from 'node:tls';
 import * as http from 'node:http';
 import type { ServeOptions, Server, ServerStats } from './types.js';
 import { resolveLimits } from './limits.js';
-import { ServerContext, formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './context.js';
-import { acceptHttp1, createHttp1Server } from './h1.js';
-import { acceptHttp2 } from './h2-driver.js';
+import { ServerContext } from './context.js';
+import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
+import { acceptHttp1, createHttp1Server } from './transports/h1.js';
+import { acceptHttp2 } from './transports/h2.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 
