@@ -11,6 +11,9 @@ import { informationalHeaders } from './response-parts.js';
 import type { AccessLogEntry } from './core/access-log.js';
 import { requestLabel, type Exchange } from './core/exchange.js';
 import { ConnectionCounts, PROTOCOLS } from './core/protocols.js';
+import { WebSocketHub } from './websocket/hub.js';
+import { upgradeWebSocket } from './websocket/upgrade.js';
+import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
 
 /** A live connection (h1 socket or h2 session) as the server tracks it for stats and shutdown. */
 export interface TrackedConnection {
@@ -116,6 +119,9 @@ export class RequestInfo implements ServeInfo {
   waitUntil(promise: Promise<unknown>): void {
     this.context.waitUntil(promise);
   }
+  upgradeWebSocket(request: Request, options?: UpgradeOptions): Response {
+    return upgradeWebSocket(this.context.webSockets, this.exchange.writer.upgradeFacts(), request, options);
+  }
 }
 
 export interface ContextOptions {
@@ -127,6 +133,7 @@ export interface ContextOptions {
   metricsPath: string | undefined;
   traceFrames: ((line: string) => void) | undefined;
   h2Limits: Record<string, number> | undefined;
+  websocket: WebSocketHandler<any> | undefined;
 }
 
 const internalErrorResponse = (): Response =>
@@ -141,6 +148,8 @@ export class ServerContext {
   readonly metricsPath: string | undefined;
   readonly traceFrames: ((line: string) => void) | undefined;
   readonly h2Limits: Record<string, number> | undefined;
+  /** The WebSockets of this server, when it has a `websocket` handler. */
+  readonly webSockets: WebSocketHub | undefined;
 
   connections = 0;
   /** Open connections by protocol, after the transport took them. */
@@ -162,6 +171,7 @@ export class ServerContext {
     this.metricsPath = options.metricsPath;
     this.traceFrames = options.traceFrames;
     this.h2Limits = options.h2Limits;
+    this.webSockets = options.websocket === undefined ? undefined : new WebSocketHub(options.websocket, options.onError);
   }
 
   stats(): ServerStats {
@@ -176,6 +186,7 @@ export class ServerContext {
       pendingOutputBytes: pending,
       totalRequests: this.totalRequests,
       totalErrors: this.totalErrors,
+      ...(this.webSockets?.stats() ?? { webSockets: 0, webSocketMessagesIn: 0, webSocketMessagesOut: 0 }),
     };
   }
 
@@ -245,6 +256,9 @@ export class ServerContext {
     metric('pending_output_bytes', 'gauge', 'Bytes queued for writing to sockets.', stats.pendingOutputBytes);
     metric('requests_total', 'counter', 'Requests received.', stats.totalRequests);
     metric('handler_errors_total', 'counter', 'Handler failures answered with 500.', stats.totalErrors);
+    metric('websockets', 'gauge', 'Open WebSockets.', stats.webSockets);
+    metric('websocket_messages_in_total', 'counter', 'WebSocket messages received.', stats.webSocketMessagesIn);
+    metric('websocket_messages_out_total', 'counter', 'WebSocket messages sent.', stats.webSocketMessagesOut);
     metric('resident_memory_bytes', 'gauge', 'Resident set size.', process.memoryUsage.rss());
     return lines.join('\n') + '\n';
   }

@@ -19,6 +19,8 @@ import {
 import type { TrailersInit } from '../response.js';
 import type { ConnectionFacts, ServerContext } from '../context.js';
 import { findRawHeader } from './access-log.js';
+import type { Tunnel } from './tunnel.js';
+import { upgradeOf, type PendingUpgrade, type UpgradeFacts } from '../websocket/upgrade.js';
 import type { FieldFamily } from './protocols.js';
 
 /** A response head as the core hands it to a transport: validated fields, lowercase names, no pseudo-fields. */
@@ -69,6 +71,13 @@ export interface ResponseWriter {
   abort(error: unknown): void;
   /** The core finished the exchange (counted, logged): the transport forgets it. */
   released(): void;
+  /** What info.upgradeWebSocket() needs to check this request as a WebSocket handshake. */
+  upgradeFacts(): UpgradeFacts;
+  /**
+   * Answers with the handshake head (101 on HTTP/1.1, 200 on an extended CONNECT stream) and returns the byte
+   * stream the exchange becomes; undefined, with nothing written, when this request cannot switch.
+   */
+  switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined;
 }
 
 /**
@@ -179,6 +188,8 @@ export class Exchange {
       }
       return false;
     }
+    const upgrade = upgradeOf(response);
+    if (upgrade !== undefined) return this.switchProtocols(upgrade);
     const family = writer.family;
     const options = {
       family,
@@ -221,6 +232,19 @@ export class Exchange {
       this.failOutput(error);
     });
     return false;
+  }
+
+  /** The handler accepted a WebSocket handshake: the exchange ends with the handshake head, the hub takes the tunnel. */
+  private switchProtocols(upgrade: PendingUpgrade): boolean {
+    const hub = this.context.webSockets;
+    const tunnel = hub === undefined ? undefined : this.writer.switchProtocols(upgrade);
+    // Only the handshake request the Response was made for can switch; anything else is an application error (500).
+    if (hub === undefined || tunnel === undefined) throw new TypeError('an upgradeWebSocket() Response answers only the handshake request it was made for');
+    this.status = upgrade.status;
+    this.moveTo('sent');
+    hub.accept(tunnel, upgrade);
+    this.delivered();
+    return true;
   }
 
   /** Streams the body, never past `declaredLength` (-1: none declared, or chunked), then the trailers. */

@@ -8,6 +8,9 @@ import { ConnectionFacts, RequestInfo } from '../context.js';
 import type { ServerContext, TrackedConnection } from '../context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, requestView, type BodySource } from '../request.js';
 import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchange.js';
+import { SocketTunnel } from '../core/socket-tunnel.js';
+import type { Tunnel } from '../core/tunnel.js';
+import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
 
 const kFacts = Symbol('httpsd.connectionFacts');
 const kTracked = Symbol('httpsd.h1Connection');
@@ -191,6 +194,8 @@ class H1Connection implements TrackedConnection {
   /** Requests whose response is not finished, including pipelined ones node:http has not attached yet. */
   readonly exchanges = new Set<H1ResponseWriter>();
   requests = 0;
+  /** The socket became a tunnel (a WebSocket) after a 101: the WebSocket hub closes it, not the HTTP shutdown. */
+  tunnelled = false;
   /** node:http times a request head only from its first byte: a connection that never sends one is ours to end. */
   firstRequestTimer: NodeJS.Timeout | undefined;
   private lastBytesWritten = 0;
@@ -207,7 +212,7 @@ class H1Connection implements TrackedConnection {
 
   shutdown(): void {
     this.closing = true;
-    if (this.active === 0) this.socket.end();
+    if (this.active === 0 && !this.tunnelled) this.socket.end();
   }
 
   destroy(): void {
@@ -232,7 +237,7 @@ class H1Connection implements TrackedConnection {
 
   requestDone(): void {
     this.active--;
-    if (this.closing && this.active === 0) this.socket.end();
+    if (this.closing && this.active === 0 && !this.tunnelled) this.socket.end();
   }
 }
 
@@ -251,6 +256,11 @@ class H1ResponseWriter implements ResponseWriter {
     private readonly res: http.ServerResponse,
     private readonly connection: H1Connection,
     private readonly source: H1BodySource | null,
+    /**
+     * For a request node:http handed over as an 'upgrade' (its parser is gone): the bytes that followed the head,
+     * already the new protocol's. Undefined for ordinary requests, which cannot switch.
+     */
+    private readonly upgradeHead: Buffer | undefined,
   ) {}
 
   get closed(): boolean {
@@ -363,6 +373,24 @@ class H1ResponseWriter implements ResponseWriter {
     this.connection.requestDone();
   }
 
+  upgradeFacts(): UpgradeFacts {
+    return { family: 'h1', httpVersion: this.req.httpVersion };
+  }
+
+  /** RFC 9110 §15.2.2, RFC 6455 §4.2.2: 101, then the socket carries the new protocol from the next byte on. */
+  switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined {
+    const res = this.res;
+    const socket = this.req.socket;
+    if (this.upgradeHead === undefined || res.headersSent || socket.destroyed) return undefined;
+    let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+    for (const [name, value] of upgrade.headers) head += `${name}: ${value}\r\n`;
+    // The response object never writes: the socket is the tunnel's now.
+    res.detachSocket(socket);
+    this.connection.tunnelled = true;
+    socket.write(head + '\r\n', 'latin1');
+    return new SocketTunnel(socket, this.upgradeHead, 'http/1.1');
+  }
+
   /** Watches for the client going away while the response is pending or streaming. */
   watch(): void {
     this.connection.exchanges.add(this);
@@ -396,6 +424,11 @@ export function createHttp1Server(context: ServerContext, scheme: 'https' | 'htt
   );
   server.on('clientError', onClientError);
   server.on('connect', refuseConnect);
+  // Only with a WebSocket handler: without an 'upgrade' listener node:http serves Upgrade requests as ordinary
+  // ones, which is what an application without WebSockets gets.
+  if (context.webSockets !== undefined) {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => handleUpgradeRequest(context, scheme, req, socket, head));
+  }
   // This server never listens; 'listening' starts node:http's connection tracking (headers/request timeouts,
   // closeIdleConnections) for the sockets we hand it.
   server.emit('listening');
@@ -518,7 +551,39 @@ function localAuthority(facts: ConnectionFacts): string {
   return `${address}:${facts.localPort}`;
 }
 
-function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, res: http.ServerResponse): void {
+/**
+ * A request with `Upgrade` that node:http detached from its parser: it gets a response object of its own on the
+ * socket, so the handler runs as for any request. An upgrade answer switches the socket to a tunnel; any other
+ * response is written normally and the connection closes after it (nothing after the head was parsed).
+ */
+function handleUpgradeRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  socket.pause();
+  const start = () => {
+    if (socket.destroyed) return;
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once('finish', () => {
+      // Input after the response is dropped while our side closes (RFC 9112 §9.6).
+      socket.on('data', () => {});
+      socket.resume();
+      lingeringClose(socket);
+    });
+    handleRequest(context, scheme, req, res, head);
+  };
+  // A response still being written for an earlier request owns the socket until it is done.
+  const busy = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (busy) busy.once('close', start);
+  else start();
+}
+
+function handleRequest(
+  context: ServerContext,
+  scheme: 'https' | 'http',
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  upgradeHead?: Buffer,
+): void {
   const socket = req.socket as H1Socket;
   if (socket[kNoMoreRequests]) {
     // Pipelined behind a refused request or a body the server gave up on: the connection is closing and what
@@ -561,7 +626,7 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const method = req.method!;
   let source: H1BodySource | null = null;
   const declaredLength = contentLength === undefined ? 0 : Number(contentLength);
-  if (declaredLength > 0 || chunked) {
+  if ((declaredLength > 0 || chunked) && upgradeHead === undefined) {
     source = new H1BodySource(req, context.limits.maxBodySize, chunked ? -1 : declaredLength, () => {
       // Too much left to drop: once the response is out the connection goes; until then, stop reading.
       if (res.writableFinished) lingeringClose(socket);
@@ -585,7 +650,7 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
     }
   }
   const request = new LazyRequest(method, scheme, authority, target, headers, 'h1', source);
-  const writer = new H1ResponseWriter(context, req, res, connection, source);
+  const writer = new H1ResponseWriter(context, req, res, connection, source, upgradeHead);
   const exchange = new Exchange(context, facts, request, writer);
   writer.exchange = exchange;
   if (upgrade) {

@@ -15,6 +15,9 @@ import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource, 
 import type { Protocol } from '../types.js';
 import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchange.js';
 import { findRawHeader } from '../core/access-log.js';
+import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
+import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
+import { isConnectionSpecific } from '../../http/fields.js';
 import { DEFAULT_LIMITS } from '../../h2/limits.js';
 import { H2Connection } from '../../h2/connection.js';
 import { formatFrame } from '../../h2/trace.js';
@@ -86,13 +89,35 @@ class H2Stream implements ResponseWriter {
   writableWaiter: (() => void) | undefined = undefined;
   /** When END_STREAM went out (ms): a client still uploading after it is timed by the sweep. */
   outputEndedAt = 0;
+  /** The stream became a tunnel (extended CONNECT answered with 200): DATA in both directions is the tunnel's. */
+  tunnel: H2StreamTunnel | undefined = undefined;
 
   constructor(
     readonly session: H2Session,
     readonly id: number,
     readonly source: QueuedBodySource | null,
+    /** The :protocol of an extended CONNECT (RFC 8441 §4), else undefined. */
+    private readonly connectProtocol: string | undefined,
   ) {
     this.inbound = source === null ? 'ended' : 'receiving';
+  }
+
+  upgradeFacts(): UpgradeFacts {
+    return { family: 'h2', connectProtocol: this.connectProtocol };
+  }
+
+  /** RFC 8441 §5: a 2xx to the extended CONNECT, without END_STREAM; the stream then carries the new protocol. */
+  switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined {
+    if (this.connectProtocol === undefined || this.inbound !== 'receiving' || this.session.closed) return undefined;
+    const fields = [':status', String(upgrade.status)];
+    for (const [name, value] of upgrade.headers) {
+      // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
+      if (!isConnectionSpecific(name)) fields.push(name, value);
+    }
+    this.session.engine.sendHeaders(this.id, fields, false);
+    this.session.scheduleFlush();
+    this.tunnel = new H2StreamTunnel(this);
+    return this.tunnel;
   }
 
   /** A reset stream takes no more frames; a closed connection aborted every exchange already (see onClose()). */
@@ -181,6 +206,7 @@ class H2Stream implements ResponseWriter {
   inputEnded(): void {
     if (this.inbound === 'receiving') this.inbound = 'ended';
     this.source?.end();
+    this.tunnel?.peerEnded();
     this.forgetIfDone();
   }
 
@@ -191,12 +217,169 @@ class H2Stream implements ResponseWriter {
     this.source?.fail(error);
     this.writableWaiter?.();
     this.exchange.peerGone(error);
+    this.tunnel?.gone(error);
     this.forgetIfDone();
   }
 
   /** Both halves are over: the session forgets the stream. */
   private forgetIfDone(): void {
     if (this.exchange.finished && this.inbound !== 'receiving') this.session.streams.delete(this.id);
+  }
+}
+
+/**
+ * A Tunnel over one HTTP/2 stream after an extended CONNECT (RFC 8441): write() becomes DATA (the engine's
+ * per-stream high-water mark is the backpressure), input is consumed from the flow-control window only as the
+ * tunnel delivers it (pause() withholds the credit, so a peer cannot make us buffer more than the window),
+ * end() is END_STREAM, destroy() is RST_STREAM CANCEL (RFC 8441 §4 / RFC 9113 §8.5).
+ */
+class H2StreamTunnel implements Tunnel {
+  private handlers: TunnelHandlers | undefined;
+  /** Input not yet delivered (before attach() or while paused), with its flow-controlled lengths. */
+  private readonly pending: Uint8Array[] = [];
+  private readonly pendingFlow: number[] = [];
+  private paused = false;
+  private peerFinished = false;
+  private endDelivered = false;
+  private outputEnded = false;
+  private closed = false;
+  private closeError: unknown = undefined;
+  /** Bytes handed to the engine since it last had room for this stream (0 while it has). */
+  private unacknowledged = 0;
+
+  constructor(private readonly stream: H2Stream) {}
+
+  get protocol(): string {
+    return this.stream.session.facts.protocol;
+  }
+
+  get remoteAddress(): string {
+    return this.stream.session.facts.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.stream.session.facts.remotePort;
+  }
+
+  get bufferedAmount(): number {
+    return this.unacknowledged;
+  }
+
+  attach(handlers: TunnelHandlers): void {
+    if (this.handlers !== undefined) throw new Error('a tunnel is attached once');
+    this.handlers = handlers;
+    if (this.closed) {
+      queueMicrotask(() => handlers.close(this.closeError));
+      return;
+    }
+    this.deliver();
+  }
+
+  /** DATA from the peer (a copy: the engine's view is only valid during receive()). */
+  receive(chunk: Uint8Array, flowControlledLength: number): void {
+    if (this.closed) {
+      this.consume(flowControlledLength);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingFlow.push(flowControlledLength);
+    this.deliver();
+  }
+
+  private deliver(): void {
+    const handlers = this.handlers;
+    if (handlers === undefined) return;
+    while (!this.paused && !this.closed && this.pending.length > 0) {
+      const chunk = this.pending.shift()!;
+      this.consume(this.pendingFlow.shift()!);
+      handlers.data(chunk);
+    }
+    if (this.peerFinished && this.pending.length === 0 && !this.endDelivered && !this.closed) {
+      this.endDelivered = true;
+      handlers.end();
+      this.closeIfBothEnded();
+    }
+  }
+
+  private consume(bytes: number): void {
+    const session = this.stream.session;
+    if (bytes === 0 || session.closed) return;
+    session.engine.consume(this.stream.id, bytes);
+    session.scheduleFlush();
+  }
+
+  write(chunks: Uint8Array | readonly Uint8Array[]): boolean {
+    if (this.closed || this.outputEnded) return false;
+    const session = this.stream.session;
+    const list = chunks instanceof Uint8Array ? [chunks] : chunks;
+    let room = true;
+    for (const chunk of list) {
+      if (chunk.byteLength === 0) continue;
+      room = session.engine.sendData(this.stream.id, chunk, false);
+      this.unacknowledged = room ? 0 : this.unacknowledged + chunk.byteLength;
+    }
+    session.scheduleFlush();
+    return room;
+  }
+
+  /** The engine has room for the stream again (streamWritable). */
+  writable(): void {
+    if (this.unacknowledged === 0 || this.closed) return;
+    this.unacknowledged = 0;
+    this.handlers?.drain();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver();
+  }
+
+  end(): void {
+    if (this.closed || this.outputEnded) return;
+    this.outputEnded = true;
+    this.stream.session.engine.sendData(this.stream.id, EMPTY, true);
+    this.stream.session.scheduleFlush();
+    this.closeIfBothEnded();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    const session = this.stream.session;
+    if (!session.closed) {
+      session.engine.resetStream(this.stream.id, ErrorCode.CANCEL);
+      session.scheduleFlush();
+    }
+    this.stream.reset(new ClientAbortError('the tunnel was destroyed'));
+  }
+
+  /** The peer sent END_STREAM: after what is pending, the tunnel's input ends. */
+  peerEnded(): void {
+    this.peerFinished = true;
+    this.deliver();
+  }
+
+  /** The stream was reset or the connection closed. */
+  gone(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    let credit = 0;
+    for (const length of this.pendingFlow) credit += length;
+    this.pending.length = 0;
+    this.pendingFlow.length = 0;
+    this.consume(credit);
+    this.handlers?.close(error);
+  }
+
+  private closeIfBothEnded(): void {
+    if (this.closed || !this.outputEnded || !this.endDelivered) return;
+    this.closed = true;
+    this.handlers?.close();
   }
 }
 
@@ -247,6 +430,8 @@ export class H2Session implements TrackedConnection {
     const prefix = `[${this.facts.remoteAddress}:${this.facts.remotePort}] `;
     this.engine = new H2Connection({
       limits: context.h2Limits as Partial<H2Limits> | undefined,
+      // RFC 8441 §3: extended CONNECT is advertised only when something can accept it (a WebSocket handler).
+      settings: context.webSockets !== undefined ? { enableConnectProtocol: true } : undefined,
       onFrame: trace === undefined ? undefined : (direction, frame) => trace(prefix + formatFrame(direction, frame)),
     });
     this.highWaterMark = context.h2Limits?.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark;
@@ -455,6 +640,10 @@ export class H2Session implements TrackedConnection {
         break;
       case 'data': {
         const stream = this.streams.get(event.streamId);
+        if (stream?.tunnel !== undefined) {
+          stream.tunnel.receive(event.data.slice(), event.flowControlledLength);
+          break;
+        }
         const source = stream?.source;
         if (source === undefined || source === null) {
           // No one will read it: keep the connection window open.
@@ -476,9 +665,12 @@ export class H2Session implements TrackedConnection {
         stream?.reset(new ClientAbortError(event.byPeer ? 'the client reset the stream' : 'stream error'));
         break;
       }
-      case 'streamWritable':
-        this.streams.get(event.streamId)?.writableWaiter?.();
+      case 'streamWritable': {
+        const stream = this.streams.get(event.streamId);
+        stream?.writableWaiter?.();
+        stream?.tunnel?.writable();
         break;
+      }
       case 'connectionTerminated':
         // The engine ended the connection (protocol error, DoS budget) or the peer reported an error: no stream
         // will see more input, so handlers are told now. A peer's graceful GOAWAY(NO_ERROR) lets accepted streams
@@ -519,7 +711,7 @@ export class H2Session implements TrackedConnection {
     const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
     const scheme = pseudo.scheme ?? this.facts.scheme;
     const request = new LazyRequest(pseudo.method, scheme, authority, pseudo.path ?? '/', headers, 'h2-like', source);
-    const stream = new H2Stream(this, streamId, source);
+    const stream = new H2Stream(this, streamId, source, pseudo.protocol);
     const exchange = new Exchange(context, this.facts, request, stream);
     stream.exchange = exchange;
     this.streams.set(streamId, stream);
@@ -527,9 +719,10 @@ export class H2Session implements TrackedConnection {
       this.bodyTooLarge(stream);
       return;
     }
-    if (pseudo.method === 'CONNECT') {
-      // RFC 9113 §8.5: a tunnel request (extended CONNECT is never advertised, so the engine refuses :protocol).
-      // No tunnels here: 501 as on HTTP/1.1 (see refuseConnect in transports/h1.ts), never the fetch handler.
+    if (pseudo.method === 'CONNECT' && (pseudo.protocol === undefined || context.webSockets === undefined)) {
+      // RFC 9113 §8.5: a tunnel request to a target (extended CONNECT is advertised only with a WebSocket handler,
+      // and otherwise the engine refuses :protocol). No proxy here: 501 as on HTTP/1.1 (see refuseConnect in
+      // transports/h1.ts), never the fetch handler. An extended CONNECT (RFC 8441 §4) goes to the handler.
       this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
@@ -598,7 +791,8 @@ export class H2Session implements TrackedConnection {
       return;
     }
     for (const stream of this.streams.values()) {
-      if (stream.inbound !== 'receiving') continue;
+      // A tunnel's input has no end in sight by design: the WebSocket above it times itself.
+      if (stream.inbound !== 'receiving' || stream.tunnel !== undefined) continue;
       // A request body that never finishes: after the response went out (idleTimeout), or at all (requestTimeout),
       // the stream is reset so it cannot pin the connection forever.
       const expired =
