@@ -84,7 +84,7 @@ export interface ResponseWriter {
  * The exchange's response state:
  *
  *   awaiting-response ──writeHead──▶ streaming ──end──▶ sent ──delivered──▶ delivered
- *        │  └────────writeWhole / head-only──────────────▲ │
+ *        │  └──── writeWhole / head only / switchProtocols ─▲ │
  *        └──────────────┴── peer gone / output failed ──▶ aborted ◀┘
  *
  * 'sent': the transport has the whole response; 'delivered': the transport reported it out (h1: the socket took
@@ -106,7 +106,7 @@ export function requestLabel(request: LazyRequest): string {
 }
 
 export class Exchange {
-  state: ExchangeState = 'awaiting-response';
+  private current: ExchangeState = 'awaiting-response';
   /** Set through info.setTrailers(): used when the Response itself carries none. */
   trailers: TrailersInit | undefined = undefined;
   private status = 0;
@@ -124,6 +124,11 @@ export class Exchange {
     this.started = context.accessLog !== undefined ? performance.now() : 0;
   }
 
+  /** Where the response stands; changed only through the transition table (moveTo()). */
+  get state(): ExchangeState {
+    return this.current;
+  }
+
   /** The response is entirely with the transport (or out): nothing more will be written. */
   get responseEnded(): boolean {
     return this.state === 'sent' || this.state === 'delivered';
@@ -135,8 +140,8 @@ export class Exchange {
   }
 
   private moveTo(next: ExchangeState): void {
-    if (!TRANSITIONS[this.state].includes(next)) throw new Error(`exchange cannot go from ${this.state} to ${next}`);
-    this.state = next;
+    if (!TRANSITIONS[this.current].includes(next)) throw new Error(`exchange cannot go from ${this.current} to ${next}`);
+    this.current = next;
     if (next === 'delivered' || next === 'aborted') this.complete();
   }
 
