@@ -6,20 +6,14 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FetchHandler, Protocol, ServeInfo, ServerLimits, ServerStats } from './types.js';
 import { FastResponse, type TrailersInit } from './response.js';
-import { ClientAbortError, PayloadTooLargeError, type LazyRequest } from './request.js';
+import { ClientAbortError, PayloadTooLargeError, requestView, type LazyRequest } from './request.js';
 import { informationalHeaders } from './response-parts.js';
-
-export interface AccessLogEntry {
-  remoteAddress: string;
-  method: string;
-  path: string;
-  protocol: Protocol;
-  status: number;
-  bytes: number;
-  referer: string;
-  userAgent: string;
-  durationMs: number;
-}
+import type { AccessLogEntry } from './core/access-log.js';
+import { requestLabel, type Exchange } from './core/exchange.js';
+import { ConnectionCounts, PROTOCOLS } from './core/protocols.js';
+import { WebSocketHub } from './websocket/hub.js';
+import { upgradeWebSocket } from './websocket/upgrade.js';
+import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
 
 /** A live connection (h1 socket or h2 session) as the server tracks it for stats and shutdown. */
 export interface TrackedConnection {
@@ -76,19 +70,6 @@ export class ConnectionFacts {
   }
 }
 
-/** What a transport offers a request's info object. */
-export interface Exchange {
-  readonly request: LazyRequest;
-  /** Writes a 1xx response whose fields were already validated (flat lowercase list). */
-  sendInformational(status: number, headers: string[]): void;
-  trailers: TrailersInit | undefined;
-}
-
-/** How logs name a request. */
-export function requestLabel(request: LazyRequest): string {
-  return `${request._method} ${request._path}`;
-}
-
 /** The `info` argument: connection facts plus per-request actions. Prototype getters keep it one small object. */
 export class RequestInfo implements ServeInfo {
   constructor(
@@ -123,7 +104,7 @@ export class RequestInfo implements ServeInfo {
     }
     let fields: string[];
     try {
-      fields = informationalHeaders(status, headers, this.connection.protocol !== 'http/1.1');
+      fields = informationalHeaders(status, headers, PROTOCOLS[this.connection.protocol].family);
     } catch (error) {
       // Hints are optional (RFC 8297 §2, RFC 9110 §15.2): a bad one is dropped and logged, the final response is
       // unaffected and the handler is not interrupted.
@@ -138,6 +119,9 @@ export class RequestInfo implements ServeInfo {
   waitUntil(promise: Promise<unknown>): void {
     this.context.waitUntil(promise);
   }
+  upgradeWebSocket(request: Request, options?: UpgradeOptions): Response {
+    return upgradeWebSocket(this.context.webSockets, this.exchange.writer.upgradeFacts(), request, options);
+  }
 }
 
 export interface ContextOptions {
@@ -149,6 +133,7 @@ export interface ContextOptions {
   metricsPath: string | undefined;
   traceFrames: ((line: string) => void) | undefined;
   h2Limits: Record<string, number> | undefined;
+  websocket: WebSocketHandler<any> | undefined;
 }
 
 const internalErrorResponse = (): Response =>
@@ -163,10 +148,12 @@ export class ServerContext {
   readonly metricsPath: string | undefined;
   readonly traceFrames: ((line: string) => void) | undefined;
   readonly h2Limits: Record<string, number> | undefined;
+  /** The WebSockets of this server, when it has a `websocket` handler. */
+  readonly webSockets: WebSocketHub | undefined;
 
   connections = 0;
-  h1Connections = 0;
-  h2Connections = 0;
+  /** Open connections by protocol, after the transport took them. */
+  readonly protocolConnections = new ConnectionCounts();
   openStreams = 0;
   inFlightRequests = 0;
   totalRequests = 0;
@@ -184,6 +171,7 @@ export class ServerContext {
     this.metricsPath = options.metricsPath;
     this.traceFrames = options.traceFrames;
     this.h2Limits = options.h2Limits;
+    this.webSockets = options.websocket === undefined ? undefined : new WebSocketHub(options.websocket, options.onError);
   }
 
   stats(): ServerStats {
@@ -191,13 +179,14 @@ export class ServerContext {
     for (const connection of this.live) pending += connection.pendingOutputBytes();
     return {
       connections: this.connections,
-      h1Connections: this.h1Connections,
-      h2Connections: this.h2Connections,
+      h1Connections: this.protocolConnections.total('h1Connections'),
+      h2Connections: this.protocolConnections.total('h2Connections'),
       openStreams: this.openStreams,
       inFlightRequests: this.inFlightRequests,
       pendingOutputBytes: pending,
       totalRequests: this.totalRequests,
       totalErrors: this.totalErrors,
+      ...(this.webSockets?.stats() ?? { webSockets: 0, webSocketMessagesIn: 0, webSocketMessagesOut: 0 }),
     };
   }
 
@@ -220,7 +209,7 @@ export class ServerContext {
    * turn), else a promise. Never throws or rejects: failures become a 500 (413 for an oversized body) and are logged.
    */
   invoke(request: LazyRequest, info: RequestInfo): Response | Promise<Response> {
-    if (this.metricsPath !== undefined && request._method === 'GET' && pathOf(request._path) === this.metricsPath) {
+    if (this.metricsPath !== undefined && requestView.method(request) === 'GET' && pathOf(requestView.target(request)) === this.metricsPath) {
       return new FastResponse(this.prometheusText(), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
       });
@@ -247,7 +236,7 @@ export class ServerContext {
     }
     // A client that went away mid-request is not a handler failure: the handler saw its body read fail, and the
     // 500 below is never written.
-    if (request._aborted || error instanceof ClientAbortError) return internalErrorResponse();
+    if (requestView.aborted(request) || error instanceof ClientAbortError) return internalErrorResponse();
     this.totalErrors++;
     this.onError(error, requestLabel(request));
     return internalErrorResponse();
@@ -267,6 +256,9 @@ export class ServerContext {
     metric('pending_output_bytes', 'gauge', 'Bytes queued for writing to sockets.', stats.pendingOutputBytes);
     metric('requests_total', 'counter', 'Requests received.', stats.totalRequests);
     metric('handler_errors_total', 'counter', 'Handler failures answered with 500.', stats.totalErrors);
+    metric('websockets', 'gauge', 'Open WebSockets.', stats.webSockets);
+    metric('websocket_messages_in_total', 'counter', 'WebSocket messages received.', stats.webSocketMessagesIn);
+    metric('websocket_messages_out_total', 'counter', 'WebSocket messages sent.', stats.webSocketMessagesOut);
     metric('resident_memory_bytes', 'gauge', 'Resident set size.', process.memoryUsage.rss());
     return lines.join('\n') + '\n';
   }
@@ -275,46 +267,4 @@ export class ServerContext {
 function pathOf(target: string): string {
   const query = target.indexOf('?');
   return query < 0 ? target : target.slice(0, query);
-}
-
-// --- access log formats ---
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function clfDate(date: Date): string {
-  const pad = (n: number) => (n < 10 ? '0' + n : String(n));
-  return `${pad(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(
-    date.getUTCMinutes(),
-  )}:${pad(date.getUTCSeconds())} +0000`;
-}
-
-export type AccessLogFormat = 'combined' | 'common' | 'json' | 'short';
-export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['combined', 'common', 'json', 'short'];
-
-const PROTOCOL_LABEL: Record<Protocol, string> = { 'http/1.1': 'HTTP/1.1', h2: 'HTTP/2.0', h2c: 'HTTP/2.0' };
-
-export function formatAccessLog(format: AccessLogFormat, entry: AccessLogEntry): string {
-  const quote = (s: string) => s.replace(/["\\\x00-\x1f\x7f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
-  const requestLine = `${entry.method} ${entry.path} ${PROTOCOL_LABEL[entry.protocol]}`;
-  switch (format) {
-    case 'json':
-      // Microseconds are the most a timer this coarse can say; more digits are noise in every log line.
-      return JSON.stringify({ time: new Date().toISOString(), ...entry, durationMs: Math.round(entry.durationMs * 1000) / 1000 });
-    case 'short':
-      return `${entry.remoteAddress} "${quote(requestLine)}" ${entry.status} ${entry.bytes} ${entry.durationMs.toFixed(1)}ms`;
-    case 'common':
-      return `${entry.remoteAddress} - - [${clfDate(new Date())}] "${quote(requestLine)}" ${entry.status} ${entry.bytes}`;
-    default:
-      return `${entry.remoteAddress} - - [${clfDate(new Date())}] "${quote(requestLine)}" ${entry.status} ${entry.bytes} "${quote(
-        entry.referer || '-',
-      )}" "${quote(entry.userAgent || '-')}"`;
-  }
-}
-
-/** Finds a header value in a flat list by lowercase name (h1 raw headers are case-insensitive). */
-export function findRawHeader(raw: string[], lowerName: string): string | undefined {
-  const length = lowerName.length;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === length && (name === lowerName || name.toLowerCase() === lowerName)) return raw[i + 1];
-  }
-  return undefined;
 }

@@ -7,6 +7,7 @@
  * built on demand. `request instanceof Request` is true.
  */
 import { inspect } from 'node:util';
+import type { FieldFamily } from './core/protocols.js';
 
 /** Pull-based request body: the transport only reads (and reopens flow-control windows) as the app reads. */
 export interface BodySource {
@@ -153,8 +154,8 @@ export class LazyRequest {
   /** @internal */ _url: string | undefined;
   /** @internal Flat [name, value, ...] as received. */
   _rawHeaders: string[];
-  /** @internal h2 header lists: lowercase names, cookie crumbs not yet joined, no host field. */
-  _isH2: boolean;
+  /** @internal Which field rules the raw list follows ('h2-like': lowercase names, cookie crumbs not yet joined, no host field). */
+  _family: FieldFamily;
   /** @internal */ _headers: Headers | undefined;
   /** @internal */ _source: BodySource | null;
   /** @internal */ _stream: ReadableStream<Uint8Array<ArrayBuffer>> | null | undefined;
@@ -170,7 +171,7 @@ export class LazyRequest {
     authority: string,
     path: string,
     rawHeaders: string[],
-    isH2: boolean,
+    family: FieldFamily,
     source: BodySource | null,
   ) {
     this._method = method;
@@ -179,7 +180,7 @@ export class LazyRequest {
     this._path = path;
     this._url = undefined;
     this._rawHeaders = rawHeaders;
-    this._isH2 = isH2;
+    this._family = family;
     this._headers = undefined;
     this._source = source;
     this._stream = undefined;
@@ -211,7 +212,7 @@ export class LazyRequest {
     if (this._headers === undefined) {
       const headers = new Headers();
       const raw = this._rawHeaders;
-      if (this._isH2) {
+      if (this._family === 'h2-like') {
         let cookie: string | undefined;
         let hasHost = false;
         for (let i = 0; i < raw.length; i += 2) {
@@ -225,7 +226,7 @@ export class LazyRequest {
           headers.append(name, raw[i + 1]!);
         }
         if (cookie !== undefined) headers.set('cookie', cookie);
-        // RFC 9113 §8.3.1: :authority stands for Host; applications expect to find it in headers.
+        // RFC 9113 §8.3.1, RFC 9114 §4.3.1: :authority stands for Host; applications expect to find it in headers.
         if (!hasHost && this._authority) headers.set('host', this._authority);
       } else {
         for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
@@ -345,6 +346,35 @@ export class LazyRequest {
 }
 
 export interface LazyRequest extends Request {}
+
+/**
+ * What the server's own modules (the exchange core, the transports, the context) read of a request and do to it.
+ * The rest of the server goes through this, never through LazyRequest's fields, so the request's representation
+ * can change without touching them.
+ */
+export interface ServerRequestView {
+  /** The method as received. */
+  method(request: LazyRequest): string;
+  /** The request target as received (origin-form path and query, absolute-form, or "*"), for logs and routing. */
+  target(request: LazyRequest): string;
+  /** The header list as received, flat [name, value, ...]. */
+  rawHeaders(request: LazyRequest): string[];
+  /** The client went away (or the exchange was refused): the signal is aborted. */
+  aborted(request: LazyRequest): boolean;
+  /** The application took the body as a stream (a response may be reading it). */
+  bodyStreamTaken(request: LazyRequest): boolean;
+  /** The client went away: aborts the signal (now or when first read). Idempotent. */
+  abort(request: LazyRequest, reason: unknown): void;
+}
+
+export const requestView: ServerRequestView = {
+  method: (request) => request._method,
+  target: (request) => request._path,
+  rawHeaders: (request) => request._rawHeaders,
+  aborted: (request) => request._aborted,
+  bodyStreamTaken: (request) => request._stream !== undefined,
+  abort: (request, reason) => request._abort(reason),
+};
 
 // Everything not implemented above (clone, formData, cache, credentials, mode, ...) is answered by a real Request.
 for (const name of Object.getOwnPropertyNames(Request.prototype)) {

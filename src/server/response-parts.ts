@@ -5,6 +5,7 @@
  */
 import { FastResponse, isNullBodyStatus, type TrailersInit } from './response.js';
 import { isConnectionSpecific } from '../http/fields.js';
+import type { FieldFamily } from './core/protocols.js';
 
 export type BodyPayload = null | Uint8Array | Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -140,7 +141,7 @@ interface HeaderScan {
   hasDate: boolean;
   hasServer: boolean;
   contentLength: string | undefined;
-  h2: boolean;
+  family: FieldFamily;
 }
 
 /**
@@ -169,8 +170,8 @@ function addHeader(scan: HeaderScan, rawName: string, value: string, trustedName
       // contradict the content-length we send.
       return;
     default:
-      // RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
-      if (scan.h2 && isForbiddenInH2Response(name)) return;
+      // RFC 9113 §8.2.2, RFC 9114 §4.2: connection-specific fields must not appear in HTTP/2 or HTTP/3.
+      if (scan.family === 'h2-like' && isForbiddenInH2Response(name)) return;
   }
   scan.out.push(name, value);
 }
@@ -202,7 +203,7 @@ function scanHeadersInit(scan: HeaderScan, init: HeadersInit | undefined): void 
 }
 
 export interface ReadOptions {
-  h2: boolean;
+  family: FieldFamily;
   /** Return small string bodies as strings (content-length computed) instead of encoding them. */
   keepStrings?: boolean;
   isHead: boolean;
@@ -218,7 +219,7 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     hasDate: false,
     hasServer: false,
     contentLength: undefined,
-    h2: options.h2,
+    family: options.family,
   };
   let status: number;
   let rawBody: unknown;
@@ -391,8 +392,8 @@ export function checkBodyEnd(declaredLength: number, sent: number): void {
 /** Trailers as the transports hold them: fixed fields already validated, or a function called after the body. */
 export type PreparedTrailers = string[] | (() => HeadersInit | Promise<HeadersInit>);
 
-function scanFields(kind: FieldKind, init: HeadersInit, h2: boolean): string[] {
-  const scan: HeaderScan = { kind, out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, h2 };
+function scanFields(kind: FieldKind, init: HeadersInit, family: FieldFamily): string[] {
+  const scan: HeaderScan = { kind, out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined, family };
   scanHeadersInit(scan, init);
   return scan.out;
 }
@@ -401,15 +402,15 @@ function scanFields(kind: FieldKind, init: HeadersInit, h2: boolean): string[] {
  * Validates fixed trailers when the response is read, so a bad field is a 500 before anything is sent; a function
  * is kept for after the body. Throws InvalidFieldError.
  */
-export function prepareTrailers(trailers: TrailersInit | undefined, h2: boolean): PreparedTrailers | undefined {
+export function prepareTrailers(trailers: TrailersInit | undefined, family: FieldFamily): PreparedTrailers | undefined {
   if (trailers === undefined || typeof trailers === 'function') return trailers;
-  return scanFields('response trailer', trailers, h2);
+  return scanFields('response trailer', trailers, family);
 }
 
 /** Resolves trailers to a flat lowercase list (validated; throws InvalidFieldError). */
-export async function resolveTrailers(trailers: PreparedTrailers, h2: boolean): Promise<string[]> {
+export async function resolveTrailers(trailers: PreparedTrailers, family: FieldFamily): Promise<string[]> {
   if (typeof trailers !== 'function') return trailers;
-  return scanFields('response trailer', await trailers(), h2);
+  return scanFields('response trailer', await trailers(), family);
 }
 
 // RFC 8288 §3: Link = #link-value; link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param );
@@ -424,8 +425,8 @@ const LINK_LIST = new RegExp(`^${LINK_VALUE}(?:[ \\t]*,[ \\t]*${LINK_VALUE})*$`)
  * as RFC 8288 links (RFC 8297 §2): a client acts on early hints before the final response, so a malformed one is
  * refused rather than sent.
  */
-export function informationalHeaders(status: number, init: HeadersInit, h2: boolean): string[] {
-  const list = scanFields('informational response header', init, h2);
+export function informationalHeaders(status: number, init: HeadersInit, family: FieldFamily): string[] {
+  const list = scanFields('informational response header', init, family);
   if (status === 103) {
     for (let i = 0; i < list.length; i += 2) {
       if (list[i] === 'link' && !LINK_LIST.test(list[i + 1]!)) throw new InvalidFieldError('informational response header', 'link', 'value');

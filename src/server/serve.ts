@@ -10,9 +10,10 @@ import * as tls from 'node:tls';
 import * as http from 'node:http';
 import type { ServeOptions, Server, ServerStats } from './types.js';
 import { resolveLimits } from './limits.js';
-import { ServerContext, formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './context.js';
-import { acceptHttp1, createHttp1Server } from './h1.js';
-import { acceptHttp2 } from './h2-driver.js';
+import { ServerContext } from './context.js';
+import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
+import { acceptHttp1, createHttp1Server } from './transports/h1.js';
+import { acceptHttp2 } from './transports/h2.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 
@@ -87,6 +88,7 @@ class HttpsdServer implements Server {
       metricsPath: options.metricsPath,
       traceFrames,
       h2Limits: options.h2Limits,
+      websocket: options.websocket,
     });
     this.h1Secure = createHttp1Server(this.context, 'https');
     this.h1Clear = createHttp1Server(this.context, 'http');
@@ -244,6 +246,10 @@ class HttpsdServer implements Server {
     return this.context.stats();
   }
 
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer): number {
+    return this.context.webSockets?.publish(topic, data) ?? 0;
+  }
+
   describeTls(): string[] {
     return this.tlsProvider?.describe() ?? [];
   }
@@ -262,7 +268,9 @@ class HttpsdServer implements Server {
     context.closing = true;
     // 1. Stop accepting (the close callbacks only fire once every connection is gone: not awaited here).
     const listenersClosed = Promise.all(this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    // 2. GOAWAY on h2, connection: close on h1, idle keep-alive sockets closed now.
+    // 2. GOAWAY on h2, connection: close on h1, idle keep-alive sockets closed now; WebSockets get a 1001 Close
+    // (RFC 6455 §7.4.1 "going away") and are cut at the timeout.
+    const webSocketsClosed = context.webSockets?.shutdown(timeoutMs);
     for (const connection of context.live) connection.shutdown();
     this.h1Secure.closeIdleConnections();
     this.h1Clear.closeIdleConnections();
@@ -275,6 +283,7 @@ class HttpsdServer implements Server {
       this.options.onShutdownCut?.({ requests: context.inFlightRequests, connections: context.live.size });
     }
     for (const connection of [...context.live]) connection.destroy();
+    await webSocketsClosed;
     await listenersClosed;
     const remaining = deadline - Date.now();
     if (remaining > 0) {

@@ -5,6 +5,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { TlsConfig } from '../tls/types.js';
+import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
 
 export type Protocol = 'http/1.1' | 'h2' | 'h2c';
 
@@ -39,6 +40,13 @@ export interface ServeInfo {
    * Always present on the info objects the server passes; optional only so hand-made infos stay valid.
    */
   setTrailers?(trailers: HeadersInit | (() => HeadersInit | Promise<HeadersInit>)): void;
+  /**
+   * Answers a WebSocket opening handshake (an HTTP/1.1 Upgrade, RFC 6455 §4.2; an HTTP/2 extended CONNECT,
+   * RFC 8441 §5): returns the Response to return from the handler, which switches the exchange to a WebSocket run
+   * by serve()'s `websocket` handler, or a refusal (400, 426, 503) for a handshake that is not acceptable. Throws
+   * when serve() has no `websocket` handler. Present on the info objects the server passes.
+   */
+  upgradeWebSocket?(request: Request, options?: UpgradeOptions): Response;
 }
 
 export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
@@ -100,6 +108,11 @@ export interface ServeOptions {
    * requests had no finished response and how many connections were still open.
    */
   onShutdownCut?: (cut: { requests: number; connections: number }) => void;
+  /**
+   * WebSocket handler (open, message, close …): with it, handlers can answer handshakes with
+   * info.upgradeWebSocket(), over HTTP/1.1 Upgrade and HTTP/2 extended CONNECT (RFC 8441, then advertised).
+   */
+  websocket?: WebSocketHandler<any>;
 }
 
 /** Counters for introspection (and the optional /metrics endpoint). All return to zero when idle. */
@@ -112,6 +125,10 @@ export interface ServerStats {
   pendingOutputBytes: number;
   totalRequests: number;
   totalErrors: number;
+  /** Open WebSockets, and messages received and sent by them (0 without a `websocket` handler). */
+  webSockets: number;
+  webSocketMessagesIn: number;
+  webSocketMessagesOut: number;
 }
 
 export interface Server {
@@ -127,6 +144,8 @@ export interface Server {
   /** Re-read certificates (SIGHUP). */
   reload(): Promise<void>;
   stats(): ServerStats;
+  /** Sends a message to every WebSocket subscribed to `topic` (ws.subscribe()); returns how many got it. */
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer): number;
   /** Human-readable TLS facts for a start banner (profile, versions, certificate subject, expiry); [] without TLS. */
   describeTls(): string[];
 }

@@ -5,7 +5,7 @@ import { readResponse, undiciStateSymbol, webStreamStateSymbol } from '../../src
 // The global Response is read through Node's internal state (undici's body source, the web stream's kState) so no
 // ReadableStream is pulled and no slow getter runs per response. These probes are best effort with a public
 // fallback; on the Node versions this project supports they must be found, or the speed silently regresses.
-const read = (response: unknown) => readResponse(response, { h2: true, isHead: false, serverHeader: false });
+const read = (response: unknown) => readResponse(response, { family: 'h2-like', isHead: false, serverHeader: false });
 
 describe('global Response fast path', () => {
   test('the internal probes are found on this Node.js version', () => {

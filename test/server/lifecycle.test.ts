@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAccessLog } from '../../src/server/context.js';
+import { formatAccessLog } from '../../src/server/core/access-log.js';
 import { connectH2, h1Request, h2Request, sleep, startServer, waitFor } from '../helpers/server.js';
 
 test('close() waits for info.waitUntil() work and logs its failures', async () => {

@@ -5,7 +5,7 @@ import { readResponse } from '../../src/server/response-parts.js';
 import { LazyRequest } from '../../src/server/request.js';
 import { connectH2, h2Request, startServer } from '../helpers/server.js';
 
-const read = (response: unknown, isHead = false) => readResponse(response, { h2: true, isHead, serverHeader: 'httpsd' });
+const read = (response: unknown, isHead = false) => readResponse(response, { family: 'h2-like', isHead, serverHeader: 'httpsd' });
 const headerMap = (list: string[]) => {
   const map: Record<string, string> = {};
   for (let i = 0; i < list.length; i += 2) map[list[i]!] = list[i + 1]!;
@@ -93,7 +93,7 @@ describe('LazyRequest', () => {
   test('behaves as a Request; rare members go through a real one', async () => {
     const chunks = [new TextEncoder().encode('a=1&b=2')];
     const source = { read: () => chunks.shift() ?? null, cancel() {} };
-    const request = new LazyRequest('POST', 'https', 'example.test', '/form?x=1', ['Content-Type', 'application/x-www-form-urlencoded'], false, source);
+    const request = new LazyRequest('POST', 'https', 'example.test', '/form?x=1', ['Content-Type', 'application/x-www-form-urlencoded'], 'h1', source);
     assert.ok(request instanceof Request);
     assert.equal(request.method, 'POST');
     assert.equal(request.url, 'https://example.test/form?x=1');
@@ -101,7 +101,7 @@ describe('LazyRequest', () => {
     assert.equal(request.cache, 'default');
     const form = await request.formData();
     assert.equal(form.get('b'), '2');
-    const empty = new LazyRequest('GET', 'https', 'example.test', '/', [], false, null);
+    const empty = new LazyRequest('GET', 'https', 'example.test', '/', [], 'h1', null);
     assert.equal(empty.body, null);
     assert.equal(await empty.text(), '');
     assert.equal(empty.signal.aborted, false);
@@ -148,7 +148,7 @@ describe('global Response headers', () => {
 describe('framing fields from the application', () => {
   test('transfer-encoding is dropped on HTTP/1.1 too: the server frames the message', () => {
     const parts = readResponse(new FastResponse('abc', { headers: { 'transfer-encoding': 'chunked' } }), {
-      h2: false,
+      family: 'h1',
       isHead: false,
       serverHeader: false,
     });

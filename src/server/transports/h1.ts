@@ -4,12 +4,13 @@
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
-import { ConnectionFacts, RequestInfo, findRawHeader, requestLabel } from './context.js';
-import type { Exchange, ServerContext, TrackedConnection } from './context.js';
-import { ClientAbortError, LazyRequest, PayloadTooLargeError, type BodySource } from './request.js';
-import { cancelBody, checkBodyChunk, checkBodyEnd, iterateBody, prepareTrailers, readResponse, resolveTrailers } from './response-parts.js';
-import type { PreparedTrailers, ResponseParts } from './response-parts.js';
-import type { TrailersInit } from './response.js';
+import { ConnectionFacts, RequestInfo } from '../context.js';
+import type { ServerContext, TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, requestView, type BodySource } from '../request.js';
+import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchange.js';
+import { SocketTunnel } from '../core/socket-tunnel.js';
+import type { Tunnel } from '../core/tunnel.js';
+import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
 
 const kFacts = Symbol('httpsd.connectionFacts');
 const kTracked = Symbol('httpsd.h1Connection');
@@ -191,8 +192,10 @@ class H1Connection implements TrackedConnection {
   active = 0;
   closing = false;
   /** Requests whose response is not finished, including pipelined ones node:http has not attached yet. */
-  readonly exchanges = new Set<H1Exchange>();
+  readonly exchanges = new Set<H1ResponseWriter>();
   requests = 0;
+  /** The socket became a tunnel (a WebSocket) after a 101: the WebSocket hub closes it, not the HTTP shutdown. */
+  tunnelled = false;
   /** node:http times a request head only from its first byte: a connection that never sends one is ours to end. */
   firstRequestTimer: NodeJS.Timeout | undefined;
   private lastBytesWritten = 0;
@@ -209,7 +212,7 @@ class H1Connection implements TrackedConnection {
 
   shutdown(): void {
     this.closing = true;
-    if (this.active === 0) this.socket.end();
+    if (this.active === 0 && !this.tunnelled) this.socket.end();
   }
 
   destroy(): void {
@@ -234,215 +237,88 @@ class H1Connection implements TrackedConnection {
 
   requestDone(): void {
     this.active--;
-    if (this.closing && this.active === 0) this.socket.end();
+    if (this.closing && this.active === 0 && !this.tunnelled) this.socket.end();
   }
 }
 
-class H1Exchange implements Exchange {
-  trailers: TrailersInit | undefined = undefined;
-  private finished = false;
-  private bytes = 0;
-  private status = 0;
-  private readonly started: number;
+/**
+ * Writes one response on node:http's ServerResponse for the exchange core: the head (with HTTP/1.1 framing),
+ * body chunks with the socket's backpressure, chunked trailers, and the abort that closes the connection.
+ */
+class H1ResponseWriter implements ResponseWriter {
+  readonly family = 'h1';
+  readonly keepsStringBodies = true;
+  exchange!: Exchange;
 
   constructor(
     private readonly context: ServerContext,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
-    readonly request: LazyRequest,
     private readonly connection: H1Connection,
     private readonly source: H1BodySource | null,
-  ) {
-    this.started = context.accessLog !== undefined ? performance.now() : 0;
+    /**
+     * For a request node:http handed over as an 'upgrade' (its parser is gone): the bytes that followed the head,
+     * already the new protocol's. Undefined for ordinary requests, which cannot switch.
+     */
+    private readonly upgradeHead: Buffer | undefined,
+  ) {}
+
+  get closed(): boolean {
+    return this.res.destroyed;
   }
 
-  sendInformational(status: number, headers: string[]): void {
+  /** Trailers need chunked framing (RFC 9112 §7.1.2): a body and an HTTP/1.1 client. */
+  acceptsTrailers(hasBody: boolean): boolean {
+    return hasBody && this.req.httpVersionMinor === 1;
+  }
+
+  writeInformational(status: number, fields: string[]): void {
     const res = this.res;
     // RFC 9110 §15.2: a server must not send a 1xx response to an HTTP/1.0 client.
-    if (res.headersSent || res.destroyed || this.req.httpVersionMinor === 0) return;
+    if (res.headersSent || this.req.httpVersionMinor === 0) return;
     // Written raw before the final head (RFC 9110 §15.2), 103 included: the fields were validated already, so
     // node:http's own early-hints checks (which throw) have nothing left to refuse.
     let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Informational'}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    try {
-      (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(head + '\r\n', 'latin1');
-    } catch (error) {
-      this.context.onError(error, `${requestLabel(this.request)} (informational ${status} response)`);
-    }
+    for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(head + '\r\n', 'latin1');
   }
 
-  /** Watches for the client going away while the response is pending or streaming. */
-  watch(): void {
-    this.connection.exchanges.add(this);
-    this.res.on('close', () => {
-      if (!this.res.writableFinished) this.clientGone();
-      else this.done();
-    });
-  }
-
-  clientGone(): void {
-    if (this.finished) return;
-    this.request._abort(new ClientAbortError());
-    this.source?.fail(new ClientAbortError());
-    this.done();
-  }
-
-  done(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.connection.exchanges.delete(this);
-    this.context.inFlightRequests--;
-    this.connection.requestDone();
-    const log = this.context.accessLog;
-    if (log !== undefined) {
-      const raw = this.req.rawHeaders;
-      log({
-        remoteAddress: this.req.socket.remoteAddress ?? '',
-        method: this.request._method,
-        path: this.request._path,
-        protocol: 'http/1.1',
-        status: this.status,
-        bytes: this.bytes,
-        referer: findRawHeader(raw, 'referer') ?? '',
-        userAgent: findRawHeader(raw, 'user-agent') ?? '',
-        durationMs: performance.now() - this.started,
-      });
-    }
-  }
-
-  /**
-   * Writes the response; returns true when it was completely written synchronously. Never throws: whatever goes
-   * wrong becomes a 500 while the head is still ours, else the connection is cut (the 'close' event completes the
-   * exchange).
-   */
-  respond(response: Response): boolean {
-    try {
-      return this.write(response);
-    } catch (error) {
-      const res = this.res;
-      if (!res.headersSent && !res.destroyed) {
-        try {
-          return this.write(this.context.failure(error, this.request));
-        } catch (secondError) {
-          error = secondError;
-        }
-      }
-      this.context.onError(error, `${requestLabel(this.request)} (writing the response)`);
-      res.destroy();
-      return false;
-    }
-  }
-
-  private write(response: Response): boolean {
-    const res = this.res;
-    if (res.destroyed) {
-      try {
-        cancelBody(readResponse(response, { h2: false, isHead: true, serverHeader: false }).body);
-      } catch {
-        // nothing to release
-      }
-      return false;
-    }
-    const isHead = this.request._method === 'HEAD';
-    const options = { h2: false, keepStrings: true, isHead, serverHeader: this.context.serverHeader };
-    let parts: ResponseParts;
-    let trailers: PreparedTrailers | undefined;
-    try {
-      // Everything the application supplied is validated here, before a byte is written: a bad field is a 500.
-      parts = readResponse(response, options);
-      trailers = prepareTrailers(parts.trailers ?? this.trailers, false);
-    } catch (error) {
-      parts = readResponse(this.context.failure(error, this.request), options);
-      trailers = undefined;
-    }
-    const headers = parts.headers;
-    if (this.connection.closing || this.context.closing) headers.push('connection', 'close');
-    this.status = parts.status;
-    const body = parts.body;
-    const canTrail = trailers !== undefined && body !== null && this.req.httpVersionMinor === 1;
-    if (canTrail) {
-      // Trailers need chunked framing (RFC 9112 §7.1.2): drop the length we would otherwise send.
-      const at = headers.indexOf('content-length');
-      if (at >= 0 && at % 2 === 0) headers.splice(at, 2);
-      if (typeof trailers !== 'function') {
-        const names = new Set<string>();
-        for (let i = 0; i < trailers!.length; i += 2) names.add(trailers![i]!);
-        if (names.size > 0) headers.push('trailer', [...names].join(', '));
-      }
-    }
-    res.writeHead(parts.status, headers);
-    if (body === null) {
-      res.end();
-      return true;
-    }
-    if (!canTrail) {
-      if (typeof body === 'string') {
-        // One string write: node:http sends head and body as a single chunk (one TLS record, no writev).
-        this.bytes = parts.contentLength;
-        res.end(body);
-        return true;
-      }
-      if (body instanceof Uint8Array) {
-        this.bytes = body.byteLength;
-        res.end(body);
-        return true;
-      }
-    }
-    this.pump(body, canTrail ? trailers : undefined, canTrail ? -1 : parts.contentLength).catch((error: unknown) => {
-      if (error instanceof ClientAbortError) {
-        res.destroy();
-        return;
-      }
-      this.context.onError(error, `${requestLabel(this.request)} (response body)`);
-      // The head is out: the only way to signal a broken body on HTTP/1.1 is to close the connection (RFC 9112 §8:
-      // the client sees an incomplete message). What was already written still goes out, nothing more does, and
-      // the socket's 'close' completes the exchange.
-      const socket = res.socket;
-      if (socket !== null && !socket.destroyed) socket.destroySoon();
-      else res.destroy();
-    });
-    return false;
-  }
-
-  /** Streams the body, never past `declaredLength` (-1: chunked or close-delimited), then the trailers. */
-  private async pump(
-    body: Exclude<ResponseParts['body'], null>,
-    trailers: PreparedTrailers | undefined,
-    declaredLength: number,
-  ): Promise<void> {
-    const res = this.res;
-    if (typeof body === 'string') body = Buffer.from(body, 'utf8');
-    if (body instanceof Uint8Array) {
-      this.bytes += body.byteLength;
-      if (!res.write(body)) await this.drain();
-    } else {
-      const iterator = iterateBody(body);
-      try {
-        for await (const chunk of iterator) {
-          if (res.destroyed) throw new ClientAbortError();
-          if (chunk.byteLength === 0) continue;
-          checkBodyChunk(declaredLength, this.bytes, chunk.byteLength);
-          this.bytes += chunk.byteLength;
-          if (!res.write(chunk)) await this.drain();
-        }
-      } finally {
-        if (res.destroyed) await iterator.return(undefined).catch(() => undefined);
-      }
-      checkBodyEnd(declaredLength, this.bytes);
-    }
-    if (res.destroyed) throw new ClientAbortError();
+  private writeFramedHead(head: ResponseHead): void {
+    const fields = head.fields;
+    if (this.connection.closing || this.context.closing) fields.push('connection', 'close');
+    const trailers = head.trailers;
     if (trailers !== undefined) {
-      const list = await resolveTrailers(trailers, false);
-      if (res.destroyed) throw new ClientAbortError();
-      const pairs: [string, string][] = [];
-      for (let i = 0; i < list.length; i += 2) pairs.push([list[i]!, list[i + 1]!]);
-      res.addTrailers(pairs);
+      // Chunked framing carries the trailers: drop the length we would otherwise send.
+      const at = fields.indexOf('content-length');
+      if (at >= 0 && at % 2 === 0) fields.splice(at, 2);
+      head.contentLength = -1;
+      if (typeof trailers !== 'function') {
+        // RFC 9110 §6.6.2: announce the trailer fields that will follow.
+        const names = new Set<string>();
+        for (let i = 0; i < trailers.length; i += 2) names.add(trailers[i]!);
+        if (names.size > 0) fields.push('trailer', [...names].join(', '));
+      }
     }
-    res.end();
+    this.res.writeHead(head.status, fields);
+  }
+
+  writeHead(head: ResponseHead): void {
+    this.writeFramedHead(head);
+    if (head.endsMessage) this.res.end();
+  }
+
+  writeWhole(head: ResponseHead, body: string | Uint8Array): void {
+    this.writeFramedHead(head);
+    // One write: node:http sends head and body as a single chunk (one TLS record, no writev).
+    this.res.end(body);
+  }
+
+  writeData(chunk: Uint8Array): boolean {
+    return this.res.write(chunk);
   }
 
   /** Waits for the socket to drain; a client that stops reading is cut off after writeProgressTimeout. */
-  private drain(): Promise<void> {
+  waitWritable(): Promise<void> {
     const res = this.res;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -467,6 +343,67 @@ class H1Exchange implements Exchange {
       res.on('close', onClose);
     });
   }
+
+  end(trailers: string[] | undefined): void {
+    const res = this.res;
+    if (trailers !== undefined) {
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
+      res.addTrailers(pairs);
+    }
+    res.end();
+  }
+
+  abort(error: unknown): void {
+    const res = this.res;
+    if (error instanceof ClientAbortError) {
+      res.destroy();
+      return;
+    }
+    // The only way to signal a broken response on HTTP/1.1 is to close the connection (RFC 9112 §8: the client
+    // sees an incomplete message). What was already written still goes out, nothing more does, and the socket's
+    // 'close' completes the exchange.
+    const socket = res.socket;
+    if (socket !== null && !socket.destroyed && res.headersSent) socket.destroySoon();
+    else res.destroy();
+  }
+
+  released(): void {
+    this.connection.exchanges.delete(this);
+    this.connection.requestDone();
+  }
+
+  upgradeFacts(): UpgradeFacts {
+    return { family: 'h1', httpVersion: this.req.httpVersion };
+  }
+
+  /** RFC 9110 §15.2.2, RFC 6455 §4.2.2: 101, then the socket carries the new protocol from the next byte on. */
+  switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined {
+    const res = this.res;
+    const socket = this.req.socket;
+    if (this.upgradeHead === undefined || res.headersSent || socket.destroyed) return undefined;
+    let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+    for (const [name, value] of upgrade.headers) head += `${name}: ${value}\r\n`;
+    // The response object never writes: the socket is the tunnel's now.
+    res.detachSocket(socket);
+    this.connection.tunnelled = true;
+    socket.write(head + '\r\n', 'latin1');
+    return new SocketTunnel(socket, this.upgradeHead, 'http/1.1');
+  }
+
+  /** Watches for the client going away while the response is pending or streaming. */
+  watch(): void {
+    this.connection.exchanges.add(this);
+    this.res.on('close', () => {
+      if (this.res.writableFinished) this.exchange.delivered();
+      else this.clientGone();
+    });
+  }
+
+  clientGone(): void {
+    this.source?.fail(new ClientAbortError());
+    this.exchange.peerGone(new ClientAbortError());
+  }
 }
 
 export function createHttp1Server(context: ServerContext, scheme: 'https' | 'http'): http.Server {
@@ -487,6 +424,11 @@ export function createHttp1Server(context: ServerContext, scheme: 'https' | 'htt
   );
   server.on('clientError', onClientError);
   server.on('connect', refuseConnect);
+  // Only with a WebSocket handler: without an 'upgrade' listener node:http serves Upgrade requests as ordinary
+  // ones, which is what an application without WebSockets gets.
+  if (context.webSockets !== undefined) {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => handleUpgradeRequest(context, scheme, req, socket, head));
+  }
   // This server never listens; 'listening' starts node:http's connection tracking (headers/request timeouts,
   // closeIdleConnections) for the sockets we hand it.
   server.emit('listening');
@@ -561,7 +503,7 @@ function lingeringClose(socket: H1Socket & { [kLingering]?: boolean }): void {
 export function acceptHttp1(context: ServerContext, server: http.Server, socket: Socket): void {
   const connection = new H1Connection(socket, context);
   (socket as H1Socket)[kTracked] = connection;
-  context.h1Connections++;
+  context.protocolConnections.opened('http/1.1');
   context.live.add(connection);
   connection.firstRequestTimer = setTimeout(() => {
     if (connection.requests === 0) socket.destroy();
@@ -569,7 +511,7 @@ export function acceptHttp1(context: ServerContext, server: http.Server, socket:
   connection.firstRequestTimer.unref();
   socket.once('close', () => {
     clearTimeout(connection.firstRequestTimer);
-    context.h1Connections--;
+    context.protocolConnections.closed('http/1.1');
     context.live.delete(connection);
     connection.socketClosed();
   });
@@ -609,7 +551,39 @@ function localAuthority(facts: ConnectionFacts): string {
   return `${address}:${facts.localPort}`;
 }
 
-function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, res: http.ServerResponse): void {
+/**
+ * A request with `Upgrade` that node:http detached from its parser: it gets a response object of its own on the
+ * socket, so the handler runs as for any request. An upgrade answer switches the socket to a tunnel; any other
+ * response is written normally and the connection closes after it (nothing after the head was parsed).
+ */
+function handleUpgradeRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  socket.pause();
+  const start = () => {
+    if (socket.destroyed) return;
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once('finish', () => {
+      // Input after the response is dropped while our side closes (RFC 9112 §9.6).
+      socket.on('data', () => {});
+      socket.resume();
+      lingeringClose(socket);
+    });
+    handleRequest(context, scheme, req, res, head);
+  };
+  // A response still being written for an earlier request owns the socket until it is done.
+  const busy = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (busy) busy.once('close', start);
+  else start();
+}
+
+function handleRequest(
+  context: ServerContext,
+  scheme: 'https' | 'http',
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  upgradeHead?: Buffer,
+): void {
   const socket = req.socket as H1Socket;
   if (socket[kNoMoreRequests]) {
     // Pipelined behind a refused request or a body the server gave up on: the connection is closing and what
@@ -617,8 +591,6 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
     req.resume();
     return;
   }
-  context.totalRequests++;
-  context.inFlightRequests++;
   const connection = socket[kTracked]!;
   connection.active++;
   if (connection.requests++ === 0) clearTimeout(connection.firstRequestTimer);
@@ -654,7 +626,7 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
   const method = req.method!;
   let source: H1BodySource | null = null;
   const declaredLength = contentLength === undefined ? 0 : Number(contentLength);
-  if (declaredLength > 0 || chunked) {
+  if ((declaredLength > 0 || chunked) && upgradeHead === undefined) {
     source = new H1BodySource(req, context.limits.maxBodySize, chunked ? -1 : declaredLength, () => {
       // Too much left to drop: once the response is out the connection goes; until then, stop reading.
       if (res.writableFinished) lingeringClose(socket);
@@ -677,8 +649,10 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
       for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') headers[i + 1] = authority;
     }
   }
-  const request = new LazyRequest(method, scheme, authority, target, headers, false, source);
-  const exchange = new H1Exchange(context, req, res, request, connection, source);
+  const request = new LazyRequest(method, scheme, authority, target, headers, 'h1', source);
+  const writer = new H1ResponseWriter(context, req, res, connection, source, upgradeHead);
+  const exchange = new Exchange(context, facts, request, writer);
+  writer.exchange = exchange;
   if (upgrade) {
     // No upgrade is performed, but llhttp stops at the end of an Upgrade request and node:http drops whatever
     // followed it in the same read: a request pipelined behind it would never be answered. Close after this one.
@@ -691,7 +665,7 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
       // would answer them with a RST that can destroy the response before the client reads it.
       socket.destroySoon = () => lingeringClose(socket);
       // A body stream the app took (e.g. `new Response(request.body)`) is read by the response itself.
-      if (source.closeBeforeResponse(request._stream !== undefined)) res.shouldKeepAlive = false;
+      if (source.closeBeforeResponse(requestView.bodyStreamTaken(request))) res.shouldKeepAlive = false;
     }
     return exchange.respond(response);
   };
@@ -700,22 +674,22 @@ function handleRequest(context: ServerContext, scheme: 'https' | 'http', req: ht
     res.shouldKeepAlive = false;
     socket[kNoMoreRequests] = true;
     respond(new Response(`${http.STATUS_CODES[refusal]}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
-    exchange.watch();
+    writer.watch();
     return;
   }
   if (declaredLength > context.limits.maxBodySize) {
     // RFC 9110 §15.5.14: refuse before reading any of it.
     respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
-    exchange.watch();
+    writer.watch();
     return;
   }
   const info = new RequestInfo(facts, exchange, context);
   const result = context.invoke(request, info);
   if (result instanceof Promise) {
-    exchange.watch();
+    writer.watch();
     result.then(respond);
     return;
   }
-  if (respond(result) && source === null) exchange.done();
-  else exchange.watch();
+  if (respond(result) && source === null) exchange.delivered();
+  else writer.watch();
 }

@@ -1,0 +1,855 @@
+/**
+ * Drives the sans-IO HTTP/2 engine over a socket (TLS after ALPN "h2", or cleartext h2c with prior knowledge).
+ *
+ * Socket bytes → engine.receive() → events → requests. All output produced while handling one read (or one
+ * event-loop turn of asynchronous responses) leaves in one socket write. Reading stops while the engine or the
+ * socket hold more than outputHighWaterMark bytes (a peer that sends but does not read cannot make us buffer:
+ * CVE-2019-9517), and a connection whose output makes no progress for writeProgressTimeout is cut
+ * (zero-window slow read).
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../../h2/types.js';
+import { ConnectionFacts, RequestInfo, type ServerContext, type TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource, requestView } from '../request.js';
+import type { Protocol } from '../types.js';
+import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchange.js';
+import { findRawHeader } from '../core/access-log.js';
+import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
+import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
+import { isConnectionSpecific } from '../../http/fields.js';
+import { DEFAULT_LIMITS } from '../../h2/limits.js';
+import { H2Connection } from '../../h2/connection.js';
+import { formatFrame } from '../../h2/trace.js';
+
+const EMPTY = new Uint8Array(0);
+/**
+ * Peer input handed to one connection's engine per event-loop turn. A socket read can deliver megabytes at once
+ * (libuv reads up to 32 x 64 KiB per callback, TLS emits each 16 KiB record as its own 'data' event): handled in one
+ * go, a flood (rapid reset: ~40 bytes per request) keeps every other connection waiting for the whole batch. Beyond
+ * this budget the rest waits, the socket is paused, and the connection continues after the other connections had
+ * their turn (setImmediate). One TLS record: bulk uploads still move a full record per turn.
+ */
+export const INPUT_BYTES_PER_TURN = 16 * 1024;
+/**
+ * Request events per connection and turn the input budget aims at. Requests are the expensive part (a handler runs
+ * for each), and a flood packs one into ~40 bytes: a connection whose last turn produced more requests than this
+ * gets a smaller byte budget next turn (in proportion), which grows back once its requests thin out.
+ */
+const REQUESTS_PER_TURN = 32;
+/** Smallest per-turn input budget: a few requests, and progress for any frame (they are received in pieces). */
+const MIN_INPUT_BYTES_PER_TURN = 1024;
+/**
+ * Per-turn input of the connection that was just served (bytes and request events handed to the application):
+ * published for instrumentation (the attack suite asserts the per-turn bound with it). No cost without subscribers.
+ */
+export const inputTurnChannel = channel('httpsd:h2:input-turn');
+export interface InputTurnMessage {
+  bytes: number;
+  requests: number;
+}
+
+/**
+ * Event-loop turns, counted by one shared setImmediate scheduled when the first connection reads in a turn: a
+ * connection whose turn number changed starts a fresh input budget.
+ */
+let inputTurn = 0;
+let inputTurnTicking = false;
+function advanceInputTurn(): void {
+  inputTurnTicking = false;
+  inputTurn++;
+}
+function currentInputTurn(): number {
+  if (!inputTurnTicking) {
+    inputTurnTicking = true;
+    setImmediate(advanceInputTurn);
+  }
+  return inputTurn;
+}
+/**
+ * DATA bytes framed per dataToSend() call: large enough that a turn's output still leaves in one write for
+ * ordinary responses, small enough that a bulk download is encrypted and written in pieces while the socket drains
+ * (bounded memory per connection, and the engine's output buffer does not grow to the sum of every window).
+ */
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The request side of a stream as the server sees it (RFC 9113 §5.1): the peer is still sending the body, has ended
+ * it (half-closed remote), or the stream was reset by either side. The response side is the exchange's state.
+ */
+type InboundState = 'receiving' | 'ended' | 'reset';
+
+/** One stream: the exchange core's writer onto the engine, and the request half's state. */
+class H2Stream implements ResponseWriter {
+  readonly family = 'h2-like';
+  readonly keepsStringBodies = false;
+  exchange!: Exchange;
+  inbound: InboundState;
+  readonly openedAt = Date.now();
+  writableWaiter: (() => void) | undefined = undefined;
+  /** When END_STREAM went out (ms): a client still uploading after it is timed by the sweep. */
+  outputEndedAt = 0;
+  /** The stream became a tunnel (extended CONNECT answered with 200): DATA in both directions is the tunnel's. */
+  tunnel: H2StreamTunnel | undefined = undefined;
+
+  constructor(
+    readonly session: H2Session,
+    readonly id: number,
+    readonly source: QueuedBodySource | null,
+    /** The :protocol of an extended CONNECT (RFC 8441 §4), else undefined. */
+    private readonly connectProtocol: string | undefined,
+  ) {
+    this.inbound = source === null ? 'ended' : 'receiving';
+  }
+
+  upgradeFacts(): UpgradeFacts {
+    return { family: 'h2', connectProtocol: this.connectProtocol };
+  }
+
+  /** RFC 8441 §5: a 2xx to the extended CONNECT, without END_STREAM; the stream then carries the new protocol. */
+  switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined {
+    if (this.connectProtocol === undefined || this.inbound !== 'receiving' || this.session.closed) return undefined;
+    const fields = [':status', String(upgrade.status)];
+    for (const [name, value] of upgrade.headers) {
+      // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
+      if (!isConnectionSpecific(name)) fields.push(name, value);
+    }
+    this.session.engine.sendHeaders(this.id, fields, false);
+    this.session.scheduleFlush();
+    this.tunnel = new H2StreamTunnel(this);
+    return this.tunnel;
+  }
+
+  /** A reset stream takes no more frames; a closed connection aborted every exchange already (see onClose()). */
+  get closed(): boolean {
+    return this.inbound === 'reset';
+  }
+
+  /** HTTP/2 carries trailers as a HEADERS frame after any body, or none (RFC 9113 §8.1). */
+  acceptsTrailers(): boolean {
+    return true;
+  }
+
+  writeInformational(status: number, fields: string[]): void {
+    this.session.engine.sendInformational(this.id, status, fields);
+    this.session.scheduleFlush();
+  }
+
+  writeHead(head: ResponseHead): void {
+    const fields = head.fields;
+    fields.unshift(':status', String(head.status));
+    this.session.engine.sendHeaders(this.id, fields, head.endsMessage);
+    if (head.endsMessage) this.outputEnded();
+    this.session.scheduleFlush();
+  }
+
+  writeWhole(head: ResponseHead, body: string | Uint8Array): void {
+    this.writeHead(head);
+    this.session.engine.sendData(this.id, typeof body === 'string' ? Buffer.from(body, 'utf8') : body, true);
+    this.outputEnded();
+  }
+
+  writeData(chunk: Uint8Array): boolean {
+    const more = this.session.engine.sendData(this.id, chunk, false);
+    this.session.scheduleFlush();
+    return more;
+  }
+
+  /** Resolves when the engine reports the stream writable again, or the stream/connection goes away. */
+  waitWritable(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const session = this.session;
+    session.waitingWritable++;
+    return new Promise<void>((resolve) => {
+      this.writableWaiter = () => {
+        this.writableWaiter = undefined;
+        session.waitingWritable--;
+        resolve();
+      };
+    });
+  }
+
+  end(trailers: string[] | undefined): void {
+    const engine = this.session.engine;
+    if (trailers !== undefined) engine.sendTrailers(this.id, trailers);
+    else engine.sendData(this.id, EMPTY, true);
+    this.outputEnded();
+    this.session.scheduleFlush();
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    // RFC 9113 §8.1: a response that cannot be completed (a broken body, one that does not match its declared
+    // content-length, bad trailers) is ended with RST_STREAM; INTERNAL_ERROR says the fault is ours (§7).
+    this.inbound = 'reset';
+    this.session.engine.resetStream(this.id, ErrorCode.INTERNAL_ERROR);
+    this.session.scheduleFlush();
+  }
+
+  /** END_STREAM is with the engine: the exchange is delivered. */
+  private outputEnded(): void {
+    this.outputEndedAt = Date.now();
+    const source = this.source;
+    if (this.inbound === 'receiving' && source !== null) {
+      // The response is complete but the client is still uploading: discard the rest (bounded by maxBodySize)
+      // so the stream can close normally (RFC 9113 §8.1).
+      source.cancel();
+    }
+    this.exchange.delivered();
+  }
+
+  released(): void {
+    this.forgetIfDone();
+  }
+
+  /** The peer ended the request (END_STREAM). */
+  inputEnded(): void {
+    if (this.inbound === 'receiving') this.inbound = 'ended';
+    this.source?.end();
+    this.tunnel?.peerEnded();
+    this.forgetIfDone();
+  }
+
+  /** The stream was reset (by the peer, the engine or us) or the connection is gone: everything pending fails. */
+  reset(error: Error): void {
+    if (this.inbound === 'reset') return;
+    this.inbound = 'reset';
+    this.source?.fail(error);
+    this.writableWaiter?.();
+    this.exchange.peerGone(error);
+    this.tunnel?.gone(error);
+    this.forgetIfDone();
+  }
+
+  /** Both halves are over: the session forgets the stream. */
+  private forgetIfDone(): void {
+    if (this.exchange.finished && this.inbound !== 'receiving') this.session.streams.delete(this.id);
+  }
+}
+
+/**
+ * A Tunnel over one HTTP/2 stream after an extended CONNECT (RFC 8441): write() becomes DATA (the engine's
+ * per-stream high-water mark is the backpressure), input is consumed from the flow-control window only as the
+ * tunnel delivers it (pause() withholds the credit, so a peer cannot make us buffer more than the window),
+ * end() is END_STREAM, destroy() is RST_STREAM CANCEL (RFC 8441 §4 / RFC 9113 §8.5).
+ */
+class H2StreamTunnel implements Tunnel {
+  private handlers: TunnelHandlers | undefined;
+  /** Input not yet delivered (before attach() or while paused), with its flow-controlled lengths. */
+  private readonly pending: Uint8Array[] = [];
+  private readonly pendingFlow: number[] = [];
+  private paused = false;
+  private peerFinished = false;
+  private endDelivered = false;
+  private outputEnded = false;
+  private closed = false;
+  private closeError: unknown = undefined;
+  /** Bytes handed to the engine since it last had room for this stream (0 while it has). */
+  private unacknowledged = 0;
+
+  constructor(private readonly stream: H2Stream) {}
+
+  get protocol(): string {
+    return this.stream.session.facts.protocol;
+  }
+
+  get remoteAddress(): string {
+    return this.stream.session.facts.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.stream.session.facts.remotePort;
+  }
+
+  get bufferedAmount(): number {
+    return this.unacknowledged;
+  }
+
+  attach(handlers: TunnelHandlers): void {
+    if (this.handlers !== undefined) throw new Error('a tunnel is attached once');
+    this.handlers = handlers;
+    if (this.closed) {
+      queueMicrotask(() => handlers.close(this.closeError));
+      return;
+    }
+    this.deliver();
+  }
+
+  /** DATA from the peer (a copy: the engine's view is only valid during receive()). */
+  receive(chunk: Uint8Array, flowControlledLength: number): void {
+    if (this.closed) {
+      this.consume(flowControlledLength);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingFlow.push(flowControlledLength);
+    this.deliver();
+  }
+
+  private deliver(): void {
+    const handlers = this.handlers;
+    if (handlers === undefined) return;
+    while (!this.paused && !this.closed && this.pending.length > 0) {
+      const chunk = this.pending.shift()!;
+      this.consume(this.pendingFlow.shift()!);
+      handlers.data(chunk);
+    }
+    if (this.peerFinished && this.pending.length === 0 && !this.endDelivered && !this.closed) {
+      this.endDelivered = true;
+      handlers.end();
+      this.closeIfBothEnded();
+    }
+  }
+
+  private consume(bytes: number): void {
+    const session = this.stream.session;
+    if (bytes === 0 || session.closed) return;
+    session.engine.consume(this.stream.id, bytes);
+    session.scheduleFlush();
+  }
+
+  write(chunks: Uint8Array | readonly Uint8Array[]): boolean {
+    if (this.closed || this.outputEnded) return false;
+    const session = this.stream.session;
+    const list = chunks instanceof Uint8Array ? [chunks] : chunks;
+    let room = true;
+    for (const chunk of list) {
+      if (chunk.byteLength === 0) continue;
+      room = session.engine.sendData(this.stream.id, chunk, false);
+      this.unacknowledged = room ? 0 : this.unacknowledged + chunk.byteLength;
+    }
+    session.scheduleFlush();
+    return room;
+  }
+
+  /** The engine has room for the stream again (streamWritable). */
+  writable(): void {
+    if (this.unacknowledged === 0 || this.closed) return;
+    this.unacknowledged = 0;
+    this.handlers?.drain();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver();
+  }
+
+  end(): void {
+    if (this.closed || this.outputEnded) return;
+    this.outputEnded = true;
+    this.stream.session.engine.sendData(this.stream.id, EMPTY, true);
+    this.stream.session.scheduleFlush();
+    this.closeIfBothEnded();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    const session = this.stream.session;
+    if (!session.closed) {
+      session.engine.resetStream(this.stream.id, ErrorCode.CANCEL);
+      session.scheduleFlush();
+    }
+    this.stream.reset(new ClientAbortError('the tunnel was destroyed'));
+  }
+
+  /** The peer sent END_STREAM: after what is pending, the tunnel's input ends. */
+  peerEnded(): void {
+    this.peerFinished = true;
+    this.deliver();
+  }
+
+  /** The stream was reset or the connection closed. */
+  gone(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    let credit = 0;
+    for (const length of this.pendingFlow) credit += length;
+    this.pending.length = 0;
+    this.pendingFlow.length = 0;
+    this.consume(credit);
+    this.handlers?.close(error);
+  }
+
+  private closeIfBothEnded(): void {
+    if (this.closed || !this.outputEnded || !this.endDelivered) return;
+    this.closed = true;
+    this.handlers?.close();
+  }
+}
+
+export class H2Session implements TrackedConnection {
+  readonly engine: H2Engine;
+  readonly facts: ConnectionFacts;
+  readonly streams = new Map<number, H2Stream>();
+  closed = false;
+  waitingWritable = 0;
+  private receiving = false;
+  private flushScheduled = false;
+  private readingPaused = false;
+  /** Output is stuck for this peer (backpressure, see flush()). */
+  private outputBlocked = false;
+  /** Input read but not yet handed to the engine: it waits for the connection's next turn. */
+  private backlog: Uint8Array[] = [];
+  private backlogScheduled = false;
+  /** The engine terminated the connection: input is no longer read into it. */
+  private inputEnded = false;
+  private turn = -1;
+  private turnBytes = 0;
+  private turnRequests = 0;
+  /** This connection's input budget per turn, adapted to its request density (see REQUESTS_PER_TURN). A new
+   * connection starts at a quarter and doubles each turn its requests stay few: a flood has no full first turn. */
+  private turnBudget = INPUT_BYTES_PER_TURN / 4;
+  private readonly backlogCallback = () => this.drainBacklog();
+  private countedOpenStreams = 0;
+  private lastActivity = Date.now();
+  private readonly createdAt = Date.now();
+  private lastProgress = Date.now();
+  private lastFlushed = 0;
+  private lastOpenStreams = 0;
+  private endTimer: NodeJS.Timeout | undefined;
+  /** The one timer of the engine's protocol timeouts, armed for engine.nextDeadline() (see armEngineTimer()). */
+  private engineTimer: NodeJS.Timeout | undefined;
+  private engineDeadline: number | undefined;
+  private readonly engineTimerCallback = () => this.onEngineTimer();
+  private readonly highWaterMark: number;
+  private readonly flushCallback = () => this.flush();
+
+  constructor(
+    readonly context: ServerContext,
+    readonly socket: Socket,
+    readonly protocol: Protocol,
+  ) {
+    this.facts = new ConnectionFacts(socket, protocol, protocol === 'h2c' ? 'http' : 'https');
+    const trace = context.traceFrames;
+    const prefix = `[${this.facts.remoteAddress}:${this.facts.remotePort}] `;
+    this.engine = new H2Connection({
+      limits: context.h2Limits as Partial<H2Limits> | undefined,
+      // RFC 8441 §3: extended CONNECT is advertised only when something can accept it (a WebSocket handler).
+      settings: context.webSockets !== undefined ? { enableConnectProtocol: true } : undefined,
+      onFrame: trace === undefined ? undefined : (direction, frame) => trace(prefix + formatFrame(direction, frame)),
+    });
+    this.highWaterMark = context.h2Limits?.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark;
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.lastProgress = Date.now();
+      this.flush();
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => {});
+  }
+
+  pendingOutputBytes(): number {
+    return this.engine.bufferedBytes + this.socket.writableLength;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.lastActivity = Date.now();
+    // Input is handled in arrival order: while a backlog waits for its turn, new bytes queue behind it.
+    if (this.backlog.length > 0) this.backlog.push(chunk);
+    else this.receiveWithinBudget(chunk);
+    this.flush();
+  }
+
+  /**
+   * Hands the engine at most what is left of this turn's INPUT_BYTES_PER_TURN; the rest goes to the backlog, which
+   * drainBacklog() continues on a later turn. Returns false when the budget ran out.
+   */
+  private receiveWithinBudget(chunk: Uint8Array): boolean {
+    const turn = currentInputTurn();
+    if (turn !== this.turn) {
+      this.adaptTurnBudget();
+      this.turn = turn;
+      this.turnBytes = 0;
+      this.turnRequests = 0;
+    }
+    const room = this.turnBudget - this.turnBytes;
+    if (room <= 0) {
+      this.deferInput(chunk);
+      return false;
+    }
+    const fits = chunk.length <= room;
+    const slice = fits ? chunk : chunk.subarray(0, room);
+    this.turnBytes += slice.length;
+    this.receiving = true;
+    try {
+      const events = this.engine.receive(slice);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        if (event.type === 'request') this.turnRequests++;
+        // The engine ended the connection: it ignores all further input, so none is kept.
+        else if (event.type === 'connectionTerminated' && !event.byPeer) this.inputEnded = true;
+        this.handleEvent(event);
+      }
+    } finally {
+      this.receiving = false;
+    }
+    if (inputTurnChannel.hasSubscribers) {
+      inputTurnChannel.publish({ bytes: this.turnBytes, requests: this.turnRequests } satisfies InputTurnMessage);
+    }
+    if (fits) return true;
+    this.deferInput(chunk.subarray(room));
+    return false;
+  }
+
+  /** After a turn: fewer bytes next turn if it produced too many requests, more again once they thin out. */
+  private adaptTurnBudget(): void {
+    const requests = this.turnRequests;
+    if (requests > REQUESTS_PER_TURN) {
+      const scaled = Math.floor((this.turnBytes * REQUESTS_PER_TURN) / requests);
+      this.turnBudget = Math.max(MIN_INPUT_BYTES_PER_TURN, Math.min(this.turnBudget, scaled));
+    } else if (requests <= REQUESTS_PER_TURN / 2 && this.turnBytes >= this.turnBudget && this.turnBudget < INPUT_BYTES_PER_TURN) {
+      this.turnBudget = Math.min(INPUT_BYTES_PER_TURN, this.turnBudget * 2);
+    }
+  }
+
+  /** Queues input at the head of the backlog, stops reading and schedules the next turn. */
+  private deferInput(rest: Uint8Array): void {
+    if (this.closed) return;
+    if (this.inputEnded) {
+      this.backlog = [];
+      return;
+    }
+    this.backlog.unshift(rest);
+    this.updateReading();
+    if (!this.backlogScheduled) {
+      this.backlogScheduled = true;
+      setImmediate(this.backlogCallback);
+    }
+  }
+
+  private drainBacklog(): void {
+    this.backlogScheduled = false;
+    if (this.closed) return;
+    while (this.backlog.length > 0 && !this.closed && !this.inputEnded) {
+      if (!this.receiveWithinBudget(this.backlog.shift()!)) break;
+    }
+    if (this.inputEnded) this.backlog = [];
+    if (this.backlog.length === 0) this.updateReading();
+    this.flush();
+  }
+
+  /** Reading stops while output is stuck for this peer or input waits in the backlog. */
+  private updateReading(): void {
+    const pause = this.outputBlocked || this.backlog.length > 0;
+    if (pause === this.readingPaused || this.closed) return;
+    this.readingPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.receiving || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushCallback);
+  }
+
+  flush(evenWithBacklog = false): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    // The output of one read leaves after the whole read was handled, as if it had fit in one turn: a response
+    // framed between two slices of a read would close its stream before frames the peer sent for it in that same
+    // read (and turn a stream error into a connection error, RFC 9113 §5.1). drainBacklog() flushes at the end.
+    if (this.backlog.length > 0 && !evenWithBacklog) return;
+    try {
+      this.writeOutput();
+    } catch (error) {
+      // Framing or encoding our own output failed: the engine's state can no longer be trusted, so the connection
+      // ends (its streams are aborted on 'close'). Never let it reach the event loop, which would end the process.
+      this.context.onError(error, `HTTP/2 connection ${this.facts.remoteAddress}:${this.facts.remotePort} (output)`);
+      this.socket.destroy();
+    }
+  }
+
+  private writeOutput(): void {
+    const socket = this.socket;
+    const engine = this.engine;
+    // Events the engine produced outside receive() (streamWritable after output went out).
+    for (let round = 0; round < 4; round++) {
+      while (!socket.writableNeedDrain) {
+        const parts = engine.dataToSendv(OUTPUT_CHUNK_BYTES);
+        if (parts === null) break;
+        if (parts.length === 1) {
+          socket.write(parts[0]!);
+        } else {
+          // One writev: frame headers and views of the response bodies, no copy on our side.
+          socket.cork();
+          for (let i = 0; i < parts.length; i++) socket.write(parts[i]!);
+          socket.uncork();
+        }
+      }
+      const events = engine.pollEvents();
+      if (events.length === 0) break;
+      for (let i = 0; i < events.length; i++) this.handleEvent(events[i]!);
+    }
+    this.syncOpenStreams();
+    this.armEngineTimer();
+    // Backpressure: stop reading while too much output is stuck for this peer. Engine bytes count only while the
+    // socket itself is blocked (the peer is not reading TCP): bytes that merely wait for a stream's flow-control
+    // window must not stop us reading the WINDOW_UPDATE that releases them.
+    const pending = socket.writableLength + (socket.writableNeedDrain ? engine.bufferedBytes : 0);
+    this.outputBlocked = pending > this.highWaterMark;
+    this.updateReading();
+    if (engine.isDone) this.end();
+  }
+
+  /**
+   * Keeps one timer armed for the engine's next protocol deadline (SETTINGS ACK timeout, graceful-shutdown PING):
+   * the sans-IO timer contract, read after every call into the engine (every flush). The driver's own timeouts are
+   * about the socket and the application (write progress, idle connection, request bodies) and stay in sweep().
+   */
+  private armEngineTimer(): void {
+    const deadline = this.engine.nextDeadline();
+    if (deadline === this.engineDeadline) return;
+    if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
+    this.engineTimer = undefined;
+    this.engineDeadline = deadline;
+    if (deadline === undefined) return;
+    this.engineTimer = setTimeout(this.engineTimerCallback, Math.max(0, deadline - Date.now()));
+    this.engineTimer.unref();
+  }
+
+  private onEngineTimer(): void {
+    this.engineTimer = undefined;
+    this.engineDeadline = undefined;
+    if (this.closed) return;
+    this.engine.onTimeout(Date.now());
+    // What the timeout produced (GOAWAY, connectionTerminated) goes out with this flush, or with the backlog's.
+    this.flush();
+  }
+
+  private syncOpenStreams(): void {
+    const open = this.engine.openStreamCount;
+    if (open !== this.countedOpenStreams) {
+      this.context.openStreams += open - this.countedOpenStreams;
+      this.countedOpenStreams = open;
+    }
+  }
+
+  private handleEvent(event: H2Event): void {
+    switch (event.type) {
+      case 'request':
+        this.onRequest(event);
+        break;
+      case 'data': {
+        const stream = this.streams.get(event.streamId);
+        if (stream?.tunnel !== undefined) {
+          stream.tunnel.receive(event.data.slice(), event.flowControlledLength);
+          break;
+        }
+        const source = stream?.source;
+        if (source === undefined || source === null) {
+          // No one will read it: keep the connection window open.
+          this.engine.consume(event.streamId, event.flowControlledLength);
+          break;
+        }
+        // The event's view is only valid until the next receive(): copy what the app will read later.
+        if (!source.push(event.data.slice(), event.flowControlledLength)) this.bodyTooLarge(stream!);
+        if (event.endStream) stream!.inputEnded();
+        break;
+      }
+      case 'streamEnded': {
+        const stream = this.streams.get(event.streamId);
+        stream?.inputEnded();
+        break;
+      }
+      case 'streamReset': {
+        const stream = this.streams.get(event.streamId);
+        stream?.reset(new ClientAbortError(event.byPeer ? 'the client reset the stream' : 'stream error'));
+        break;
+      }
+      case 'streamWritable': {
+        const stream = this.streams.get(event.streamId);
+        stream?.writableWaiter?.();
+        stream?.tunnel?.writable();
+        break;
+      }
+      case 'connectionTerminated':
+        // The engine ended the connection (protocol error, DoS budget) or the peer reported an error: no stream
+        // will see more input, so handlers are told now. A peer's graceful GOAWAY(NO_ERROR) lets accepted streams
+        // complete (RFC 9113 §6.8).
+        if (!event.byPeer || event.code !== ErrorCode.NO_ERROR) {
+          this.abortAll(new ClientAbortError(`connection terminated (error code ${event.code})`));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onRequest(event: RequestReceivedEvent): void {
+    const context = this.context;
+    const pseudo = event.pseudo;
+    const streamId = event.streamId;
+    const headers = event.headers;
+    let source: QueuedBodySource | null = null;
+    if (!event.endStream) {
+      const engine = this.engine;
+      source = new QueuedBodySource(
+        context.limits.maxBodySize,
+        (bytes) => {
+          if (bytes > 0 && !this.closed) {
+            engine.consume(streamId, bytes);
+            this.scheduleFlush();
+          }
+        },
+        () => {},
+      );
+    }
+    if (!event.endStream && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {
+      // RFC 9110 §10.1.1: the client waits for 100 before sending the body; the body is read through flow control,
+      // so inviting it costs nothing.
+      this.engine.sendInformational(streamId, 100);
+    }
+    const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
+    const scheme = pseudo.scheme ?? this.facts.scheme;
+    const request = new LazyRequest(pseudo.method, scheme, authority, pseudo.path ?? '/', headers, 'h2-like', source);
+    const stream = new H2Stream(this, streamId, source, pseudo.protocol);
+    const exchange = new Exchange(context, this.facts, request, stream);
+    stream.exchange = exchange;
+    this.streams.set(streamId, stream);
+    if (event.contentLength > context.limits.maxBodySize) {
+      this.bodyTooLarge(stream);
+      return;
+    }
+    if (pseudo.method === 'CONNECT' && (pseudo.protocol === undefined || context.webSockets === undefined)) {
+      // RFC 9113 §8.5: a tunnel request to a target (extended CONNECT is advertised only with a WebSocket handler,
+      // and otherwise the engine refuses :protocol). No proxy here: 501 as on HTTP/1.1 (see refuseConnect in
+      // transports/h1.ts), never the fetch handler. An extended CONNECT (RFC 8441 §4) goes to the handler.
+      this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
+      return;
+    }
+    const result = context.invoke(request, new RequestInfo(this.facts, exchange, context));
+    if (result instanceof Promise) result.then((response) => exchange.respond(response));
+    else exchange.respond(result);
+  }
+
+  /** RFC 9110 §15.5.14: 413, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
+  private bodyTooLarge(stream: H2Stream): void {
+    const error = new PayloadTooLargeError(this.context.limits.maxBodySize);
+    this.refuse(stream, this.context.failure(error, stream.exchange.request), error);
+  }
+
+  /** Answers a request the handler never sees, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
+  private refuse(stream: H2Stream, response: Response, error: Error): void {
+    const exchange = stream.exchange;
+    stream.source?.fail(error);
+    requestView.abort(exchange.request, error);
+    if (exchange.state === 'awaiting-response' && !stream.closed) {
+      exchange.respond(response);
+      // Hand the 413 to the socket before the reset drops whatever is still queued for the stream.
+      const wasReceiving = this.receiving;
+      this.receiving = false;
+      this.flush(true);
+      this.receiving = wasReceiving;
+    }
+    if (!stream.closed && !this.closed) {
+      this.engine.resetStream(stream.id, exchange.state === 'awaiting-response' ? ErrorCode.CANCEL : ErrorCode.NO_ERROR);
+      stream.reset(error);
+    }
+  }
+
+  private abortAll(error: Error): void {
+    for (const stream of [...this.streams.values()]) stream.reset(error);
+  }
+
+  /** Graceful: GOAWAY (two-step, RFC 9113 §6.8), let open streams finish, then close. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.engine.shutdown();
+    this.flush();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  sweep(now: number): void {
+    if (this.closed) return;
+    const limits = this.context.limits;
+    const socket = this.socket;
+    const engine = this.engine;
+    const flushed = socket.bytesWritten - socket.writableLength;
+    const open = engine.openStreamCount;
+    if (flushed !== this.lastFlushed || open < this.lastOpenStreams) this.lastProgress = now;
+    this.lastFlushed = flushed;
+    this.lastOpenStreams = open;
+    // Output is stuck when the socket holds bytes, a response waits for window, or streams whose responses we
+    // finished are still open inside the engine (their DATA is blocked by a zero flow-control window).
+    const stuck = socket.writableLength > 0 || this.waitingWritable > 0 || open > this.streams.size;
+    if (stuck && now - this.lastProgress > limits.writeProgressTimeout) {
+      this.engine.goaway(ErrorCode.ENHANCE_YOUR_CALM);
+      this.abortAll(new ClientAbortError('no write progress: client stopped reading'));
+      socket.destroy();
+      return;
+    }
+    for (const stream of this.streams.values()) {
+      // A tunnel's input has no end in sight by design: the WebSocket above it times itself.
+      if (stream.inbound !== 'receiving' || stream.tunnel !== undefined) continue;
+      // A request body that never finishes: after the response went out (idleTimeout), or at all (requestTimeout),
+      // the stream is reset so it cannot pin the connection forever.
+      const expired =
+        (stream.exchange.responseEnded && now - stream.outputEndedAt > limits.idleTimeout) || now - stream.openedAt > limits.requestTimeout;
+      if (expired) {
+        engine.resetStream(stream.id, ErrorCode.CANCEL);
+        stream.reset(new ClientAbortError('request body timed out'));
+        this.scheduleFlush();
+      }
+    }
+    // A connection that has not sent a complete first request within headersTimeout (TLS done, then silence or a
+    // dribbled preface) is closed like an HTTP/1.1 slowloris.
+    const idleFor = engine.lastStreamId === 0 ? now - this.createdAt : now - this.lastActivity;
+    const idleLimit = engine.lastStreamId === 0 ? Math.min(limits.headersTimeout, limits.idleTimeout) : limits.idleTimeout;
+    if (!stuck && open === 0 && this.streams.size === 0 && idleFor > idleLimit && !engine.isClosing) {
+      // Idle connection: say goodbye cleanly (GOAWAY NO_ERROR), then close.
+      this.engine.goaway(ErrorCode.NO_ERROR);
+      this.flush();
+      this.end();
+    }
+  }
+
+  /** Flushes and closes the socket, forcing it after a grace period. */
+  private end(): void {
+    if (this.endTimer !== undefined || this.closed) return;
+    this.socket.end();
+    this.endTimer = setTimeout(() => this.socket.destroy(), 2000);
+    this.endTimer.unref();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backlog = [];
+    if (this.endTimer !== undefined) clearTimeout(this.endTimer);
+    if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
+    this.abortAll(new ClientAbortError('the connection closed'));
+    this.streams.clear();
+    this.context.openStreams -= this.countedOpenStreams;
+    this.countedOpenStreams = 0;
+    this.context.protocolConnections.closed(this.protocol);
+    this.context.live.delete(this);
+  }
+}
+
+/** Starts HTTP/2 on a socket. `initial` holds bytes already read (the sniffed h2c preface). */
+export function acceptHttp2(context: ServerContext, socket: Socket, protocol: Protocol, initial: Buffer | null): void {
+  context.protocolConnections.opened(protocol);
+  const session = new H2Session(context, socket, protocol);
+  context.live.add(session);
+  if (context.closing) session.shutdown();
+  if (initial !== null) {
+    // Resumed first: onData() pauses the socket again if the sniffed bytes exceed this turn's input budget.
+    socket.resume();
+    session.onData(initial);
+  } else {
+    // Our SETTINGS go out right away (RFC 9113 §3.4: the server preface).
+    session.flush();
+  }
+}
