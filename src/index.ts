@@ -15,6 +15,10 @@ export type {
   Server,
   ServerLimits,
   ServerStats,
+  ServerWebSocket,
+  WebSocketHandler,
+  UpgradeOptions,
+  WebSocketStats,
 } from './server/index.js';
 export type { TlsConfig, TlsProfileName, CertKeyPair } from './tls/types.js';
 export { serveStatic } from './static/index.js';

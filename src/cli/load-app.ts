@@ -13,6 +13,7 @@ import type { CliValues } from '../common/options.js';
 import { staticOptionsFromCli } from '../static/cli.js';
 import { serveStatic } from '../static/index.js';
 import type { FetchHandler } from '../server/types.js';
+import type { WebSocketHandler } from '../server/websocket/index.js';
 
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
@@ -74,6 +75,20 @@ export function handlerFromModule(module: Record<string, unknown>, file: string)
     `${file} exports no fetch handler. Fix: add \`export default { fetch(request) { return new Response('hello') } }\` ` +
       '(or export a default function, or a named `fetch`).',
   );
+}
+
+/**
+ * The WebSocket handler a module exports beside its fetch handler: `default { fetch, websocket }` or a named
+ * `websocket` (the shape serve() takes; see docs/websocket.md).
+ */
+export function websocketFromModule(module: Record<string, unknown>, file: string): WebSocketHandler | undefined {
+  const candidate = module.default as { websocket?: unknown } | undefined;
+  const handler = (candidate && typeof candidate === 'object' ? candidate.websocket : undefined) ?? module.websocket;
+  if (handler === undefined) return undefined;
+  if (handler === null || typeof handler !== 'object') {
+    throw new UsageError(`${file}: \`websocket\` must be an object of handlers, e.g. \`websocket: { message(ws, data) { ws.send(data) } }\`.`);
+  }
+  return handler as WebSocketHandler;
 }
 
 export interface SourceLocation {
@@ -250,7 +265,10 @@ function withAppResponseHeaders(handler: FetchHandler, extra: AppResponseHeaders
   };
 }
 
-export async function loadEntry(entry: string | undefined, values: CliValues): Promise<{ handler: FetchHandler; description: string }> {
+export async function loadEntry(
+  entry: string | undefined,
+  values: CliValues,
+): Promise<{ handler: FetchHandler; description: string; websocket?: WebSocketHandler }> {
   const path = resolve(entry ?? '.');
   let isDirectory: boolean;
   try {
@@ -276,7 +294,8 @@ export async function loadEntry(entry: string | undefined, values: CliValues): P
     throw describeLoadError(error, shownEntry, path);
   }
   const handler = handlerFromModule(module, shownEntry);
+  const websocket = websocketFromModule(module, shownEntry);
   const corsOrigin = cors === true ? '*' : typeof cors === 'string' ? cors : undefined;
   const decorated = Object.keys(headers).length > 0 || corsOrigin !== undefined ? withAppResponseHeaders(handler, { headers, corsOrigin }) : handler;
-  return { handler: decorated, description: basename(path) };
+  return { handler: decorated, description: basename(path), ...(websocket ? { websocket } : {}) };
 }

@@ -57,10 +57,11 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     }
     throw error;
   }
-  const { handler, description } = loaded;
+  const { handler, description, websocket } = loaded;
   const log = (line: string) => process.stdout.write(line + '\n');
   const server = serve({
     fetch: resolved.acme ? resolved.acme.wrapFetch(handler) : handler,
+    ...(websocket ? { websocket } : {}),
     port: settings.port,
     hostname: settings.host,
     tls,
