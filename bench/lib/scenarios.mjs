@@ -132,6 +132,13 @@ function lineReader(stream) {
  * the server's CPU seconds are read between the client's "start" and "result" lines, i.e. around the timed part.
  * The result carries the client's own CPU seconds, to show whether the load generator kept up.
  */
+/** Arguments of bench/clients/ws-load.mjs for each WebSocket scenario (bench/profile.mjs drives the same loads). */
+export const webSocketLoads = {
+  'ws-echo-20': ['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '20'],
+  'ws-echo-4k': ['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '4096'],
+  'ws-broadcast': ['--mode', 'broadcast', '--subscribers', '200', '--inflight', '128', '--size', '64'],
+};
+
 function webSocketTest(clientArgs) {
   return async ({ server, settings }) => {
     const args = [path.join(benchDir, 'clients', 'ws-load.mjs'), '--port', String(server.port),
@@ -202,13 +209,13 @@ export const scenarios = [
     run: loadTest({ clients: 4, streams: 4, target: '/static/1m.bin', bytesPerRequest: MiB }) },
   { id: 'ws-echo-20', title: 'WebSocket echo, 20 B', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
     how: '64 TLS WebSocket connections (HTTP/1.1 Upgrade), 8 binary messages of 20 bytes in flight each; round trips',
-    run: webSocketTest(['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '20']) },
+    run: webSocketTest(webSocketLoads['ws-echo-20']) },
   { id: 'ws-echo-4k', title: 'WebSocket echo, 4 KiB', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
     how: '64 TLS WebSocket connections, 8 binary messages of 4 KiB in flight each; round trips',
-    run: webSocketTest(['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '4096']) },
+    run: webSocketTest(webSocketLoads['ws-echo-4k']) },
   { id: 'ws-broadcast', title: 'WebSocket broadcast, 200 subscribers', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
     how: '1 publisher, 200 subscriber connections; 64-byte messages, 128 not yet delivered to all at most; deliveries',
-    run: webSocketTest(['--mode', 'broadcast', '--subscribers', '200', '--inflight', '128', '--size', '64']) },
+    run: webSocketTest(webSocketLoads['ws-broadcast']) },
 ];
 
 /** Whether a server takes part in a scenario, and if not, why. */
