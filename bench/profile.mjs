@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// CPU profile of a Node.js benchmark server under load: runs it with `node --cpu-prof`, drives it with h2load,
-// then prints the functions with the most self time (and the same grouped by file).
+// CPU profile of a Node.js benchmark server under load: runs it with `node --cpu-prof`, drives it with h2load (or
+// bench/clients/ws-load.mjs for the ws-* scenarios), then prints the functions with the most self time (and the same grouped by file).
 // Usage: npm run build && node bench/profile.mjs [--server httpsd-fast] [--scenario h2-hello] [--duration 10] [--top 25]
 import { parseArgs } from 'node:util';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, pinning, which } from './lib/proc.mjs';
+import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, pinning, which, runToEnd } from './lib/proc.mjs';
 import { peers } from './lib/peers.mjs';
 import { h2load } from './lib/loadgen.mjs';
+import { webSocketLoads } from './lib/scenarios.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ const loads = {
   'download-1m': { clients: 4, streams: 4, target: '/1m' },
   'static-small': { clients: 8, streams: 16, target: '/static/small.txt', needsStatic: true },
   'static-1m': { clients: 4, streams: 4, target: '/static/1m.bin', needsStatic: true },
+  ...Object.fromEntries(Object.entries(webSocketLoads).map(([id, clientArgs]) => [id, { webSocket: clientArgs }])),
 };
 const load = loads[values.scenario];
 const peer = peers.find((candidate) => candidate.name === values.server);
@@ -71,13 +73,27 @@ if (!(await waitForPort(port, child)) || !(await waitForPort(httpPort, child))) 
   process.exit(1);
 }
 const url = `${load.cleartext ? `http://127.0.0.1:${httpPort}` : `https://127.0.0.1:${port}`}${load.target}`;
-const result = await h2load({ url, clients: load.clients, streams: load.streams, h1: load.h1, duration: Number(values.duration) });
+const result = load.webSocket
+  ? await webSocketLoad(load.webSocket)
+  : await h2load({ url, clients: load.clients, streams: load.streams, h1: load.h1, duration: Number(values.duration) });
 // SIGINT makes the server exit normally, which is when node writes the .cpuprofile.
 process.kill(child.pid, 'SIGINT');
 await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
 await stopChild(child);
 if (result.error) console.log(`profile: load failed: ${result.error}`);
-else console.log(`${peer.name} ${values.scenario}: ${Math.round(result.rps)} req/s during the profile (profiling slows it down)`);
+else console.log(`${peer.name} ${values.scenario}: ${Math.round(result.rps)} ${load.webSocket ? 'msg' : 'req'}/s during the profile (profiling slows it down)`);
+
+/** The WebSocket load client, pinned like the harness pins it; its result line gives the rate. */
+async function webSocketLoad(clientArgs) {
+  const { command: clientCommand, args: clientArgv } = pinned(pinning.clientCpu, process.execPath, [
+    path.join(path.dirname(new URL(import.meta.url).pathname), 'clients', 'ws-load.mjs'), '--port', String(port),
+    '--warmup', '0.5', '--duration', values.duration, ...clientArgs]);
+  const run = await runToEnd(clientCommand, clientArgv, { timeoutMs: (Number(values.duration) + 30) * 1000 });
+  const line = run.stdout.split('\n').find((text) => text.startsWith('result '));
+  if (!line) return { error: run.stderr.trim().slice(0, 200) || 'no result from the load client' };
+  const measured = JSON.parse(line.slice('result '.length));
+  return { rps: measured.messages / measured.seconds };
+}
 
 const files = readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile'));
 if (files.length === 0) {

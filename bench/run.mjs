@@ -285,6 +285,7 @@ async function measure(scenario, peer, server, round) {
     ? `error: ${measured.error}`
     : `${measured.value.toFixed(scenario.unit === 'KiB/conn' ? 1 : 0)} ${scenario.unit}`
       + (measured.perCpu ? `, cpu ${measured.cpu.toFixed(2)} s` : '')
+      + (measured.clientCpu != null ? `, load generator cpu ${measured.clientCpu.toFixed(2)} s` : '')
       + (measured.failed ? `, ${measured.failed} failed` : '')
       + (measured.note ? ` (${measured.note})` : '');
   const rounds = scenario.firstRoundOnly ? 1 : settings.rounds;

@@ -41,7 +41,8 @@ function httpsdPeer(response) {
     name: `httpsd-${response}`,
     label: response === 'fast' ? 'httpsd FastResponse' : 'httpsd global Response',
     family: 'httpsd',
-    supports: { h2: true, h1: true, h2c: true, upload: true, files: true, static: 'httpsd' },
+    // One httpsd entry in the WebSocket comparison: the Response class plays no part after the upgrade.
+    supports: { h2: true, h1: true, h2c: true, upload: true, files: true, static: 'httpsd', ws: response === 'fast' },
     async available() {
       const loaded = await loadHttpsd();
       if (loaded.error) return { ok: false, reason: loaded.error };
@@ -90,6 +91,14 @@ export const peers = [
     supports: { h2: false, h1: true, h2c: false, upload: true, files: true },
     available: () => ({ ok: true }),
     command: nodeServer('node-https.mjs'),
+  },
+  {
+    name: 'ws-node',
+    label: 'ws package on node:https',
+    family: 'node',
+    supports: { h2: false, h1: true, h2c: false, upload: true, files: true, ws: true, wsOnly: true },
+    available: () => ({ ok: true }),
+    command: nodeServer('ws-node.mjs'),
   },
   {
     name: 'hypercorn',

@@ -51,6 +51,12 @@ export const targets = [
     server: 'httpsd-fast', against: 'node-http2-stream', ratio: 0.9 },
   { text: 'idle h2 connection memory: httpsd <= node:http2', scenario: 'idle-memory',
     server: 'httpsd-fast', against: 'node-http2-stream', ratio: 1.0, lowerIsBetter: true },
+  { text: 'WebSocket echo, 20 B: httpsd >= 1.3x the ws package', scenario: 'ws-echo-20',
+    server: 'httpsd-fast', against: 'ws-node', ratio: 1.3 },
+  { text: 'WebSocket echo, 4 KiB: httpsd >= 1.3x the ws package', scenario: 'ws-echo-4k',
+    server: 'httpsd-fast', against: 'ws-node', ratio: 1.3 },
+  { text: 'WebSocket broadcast: httpsd publish() >= 2x the ws package send() loop', scenario: 'ws-broadcast',
+    server: 'httpsd-fast', against: 'ws-node', ratio: 2.0 },
 ];
 
 export function checkTargets(summary) {

@@ -87,14 +87,7 @@ function idleMemoryTest() {
     const client = startChild(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     client.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
-    const lines = createInterface({ input: client.stdout });
-    const nextLine = () => new Promise((resolve) => {
-      const onLine = (line) => { cleanup(); resolve(line); };
-      const onClose = () => { cleanup(); resolve(undefined); };
-      const cleanup = () => { lines.off('line', onLine); lines.off('close', onClose); };
-      lines.on('line', onLine);
-      lines.on('close', onClose);
-    });
+    const nextLine = lineReader(client.stdout);
     try {
       const opened = Number(/^open (\d+)/.exec((await nextLine()) ?? '')?.[1] ?? 0);
       if (opened === 0) return { error: `no idle connection could be opened: ${(/idle-h2: [^\n]*/.exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200)}` };
@@ -122,8 +115,61 @@ function idleMemoryTest() {
   };
 }
 
+/** Reads lines from a child's stdout, one at a time; undefined once the output ends. */
+function lineReader(stream) {
+  const lines = createInterface({ input: stream });
+  return () => new Promise((resolve) => {
+    const onLine = (line) => { cleanup(); resolve(line); };
+    const onClose = () => { cleanup(); resolve(undefined); };
+    const cleanup = () => { lines.off('line', onLine); lines.off('close', onClose); };
+    lines.on('line', onLine);
+    lines.on('close', onClose);
+  });
+}
+
 /**
- * needs: which capability a server must have (h2, h1, h2c, upload, static).
+ * WebSocket load from bench/clients/ws-load.mjs (httpsd's sans-IO engine in client role, pinned to the load CPU):
+ * the server's CPU seconds are read between the client's "start" and "result" lines, i.e. around the timed part.
+ * The result carries the client's own CPU seconds, to show whether the load generator kept up.
+ */
+/** Arguments of bench/clients/ws-load.mjs for each WebSocket scenario (bench/profile.mjs drives the same loads). */
+export const webSocketLoads = {
+  'ws-echo-20': ['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '20'],
+  'ws-echo-4k': ['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '4096'],
+  'ws-broadcast': ['--mode', 'broadcast', '--subscribers', '200', '--inflight', '128', '--size', '64'],
+};
+
+function webSocketTest(clientArgs) {
+  return async ({ server, settings }) => {
+    const args = [path.join(benchDir, 'clients', 'ws-load.mjs'), '--port', String(server.port),
+      '--duration', String(settings.duration), '--warmup', String(settings.warmup), ...clientArgs];
+    const { command, args: pinnedArgs } = pinned(pinning.clientCpu, process.execPath, args);
+    const client = startChild(command, pinnedArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    client.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
+    const nextLine = lineReader(client.stdout);
+    const clientError = () => `load client: ${(/ws-load: [^\n]*/.exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200) || 'no output'}`;
+    try {
+      if ((await nextLine()) !== 'start') return { error: clientError() };
+      const cpuBefore = cpuSeconds(server.pid);
+      const line = await nextLine();
+      const cpu = cpuSeconds(server.pid) - cpuBefore;
+      if (!line?.startsWith('result ')) return { error: clientError() };
+      const measured = JSON.parse(line.slice('result '.length));
+      const result = finish({ succeeded: measured.messages, failed: measured.failed, seconds: measured.seconds,
+        rps: measured.messages / measured.seconds }, cpu);
+      if (result.error) return result;
+      result.clientCpu = measured.clientCpu;
+      if (measured.note) result.note = measured.note;
+      return result;
+    } finally {
+      await stopChild(client, 2000);
+    }
+  };
+}
+
+/**
+ * needs: which capability a server must have (h2, h1, h2c, upload, static, ws).
  * baseline: the server every ratio is computed against.
  */
 export const scenarios = [
@@ -161,10 +207,21 @@ export const scenarios = [
   { id: 'static-1m', title: 'static file, 1 MiB', unit: 'MB/s', needs: 'static', baseline: 'nginx',
     how: 'h2load -c 4 -m 4 /static/1m.bin',
     run: loadTest({ clients: 4, streams: 4, target: '/static/1m.bin', bytesPerRequest: MiB }) },
+  { id: 'ws-echo-20', title: 'WebSocket echo, 20 B', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
+    how: '64 TLS WebSocket connections (HTTP/1.1 Upgrade), 8 binary messages of 20 bytes in flight each; round trips',
+    run: webSocketTest(webSocketLoads['ws-echo-20']) },
+  { id: 'ws-echo-4k', title: 'WebSocket echo, 4 KiB', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
+    how: '64 TLS WebSocket connections, 8 binary messages of 4 KiB in flight each; round trips',
+    run: webSocketTest(webSocketLoads['ws-echo-4k']) },
+  { id: 'ws-broadcast', title: 'WebSocket broadcast, 200 subscribers', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
+    how: '1 publisher, 200 subscriber connections; 64-byte messages, 128 not yet delivered to all at most; deliveries',
+    run: webSocketTest(webSocketLoads['ws-broadcast']) },
 ];
 
 /** Whether a server takes part in a scenario, and if not, why. */
 export function supportsScenario(peer, scenario, context) {
+  // A WebSocket-only peer (the `ws` package) answers plain requests only so that the harness's checks pass.
+  if (peer.supports.wsOnly && scenario.needs !== 'ws') return 'WebSocket scenarios only';
   switch (scenario.needs) {
     case 'h2': return peer.supports.h2 ? true : 'no HTTP/2';
     case 'h1': return peer.supports.h1 ? true : 'no HTTP/1.1 handler';
@@ -173,6 +230,7 @@ export function supportsScenario(peer, scenario, context) {
       if (!peer.supports.h2) return 'no HTTP/2';
       return peer.supports.upload ? true : 'does not read the request body';
     case 'tls': return true;
+    case 'ws': return peer.supports.ws ? true : 'not in the WebSocket comparison';
     case 'static':
       if (peer.supports.static === 'native') return true;
       if (peer.supports.static === 'httpsd') return context.httpsdStatic ? true : 'serveStatic not exported yet';

@@ -1,5 +1,7 @@
 // httpsd under benchmark: the fetch-handler API with either httpsd's FastResponse (--response fast) or the global
 // Response (--response global). Same routes and bytes as every peer: / hello, /1m, POST /upload, optional --static DIR.
+// WebSockets (same routes as ws-node.mjs): /ws echoes every message; /ws-sub subscribes to the "bench" topic;
+// every message on /ws-pub is published to it (encoded once for all subscribers).
 import { pathToFileURL } from 'node:url';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -47,6 +49,7 @@ function fetch(request, info) {
   const url = request.url;
   const pathStart = url.indexOf('/', url.indexOf('//') + 2);
   const pathname = pathStart === -1 ? '/' : url.slice(pathStart);
+  if (pathname.startsWith('/ws')) return info.upgradeWebSocket(request, { data: pathname });
   if (pathname === '/') return new ResponseClass('hello', helloInit);
   if (pathname === '/1m') return new ResponseClass(oneMiBBody, downloadInit);
   if (pathname === '/upload') return countBody(request);
@@ -54,8 +57,20 @@ function fetch(request, info) {
   return new ResponseClass('hello', helloInit);
 }
 
+const BROADCAST_TOPIC = 'bench';
+const websocket = {
+  open(ws) {
+    if (ws.data === '/ws-sub') ws.subscribe(BROADCAST_TOPIC);
+  },
+  message(ws, data) {
+    if (ws.data === '/ws-pub') server.publish(BROADCAST_TOPIC, data);
+    else ws.send(data);
+  },
+};
+
 const server = httpsd.serve({
   fetch,
+  websocket,
   port: options.port,
   hostname: options.host,
   tls: { cert: options.cert.toString(), key: options.key.toString() },
