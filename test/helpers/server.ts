@@ -45,8 +45,14 @@ export async function startServer(fetch: FetchHandler, options: Partial<ServeOpt
   };
 }
 
+/**
+ * How long a wait for something that must happen may take before the test fails: generous, because CI shares a
+ * busy 2-core machine. The waits poll, so a healthy run never waits this long; only a test that is failing does.
+ */
+export const PATIENCE_MS = 30_000;
+
 /** Polls until the counters that must return to zero when idle are zero (or throws with the last stats). */
-export async function waitForIdle(server: Server, timeoutMs = 5000): Promise<ServerStats> {
+export async function waitForIdle(server: Server, timeoutMs = PATIENCE_MS): Promise<ServerStats> {
   const deadline = Date.now() + timeoutMs;
   let stats = server.stats();
   while (Date.now() < deadline) {
@@ -57,7 +63,7 @@ export async function waitForIdle(server: Server, timeoutMs = 5000): Promise<Ser
   throw new Error(`server did not settle: ${JSON.stringify(stats)}`);
 }
 
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = PATIENCE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
