@@ -9,9 +9,9 @@ import { spawn } from 'node:child_process';
 import { serve } from '../../src/server/serve.js';
 import type { FetchHandler, ServeOptions, Server, ServerStats } from '../../src/server/types.js';
 import { makeCertificate } from './certs.js';
-import { sleep } from '../support/async.js';
+import { PATIENCE_MS, sleep } from '../support/async.js';
 
-export { sleep };
+export { PATIENCE_MS, sleep };
 export { connectH2, h2Request, type H2Result } from '../support/http2-client.js';
 
 export interface TestServer {
@@ -44,12 +44,6 @@ export async function startServer(fetch: FetchHandler, options: Partial<ServeOpt
     close: () => server.close(2000),
   };
 }
-
-/**
- * How long a wait for something that must happen may take before the test fails: generous, because CI shares a
- * busy 2-core machine. The waits poll, so a healthy run never waits this long; only a test that is failing does.
- */
-export const PATIENCE_MS = 30_000;
 
 /** Polls until the counters that must return to zero when idle are zero (or throws with the last stats). */
 export async function waitForIdle(server: Server, timeoutMs = PATIENCE_MS): Promise<ServerStats> {
