@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServerProcess, sleep, underAttack } from './lib/harness.js';
+import { PATIENCE_MS, ServerProcess, sleep, underAttack } from './lib/harness.js';
 import { RawH2 } from './lib/raw-client.js';
 import {
   ErrorCodes,
@@ -32,7 +32,7 @@ after(async () => {
 });
 
 /** Asserts the server ended the connection with GOAWAY(expected) and closed it; returns a description. */
-async function expectGoaway(client: RawH2, expected: number, timeoutMs = 10_000): Promise<string> {
+async function expectGoaway(client: RawH2, expected: number, timeoutMs = PATIENCE_MS): Promise<string> {
   const { goaway, afterMs } = await client.serverClose(timeoutMs);
   assert.ok(goaway !== undefined, 'the server closed without GOAWAY');
   assert.equal(errorName(goaway.code), errorName(expected), `GOAWAY code (debug: ${goaway.debug})`);

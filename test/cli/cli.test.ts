@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificate } from '../helpers/certs.js';
-import { cliEnv, runCli, startCli, type RunningCli } from '../helpers/cli.js';
+import { SLOW_APP, cliEnv, heldRequests, runCli, startCli, type RunningCli } from '../helpers/cli.js';
 import { connectH2, h1Request, h2Request, run, sleep, waitFor } from '../helpers/server.js';
 
 const certificate = makeCertificate();
@@ -189,16 +189,13 @@ describe('httpsd command: serving', () => {
   });
 
   test('SIGTERM with requests in flight: every accepted request completes, then the process exits 0', async () => {
-    const slow = writeModule(
-      'slow.mjs',
-      "export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return new Response('done'); } };\n",
-    );
-    const cli: RunningCli = await startCli([slow, ...tlsArgs, ...listenArgs]);
+    const cli: RunningCli = await startCli([SLOW_APP, ...tlsArgs, ...listenArgs]);
     const origin = `https://127.0.0.1:${cli.port}`;
     const session = connectH2(origin);
     const h2 = Array.from({ length: 20 }, () => h2Request(session, { ':path': '/' }));
     const h1 = Array.from({ length: 5 }, () => h1Request(origin));
-    await sleep(150);
+    // Every request is in the handler (held until the signal): accepted, and still in flight when it arrives.
+    await waitFor(() => heldRequests(cli) === 25, 'the 25 requests in the handler');
     cli.child.kill('SIGTERM');
     const results = await Promise.all([...h2.map((p) => p.then((r) => r.body.toString())), ...h1.map((p) => p.then((r) => r.body.toString()))]);
     assert.deepEqual(results, Array(25).fill('done'));

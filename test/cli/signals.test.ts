@@ -6,19 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeCertificate } from '../helpers/certs.js';
-import { runCli, startCli } from '../helpers/cli.js';
-import { connectH2, h2Request, sleep } from '../helpers/server.js';
+import { SLOW_APP, heldRequests, runCli, startCli } from '../helpers/cli.js';
+import { connectH2, h2Request, waitFor } from '../helpers/server.js';
 
 const certificate = makeCertificate();
 const tlsArgs = ['--cert', certificate.certFile, '--key', certificate.keyFile, '--host', '127.0.0.1', '--port', '0'];
-const SLOW_APP = 'test/cli/fixtures/slow.mjs';
 
 test('Ctrl-C (SIGINT to the process group) lets in-flight requests finish, then exits 0', async () => {
   const cli = await startCli([SLOW_APP, ...tlsArgs], { detached: true });
   const session = connectH2(`https://127.0.0.1:${cli.port}`);
   try {
     const pending = Array.from({ length: 3 }, () => h2Request(session, { ':path': '/' }));
-    await sleep(150);
+    // In flight for sure: all three are in the handler, which holds them until the signal.
+    await waitFor(() => heldRequests(cli) === 3, 'three requests in the handler');
     process.kill(-cli.child.pid!, 'SIGINT');
     const bodies = await Promise.all(pending.map((request) => request.then((response) => response.body.toString())));
     assert.deepEqual(bodies, ['done', 'done', 'done']);
@@ -37,9 +37,10 @@ test('a second signal while requests are in flight exits at once with status 1',
   session.on('error', () => {});
   try {
     const pending = h2Request(session, { ':path': '/?ms=20000' }).catch(() => undefined);
-    await sleep(150);
+    await waitFor(() => heldRequests(cli) === 1, 'the request in the handler');
     cli.child.kill('SIGTERM');
-    await sleep(150);
+    // The second signal must find the first one's shutdown under way (answered 20 s after the first signal).
+    await waitFor(() => /SIGTERM received/.test(cli.stderr()), 'the first signal to be handled');
     cli.child.kill('SIGTERM');
     assert.equal(await cli.exited, 1);
     assert.match(cli.stderr(), /SIGTERM again/);

@@ -51,6 +51,7 @@ interface CliSpawnOptions {
   env?: NodeJS.ProcessEnv;
   build?: boolean;
   cwd?: string;
+  /** How long the command may take (runCli) or take to start (startCli); generous by default (a busy CI machine). */
   timeoutMs?: number;
   /** Its own process group (a group leader), so a test can signal the group as a terminal's Ctrl-C does. */
   detached?: boolean;
@@ -77,7 +78,7 @@ export function runCli(
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -99,7 +100,7 @@ export function startCli(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`httpsd did not start in time. stderr: ${stderr}`));
-    }, options.timeoutMs ?? 20_000);
+    }, options.timeoutMs ?? 60_000);
     const check = () => {
       const https = /https:\/\/[^\s]+:(\d+)\//.exec(stderr);
       const http = /http:\/\/[^\s]+:(\d+)\//.exec(stderr);
@@ -115,7 +116,8 @@ export function startCli(
           exited,
           stop: async () => {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-            const killer = setTimeout(() => child.kill('SIGKILL'), 8000);
+            // A graceful shutdown gets as long as the server's own default limit (10 s) and then some, on a busy machine.
+            const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
             const result = await exited;
             clearTimeout(killer);
             return result;
@@ -134,3 +136,11 @@ export function startCli(
     });
   });
 }
+
+/** How many requests the slow.mjs fixture has announced: they are in its handler, held until a signal. */
+export function heldRequests(cli: RunningCli): number {
+  return (cli.stderr().match(/^slow\.mjs: holding /gm) ?? []).length;
+}
+
+/** The slow.mjs fixture (see its header), by absolute path. */
+export const SLOW_APP = join(REPO_ROOT, 'test/cli/fixtures/slow.mjs');

@@ -9,9 +9,9 @@ import { spawn } from 'node:child_process';
 import { serve } from '../../src/server/serve.js';
 import type { FetchHandler, ServeOptions, Server, ServerStats } from '../../src/server/types.js';
 import { makeCertificate } from './certs.js';
-import { sleep } from '../support/async.js';
+import { PATIENCE_MS, sleep } from '../support/async.js';
 
-export { sleep };
+export { PATIENCE_MS, sleep };
 export { connectH2, h2Request, type H2Result } from '../support/http2-client.js';
 
 export interface TestServer {
@@ -46,7 +46,7 @@ export async function startServer(fetch: FetchHandler, options: Partial<ServeOpt
 }
 
 /** Polls until the counters that must return to zero when idle are zero (or throws with the last stats). */
-export async function waitForIdle(server: Server, timeoutMs = 5000): Promise<ServerStats> {
+export async function waitForIdle(server: Server, timeoutMs = PATIENCE_MS): Promise<ServerStats> {
   const deadline = Date.now() + timeoutMs;
   let stats = server.stats();
   while (Date.now() < deadline) {
@@ -57,7 +57,7 @@ export async function waitForIdle(server: Server, timeoutMs = 5000): Promise<Ser
   throw new Error(`server did not settle: ${JSON.stringify(stats)}`);
 }
 
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = PATIENCE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -10,6 +10,7 @@ import type { StaticOptions } from '../../src/static/index.js';
 import { parseCgiHeaderLines } from '../../src/static/cgi.js';
 import type { ServeInfo } from '../../src/server/types.js';
 import { addCgiScripts, createFixture, serveInfo } from './fixture.js';
+import { waitFor } from '../helpers/server.js';
 import type { Fixture } from './fixture.js';
 
 let fixture: Fixture;
@@ -178,8 +179,7 @@ describe('CGI', () => {
     assert.deepEqual(logs, [`cgi: /cgi-bin/hang.sh killed after ${HANG_TIMEOUT_MS} ms`]);
     assert.ok(existsSync(pidFile), 'the script started its child before the timeout');
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
-    for (let i = 0; i < 50 && processAlive(grandchild); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(processAlive(grandchild), false, 'the sleep started by the script was killed too');
+    await waitFor(() => !processAlive(grandchild), 'the sleep started by the script to be killed too');
   });
 
   test('a script that hangs mid-body is killed and the body errors', async () => {
@@ -190,8 +190,7 @@ describe('CGI', () => {
     await assert.rejects(response.arrayBuffer(), /timed out/);
     assert.deepEqual(logs, [`cgi: /cgi-bin/slowbody.sh killed after ${HANG_TIMEOUT_MS} ms`]);
     const grandchild = Number(readFileSync(join(fixture.base, 'slowbody.pid'), 'utf8'));
-    for (let i = 0; i < 50 && processAlive(grandchild); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(processAlive(grandchild), false);
+    await waitFor(() => !processAlive(grandchild), 'the child of the script to be killed too');
   });
 
   test('garbage, death before headers, missing interpreter, oversized headers → 502 with a log line', async () => {
@@ -267,7 +266,7 @@ describe('CGI', () => {
     rmSync(pidFile, { force: true });
     const client = new AbortController();
     const hanging = call('/cgi-bin/hang.sh', client.signal);
-    for (let i = 0; i < 1000 && !existsSync(pidFile); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => existsSync(pidFile), 'the hanging script to start');
     assert.equal(await call('/cgi-bin/env.sh'), 503);
     assert.ok(logs.some((line) => line.includes('1 scripts already running')));
     client.abort();

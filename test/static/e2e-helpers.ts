@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { makeCertificate } from '../helpers/certs.js';
+import { PATIENCE_MS } from '../support/async.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -250,7 +251,8 @@ export function parseMultipart(body: Buffer, contentType: string): Array<{ range
  * lines logged since `from`.
  */
 export async function logLinesAfter(server: ServerProcess, from: number, pattern: RegExp): Promise<string[]> {
-  for (let waited = 0; waited < 10_000 && !server.stderr.slice(from).some((line) => pattern.test(line)); waited += 20) {
+  const deadline = Date.now() + PATIENCE_MS;
+  while (Date.now() < deadline && !server.stderr.slice(from).some((line) => pattern.test(line))) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await new Promise((resolve) => setTimeout(resolve, 200));

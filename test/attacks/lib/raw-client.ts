@@ -5,6 +5,7 @@
 import * as tls from 'node:tls';
 import * as net from 'node:net';
 import { CLIENT_PREFACE, FrameReader, FrameType, Flag, parseGoaway, readU32, settingsAck, settingsFrame, type Goaway } from './frames.js';
+import { PATIENCE_MS } from '../../helpers/server.js';
 
 export interface RawH2Options {
   /** SETTINGS sent after the preface ([id, value] pairs). */
@@ -111,7 +112,7 @@ export class RawH2 {
   }
 
   /** Resolves when `condition` holds (checked on every received chunk and on close), or rejects after timeoutMs. */
-  until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  until(condition: () => boolean, what: string, timeoutMs = PATIENCE_MS): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
       const check = () => {
@@ -129,7 +130,7 @@ export class RawH2 {
   }
 
   /** Waits for the server to close the connection (bounded); returns the GOAWAY it sent, if any. */
-  async serverClose(timeoutMs = 10_000): Promise<{ goaway: Goaway | undefined; afterMs: number }> {
+  async serverClose(timeoutMs = PATIENCE_MS): Promise<{ goaway: Goaway | undefined; afterMs: number }> {
     await this.until(() => this.closed, 'the server to close the connection', timeoutMs);
     return { goaway: this.goaway, afterMs: (await this.closedAt) - this.openedAt };
   }
