@@ -271,9 +271,9 @@ class HttpsdServer implements Server {
     // 2. GOAWAY on h2, connection: close on h1, idle keep-alive sockets closed now; WebSockets get a 1001 Close
     // (RFC 6455 §7.4.1 "going away") and are cut at the timeout.
     const webSocketsClosed = context.webSockets?.shutdown(timeoutMs);
+    // (node:http's closeIdleConnections() is not used: it would also end HTTP/1.1 connections whose first request
+    // has not been read yet; each connection's shutdown() decides, with a grace period for those.)
     for (const connection of context.live) connection.shutdown();
-    this.h1Secure.closeIdleConnections();
-    this.h1Clear.closeIdleConnections();
     // 3. Let in-flight requests finish, up to the timeout; then force.
     const deadline = Date.now() + timeoutMs;
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {

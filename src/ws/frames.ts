@@ -82,11 +82,28 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: { fin?
 /** §5.3: XOR with the masking key, in place; `keyOffset` is the payload position the slice starts at. */
 export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset: number): void {
   const length = data.byteLength;
-  let i = 0;
   const k0 = key[keyOffset & 3]!;
   const k1 = key[(keyOffset + 1) & 3]!;
   const k2 = key[(keyOffset + 2) & 3]!;
   const k3 = key[(keyOffset + 3) & 3]!;
+  let i = 0;
+  // Word at a time where the bytes are 4-aligned (a fresh copy always is): the mask repeats every 4 bytes, so one
+  // 32-bit XOR (in the platform's byte order) covers four. Profiles of 4 KiB echo had the byte loop at ~12%.
+  const lead = (4 - (data.byteOffset & 3)) & 3;
+  if (length - lead >= 64) {
+    const rotated = [k0, k1, k2, k3];
+    for (; i < lead; i++) data[i] ^= rotated[i & 3]!;
+    const m0 = rotated[i & 3]!;
+    const m1 = rotated[(i + 1) & 3]!;
+    const m2 = rotated[(i + 2) & 3]!;
+    const m3 = rotated[(i + 3) & 3]!;
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, (length - i) >>> 2);
+    const mask = new Uint32Array(new Uint8Array([m0, m1, m2, m3]).buffer)[0]!;
+    for (let w = 0; w < words.length; w++) words[w] ^= mask;
+    i += words.length << 2;
+    for (; i < length; i++) data[i] ^= rotated[i & 3]!;
+    return;
+  }
   for (; i + 4 <= length; i += 4) {
     data[i] ^= k0;
     data[i + 1] ^= k1;

@@ -187,6 +187,9 @@ class H1BodySource implements BodySource {
   }
 }
 
+/** How long a graceful shutdown waits for the first request of a connection accepted before it (ms). */
+const FIRST_REQUEST_GRACE_MS = 5000;
+
 /** Tracks one h1 socket for stats, the write-progress sweep and graceful shutdown. */
 class H1Connection implements TrackedConnection {
   active = 0;
@@ -212,7 +215,20 @@ class H1Connection implements TrackedConnection {
 
   shutdown(): void {
     this.closing = true;
-    if (this.active === 0 && !this.tunnelled) this.socket.end();
+    if (this.active !== 0 || this.tunnelled) return;
+    if (this.requests > 0) {
+      this.socket.end();
+      return;
+    }
+    // Accepted but no request read yet: as far as the client knows its first request may be on its way, and ending
+    // the socket now resets it (HTTP/2 has a two-step GOAWAY for this race, RFC 9113 §6.8; HTTP/1.1 has none). Like
+    // Go's net/http (golang/go#22682), such a connection counts as idle only after a grace period; a request that
+    // arrives meanwhile is answered with `connection: close`.
+    const grace = setTimeout(() => {
+      if (this.requests === 0) this.socket.end();
+    }, FIRST_REQUEST_GRACE_MS);
+    grace.unref();
+    this.socket.once('close', () => clearTimeout(grace));
   }
 
   destroy(): void {
