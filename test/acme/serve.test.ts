@@ -2,7 +2,8 @@
  * serve({ acme }) against a real CA (Pebble) on 127.0.0.1: `ready` waits for the certificate obtained by HTTP-01 on
  * the cleartext port (answered before the redirect to https and before the app), the app is served over h2 with a
  * chain that verifies against Pebble's root, and stats() and /metrics carry the ACME counters. Also: the counters of
- * an acme() manager passed as `tls` (what the CLI does), and `acme` with `tls` refused.
+ * an acme() manager passed as `tls` (what the CLI does), a failed first order rejecting `ready` (the server closed),
+ * and `acme` with `tls` refused.
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { acme, type AcmeOptions } from '../../src/acme/index.js';
+import * as net from 'node:net';
+import { acme, AcmeError, type AcmeOptions } from '../../src/acme/index.js';
 import { serve } from '../../src/server/serve.js';
 import type { FetchHandler, Server } from '../../src/server/types.js';
 import { h2Request } from '../support/http2-client.js';
@@ -130,6 +132,25 @@ describe('serve({ acme }) against Pebble', { timeout: 4 * TIMEOUT }, () => {
     assert.ok(server.stats().acmeNotAfterSeconds! > Date.now() / 1000);
     manager.stop();
     await server.close(0);
+  });
+
+  it('a first order that fails rejects ready with the named cause, and the server is closed', { timeout: TIMEOUT }, async () => {
+    const log: string[] = [];
+    // Listening elsewhere than Pebble's tlsPort: its validation connection is refused.
+    const port = await freePort();
+    const server = serve({ fetch: () => new Response('ok'), acme: acmeOptions(['h.test'], ['tls-alpn-01'], log), hostname: '127.0.0.1', port });
+    servers.push(server);
+    const error = await server.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof AcmeError, String(error));
+    assert.equal(error.kind, 'challenge');
+    assert.match(error.message, /tls-alpn-01 challenge for h\.test failed: the CA could not connect/);
+    // Closed: the port is free again.
+    const probe = net.createServer();
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
   });
 
   it('without ACME, stats() and /metrics have no ACME counters', { timeout: TIMEOUT }, async () => {
