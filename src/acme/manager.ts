@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import acmeClient from 'acme-client';
-import type { FetchHandler } from '../server/types.js';
+import type { AcmeServerStats, FetchHandler } from '../server/types.js';
 import type { ManagedCertificates, TlsConfig } from '../tls/types.js';
 import { createThrowawaySelfSignedCertificate } from '../cert/self-signed.js';
 import { AcmeError, classifyAcmeError, describeChallengeFailure, describeUnreachable, unreachableCode, type AcmeFailureKind } from './errors.js';
@@ -177,6 +177,17 @@ export class AcmeManager implements ManagedCertificates {
     };
   }
 
+  /** The counters a server's stats() and /metrics carry (serve() finds them through `tls.managed`). */
+  serverStats(): AcmeServerStats {
+    return {
+      acmeIssued: this.counters.issued,
+      acmeRenewed: this.counters.renewed,
+      acmeFailures: this.counters.failures,
+      ...(this.current !== undefined ? { acmeNotAfterSeconds: Math.floor(this.current.notAfter / 1000) } : {}),
+      ...(this.renewAfter !== undefined ? { acmeRenewAfterSeconds: Math.floor(this.renewAfter / 1000) } : {}),
+    };
+  }
+
   /** Wraps the app: HTTP-01 requests (RFC 8555 §8.3) are answered here and never reach it. */
   fetch(handler: FetchHandler): FetchHandler {
     return (request, info) => {
@@ -233,7 +244,8 @@ export class AcmeManager implements ManagedCertificates {
         () => {
           this.attempts = 0;
           this.nextAttempt = undefined;
-          this.schedule(this.renewalTime(this.current!));
+          // stop() during an issuance leaves nothing to schedule (the server is closing).
+          if (this.current !== undefined) this.schedule(this.renewalTime(this.current));
         },
         (error: unknown) => {
           const failure = classifyAcmeError(error, this.directoryUrl);

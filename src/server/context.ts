@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { FetchHandler, Protocol, ServeInfo, ServerLimits, ServerStats } from './types.js';
+import type { AcmeServerStats, FetchHandler, Protocol, ServeInfo, ServerLimits, ServerStats } from './types.js';
 import { FastResponse, type TrailersInit } from './response.js';
 import { ClientAbortError, PayloadTooLargeError, requestView, type LazyRequest } from './request.js';
 import { informationalHeaders } from './response-parts.js';
@@ -159,6 +159,8 @@ export class ServerContext {
   totalRequests = 0;
   totalErrors = 0;
   closing = false;
+  /** With ACME: the certificate manager's counters (set by serve() once the manager exists). */
+  acmeStats: (() => AcmeServerStats) | undefined;
   readonly live = new Set<TrackedConnection>();
   private readonly pendingWork = new Set<Promise<unknown>>();
 
@@ -187,6 +189,7 @@ export class ServerContext {
       totalRequests: this.totalRequests,
       totalErrors: this.totalErrors,
       ...(this.webSockets?.stats() ?? { webSockets: 0, webSocketMessagesIn: 0, webSocketMessagesOut: 0 }),
+      ...this.acmeStats?.(),
     };
   }
 
@@ -260,6 +263,14 @@ export class ServerContext {
     metric('websocket_messages_in_total', 'counter', 'WebSocket messages received.', stats.webSocketMessagesIn);
     metric('websocket_messages_out_total', 'counter', 'WebSocket messages sent.', stats.webSocketMessagesOut);
     metric('resident_memory_bytes', 'gauge', 'Resident set size.', process.memoryUsage.rss());
+    if (stats.acmeIssued !== undefined) {
+      metric('acme_certificates_issued_total', 'counter', 'Certificates obtained from the ACME CA (first issuance).', stats.acmeIssued);
+      metric('acme_certificates_renewed_total', 'counter', 'Certificates renewed from the ACME CA.', stats.acmeRenewed ?? 0);
+      metric('acme_failures_total', 'counter', 'Failed ACME issuance or renewal attempts.', stats.acmeFailures ?? 0);
+      // Timestamps, so that an alert reads `httpsd_acme_certificate_expiry_timestamp_seconds - time() < 7 * 86400`.
+      if (stats.acmeNotAfterSeconds !== undefined) metric('acme_certificate_expiry_timestamp_seconds', 'gauge', 'Expiry of the served ACME certificate (Unix time).', stats.acmeNotAfterSeconds);
+      if (stats.acmeRenewAfterSeconds !== undefined) metric('acme_renewal_timestamp_seconds', 'gauge', 'When the renewal of the ACME certificate is due (Unix time).', stats.acmeRenewAfterSeconds);
+    }
     return lines.join('\n') + '\n';
   }
 }

@@ -8,7 +8,9 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as http from 'node:http';
-import type { ServeOptions, Server, ServerStats } from './types.js';
+import type { AcmeServerStats, FetchHandler, ServeOptions, Server, ServerStats } from './types.js';
+import type { TlsConfig } from '../tls/types.js';
+import type { AcmeManager } from '../acme/manager.js';
 import { resolveLimits } from './limits.js';
 import { ServerContext } from './context.js';
 import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
@@ -60,9 +62,14 @@ class HttpsdServer implements Server {
   private readonly h1Clear: http.Server;
   private sweeper: NodeJS.Timeout | undefined;
   private closePromise: Promise<void> | undefined;
+  /** With `acme`: the certificate manager, from start() on. */
+  private acme: AcmeManager | undefined;
 
   constructor(private readonly options: ServeOptions) {
     if (typeof options.fetch !== 'function') throw new TypeError('serve() needs a fetch(request, info) handler function');
+    if (options.acme !== undefined && options.tls !== undefined) {
+      throw new TypeError('serve() takes `acme` or `tls`, not both: both choose the certificate. For TLS profile settings with ACME, call acme() and pass { ...yourSettings, ...manager.tls } as `tls`.');
+    }
     const limits = resolveLimits(options.limits);
     let accessLog: ((entry: AccessLogEntry) => void) | undefined;
     if (typeof options.accessLog === 'function') {
@@ -76,11 +83,11 @@ class HttpsdServer implements Server {
     // --redirect-http: every cleartext request (h1 or h2c: both arrive through the sniffer) gets a 308 to https.
     // Decided by the connection (info.scheme), never by the client's own :scheme. TLS requests go straight through.
     const userHandler = options.fetch;
-    const redirects = options.redirectHttp === true && options.tls !== undefined && options.tls !== false;
+    const redirects = options.redirectHttp === true && ((options.tls !== undefined && options.tls !== false) || options.acme !== undefined);
     this.context = new ServerContext({
-      handler: redirects
-        ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info))
-        : userHandler,
+      handler: this.acmeFront(
+        redirects ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info)) : userHandler,
+      ),
       limits,
       serverHeader: options.serverHeader === undefined ? 'httpsd' : options.serverHeader,
       onError: options.onError ?? ((error, where) => console.error(`httpsd: handler error in ${where}:`, error)),
@@ -101,10 +108,10 @@ class HttpsdServer implements Server {
     const options = this.options;
     const hostname = options.hostname ?? 'localhost';
     const port = options.port ?? 8443;
-    const useTls = options.tls !== undefined && options.tls !== false;
+    const useTls = (options.tls !== undefined && options.tls !== false) || options.acme !== undefined;
     try {
       if (useTls) {
-        this.tlsProvider = await loadTlsProvider(options.tls as Exclude<ServeOptions['tls'], false | undefined>);
+        this.tlsProvider = await loadTlsProvider(await this.certificateConfig());
         this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
         this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
         if (options.httpPort !== undefined) {
@@ -116,6 +123,8 @@ class HttpsdServer implements Server {
         this.httpPort = this.port;
         this.urls.push(`http://${hostForUrl(hostname)}:${this.port}/`);
       }
+      // As the CLI does: the first certificate is obtained with the listeners up (the CA validates through them).
+      await this.acme?.start(this);
     } catch (error) {
       await this.close(0);
       throw error;
@@ -127,6 +136,29 @@ class HttpsdServer implements Server {
       for (const connection of this.context.live) connection.sweep?.(now);
     }, interval);
     this.sweeper.unref();
+  }
+
+  /** `tls`, or with `acme` the managed files of acme() (the stored certificate, or a placeholder until start()). */
+  private async certificateConfig(): Promise<TlsConfig> {
+    let config = this.options.tls as TlsConfig;
+    if (this.options.acme !== undefined) {
+      // Loaded on demand: servers without ACME never load the ACME client.
+      const { acme } = await import('../acme/index.js');
+      this.acme = await acme(this.options.acme);
+      config = this.acme.tls;
+    }
+    // Whoever manages the certificate (serve({ acme }) or an acme() manager passed as `tls`) adds its counters.
+    const managed = config.managed as { serverStats?: () => AcmeServerStats } | undefined;
+    if (typeof managed?.serverStats === 'function') this.context.acmeStats = () => managed.serverStats!();
+    return config;
+  }
+
+  /** With `acme`: HTTP-01 answers come before the app and before the redirect to https (the CA asks in cleartext). */
+  private acmeFront(handler: FetchHandler): FetchHandler {
+    if (this.options.acme === undefined) return handler;
+    let front: FetchHandler | undefined;
+    // No request arrives before the listeners, which start() opens once the manager exists.
+    return (request, info) => (front ??= this.acme!.fetch(handler))(request, info);
   }
 
   private async listenAll(create: () => net.Server, hostname: string, port: number): Promise<number> {
@@ -266,6 +298,8 @@ class HttpsdServer implements Server {
   private async shutdown(timeoutMs: number): Promise<void> {
     const context = this.context;
     context.closing = true;
+    // No renewal starts while draining; one in flight stops before it swaps certificates.
+    this.acme?.stop();
     // 1. Stop accepting (the close callbacks only fire once every connection is gone: not awaited here).
     const listenersClosed = Promise.all(this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     // 2. GOAWAY on h2, connection: close on h1, idle keep-alive sockets closed now; WebSockets get a 1001 Close

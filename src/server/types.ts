@@ -5,6 +5,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { TlsConfig } from '../tls/types.js';
+import type { AcmeOptions } from '../acme/manager.js';
 import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
 
 export type Protocol = 'http/1.1' | 'h2' | 'h2c';
@@ -113,10 +114,27 @@ export interface ServeOptions {
    * info.upgradeWebSocket(), over HTTP/1.1 Upgrade and HTTP/2 extended CONNECT (RFC 8441, then advertised).
    */
   websocket?: WebSocketHandler<any>;
+  /**
+   * Certificates from an ACME CA (docs/acme.md) instead of `tls` (giving both is a TypeError): serve() runs acme(),
+   * answers HTTP-01 on `httpPort` before the app, and `ready` waits for the first certificate (or the stored one).
+   */
+  acme?: AcmeOptions;
+}
+
+/** What ACME adds to ServerStats, named after the manager's own stats(): present only when ACME is on. */
+export interface AcmeServerStats {
+  /** Certificates obtained, renewals done and failed attempts (issuance or renewal) since the start. */
+  acmeIssued: number;
+  acmeRenewed: number;
+  acmeFailures: number;
+  /** Expiry of the CA-issued certificate served (Unix seconds); absent while a placeholder is served. */
+  acmeNotAfterSeconds?: number;
+  /** When its renewal is due (Unix seconds); absent before the first certificate. */
+  acmeRenewAfterSeconds?: number;
 }
 
 /** Counters for introspection (and the optional /metrics endpoint). All return to zero when idle. */
-export interface ServerStats {
+export interface ServerStats extends Partial<AcmeServerStats> {
   connections: number;
   h1Connections: number;
   h2Connections: number;
@@ -132,7 +150,7 @@ export interface ServerStats {
 }
 
 export interface Server {
-  /** Resolves once every listener is bound. */
+  /** Resolves once every listener is bound (with `acme`: and the first certificate is obtained or loaded). */
   ready: Promise<void>;
   /** Bound URLs, e.g. ["https://localhost:8443/", "http://localhost:8080/"] (valid after ready). */
   urls: string[];

@@ -1,6 +1,6 @@
 /**
  * `httpsd ENTRY --acme NAMES`: the command obtains its certificate from a real ACME CA (Pebble) before announcing
- * itself, refuses to start with the directory URL and the fix when the CA is unreachable and nothing is stored, and
+ * itself (its ACME counters in --metrics), refuses to start with the directory URL and the fix when the CA is unreachable and nothing is stored, and
  * rejects flag combinations that cannot work.
  */
 import { strict as assert } from 'node:assert';
@@ -48,9 +48,9 @@ describe('httpsd --acme', { timeout: 300_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('obtains the certificate before the banner and serves it', { timeout: 120_000 }, async () => {
+  it('obtains the certificate before the banner and serves it; --metrics carries the ACME counters', { timeout: 120_000 }, async () => {
     const args = [dir, '--acme', 'e.test,www.e.test', '--acme-directory', pebble.directoryUrl, '--acme-storage', join(dir, 'acme'), '--acme-email', 'me@e.test'];
-    const cli = await startCli([...args, '--host', '127.0.0.1', '--port', String(ports.tlsPort), '--http-port', String(ports.httpPort)], {
+    const cli = await startCli([...args, '--host', '127.0.0.1', '--port', String(ports.tlsPort), '--http-port', String(ports.httpPort), '--metrics', '/metrics'], {
       env: cliEnv({ NODE_EXTRA_CA_CERTS: caFile }),
       timeoutMs: 90_000,
     });
@@ -61,6 +61,12 @@ describe('httpsd --acme', { timeout: 300_000 }, () => {
       assert.match(cli.stderr(), /Certificate from the ACME CA https:\/\/127\.0\.0\.1:\d+\/dir for e\.test, www\.e\.test; renewal after /);
       const root = await pebble.rootPem();
       assert.equal(await verifiedHandshake(ports.tlsPort, 'www.e.test', root), true);
+      // The cleartext port serves the same counters (the TLS one would need the hostname for its certificate).
+      const metrics = await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`);
+      const text = await metrics.text();
+      assert.match(text, /^httpsd_acme_certificates_issued_total 1$/m);
+      assert.match(text, /^httpsd_acme_failures_total 0$/m);
+      assert.match(text, /^httpsd_acme_certificate_expiry_timestamp_seconds \d+$/m);
     } finally {
       await cli.stop();
     }
