@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { ServerWebSocket } from '../../src/server/websocket/index.js';
+import { waitFor } from '../helpers/server.js';
 import { PYTHON_ECHO_TRANSCRIPT, TestClient, runPythonClient, startUpgradeServer } from './support.js';
 
 const echo = {
@@ -80,8 +81,7 @@ test('topics: publish encodes once and reaches every subscriber but the sender',
   });
   try {
     const clients = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(server.port)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(server.hub.subscriberCount('room'), 5);
+    await waitFor(() => server.hub.subscriberCount('room') === 5, 'five subscribers');
     clients[0]!.send('hi all');
     await Promise.all(clients.slice(1).map((c) => c.until((events) => events.length === 1)));
     for (const client of clients.slice(1)) assert.deepEqual(client.messages(), ['hi all']);
@@ -90,8 +90,7 @@ test('topics: publish encodes once and reaches every subscriber but the sender',
     await Promise.all(clients.map((c) => c.until((events) => events.some((e) => e.type === 'message' && e.binary))));
     for (const client of clients) client.close(1000);
     await Promise.all(clients.map((c) => c.closedEvent()));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(server.hub.subscriberCount('room'), 0, 'closed sockets leave their topics');
+    await waitFor(() => server.hub.subscriberCount('room') === 0, 'closed sockets to leave their topics');
   } finally {
     await server.close();
   }
@@ -108,7 +107,7 @@ test('a client that does not read: send() reports backpressure, then drops past 
   try {
     const client = await TestClient.connect(server.port);
     client.socket.pause();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => socket !== undefined, 'the socket to open');
     const chunk = new Uint8Array(64 * 1024);
     const results: number[] = [];
     for (let i = 0; i < 200; i++) results.push(socket!.send(chunk));
@@ -181,7 +180,7 @@ test('a throwing message handler closes that socket with 1011 and logs it; other
 test('shutdown sends 1001 to every socket and waits for the closing handshakes', async () => {
   const server = await startUpgradeServer({});
   const clients = await Promise.all(Array.from({ length: 3 }, () => TestClient.connect(server.port)));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(() => server.hub.stats().webSockets === 3, 'three open sockets');
   const closing = server.close();
   const codes = await Promise.all(clients.map(async (c) => (await c.closedEvent()).code));
   await closing;
@@ -198,7 +197,7 @@ test('maxSockets: the next upgrade is refused with 503 before the handshake', as
     assert.deepEqual([a.status, b.status, c.status], [101, 101, 503]);
     a.close(1000);
     await a.closedEvent();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => server.hub.stats().webSockets === 1, 'the closed socket to leave');
     const d = await TestClient.connect(server.port);
     assert.equal(d.status, 101, 'room again once one closed');
     b.close(1000);
