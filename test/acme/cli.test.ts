@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { cliEnv, runCli, startCli } from '../helpers/cli.js';
+import { cliEnv, runCli, startCli } from '../support/cli.js';
 import { sleep } from '../support/async.js';
 import { CHALLTESTSRV, PEBBLE, freePort, startPebble, type Pebble } from './pebble.js';
 

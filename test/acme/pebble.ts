@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 import { sleep } from '../support/async.js';
 
 export const PEBBLE = '/usr/bin/pebble';

@@ -11,7 +11,7 @@ import acmeClient from 'acme-client';
 import { serve } from '../../src/server/serve.js';
 import type { Server } from '../../src/server/types.js';
 import type { ManagedCertificates } from '../../src/tls/types.js';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 
 const KEY_AUTHORIZATION = 'token-123.thumbprint-456';
 

@@ -10,9 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SLOW_APP, heldRequests, startCli, type RunningCli } from '../helpers/cli.js';
-import { makeCertificate } from '../helpers/certs.js';
-import { PATIENCE_MS, connectH2, h2Request, h1Request, sleep, waitFor } from '../helpers/server.js';
+import { SLOW_APP, heldRequests, startCli, type RunningCli } from '../support/cli.js';
+import { makeCertificate } from '../support/certs.js';
+import { PATIENCE_MS, connectH2, h2Request, h1Request, sleep, waitFor } from '../support/server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'httpsd-attacks-lifecycle-'));
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -10,8 +10,8 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import type { ServeInfo } from '../../src/server/types.js';
-import { makeCertificate } from '../helpers/certs.js';
-import { startServer, waitFor } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { startServer, waitFor } from '../support/server.js';
 import { closePayload, concatBytes, frame, parseFrames } from '../ws/wire.js';
 
 const MAX_MESSAGE = 1024 * 1024;

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startCli } from '../helpers/cli.js';
-import { waitFor } from '../helpers/server.js';
+import { runCli, startCli } from '../support/cli.js';
+import { waitFor } from '../support/server.js';
 import { http2Fetch, http2Get } from './entry-client.js';
 
 function appDir(files: Record<string, string>): string {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, startCli } from '../helpers/cli.js';
+import { REPO_ROOT, startCli } from '../support/cli.js';
 import { http2Get } from './entry-client.js';
 
 const HELLO = readFileSync(join(REPO_ROOT, 'examples', 'hello.ts'), 'utf8');

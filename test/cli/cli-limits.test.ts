@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_SERVER_LIMITS, resolveLimits } from '../../src/server/limits.js';
 import { serve } from '../../src/server/serve.js';
-import { h1Request } from '../helpers/server.js';
+import { h1Request } from '../support/server.js';
 
 test('a requestTimeout below the default headersTimeout lowers headersTimeout with it', () => {
   const limits = resolveLimits({ requestTimeout: 2000 });

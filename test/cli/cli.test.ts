@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate } from '../helpers/certs.js';
-import { SLOW_APP, cliEnv, heldRequests, runCli, startCli, type RunningCli } from '../helpers/cli.js';
-import { connectH2, h1Request, h2Request, run, sleep, waitFor } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { SLOW_APP, cliEnv, heldRequests, runCli, startCli, type RunningCli } from '../support/cli.js';
+import { connectH2, h1Request, h2Request, run, sleep, waitFor } from '../support/server.js';
 
 const certificate = makeCertificate();
 const tlsArgs = ['--cert', certificate.certFile, '--key', certificate.keyFile];

@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeCertificate } from '../helpers/certs.js';
-import { SLOW_APP, heldRequests, runCli, startCli } from '../helpers/cli.js';
-import { connectH2, h2Request, waitFor } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { SLOW_APP, heldRequests, runCli, startCli } from '../support/cli.js';
+import { connectH2, h2Request, waitFor } from '../support/server.js';
 
 const certificate = makeCertificate();
 const tlsArgs = ['--cert', certificate.certFile, '--key', certificate.keyFile, '--host', '127.0.0.1', '--port', '0'];

@@ -13,9 +13,9 @@ import https from 'node:https';
 import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate } from '../helpers/certs.js';
-import { cliEnv, REPO_ROOT, runCli, startCli, type RunningCli } from '../helpers/cli.js';
-import { sleep } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { cliEnv, REPO_ROOT, runCli, startCli, type RunningCli } from '../support/cli.js';
+import { sleep } from '../support/server.js';
 
 const certificate = makeCertificate();
 const tlsArgs = ['--cert', certificate.certFile, '--key', certificate.keyFile, '--host', '127.0.0.1', '--port', '0'];

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
-import { startServer, waitFor } from '../helpers/server.js';
+import { startServer, waitFor } from '../support/server.js';
 import { closedWithin, collectText } from '../attacks/lib/raw-client.js';
 
 test(

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import { createHash } from 'node:crypto';
 import { H2Connection } from '../../src/h2/index.js';
 import type { H2Event } from '../../src/h2/index.js';
-import { run } from '../helpers/server.js';
+import { run } from '../support/server.js';
 
 const BIG = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
 const bigHash = createHash('sha256').update(BIG).digest('hex');

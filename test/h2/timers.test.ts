@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { CONNECTION_PREFACE, DEFAULT_LIMITS, ErrorCode, FrameType, encodePingFrame, encodeSettingsFrame } from '../../src/h2/index.js';
 import { Peer, concat, goawayOf } from './helpers.js';
-import { startServer } from '../helpers/server.js';
+import { startServer } from '../support/server.js';
 
 function clockedPeer(start = 1_000_000): { peer: Peer; clock: { now: number } } {
   const clock = { now: start };

@@ -3,7 +3,7 @@
  */
 import { FastResponse } from '../../src/server/response.js';
 import type { FetchHandler } from '../../src/server/types.js';
-import { patternBytes } from '../helpers/server.js';
+import { patternBytes } from '../support/server.js';
 
 export interface InteropState {
   aborted: number;

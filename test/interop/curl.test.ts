@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { interopApp, type InteropState } from './app.js';
-import { patternBytes, run, sleep, startServer, waitFor, waitForIdle, type TestServer } from '../helpers/server.js';
+import { patternBytes, run, sleep, startServer, waitFor, waitForIdle, type TestServer } from '../support/server.js';
 import { spawn } from 'node:child_process';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');

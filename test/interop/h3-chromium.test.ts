@@ -9,8 +9,8 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate } from '../helpers/certs.js';
-import { run } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { run } from '../support/server.js';
 import { startH3Server } from './h3-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 import { QuicEndpoint } from '../../src/server/quic/index.js';
 
 async function exchange(port: number, datagrams: Uint8Array[], waitMs = 1500): Promise<Buffer[]> {

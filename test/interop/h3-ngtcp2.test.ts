@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { patternBytes, run } from '../helpers/server.js';
+import { patternBytes, run } from '../support/server.js';
 import { startH3Server, type TestH3Server } from './h3-server.js';
 
 const GTLSCLIENT = '/usr/bin/gtlsclient';

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 import { QuicEndpoint } from '../../src/server/quic/index.js';
 import type { QuicEndpointOptions } from '../../src/server/quic/index.js';
 

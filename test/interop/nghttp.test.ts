@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { interopApp, type InteropState } from './app.js';
-import { patternBytes, run, sleep, startServer, waitFor, waitForIdle, type TestServer } from '../helpers/server.js';
+import { patternBytes, run, sleep, startServer, waitFor, waitForIdle, type TestServer } from '../support/server.js';
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { interopApp, type InteropState } from './app.js';
-import { run, startServer, waitFor, waitForIdle, type TestServer } from '../helpers/server.js';
+import { run, startServer, waitFor, waitForIdle, type TestServer } from '../support/server.js';
 
 // Debian's python3-h2 lives with the system interpreter, not a pyenv python3 first on PATH.
 const PYTHON = '/usr/bin/python3';

@@ -16,7 +16,7 @@ import {
   waitFor,
   waitForIdle,
   type TestServer,
-} from '../helpers/server.js';
+} from '../support/server.js';
 
 /** Facts the routes record for the assertions (close/aborted events, backpressure). */
 const seen = {

@@ -14,7 +14,7 @@ import {
   waitFor,
   waitForIdle,
   type TestServer,
-} from '../helpers/server.js';
+} from '../support/server.js';
 
 /** What the handlers observed, for the assertions. */
 const seen = {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeCertificate } from '../helpers/certs.js';
-import { REPO_ROOT, runCli, startCli } from '../helpers/cli.js';
-import { h1Request } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { REPO_ROOT, runCli, startCli } from '../support/cli.js';
+import { h1Request } from '../support/server.js';
 
 // The published command: bin/httpsd.js → dist/cli/main.js (built by `npm run build`, which `npm test` runs first).
 const builtMain = join(REPO_ROOT, 'dist/cli/main.js');

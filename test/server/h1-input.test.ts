@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { connectH2, h2Request, startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { connectH2, h2Request, startServer, waitFor, type TestServer } from '../support/server.js';
 import { H1Wire, type WireResponse } from '../attacks/lib/h1-wire.js';
 import { targetUrl } from '../../src/server/request.js';
 

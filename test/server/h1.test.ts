@@ -16,7 +16,7 @@ import {
   waitFor,
   waitForIdle,
   type TestServer,
-} from '../helpers/server.js';
+} from '../support/server.js';
 import { gatedHandler, pulledPatternStream } from '../support/handlers.js';
 
 const TEN_MIB = 10 * 1024 * 1024;

@@ -1,7 +1,7 @@
 import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { FastResponse } from '../../src/server/response.js';
-import { connectH2, h2Request, patternBytes, startServer, type TestServer } from '../helpers/server.js';
+import { connectH2, h2Request, patternBytes, startServer, type TestServer } from '../support/server.js';
 
 // Large bodies leave the engine as views of the application's buffers between frame headers (one writev per
 // flush). Many concurrent streams interleave their frames: every byte must still arrive, in order, on TLS and h2c.

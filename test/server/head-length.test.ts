@@ -1,7 +1,7 @@
 import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { FastResponse } from '../../src/server/response.js';
-import { connectH2, h1Request, h2Request, startServer, type TestServer } from '../helpers/server.js';
+import { connectH2, h1Request, h2Request, startServer, type TestServer } from '../support/server.js';
 
 // RFC 9110 §9.3.2 / §8.6: a HEAD response may declare the content-length a GET would have carried, without content.
 describe('HEAD with a null body keeps the declared content-length', () => {

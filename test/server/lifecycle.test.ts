@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatAccessLog } from '../../src/server/core/access-log.js';
-import { connectH2, h1Request, h2Request, sleep, startServer, waitFor } from '../helpers/server.js';
+import { connectH2, h1Request, h2Request, sleep, startServer, waitFor } from '../support/server.js';
 
 test('close() waits for info.waitUntil() work and logs its failures', async () => {
   let finished = false;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import { FastResponse } from '../../src/server/response.js';
-import { connectH2, rawTls, readUntil, startServer, waitForIdle, type TestServer } from '../helpers/server.js';
+import { connectH2, rawTls, readUntil, startServer, waitForIdle, type TestServer } from '../support/server.js';
 import { h1Outcome } from './response-outcomes.js';
 
 const SURPLUS_MARKER = 'HTTP/1.1 299 Smuggled';

@@ -16,7 +16,7 @@ import type * as http2 from 'node:http2';
 import fc from 'fast-check';
 import { FastResponse, type FastResponseInit } from '../../src/server/response.js';
 import type { FetchHandler, ServeInfo } from '../../src/server/types.js';
-import { connectH2, startServer, waitForIdle, type TestServer } from '../helpers/server.js';
+import { connectH2, startServer, waitForIdle, type TestServer } from '../support/server.js';
 import { h1Outcome, h2Outcome, type Outcome } from './response-outcomes.js';
 
 const RUNS_PER_PROTOCOL = 150;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type * as http2 from 'node:http2';
 import { FastResponse } from '../../src/server/response.js';
 import type { FetchHandler } from '../../src/server/types.js';
-import { connectH2, startServer, waitForIdle, type TestServer } from '../helpers/server.js';
+import { connectH2, startServer, waitForIdle, type TestServer } from '../support/server.js';
 import { h1Outcome, h2Outcome, type Outcome } from './response-outcomes.js';
 
 /** RST_STREAM INTERNAL_ERROR (RFC 9113 §7). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FastResponse } from '../../src/server/response.js';
 import { readResponse } from '../../src/server/response-parts.js';
 import { LazyRequest } from '../../src/server/request.js';
-import { connectH2, h2Request, startServer } from '../helpers/server.js';
+import { connectH2, h2Request, startServer } from '../support/server.js';
 
 const read = (response: unknown, isHead = false) => readResponse(response, { family: 'h2-like', isHead, serverHeader: 'httpsd' });
 const headerMap = (list: string[]) => {

@@ -5,8 +5,8 @@ import * as tls from 'node:tls';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate, makeClientCertificate } from '../helpers/certs.js';
-import { h2Request, startServer } from '../helpers/server.js';
+import { makeCertificate, makeClientCertificate } from '../support/certs.js';
+import { h2Request, startServer } from '../support/server.js';
 
 function peerFingerprint(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

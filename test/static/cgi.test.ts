@@ -10,7 +10,7 @@ import type { StaticOptions } from '../../src/static/index.js';
 import { parseCgiHeaderLines } from '../../src/static/cgi.js';
 import type { ServeInfo } from '../../src/server/types.js';
 import { addCgiScripts, createFixture, serveInfo } from './fixture.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor } from '../support/server.js';
 import type { Fixture } from './fixture.js';
 
 let fixture: Fixture;

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCli, runCli } from '../helpers/cli.js';
+import { startCli, runCli } from '../support/cli.js';
 import { curl } from './e2e-helpers.js';
 
 test('httpsd examples --cgi: the example hello.py answers "hello world" over h1 and h2', async () => {

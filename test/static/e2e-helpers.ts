@@ -12,7 +12,7 @@ import { chownSync, copyFileSync, readFileSync, rmSync, mkdtempSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 import { PATIENCE_MS } from '../support/async.js';
 
 export interface ServerProcess {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI_FROM_SOURCE, REPO_ROOT, cliEnv } from '../helpers/cli.js';
+import { CLI_FROM_SOURCE, REPO_ROOT, cliEnv } from '../support/cli.js';
 import { UNPRIVILEGED, curl, logLinesAfter, startServerProcess } from './e2e-helpers.js';
 import type { ServerProcess } from './e2e-helpers.js';
 

@@ -1,4 +1,4 @@
-import { patternBytes } from '../helpers/server.js';
+import { patternBytes } from './server.js';
 
 /**
  * A response body of `totalBytes` pattern bytes in `chunkBytes` chunks, produced only as fast as the consumer reads

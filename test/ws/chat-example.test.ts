@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
-import { makeCertificate } from '../helpers/certs.js';
-import { startCli } from '../helpers/cli.js';
+import { makeCertificate } from '../support/certs.js';
+import { startCli } from '../support/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = new URL('../../examples/chat.ts', import.meta.url).pathname;

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { WebSocketConnection, decodeUtf8, type WebSocketEvent, acceptValue, negotiatePerMessageDeflate, selectSubprotocol, validateHttp1Upgrade } from '../../src/ws/index.js';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 import { PYTHON_ECHO_TRANSCRIPT, runPythonClient } from './support.js';
 import { PerMessageDeflate } from '../../src/server/websocket/deflate.js';
 

@@ -14,8 +14,8 @@ import WebSocket from 'ws';
 import type { ServeInfo } from '../../src/server/types.js';
 import type { ServerWebSocket, WebSocketHandler } from '../../src/server/websocket/index.js';
 import { WebSocketConnection, type WebSocketEvent } from '../../src/ws/index.js';
-import { makeCertificate } from '../helpers/certs.js';
-import { startServer, waitFor } from '../helpers/server.js';
+import { makeCertificate } from '../support/certs.js';
+import { startServer, waitFor } from '../support/server.js';
 import { PYTHON_ECHO_TRANSCRIPT, runPythonClient } from './support.js';
 
 const echo: WebSocketHandler<{ path: string }> = {

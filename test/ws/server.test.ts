@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { ServerWebSocket } from '../../src/server/websocket/index.js';
-import { waitFor } from '../helpers/server.js';
+import { waitFor } from '../support/server.js';
 import { PYTHON_ECHO_TRANSCRIPT, TestClient, runPythonClient, startUpgradeServer } from './support.js';
 
 const echo = {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { WebSocketHub, upgradeOf, upgradeWebSocket, type UpgradeOptions, type WebSocketHandler } from '../../src/server/websocket/index.js';
 import { SocketTunnel } from '../../src/server/core/socket-tunnel.js';
 import { WebSocketConnection, type WebSocketEvent } from '../../src/ws/index.js';
-import { makeCertificate } from '../helpers/certs.js';
+import { makeCertificate } from '../support/certs.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -13,9 +13,9 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { ServeOptions, ServerStats } from '../../../src/index.js';
 import { INPUT_BYTES_PER_TURN } from '../../../src/server/h2-driver.js';
-import { makeCertificate } from '../../helpers/certs.js';
+import { makeCertificate } from '../../support/certs.js';
 import { sleep } from '../../support/async.js';
-import { PATIENCE_MS } from '../../helpers/server.js';
+import { PATIENCE_MS } from '../../support/server.js';
 
 export { sleep, PATIENCE_MS };
 

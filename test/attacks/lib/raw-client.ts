@@ -5,7 +5,7 @@
 import * as tls from 'node:tls';
 import * as net from 'node:net';
 import { CLIENT_PREFACE, FrameReader, FrameType, Flag, parseGoaway, readU32, settingsAck, settingsFrame, type Goaway } from './frames.js';
-import { PATIENCE_MS } from '../../helpers/server.js';
+import { PATIENCE_MS } from '../../support/server.js';
 
 export interface RawH2Options {
   /** SETTINGS sent after the preface ([id, value] pairs). */

@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { serve } from '../../src/server/serve.js';
 import type { FetchHandler, ServeOptions, Server, ServerStats } from '../../src/server/types.js';
 import { makeCertificate } from './certs.js';
-import { PATIENCE_MS, sleep } from '../support/async.js';
+import { PATIENCE_MS, sleep } from './async.js';
 
 export { PATIENCE_MS, sleep };
-export { connectH2, h2Request, type H2Result } from '../support/http2-client.js';
+export { connectH2, h2Request, type H2Result } from './http2-client.js';
 
 export interface TestServer {
   server: Server;
