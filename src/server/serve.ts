@@ -14,6 +14,8 @@ import { ServerContext } from './context.js';
 import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
 import { acceptHttp1, createHttp1Server } from './transports/h1.js';
 import { acceptHttp2 } from './transports/h2.js';
+import { acceptHttp3 } from './transports/h3.js';
+import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 
@@ -55,6 +57,8 @@ class HttpsdServer implements Server {
 
   private readonly context: ServerContext;
   private readonly listeners: net.Server[] = [];
+  /** HTTP/3: one UDP endpoint per listening address, on the TLS port. */
+  private readonly quicEndpoints: QuicEndpoint[] = [];
   private tlsProvider: TlsProviderLike | undefined;
   private readonly h1Secure: http.Server;
   private readonly h1Clear: http.Server;
@@ -107,6 +111,7 @@ class HttpsdServer implements Server {
         this.tlsProvider = await loadTlsProvider(options.tls as Exclude<ServeOptions['tls'], false | undefined>);
         this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
         this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
+        if (options.http3 !== false) await this.listenQuic(hostname, this.port);
         if (options.httpPort !== undefined) {
           this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
           this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
@@ -145,6 +150,26 @@ class HttpsdServer implements Server {
       }
     }
     return bound;
+  }
+
+  /**
+   * HTTP/3 (RFC 9114) on the TLS port over UDP, with the default certificate of the TLS material (QUIC's TLS is its
+   * own engine, src/quic/tls: SNI entries and reloads are not shared with it). h1 and h2 responses then carry
+   * Alt-Svc (RFC 7838 §3) so browsers find it.
+   */
+  private async listenQuic(hostname: string, port: number): Promise<void> {
+    const certificate = defaultCertificate(this.tlsProvider!.serverOptions);
+    for (const [index, host] of bindAddresses(hostname).entries()) {
+      try {
+        this.quicEndpoints.push(await QuicEndpoint.listen({ host, port, certificates: [certificate], onConnection: acceptHttp3(this.context) }));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // As for TCP: a host without IPv6 loopback still serves on 127.0.0.1.
+        if (index > 0 && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || code === 'EINVAL')) continue;
+        throw error;
+      }
+    }
+    this.context.altSvc = `h3=":${port}"; ma=86400`;
   }
 
   /** Counts raw TCP connections and refuses those beyond limits.maxConnections. */
@@ -272,6 +297,7 @@ class HttpsdServer implements Server {
     // (RFC 6455 §7.4.1 "going away") and are cut at the timeout.
     const webSocketsClosed = context.webSockets?.shutdown(timeoutMs);
     for (const connection of context.live) connection.shutdown();
+    for (const endpoint of this.quicEndpoints) endpoint.shutdown();
     this.h1Secure.closeIdleConnections();
     this.h1Clear.closeIdleConnections();
     // 3. Let in-flight requests finish, up to the timeout; then force.
@@ -285,6 +311,7 @@ class HttpsdServer implements Server {
     for (const connection of [...context.live]) connection.destroy();
     await webSocketsClosed;
     await listenersClosed;
+    await Promise.all(this.quicEndpoints.map((endpoint) => endpoint.close()));
     const remaining = deadline - Date.now();
     if (remaining > 0) {
       await Promise.race([context.settleBackgroundWork(), new Promise((resolve) => setTimeout(resolve, remaining).unref())]);
@@ -294,6 +321,18 @@ class HttpsdServer implements Server {
     this.h1Clear.close();
     this.tlsProvider?.close();
   }
+}
+
+/** The default certificate and key of the TLS material, as PEM (what the QUIC endpoint's TLS engine loads). */
+function defaultCertificate(options: tls.TlsOptions): EndpointCertificate {
+  const pem = (value: unknown): string => {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (typeof first === 'string') return first;
+    if (Buffer.isBuffer(first)) return first.toString('utf8');
+    if (first !== null && typeof first === 'object' && 'pem' in first) return pem((first as { pem: unknown }).pem);
+    throw new Error('HTTP/3 needs the TLS certificate and key as PEM (use http3: false for PFX material)');
+  };
+  return { cert: pem(options.cert), key: pem(options.key) };
 }
 
 export function serve(options: ServeOptions): Server {

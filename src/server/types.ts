@@ -7,7 +7,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { TlsConfig } from '../tls/types.js';
 import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
 
-export type Protocol = 'http/1.1' | 'h2' | 'h2c';
+export type Protocol = 'http/1.1' | 'h2' | 'h2c' | 'h3';
 
 /** Second argument of every fetch handler: facts about the connection that the Request cannot carry. */
 export interface ServeInfo {
@@ -82,6 +82,11 @@ export interface ServeOptions {
   tls?: TlsConfig | false;
   /** Also listen in cleartext on this port (h1 + h2c prior knowledge, sniffed). */
   httpPort?: number;
+  /**
+   * Serve HTTP/3 (QUIC over UDP) on the TLS port when TLS is on, advertised with Alt-Svc on h1 and h2 responses.
+   * Default true; false binds no UDP socket.
+   */
+  http3?: boolean;
   /** Redirect cleartext requests to https instead of serving them. */
   redirectHttp?: boolean;
   /** ALPN order, default ["h2", "http/1.1"]. */
@@ -120,6 +125,8 @@ export interface ServerStats {
   connections: number;
   h1Connections: number;
   h2Connections: number;
+  /** Open HTTP/3 (QUIC) connections. */
+  h3Connections: number;
   openStreams: number;
   inFlightRequests: number;
   pendingOutputBytes: number;
