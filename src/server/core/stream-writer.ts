@@ -4,7 +4,8 @@
  * cut an unfinishable response with a stream reset (RFC 9113 §8.1, RFC 9114 §4.1). The transport supplies the
  * engine, how to flush its output, and what happens around the request half (tunnels, timers).
  */
-import type { QueuedBodySource } from '../request.js';
+import { requestView, type QueuedBodySource } from '../request.js';
+import { RequestInfo, type ConnectionFacts, type ServerContext } from '../context.js';
 import type { Exchange, ResponseHead, ResponseWriter } from './exchange.js';
 import type { Tunnel } from './tunnel.js';
 import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
@@ -151,6 +152,27 @@ export abstract class StreamResponseWriter implements ResponseWriter {
     this.writableWaiter?.();
     this.exchange.peerGone(error);
     this.forgetIfDone();
+  }
+
+  /** Hands the request to the application; its Response (or a 500) is written through this stream. */
+  invoke(context: ServerContext, facts: ConnectionFacts): void {
+    const exchange = this.exchange;
+    const result = context.invoke(exchange.request, new RequestInfo(facts, exchange, context));
+    if (result instanceof Promise) result.then((response) => exchange.respond(response));
+    else exchange.respond(result);
+  }
+
+  /**
+   * Answers a request the application never sees (413, 501): the body source fails, request.signal aborts, and the
+   * response is written when the head is still ours. Returns whether it was.
+   */
+  refuse(response: Response, error: Error): boolean {
+    const exchange = this.exchange;
+    this.source?.fail(error);
+    requestView.abort(exchange.request, error);
+    if (exchange.state !== 'awaiting-response' || this.closed) return false;
+    exchange.respond(response);
+    return true;
   }
 
   protected forgetIfDone(): void {

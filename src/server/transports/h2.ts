@@ -10,8 +10,8 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../../h2/types.js';
-import { ConnectionFacts, RequestInfo, type ServerContext, type TrackedConnection } from '../context.js';
-import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource, requestView } from '../request.js';
+import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import type { Protocol } from '../types.js';
 import { Exchange } from '../core/exchange.js';
 import { StreamResponseWriter } from '../core/stream-writer.js';
@@ -647,9 +647,7 @@ export class H2Session implements TrackedConnection {
       this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
-    const result = context.invoke(request, new RequestInfo(this.facts, exchange, context));
-    if (result instanceof Promise) result.then((response) => exchange.respond(response));
-    else exchange.respond(result);
+    stream.invoke(context, this.facts);
   }
 
   /** RFC 9110 §15.5.14: 413, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
@@ -661,10 +659,7 @@ export class H2Session implements TrackedConnection {
   /** Answers a request the handler never sees, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
   private refuse(stream: H2Stream, response: Response, error: Error): void {
     const exchange = stream.exchange;
-    stream.source?.fail(error);
-    requestView.abort(exchange.request, error);
-    if (exchange.state === 'awaiting-response' && !stream.closed) {
-      exchange.respond(response);
+    if (stream.refuse(response, error)) {
       // Hand the 413 to the socket before the reset drops whatever is still queued for the stream.
       const wasReceiving = this.receiving;
       this.receiving = false;

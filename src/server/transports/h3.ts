@@ -5,8 +5,8 @@
  * connection and event-loop turn); this module only turns HTTP/3 events into exchanges and responses into frames.
  */
 import { H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from '../../h3/index.js';
-import { ConnectionFacts, RequestInfo, type ServerContext, type TrackedConnection } from '../context.js';
-import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource, requestView } from '../request.js';
+import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import { Exchange } from '../core/exchange.js';
 import { StreamResponseWriter } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
@@ -151,7 +151,7 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
     }
     if (pseudo.method === 'CONNECT') {
       // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler.
-      this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
+      stream.refuse(new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
     if (source !== null && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {
@@ -159,23 +159,13 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       this.h3.sendInformational(streamId, 100);
       this.wake();
     }
-    const result = context.invoke(request, new RequestInfo(this.facts, exchange, context));
-    if (result instanceof Promise) result.then((response) => exchange.respond(response));
-    else exchange.respond(result);
+    stream.invoke(context, this.facts);
   }
 
   /** RFC 9110 §15.5.14: 413; the rest of the body is discarded as it arrives (the source is failed). */
   private bodyTooLarge(stream: H3Stream): void {
     const error = new PayloadTooLargeError(this.context.limits.maxBodySize);
-    this.refuse(stream, this.context.failure(error, stream.exchange.request), error);
-  }
-
-  /** Answers a request the handler never sees. */
-  private refuse(stream: H3Stream, response: Response, error: Error): void {
-    const exchange = stream.exchange;
-    stream.source?.fail(error);
-    requestView.abort(exchange.request, error);
-    if (exchange.state === 'awaiting-response' && !stream.closed) exchange.respond(response);
+    stream.refuse(this.context.failure(error, stream.exchange.request), error);
   }
 
   private abortAll(error: Error): void {
