@@ -54,6 +54,7 @@ class HttpsdServer implements Server {
   urls: string[] = [];
   port = 0;
   httpPort: number | undefined = undefined;
+  http3Port: number | undefined = undefined;
 
   private readonly context: ServerContext;
   private readonly listeners: net.Server[] = [];
@@ -159,6 +160,7 @@ class HttpsdServer implements Server {
    */
   private async listenQuic(hostname: string, port: number): Promise<void> {
     const certificate = defaultCertificate(this.tlsProvider!.serverOptions);
+    if (certificate === undefined) return;
     for (const [index, host] of bindAddresses(hostname).entries()) {
       try {
         this.quicEndpoints.push(await QuicEndpoint.listen({ host, port, certificates: [certificate], onConnection: acceptHttp3(this.context) }));
@@ -170,6 +172,7 @@ class HttpsdServer implements Server {
       }
     }
     this.context.altSvc = `h3=":${port}"; ma=86400`;
+    this.http3Port = port;
   }
 
   /** Counts raw TCP connections and refuses those beyond limits.maxConnections. */
@@ -323,16 +326,22 @@ class HttpsdServer implements Server {
   }
 }
 
-/** The default certificate and key of the TLS material, as PEM (what the QUIC endpoint's TLS engine loads). */
-function defaultCertificate(options: tls.TlsOptions): EndpointCertificate {
-  const pem = (value: unknown): string => {
-    const first = Array.isArray(value) ? value[0] : value;
+/**
+ * The default certificate and key of the TLS material as PEM (what the QUIC endpoint's TLS engine loads); undefined
+ * for material node:tls reads but the QUIC engine does not (PKCS#12, encrypted keys): HTTP/3 is then not served.
+ */
+function defaultCertificate(options: tls.TlsOptions): EndpointCertificate | undefined {
+  const pem = (value: unknown): string | undefined => {
+    const first: unknown = Array.isArray(value) ? value[0] : value;
     if (typeof first === 'string') return first;
     if (Buffer.isBuffer(first)) return first.toString('utf8');
-    if (first !== null && typeof first === 'object' && 'pem' in first) return pem((first as { pem: unknown }).pem);
-    throw new Error('HTTP/3 needs the TLS certificate and key as PEM (use http3: false for PFX material)');
+    if (first !== null && typeof first === 'object' && 'pem' in first && !('passphrase' in first)) return pem((first as { pem: unknown }).pem);
+    return undefined;
   };
-  return { cert: pem(options.cert), key: pem(options.key) };
+  const cert = pem(options.cert);
+  const key = options.passphrase === undefined ? pem(options.key) : undefined;
+  if (cert === undefined || key === undefined || key.includes('ENCRYPTED')) return undefined;
+  return { cert, key };
 }
 
 export function serve(options: ServeOptions): Server {

@@ -146,6 +146,8 @@ export interface Server {
   /** Actual bound TLS port (useful with port 0); cleartext port in httpPort. */
   port: number;
   httpPort: number | undefined;
+  /** The UDP port serving HTTP/3 (the TLS port), or undefined when HTTP/3 is off (valid after ready). */
+  http3Port: number | undefined;
   /** Graceful: stop accepting, GOAWAY / connection: close, wait for in-flight up to timeout (ms), then close. */
   close(timeoutMs?: number): Promise<void>;
   /** Re-read certificates (SIGHUP). */

@@ -17,6 +17,8 @@ import { patternBytes, run, startServer, type TestServer } from '../helpers/serv
 import { buildGoClient } from './h3-go.js';
 import hello from '../../examples/hello.js';
 import type { FetchHandler } from '../../src/server/types.js';
+import { parseServerOptions } from '../../src/cli/server-options.js';
+import { describeListeners } from '../../src/cli/banner.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const GTLSCLIENT = '/usr/bin/gtlsclient';
@@ -158,6 +160,26 @@ describe('serve({ http3: false })', () => {
       assert.equal(await udpPortFree(server.port), true);
       const h1 = await h1Get(server.port, '/hello');
       assert.deepEqual(h1, { status: 200, altSvc: undefined, body: 'hello' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('httpsd --no-http3 and the banner', () => {
+  test('HTTP/3 is on by default, off with --no-http3, off with --workers 2 (one UDP port per process)', () => {
+    assert.equal(parseServerOptions({}).http3, 'on');
+    assert.equal(parseServerOptions({ 'no-http3': true }).http3, 'off');
+    assert.equal(parseServerOptions({ workers: '2' }).http3, 'workers');
+  });
+
+  test('the banner says HTTP/3 is on, with its UDP port, or why it is off', async () => {
+    const server = await startServer(handler);
+    try {
+      const on = describeListeners(server.server, parseServerOptions({ host: '127.0.0.1' }), undefined);
+      assert.ok(on.includes(`  HTTP/3 on (QUIC, UDP port ${server.port}; advertised with Alt-Svc; --no-http3 turns it off)`), on.join('\n'));
+      const workers = describeListeners({ urls: server.server.urls }, parseServerOptions({ host: '127.0.0.1', workers: '2' }), undefined);
+      assert.ok(workers.some((line) => line.includes('HTTP/3 off: workers cannot share a UDP port')), workers.join('\n'));
     } finally {
       await server.close();
     }
