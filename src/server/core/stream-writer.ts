@@ -4,7 +4,7 @@
  * cut an unfinishable response with a stream reset (RFC 9113 §8.1, RFC 9114 §4.1). The transport supplies the
  * engine, how to flush its output, and what happens around the request half (tunnels, timers).
  */
-import { requestView, type QueuedBodySource } from '../request.js';
+import { QueuedBodySource, requestView } from '../request.js';
 import { RequestInfo, type ConnectionFacts, type ServerContext } from '../context.js';
 import type { Exchange, ResponseHead, ResponseWriter } from './exchange.js';
 import type { Tunnel } from './tunnel.js';
@@ -28,6 +28,15 @@ export interface StreamEngine {
 export type InboundState = 'receiving' | 'ended' | 'reset';
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A request body fed by DATA, or null when the request ended with its head. The flow-control credit goes back
+ * (`credit`) only as the application reads (RFC 9113 §6.9, RFC 9000 §4.1): a slow reader holds the client to its window.
+ */
+export function flowControlledBody(endStream: boolean, maxBodySize: number, credit: (bytes: number) => void): QueuedBodySource | null {
+  if (endStream) return null;
+  return new QueuedBodySource(maxBodySize, (bytes) => bytes > 0 && credit(bytes), () => {});
+}
 
 export abstract class StreamResponseWriter implements ResponseWriter {
   readonly family = 'h2-like';

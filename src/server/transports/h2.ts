@@ -14,7 +14,7 @@ import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import type { Protocol } from '../types.js';
 import { Exchange } from '../core/exchange.js';
-import { StreamResponseWriter } from '../core/stream-writer.js';
+import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
 import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
 import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
@@ -610,20 +610,12 @@ export class H2Session implements TrackedConnection {
     const pseudo = event.pseudo;
     const streamId = event.streamId;
     const headers = event.headers;
-    let source: QueuedBodySource | null = null;
-    if (!event.endStream) {
-      const engine = this.engine;
-      source = new QueuedBodySource(
-        context.limits.maxBodySize,
-        (bytes) => {
-          if (bytes > 0 && !this.closed) {
-            engine.consume(streamId, bytes);
-            this.scheduleFlush();
-          }
-        },
-        () => {},
-      );
-    }
+    const engine = this.engine;
+    const source = flowControlledBody(event.endStream, context.limits.maxBodySize, (bytes) => {
+      if (this.closed) return;
+      engine.consume(streamId, bytes);
+      this.scheduleFlush();
+    });
     if (!event.endStream && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {
       // RFC 9110 §10.1.1: the client waits for 100 before sending the body; the body is read through flow control,
       // so inviting it costs nothing.

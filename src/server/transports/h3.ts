@@ -8,7 +8,7 @@ import { H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from 
 import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import { Exchange } from '../core/exchange.js';
-import { StreamResponseWriter } from '../core/stream-writer.js';
+import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
 import type { Tunnel } from '../core/tunnel.js';
 import type { UpgradeFacts } from '../websocket/upgrade.js';
@@ -124,21 +124,12 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
   private onRequest(event: RequestEvent): void {
     const context = this.context;
     const { pseudo, headers, streamId } = event;
-    let source: QueuedBodySource | null = null;
-    if (!event.endStream) {
-      const h3 = this.h3;
-      source = new QueuedBodySource(
-        context.limits.maxBodySize,
-        (bytes) => {
-          // Credit returns as the application reads (RFC 9000 §4.1): a slow reader holds the client to the window.
-          if (bytes > 0 && !this.gone) {
-            h3.consume(streamId, bytes);
-            this.wake();
-          }
-        },
-        () => {},
-      );
-    }
+    const h3 = this.h3;
+    const source = flowControlledBody(event.endStream, context.limits.maxBodySize, (bytes) => {
+      if (this.gone) return;
+      h3.consume(streamId, bytes);
+      this.wake();
+    });
     const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
     const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', headers, 'h2-like', source);
     const stream = new H3Stream(this, streamId, source);
