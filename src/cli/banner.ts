@@ -31,7 +31,7 @@ function urlHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-export function describeListeners(server: Pick<Server, 'urls'>, settings: ServerCliSettings, alpn: string[] | undefined): string[] {
+export function describeListeners(server: Pick<Server, 'urls'> & Partial<Pick<Server, 'http3Port'>>, settings: ServerCliSettings, alpn: string[] | undefined): string[] {
   const lines: string[] = [];
   const offered = (alpn ?? ['h2', 'http/1.1']).join(', ');
   const lan = lanAddresses(settings.host);
@@ -42,11 +42,21 @@ export function describeListeners(server: Pick<Server, 'urls'>, settings: Server
     // The URL above says "localhost" for a wildcard bind; other machines use these.
     const parsed = new URL(url);
     for (const address of lan) lines.push(`  ${parsed.protocol}//${urlHost(address)}:${parsed.port}/`);
+    const http3 = secure ? http3Text(server.http3Port, settings.http3) : undefined;
+    if (http3 !== undefined) lines.push(`  ${http3}`);
   }
   if (WILDCARD_HOSTS.has(settings.host)) {
     lines.push(`  listening on every ${settings.host === '::' ? 'IPv6 (and, where the system maps them, IPv4)' : 'IPv4'} interface (--host ${settings.host}): reachable from other machines`);
   }
   return lines;
+}
+
+/** Whether HTTP/3 is served, and why not when it is not. */
+function http3Text(port: number | undefined, http3: ServerCliSettings['http3']): string | undefined {
+  if (port !== undefined) return `HTTP/3 on (QUIC, UDP port ${port}; advertised with Alt-Svc; --no-http3 turns it off)`;
+  if (http3 === 'off') return 'HTTP/3 off (--no-http3)';
+  if (http3 === 'workers') return 'HTTP/3 off: workers cannot share a UDP port; use --workers 1 for HTTP/3 (docs/http3.md)';
+  return undefined;
 }
 
 /**

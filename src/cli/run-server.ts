@@ -68,6 +68,7 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     ...(alpn ? { alpn } : {}),
     ...(settings.httpPort !== undefined ? { httpPort: settings.httpPort } : {}),
     redirectHttp: settings.redirectHttp,
+    http3: settings.http3 === 'on',
     accessLog: settings.accessLog ? log : false,
     ...(settings.accessLog ? { accessLogFormat: settings.accessLog } : {}),
     traceFrames: settings.traceFrames ? (line: string) => process.stderr.write(line + '\n') : false,

@@ -14,6 +14,11 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
   { name: 'port', short: 'p', type: 'string', valueName: 'N', description: 'TLS port (h2 + http/1.1). 0 picks a free port.', defaultText: '8443' },
   { name: 'host', type: 'string', valueName: 'HOST', description: 'Address to listen on; localhost means 127.0.0.1 and ::1. Use 0.0.0.0 or :: for every interface.', defaultText: 'localhost' },
   { name: 'http-port', type: 'string', valueName: 'N', description: 'Also listen in cleartext on this port: http/1.1 and h2c (prior knowledge) on the same port.', defaultText: 'off' },
+  {
+    name: 'no-http3',
+    type: 'boolean',
+    description: 'Do not serve HTTP/3 (QUIC on the TLS port over UDP, advertised with Alt-Svc). HTTP/3 is on whenever TLS is, with one worker.',
+  },
   { name: 'redirect-http', type: 'boolean', description: 'Answer cleartext requests (--http-port) with a 308 redirect to https instead of serving them.' },
   {
     name: 'workers',
@@ -60,6 +65,11 @@ export interface ServerCliSettings {
   host: string;
   httpPort: number | undefined;
   redirectHttp: boolean;
+  /**
+   * HTTP/3: 'on'; 'off' (--no-http3); 'workers': off because --workers N > 1 (node:dgram has no SO_REUSEPORT, and
+   * a shared UDP socket would hand one QUIC connection's datagrams to several workers).
+   */
+  http3: 'on' | 'off' | 'workers';
   workers: number;
   accessLog: AccessLogFormatName | undefined;
   traceFrames: boolean;
@@ -150,12 +160,14 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
   if (httpPort !== undefined && httpPort !== 0 && httpPort === tlsPort) {
     throw new UsageError(`--http-port ${httpPort} is the same as --port: the cleartext port must differ from the TLS port (e.g. --http-port 8080).`);
   }
+  const workers = positiveInteger(values, 'workers', 256) ?? 1;
   return {
     port: tlsPort,
     host,
     httpPort,
     redirectHttp,
-    workers: positiveInteger(values, 'workers', 256) ?? 1,
+    http3: flag(values, 'no-http3') ? 'off' : workers > 1 ? 'workers' : 'on',
+    workers,
     accessLog,
     traceFrames: flag(values, 'trace-frames'),
     metricsPath,

@@ -34,10 +34,11 @@ export class ConnectionFacts {
   readonly localPort: number;
   readonly protocol: Protocol;
   readonly scheme: 'https' | 'http';
-  private readonly socket: Socket;
+  private readonly socket: Pick<Socket, 'remoteAddress' | 'remotePort' | 'localAddress' | 'localPort'>;
   private tlsFacts: ServeInfo['tls'] | null | undefined;
 
-  constructor(socket: Socket, protocol: Protocol, scheme: 'https' | 'http') {
+  /** `tls`: the TLS facts when the connection is not a node:tls socket (QUIC carries its own TLS). */
+  constructor(socket: Pick<Socket, 'remoteAddress' | 'remotePort' | 'localAddress' | 'localPort'>, protocol: Protocol, scheme: 'https' | 'http', tls?: ServeInfo['tls']) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
@@ -45,7 +46,7 @@ export class ConnectionFacts {
     this.localPort = socket.localPort ?? 0;
     this.protocol = protocol;
     this.scheme = scheme;
-    this.tlsFacts = scheme === 'https' ? undefined : null;
+    this.tlsFacts = tls ?? (scheme === 'https' ? undefined : null);
   }
 
   get tls(): ServeInfo['tls'] {
@@ -162,6 +163,8 @@ export class ServerContext {
   /** With ACME: the certificate manager's counters (set by serve() once the manager exists). */
   acmeStats: (() => AcmeServerStats) | undefined;
   readonly live = new Set<TrackedConnection>();
+  /** The Alt-Svc value advertising HTTP/3 (set once serve() listens on UDP), or undefined. */
+  altSvc: string | undefined = undefined;
   private readonly pendingWork = new Set<Promise<unknown>>();
 
   constructor(options: ContextOptions) {
@@ -183,6 +186,7 @@ export class ServerContext {
       connections: this.connections,
       h1Connections: this.protocolConnections.total('h1Connections'),
       h2Connections: this.protocolConnections.total('h2Connections'),
+      h3Connections: this.protocolConnections.total('h3Connections'),
       openStreams: this.openStreams,
       inFlightRequests: this.inFlightRequests,
       pendingOutputBytes: pending,
@@ -254,6 +258,7 @@ export class ServerContext {
     metric('connections', 'gauge', 'Open connections.', stats.connections);
     metric('h1_connections', 'gauge', 'Open HTTP/1.1 connections.', stats.h1Connections);
     metric('h2_connections', 'gauge', 'Open HTTP/2 connections (h2 and h2c).', stats.h2Connections);
+    metric('h3_connections', 'gauge', 'Open HTTP/3 connections.', stats.h3Connections);
     metric('open_streams', 'gauge', 'Open HTTP/2 streams.', stats.openStreams);
     metric('in_flight_requests', 'gauge', 'Requests whose response is not finished.', stats.inFlightRequests);
     metric('pending_output_bytes', 'gauge', 'Bytes queued for writing to sockets.', stats.pendingOutputBytes);

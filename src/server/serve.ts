@@ -16,6 +16,8 @@ import { ServerContext } from './context.js';
 import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
 import { acceptHttp1, createHttp1Server } from './transports/h1.js';
 import { acceptHttp2 } from './transports/h2.js';
+import { acceptHttp3 } from './transports/h3.js';
+import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 
@@ -54,9 +56,12 @@ class HttpsdServer implements Server {
   urls: string[] = [];
   port = 0;
   httpPort: number | undefined = undefined;
+  http3Port: number | undefined = undefined;
 
   private readonly context: ServerContext;
   private readonly listeners: net.Server[] = [];
+  /** HTTP/3: one UDP endpoint per listening address, on the TLS port. */
+  private readonly quicEndpoints: QuicEndpoint[] = [];
   private tlsProvider: TlsProviderLike | undefined;
   private readonly h1Secure: http.Server;
   private readonly h1Clear: http.Server;
@@ -114,6 +119,9 @@ class HttpsdServer implements Server {
         this.tlsProvider = await loadTlsProvider(await this.certificateConfig());
         this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
         this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
+        // HTTP/3 takes the default certificate once, at start: with ACME-managed certificates (a placeholder at
+        // first, renewed later) it would serve a stale one, so h3 waits until it follows reloads.
+        if (options.http3 !== false && this.context.acmeStats === undefined) await this.listenQuic(hostname, this.port);
         if (options.httpPort !== undefined) {
           this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
           this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
@@ -177,6 +185,28 @@ class HttpsdServer implements Server {
       }
     }
     return bound;
+  }
+
+  /**
+   * HTTP/3 (RFC 9114) on the TLS port over UDP, with the default certificate of the TLS material (QUIC's TLS is its
+   * own engine, src/quic/tls: SNI entries and reloads are not shared with it). h1 and h2 responses then carry
+   * Alt-Svc (RFC 7838 §3) so browsers find it.
+   */
+  private async listenQuic(hostname: string, port: number): Promise<void> {
+    const certificate = defaultCertificate(this.tlsProvider!.serverOptions);
+    if (certificate === undefined) return;
+    for (const [index, host] of bindAddresses(hostname).entries()) {
+      try {
+        this.quicEndpoints.push(await QuicEndpoint.listen({ host, port, certificates: [certificate], onConnection: acceptHttp3(this.context) }));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // As for TCP: a host without IPv6 loopback still serves on 127.0.0.1.
+        if (index > 0 && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || code === 'EINVAL')) continue;
+        throw error;
+      }
+    }
+    this.context.altSvc = `h3=":${port}"; ma=86400`;
+    this.http3Port = port;
   }
 
   /** Counts raw TCP connections and refuses those beyond limits.maxConnections. */
@@ -308,6 +338,7 @@ class HttpsdServer implements Server {
     // (node:http's closeIdleConnections() is not used: it would also end HTTP/1.1 connections whose first request
     // has not been read yet; each connection's shutdown() decides, with a grace period for those.)
     for (const connection of context.live) connection.shutdown();
+    for (const endpoint of this.quicEndpoints) endpoint.shutdown();
     // 3. Let in-flight requests finish, up to the timeout; then force.
     const deadline = Date.now() + timeoutMs;
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
@@ -319,6 +350,7 @@ class HttpsdServer implements Server {
     for (const connection of [...context.live]) connection.destroy();
     await webSocketsClosed;
     await listenersClosed;
+    await Promise.all(this.quicEndpoints.map((endpoint) => endpoint.close()));
     const remaining = deadline - Date.now();
     if (remaining > 0) {
       await Promise.race([context.settleBackgroundWork(), new Promise((resolve) => setTimeout(resolve, remaining).unref())]);
@@ -328,6 +360,24 @@ class HttpsdServer implements Server {
     this.h1Clear.close();
     this.tlsProvider?.close();
   }
+}
+
+/**
+ * The default certificate and key of the TLS material as PEM (what the QUIC endpoint's TLS engine loads); undefined
+ * for material node:tls reads but the QUIC engine does not (PKCS#12, encrypted keys): HTTP/3 is then not served.
+ */
+function defaultCertificate(options: tls.TlsOptions): EndpointCertificate | undefined {
+  const pem = (value: unknown): string | undefined => {
+    const first: unknown = Array.isArray(value) ? value[0] : value;
+    if (typeof first === 'string') return first;
+    if (Buffer.isBuffer(first)) return first.toString('utf8');
+    if (first !== null && typeof first === 'object' && 'pem' in first && !('passphrase' in first)) return pem((first as { pem: unknown }).pem);
+    return undefined;
+  };
+  const cert = pem(options.cert);
+  const key = options.passphrase === undefined ? pem(options.key) : undefined;
+  if (cert === undefined || key === undefined || key.includes('ENCRYPTED')) return undefined;
+  return { cert, key };
 }
 
 export function serve(options: ServeOptions): Server {

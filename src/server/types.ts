@@ -8,7 +8,7 @@ import type { TlsConfig } from '../tls/types.js';
 import type { AcmeOptions } from '../acme/manager.js';
 import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
 
-export type Protocol = 'http/1.1' | 'h2' | 'h2c';
+export type Protocol = 'http/1.1' | 'h2' | 'h2c' | 'h3';
 
 /** Second argument of every fetch handler: facts about the connection that the Request cannot carry. */
 export interface ServeInfo {
@@ -83,6 +83,11 @@ export interface ServeOptions {
   tls?: TlsConfig | false;
   /** Also listen in cleartext on this port (h1 + h2c prior knowledge, sniffed). */
   httpPort?: number;
+  /**
+   * Serve HTTP/3 (QUIC over UDP) on the TLS port when TLS is on, advertised with Alt-Svc on h1 and h2 responses.
+   * Default true; false binds no UDP socket.
+   */
+  http3?: boolean;
   /** Redirect cleartext requests to https instead of serving them. */
   redirectHttp?: boolean;
   /** ALPN order, default ["h2", "http/1.1"]. */
@@ -138,6 +143,8 @@ export interface ServerStats extends Partial<AcmeServerStats> {
   connections: number;
   h1Connections: number;
   h2Connections: number;
+  /** Open HTTP/3 (QUIC) connections. */
+  h3Connections: number;
   openStreams: number;
   inFlightRequests: number;
   pendingOutputBytes: number;
@@ -157,6 +164,8 @@ export interface Server {
   /** Actual bound TLS port (useful with port 0); cleartext port in httpPort. */
   port: number;
   httpPort: number | undefined;
+  /** The UDP port serving HTTP/3 (the TLS port), or undefined when HTTP/3 is off (valid after ready). */
+  http3Port: number | undefined;
   /** Graceful: stop accepting, GOAWAY / connection: close, wait for in-flight up to timeout (ms), then close. */
   close(timeoutMs?: number): Promise<void>;
   /** Re-read certificates (SIGHUP). */

@@ -21,7 +21,7 @@ import type { ConnectionFacts, ServerContext } from '../context.js';
 import { findRawHeader } from './access-log.js';
 import type { Tunnel } from './tunnel.js';
 import { upgradeOf, type PendingUpgrade, type UpgradeFacts } from '../websocket/upgrade.js';
-import type { FieldFamily } from './protocols.js';
+import { PROTOCOLS, type FieldFamily } from './protocols.js';
 
 /** A response head as the core hands it to a transport: validated fields, lowercase names, no pseudo-fields. */
 export interface ResponseHead {
@@ -213,6 +213,7 @@ export class Exchange {
       trailers = undefined;
     }
     this.status = parts.status;
+    this.advertiseAlternatives(parts.headers);
     const body = parts.body;
     if (trailers !== undefined && !writer.acceptsTrailers(body !== null)) trailers = undefined;
     const head: ResponseHead = { status: parts.status, fields: parts.headers, endsMessage: false, contentLength: parts.contentLength, trailers };
@@ -237,6 +238,17 @@ export class Exchange {
       this.failOutput(error);
     });
     return false;
+  }
+
+  /**
+   * RFC 7838 §3: HTTP/3 on the same port is advertised on h1 and h2 responses over TLS (PROTOCOLS[p].advertisesAltSvc),
+   * unless the application set its own Alt-Svc.
+   */
+  private advertiseAlternatives(fields: string[]): void {
+    const altSvc = this.context.altSvc;
+    if (altSvc === undefined || this.facts.scheme !== 'https' || !PROTOCOLS[this.facts.protocol].advertisesAltSvc) return;
+    for (let i = 0; i < fields.length; i += 2) if (fields[i]!.toLowerCase() === 'alt-svc') return;
+    fields.push('alt-svc', altSvc);
   }
 
   /** The handler accepted a WebSocket handshake: the exchange ends with the handshake head, the hub takes the tunnel. */

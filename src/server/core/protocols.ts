@@ -11,25 +11,28 @@ import type { Protocol } from '../types.js';
  */
 export type FieldFamily = 'h1' | 'h2-like';
 
-/** The two public connection counters (stats() and metrics names are API): which one a protocol's connections join. */
-export type ConnectionCounter = 'h1Connections' | 'h2Connections';
+/** The public connection counters (stats() and metrics names are API): which one a protocol's connections join. */
+export type ConnectionCounter = 'h1Connections' | 'h2Connections' | 'h3Connections';
 
 export interface ProtocolTraits {
   readonly family: FieldFamily;
   /** The protocol as an access-log request line spells it. */
   readonly logLabel: string;
   readonly counter: ConnectionCounter;
+  /** Its responses advertise HTTP/3 (Alt-Svc, RFC 7838) when the server serves it. */
+  readonly advertisesAltSvc: boolean;
 }
 
 export const PROTOCOLS: Readonly<Record<Protocol, ProtocolTraits>> = {
-  'http/1.1': { family: 'h1', logLabel: 'HTTP/1.1', counter: 'h1Connections' },
-  h2: { family: 'h2-like', logLabel: 'HTTP/2.0', counter: 'h2Connections' },
-  h2c: { family: 'h2-like', logLabel: 'HTTP/2.0', counter: 'h2Connections' },
+  'http/1.1': { family: 'h1', logLabel: 'HTTP/1.1', counter: 'h1Connections', advertisesAltSvc: true },
+  h2: { family: 'h2-like', logLabel: 'HTTP/2.0', counter: 'h2Connections', advertisesAltSvc: true },
+  h2c: { family: 'h2-like', logLabel: 'HTTP/2.0', counter: 'h2Connections', advertisesAltSvc: true },
+  h3: { family: 'h2-like', logLabel: 'HTTP/3.0', counter: 'h3Connections', advertisesAltSvc: false },
 };
 
 /** Open connections by protocol, summed into the public counters. */
 export class ConnectionCounts {
-  private readonly open: Record<Protocol, number> = { 'http/1.1': 0, h2: 0, h2c: 0 };
+  private readonly open: Record<Protocol, number> = { 'http/1.1': 0, h2: 0, h2c: 0, h3: 0 };
 
   opened(protocol: Protocol): void {
     this.open[protocol]++;

@@ -36,12 +36,33 @@ export type Respond = (status: number, fields: FieldList, body?: Uint8Array | st
 /** Internal request hook (the server core replaces it): `body` is the request body as a byte stream. */
 export type RequestHandler = (streamId: number, pseudo: RequestPseudoHeaders, fields: FieldList, body: Readable, respond: Respond) => void;
 
+/** One QUIC connection as the server core sees it: its HTTP/3 engine, its addresses, and a way to have output sent. */
+export interface EndpointConnection {
+  readonly h3: H3Connection;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Application output was handed to h3: service the connection at the end of this turn. */
+  wake(): void;
+}
+
+/** Receives one connection's HTTP/3 events (the h3 transport, src/server/transports/h3.ts). */
+export interface ConnectionHandler {
+  event(event: H3Event): void;
+  /** The QUIC connection is closed: nothing more will be sent or received. */
+  closed(): void;
+}
+
 export interface QuicEndpointOptions {
   host?: string;
   port?: number;
   type?: 'udp4' | 'udp6';
   certificates: EndpointCertificate[];
-  onRequest: RequestHandler;
+  /** Serves each connection through the server core; when given, onRequest is not used. */
+  onConnection?: (connection: EndpointConnection) => ConnectionHandler;
+  /** The minimal request hook (interop harness): used when onConnection is absent. */
+  onRequest?: RequestHandler;
   /** ALPN protocols offered, server preference. Default ['h3']. */
   alpn?: string[];
   /** Append NSS key-log lines (SSLKEYLOGFILE format) to this file. */
@@ -70,6 +91,7 @@ interface Session {
   readonly pending: Map<number, PendingBody>;
   handshakeComplete: boolean;
   lastRemote: string;
+  handler: ConnectionHandler | undefined;
 }
 
 /** How much response body is handed to QUIC per call: QUIC's high-water mark decides when to stop. */
@@ -160,6 +182,15 @@ export class QuicEndpoint {
     return this.sessions.size;
   }
 
+  /** Graceful shutdown: GOAWAY on every connection (RFC 9114 §5.2); requests already accepted complete. */
+  shutdown(): void {
+    if (this.closed) return;
+    for (const session of this.sessions.values()) {
+      if (!session.quic.isClosed) session.h3.shutdown();
+      this.markDirty(session.quic);
+    }
+  }
+
   /** Closes every connection (H3_NO_ERROR), sends the closes, then the socket. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -169,7 +200,10 @@ export class QuicEndpoint {
     }
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const session of this.sessions.values()) for (const body of session.bodies.values()) body.destroy();
+    for (const session of this.sessions.values()) {
+      for (const body of session.bodies.values()) body.destroy();
+      session.handler?.closed();
+    }
     this.sessions.clear();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     if (this.keyLog) await new Promise<void>((resolve) => this.keyLog!.end(() => resolve()));
@@ -202,8 +236,24 @@ export class QuicEndpoint {
 
   private open(quic: QuicConnection, source: string): void {
     const h3 = new H3Connection(quic, { role: 'server', limits: { ...this.options.h3Limits } });
-    this.sessions.set(quic, { quic, h3, bodies: new Map(), pending: new Map(), handshakeComplete: false, lastRemote: source });
+    const session: Session = { quic, h3, bodies: new Map(), pending: new Map(), handshakeComplete: false, lastRemote: source, handler: undefined };
+    this.sessions.set(quic, session);
     this.stats.connections++;
+    const onConnection = this.options.onConnection;
+    if (onConnection !== undefined) {
+      const separator = source.lastIndexOf('|');
+      const local = this.socket.address();
+      session.handler = onConnection({
+        h3,
+        remoteAddress: source.slice(0, separator),
+        remotePort: Number(source.slice(separator + 1)),
+        localAddress: local.address,
+        localPort: local.port,
+        wake: () => {
+          if (this.sessions.get(quic) === session) this.markDirty(quic);
+        },
+      });
+    }
   }
 
   private markDirty(quic: QuicConnection): void {
@@ -272,6 +322,7 @@ export class QuicEndpoint {
       this.deadlines.forget(quic);
       this.sessions.delete(quic);
       for (const body of session.bodies.values()) body.destroy();
+      session.handler?.closed();
       this.demux.sweep();
       return;
     }
@@ -279,10 +330,21 @@ export class QuicEndpoint {
   }
 
   private onH3Event(session: Session, event: H3Event): void {
+    if (event.type === 'request') {
+      this.stats.requests++;
+      if (!session.handshakeComplete) this.stats.earlyRequests++;
+    }
+    if (session.handler !== undefined) {
+      session.handler.event(event);
+      return;
+    }
     switch (event.type) {
       case 'request': {
-        this.stats.requests++;
-        if (!session.handshakeComplete) this.stats.earlyRequests++;
+        const onRequest = this.options.onRequest;
+        if (onRequest === undefined) {
+          session.h3.resetStream(event.streamId, H3ErrorCode.H3_REQUEST_REJECTED);
+          break;
+        }
         const body = new Readable({ read() {} });
         if (event.endStream) body.push(null);
         else session.bodies.set(event.streamId, body);
@@ -294,7 +356,7 @@ export class QuicEndpoint {
           this.respond(session, streamId, status, fields, content);
         };
         try {
-          this.options.onRequest(streamId, event.pseudo, event.headers, body, respond);
+          onRequest(streamId, event.pseudo, event.headers, body, respond);
         } catch {
           // An application bug answers this request with 500 (no stack leaked) and nothing else.
           if (!responded) respond(500, ['content-type', 'text/plain'], 'internal server error\n');

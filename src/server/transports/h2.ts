@@ -10,10 +10,11 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../../h2/types.js';
-import { ConnectionFacts, RequestInfo, type ServerContext, type TrackedConnection } from '../context.js';
-import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource, requestView } from '../request.js';
+import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import type { Protocol } from '../types.js';
-import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchange.js';
+import { Exchange } from '../core/exchange.js';
+import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
 import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
 import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
@@ -73,20 +74,9 @@ function currentInputTurn(): number {
  */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
-/**
- * The request side of a stream as the server sees it (RFC 9113 §5.1): the peer is still sending the body, has ended
- * it (half-closed remote), or the stream was reset by either side. The response side is the exchange's state.
- */
-type InboundState = 'receiving' | 'ended' | 'reset';
-
-/** One stream: the exchange core's writer onto the engine, and the request half's state. */
-class H2Stream implements ResponseWriter {
-  readonly family = 'h2-like';
-  readonly keepsStringBodies = false;
-  exchange!: Exchange;
-  inbound: InboundState;
+/** One stream: the exchange core's writer onto the engine (core/stream-writer.ts), and an extended CONNECT's tunnel. */
+class H2Stream extends StreamResponseWriter {
   readonly openedAt = Date.now();
-  writableWaiter: (() => void) | undefined = undefined;
   /** When END_STREAM went out (ms): a client still uploading after it is timed by the sweep. */
   outputEndedAt = 0;
   /** The stream became a tunnel (extended CONNECT answered with 200): DATA in both directions is the tunnel's. */
@@ -94,12 +84,33 @@ class H2Stream implements ResponseWriter {
 
   constructor(
     readonly session: H2Session,
-    readonly id: number,
-    readonly source: QueuedBodySource | null,
+    id: number,
+    source: QueuedBodySource | null,
     /** The :protocol of an extended CONNECT (RFC 8441 §4), else undefined. */
     private readonly connectProtocol: string | undefined,
   ) {
-    this.inbound = source === null ? 'ended' : 'receiving';
+    super(id, source);
+  }
+
+  protected get engine(): H2Engine {
+    return this.session.engine;
+  }
+
+  protected get internalErrorCode(): number {
+    return ErrorCode.INTERNAL_ERROR;
+  }
+
+  protected flush(): void {
+    this.session.scheduleFlush();
+  }
+
+  protected forget(): void {
+    this.session.streams.delete(this.id);
+  }
+
+  /** The session counts responses waiting for the engine (a stuck connection stops reading). */
+  protected override waitChanged(delta: number): void {
+    this.session.waitingWritable += delta;
   }
 
   upgradeFacts(): UpgradeFacts {
@@ -120,110 +131,20 @@ class H2Stream implements ResponseWriter {
     return this.tunnel;
   }
 
-  /** A reset stream takes no more frames; a closed connection aborted every exchange already (see onClose()). */
-  get closed(): boolean {
-    return this.inbound === 'reset';
-  }
-
-  /** HTTP/2 carries trailers as a HEADERS frame after any body, or none (RFC 9113 §8.1). */
-  acceptsTrailers(): boolean {
-    return true;
-  }
-
-  writeInformational(status: number, fields: string[]): void {
-    this.session.engine.sendInformational(this.id, status, fields);
-    this.session.scheduleFlush();
-  }
-
-  writeHead(head: ResponseHead): void {
-    const fields = head.fields;
-    fields.unshift(':status', String(head.status));
-    this.session.engine.sendHeaders(this.id, fields, head.endsMessage);
-    if (head.endsMessage) this.outputEnded();
-    this.session.scheduleFlush();
-  }
-
-  writeWhole(head: ResponseHead, body: string | Uint8Array): void {
-    this.writeHead(head);
-    this.session.engine.sendData(this.id, typeof body === 'string' ? Buffer.from(body, 'utf8') : body, true);
-    this.outputEnded();
-  }
-
-  writeData(chunk: Uint8Array): boolean {
-    const more = this.session.engine.sendData(this.id, chunk, false);
-    this.session.scheduleFlush();
-    return more;
-  }
-
-  /** Resolves when the engine reports the stream writable again, or the stream/connection goes away. */
-  waitWritable(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    const session = this.session;
-    session.waitingWritable++;
-    return new Promise<void>((resolve) => {
-      this.writableWaiter = () => {
-        this.writableWaiter = undefined;
-        session.waitingWritable--;
-        resolve();
-      };
-    });
-  }
-
-  end(trailers: string[] | undefined): void {
-    const engine = this.session.engine;
-    if (trailers !== undefined) engine.sendTrailers(this.id, trailers);
-    else engine.sendData(this.id, EMPTY, true);
-    this.outputEnded();
-    this.session.scheduleFlush();
-  }
-
-  abort(): void {
-    if (this.closed) return;
-    // RFC 9113 §8.1: a response that cannot be completed (a broken body, one that does not match its declared
-    // content-length, bad trailers) is ended with RST_STREAM; INTERNAL_ERROR says the fault is ours (§7).
-    this.inbound = 'reset';
-    this.session.engine.resetStream(this.id, ErrorCode.INTERNAL_ERROR);
-    this.session.scheduleFlush();
-  }
-
-  /** END_STREAM is with the engine: the exchange is delivered. */
-  private outputEnded(): void {
+  protected override outputEnded(): void {
     this.outputEndedAt = Date.now();
-    const source = this.source;
-    if (this.inbound === 'receiving' && source !== null) {
-      // The response is complete but the client is still uploading: discard the rest (bounded by maxBodySize)
-      // so the stream can close normally (RFC 9113 §8.1).
-      source.cancel();
-    }
-    this.exchange.delivered();
+    super.outputEnded();
   }
 
-  released(): void {
-    this.forgetIfDone();
-  }
-
-  /** The peer ended the request (END_STREAM). */
-  inputEnded(): void {
-    if (this.inbound === 'receiving') this.inbound = 'ended';
-    this.source?.end();
+  override inputEnded(): void {
+    super.inputEnded();
     this.tunnel?.peerEnded();
-    this.forgetIfDone();
   }
 
-  /** The stream was reset (by the peer, the engine or us) or the connection is gone: everything pending fails. */
-  reset(error: Error): void {
+  override reset(error: Error): void {
     if (this.inbound === 'reset') return;
-    this.inbound = 'reset';
-    this.source?.fail(error);
-    this.writableWaiter?.();
-    this.exchange.peerGone(error);
+    super.reset(error);
     this.tunnel?.gone(error);
-    this.forgetIfDone();
-  }
-
-  /** Both halves are over: the session forgets the stream. */
-  private forgetIfDone(): void {
-    if (this.exchange.finished && this.inbound !== 'receiving') this.session.streams.delete(this.id);
   }
 }
 
@@ -689,20 +610,12 @@ export class H2Session implements TrackedConnection {
     const pseudo = event.pseudo;
     const streamId = event.streamId;
     const headers = event.headers;
-    let source: QueuedBodySource | null = null;
-    if (!event.endStream) {
-      const engine = this.engine;
-      source = new QueuedBodySource(
-        context.limits.maxBodySize,
-        (bytes) => {
-          if (bytes > 0 && !this.closed) {
-            engine.consume(streamId, bytes);
-            this.scheduleFlush();
-          }
-        },
-        () => {},
-      );
-    }
+    const engine = this.engine;
+    const source = flowControlledBody(event.endStream, context.limits.maxBodySize, (bytes) => {
+      if (this.closed) return;
+      engine.consume(streamId, bytes);
+      this.scheduleFlush();
+    });
     if (!event.endStream && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {
       // RFC 9110 §10.1.1: the client waits for 100 before sending the body; the body is read through flow control,
       // so inviting it costs nothing.
@@ -726,9 +639,7 @@ export class H2Session implements TrackedConnection {
       this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
-    const result = context.invoke(request, new RequestInfo(this.facts, exchange, context));
-    if (result instanceof Promise) result.then((response) => exchange.respond(response));
-    else exchange.respond(result);
+    stream.invoke(context, this.facts);
   }
 
   /** RFC 9110 §15.5.14: 413, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
@@ -740,10 +651,7 @@ export class H2Session implements TrackedConnection {
   /** Answers a request the handler never sees, then RST_STREAM so the client stops sending (RFC 9113 §8.1). */
   private refuse(stream: H2Stream, response: Response, error: Error): void {
     const exchange = stream.exchange;
-    stream.source?.fail(error);
-    requestView.abort(exchange.request, error);
-    if (exchange.state === 'awaiting-response' && !stream.closed) {
-      exchange.respond(response);
+    if (stream.refuse(response, error)) {
       // Hand the 413 to the socket before the reset drops whatever is still queued for the stream.
       const wasReceiving = this.receiving;
       this.receiving = false;

@@ -1,0 +1,208 @@
+/**
+ * Drives one HTTP/3 connection (src/h3 over the QUIC endpoint, src/server/quic) into the exchange core: each request
+ * stream becomes a LazyRequest with the HTTP/2-like field rules (RFC 9114 §4.2) and an Exchange writing through
+ * H3Stream. The endpoint owns the UDP socket, the QUIC timers and the batching of datagrams (one service per
+ * connection and event-loop turn); this module only turns HTTP/3 events into exchanges and responses into frames.
+ */
+import { H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from '../../h3/index.js';
+import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
+import { Exchange } from '../core/exchange.js';
+import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
+import { findRawHeader } from '../core/access-log.js';
+import type { Tunnel } from '../core/tunnel.js';
+import type { UpgradeFacts } from '../websocket/upgrade.js';
+import type { ConnectionHandler, EndpointConnection } from '../quic/endpoint.js';
+
+/** One request stream: the exchange core's writer onto the HTTP/3 engine. */
+class H3Stream extends StreamResponseWriter {
+  constructor(
+    private readonly session: H3Session,
+    id: number,
+    source: QueuedBodySource | null,
+  ) {
+    super(id, source);
+  }
+
+  protected get engine(): H3Connection {
+    return this.session.h3;
+  }
+
+  protected get internalErrorCode(): number {
+    return H3ErrorCode.H3_INTERNAL_ERROR;
+  }
+
+  protected flush(): void {
+    this.session.wake();
+  }
+
+  protected forget(): void {
+    this.session.forget(this.id);
+  }
+
+  override get closed(): boolean {
+    return this.inbound === 'reset' || this.session.gone;
+  }
+
+  /** WebSockets over HTTP/3 (RFC 9220) are not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is not sent. */
+  upgradeFacts(): UpgradeFacts {
+    return { family: 'h2', connectProtocol: undefined };
+  }
+
+  switchProtocols(): Tunnel | undefined {
+    return undefined;
+  }
+}
+
+/** One HTTP/3 connection as the server tracks it (stats, graceful shutdown). */
+export class H3Session implements TrackedConnection, ConnectionHandler {
+  readonly facts: ConnectionFacts;
+  private readonly streams = new Map<number, H3Stream>();
+  /** The connection was closed (by either side) or is being closed by us: no stream can send any more. */
+  gone = false;
+  private draining = false;
+
+  constructor(
+    private readonly context: ServerContext,
+    private readonly connection: EndpointConnection,
+  ) {
+    // QUIC always runs TLS 1.3 (RFC 9001 §4.2) with ALPN h3 (RFC 9114 §3.1).
+    this.facts = new ConnectionFacts(connection, 'h3', 'https', { version: 'TLSv1.3', cipher: '', alpn: 'h3', servername: false, authorized: false });
+    context.live.add(this);
+    context.protocolConnections.opened('h3');
+  }
+
+  get h3(): H3Connection {
+    return this.connection.h3;
+  }
+
+  wake(): void {
+    this.connection.wake();
+  }
+
+  forget(id: number): void {
+    this.streams.delete(id);
+    if (this.draining && this.streams.size === 0) this.closeNow();
+  }
+
+  event(event: H3Event): void {
+    switch (event.type) {
+      case 'request':
+        this.onRequest(event);
+        break;
+      case 'data': {
+        const stream = this.streams.get(event.streamId);
+        const source = stream?.source;
+        if (source === undefined || source === null) {
+          // Nobody reads it: keep the stream's flow-control window open.
+          this.h3.consume(event.streamId, event.data.byteLength);
+          break;
+        }
+        // The engine's view is only valid during this event: copy what the application reads later.
+        if (event.data.byteLength > 0 && !source.push(event.data.slice(), event.data.byteLength)) this.bodyTooLarge(stream!);
+        if (event.endStream) stream!.inputEnded();
+        break;
+      }
+      case 'streamEnded':
+        this.streams.get(event.streamId)?.inputEnded();
+        break;
+      case 'streamReset':
+        this.streams.get(event.streamId)?.reset(new ClientAbortError('the client reset the stream'));
+        break;
+      case 'streamWritable':
+        this.streams.get(event.streamId)?.writableWaiter?.();
+        break;
+      case 'connectionTerminated':
+        this.abortAll(new ClientAbortError('connection terminated'));
+        this.gone = true;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onRequest(event: RequestEvent): void {
+    const context = this.context;
+    const { pseudo, headers, streamId } = event;
+    const h3 = this.h3;
+    const source = flowControlledBody(event.endStream, context.limits.maxBodySize, (bytes) => {
+      if (this.gone) return;
+      h3.consume(streamId, bytes);
+      this.wake();
+    });
+    const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
+    const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', headers, 'h2-like', source);
+    const stream = new H3Stream(this, streamId, source);
+    const exchange = new Exchange(context, this.facts, request, stream);
+    stream.exchange = exchange;
+    this.streams.set(streamId, stream);
+    if (event.contentLength > context.limits.maxBodySize) {
+      this.bodyTooLarge(stream);
+      return;
+    }
+    if (pseudo.method === 'CONNECT') {
+      // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler.
+      stream.refuse(new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
+      return;
+    }
+    if (source !== null && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {
+      // RFC 9110 §10.1.1: the body is read through flow control, so inviting it costs nothing.
+      this.h3.sendInformational(streamId, 100);
+      this.wake();
+    }
+    stream.invoke(context, this.facts);
+  }
+
+  /** RFC 9110 §15.5.14: 413; the rest of the body is discarded as it arrives (the source is failed). */
+  private bodyTooLarge(stream: H3Stream): void {
+    const error = new PayloadTooLargeError(this.context.limits.maxBodySize);
+    stream.refuse(this.context.failure(error, stream.exchange.request), error);
+  }
+
+  private abortAll(error: Error): void {
+    for (const stream of [...this.streams.values()]) stream.reset(error);
+  }
+
+  /** The endpoint reports the QUIC connection closed. */
+  closed(): void {
+    this.abortAll(new ClientAbortError('connection closed'));
+    this.forgetConnection();
+  }
+
+  private forgetConnection(): void {
+    if (!this.context.live.delete(this)) return;
+    this.gone = true;
+    this.context.protocolConnections.closed('h3');
+  }
+
+  /** GOAWAY (RFC 9114 §5.2): requests already accepted complete, then the connection closes. */
+  shutdown(): void {
+    if (this.gone) return;
+    this.draining = true;
+    this.h3.shutdown();
+    this.wake();
+    if (this.streams.size === 0) this.closeNow();
+  }
+
+  destroy(): void {
+    this.abortAll(new ClientAbortError('server closed'));
+    this.closeNow();
+  }
+
+  private closeNow(): void {
+    if (this.gone) return;
+    this.h3.close(H3ErrorCode.H3_NO_ERROR, 'server shutting down');
+    this.wake();
+    this.forgetConnection();
+  }
+
+  /** QUIC buffers its own output under flow and congestion control; none waits in this transport. */
+  pendingOutputBytes(): number {
+    return 0;
+  }
+}
+
+/** The endpoint's per-connection hook: every QUIC connection becomes an H3Session of this server. */
+export function acceptHttp3(context: ServerContext): (connection: EndpointConnection) => ConnectionHandler {
+  return (connection) => new H3Session(context, connection);
+}
