@@ -3,34 +3,8 @@
  * the engine's injected clock. A budget that runs out ends the connection with GOAWAY(ENHANCE_YOUR_CALM); refilling
  * is computed from elapsed time when a token is taken, so no budget needs a timer.
  */
+import { TokenBucket } from '../common/token-bucket.js';
 import type { H2Limits } from './types.js';
-
-/** Token bucket: `burst` events at once, refilled at `ratePerSecond`. */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private readonly ratePerMs: number;
-  constructor(
-    private readonly burst: number,
-    ratePerSecond: number,
-    now: number,
-  ) {
-    this.tokens = burst;
-    this.ratePerMs = ratePerSecond / 1000;
-    this.last = now;
-  }
-
-  /** Takes one token; false when the bucket is empty (the budget is exceeded). */
-  take(now: number): boolean {
-    if (now > this.last) {
-      this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.ratePerMs);
-      this.last = now;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
 
 /** One connection's budgets. */
 export class RateBudgets {

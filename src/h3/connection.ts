@@ -34,7 +34,8 @@ import {
   validateTrailers,
   withoutConnectionSpecificFields,
 } from './fields.js';
-import { Budget, resolveH3Limits, type H3Limits } from './limits.js';
+import { resolveH3Limits, type H3Limits } from './limits.js';
+import { TokenBucket } from '../common/token-bucket.js';
 import { QpackDecoder } from './qpack/decoder.js';
 import type { FieldSectionResult } from './qpack/decoder.js';
 import { QpackEncoder } from './qpack/encoder.js';
@@ -130,11 +131,11 @@ export class H3Connection {
   /** Server: the client's MAX_PUSH_ID (-1: none yet). Push is never used, but its ordering rules are checked. */
   private maxPushId = -1;
 
-  private readonly controlFrameBudget: Budget;
-  private readonly encoderInstructionBudget: Budget;
-  private readonly rapidResetBudget: Budget;
-  private readonly streamErrorBudget: Budget;
-  private readonly emptyFrameBudget: Budget;
+  private readonly controlFrameBudget: TokenBucket;
+  private readonly encoderInstructionBudget: TokenBucket;
+  private readonly rapidResetBudget: TokenBucket;
+  private readonly streamErrorBudget: TokenBucket;
+  private readonly emptyFrameBudget: TokenBucket;
 
   constructor(transport: H3Transport, options: H3ConnectionOptions) {
     this.transport = transport;
@@ -159,11 +160,11 @@ export class H3Connection {
       maxFieldSectionSize: limits.maxFieldSectionSize,
     });
     const now = this.now();
-    this.controlFrameBudget = new Budget(limits.controlFrameBurst, limits.controlFrameRatePerSecond, now);
-    this.encoderInstructionBudget = new Budget(limits.encoderInstructionBurst, limits.encoderInstructionRatePerSecond, now);
-    this.rapidResetBudget = new Budget(limits.rapidResetBurst, limits.rapidResetRatePerSecond, now);
-    this.streamErrorBudget = new Budget(limits.streamErrorBurst, limits.streamErrorRatePerSecond, now);
-    this.emptyFrameBudget = new Budget(limits.emptyFrameBurst, limits.emptyFrameRatePerSecond, now);
+    this.controlFrameBudget = new TokenBucket(limits.controlFrameBurst, limits.controlFrameRatePerSecond, now);
+    this.encoderInstructionBudget = new TokenBucket(limits.encoderInstructionBurst, limits.encoderInstructionRatePerSecond, now);
+    this.rapidResetBudget = new TokenBucket(limits.rapidResetBurst, limits.rapidResetRatePerSecond, now);
+    this.streamErrorBudget = new TokenBucket(limits.streamErrorBurst, limits.streamErrorRatePerSecond, now);
+    this.emptyFrameBudget = new TokenBucket(limits.emptyFrameBurst, limits.emptyFrameRatePerSecond, now);
   }
 
   // --- state -------------------------------------------------------------------------------------------------------

@@ -107,30 +107,3 @@ export function resolveH3Limits(overrides: Partial<H3Limits> | undefined): H3Lim
   }
   return limits;
 }
-
-/** Token bucket: `burst` events at once, refilled at `ratePerSecond`. */
-export class Budget {
-  private tokens: number;
-  private last: number;
-  private readonly ratePerMs: number;
-  constructor(
-    private readonly burst: number,
-    ratePerSecond: number,
-    now: number,
-  ) {
-    this.tokens = burst;
-    this.ratePerMs = ratePerSecond / 1000;
-    this.last = now;
-  }
-
-  /** Takes `count` tokens; false when the budget is exhausted. */
-  take(now: number, count = 1): boolean {
-    if (now > this.last) {
-      this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.ratePerMs);
-      this.last = now;
-    }
-    if (this.tokens < count) return false;
-    this.tokens -= count;
-    return true;
-  }
-}

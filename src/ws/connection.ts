@@ -10,6 +10,7 @@
  */
 import { CloseCode, DEFAULT_WEBSOCKET_LIMITS, Opcode, isValidCloseCode, type ReadyState, type WebSocketEvent, type WebSocketLimits } from './types.js';
 import { ByteQueue, concatBytes } from '../common/bytes.js';
+import { TokenBucket } from '../common/token-bucket.js';
 import { FIN, MASK, MAX_CONTROL_PAYLOAD, RSV1, RSV2, RSV3, applyMask, encodeClosePayload, frameHeaderLength, writeFrameHeader } from './frames.js';
 
 export interface WebSocketOptions {
@@ -87,9 +88,8 @@ export class WebSocketConnection {
   private readonly messageChunks: Uint8Array[] = [];
   private textDecoder: TextDecoder | undefined;
   private readonly textPieces: string[] = [];
-  // Control-frame budget (token bucket)
-  private controlTokens: number;
-  private controlRefilledAt: number;
+  /** Ping and pong budget: each ping queues a pong (the h2 PING-flood family). */
+  private readonly controlFrames: TokenBucket;
 
   constructor(options: WebSocketOptions) {
     this.role = options.role;
@@ -98,8 +98,7 @@ export class WebSocketConnection {
     this.now = options.now ?? Date.now;
     this.maskKey = options.maskKey;
     if (this.role === 'client' && this.maskKey === undefined) throw new TypeError('a client WebSocketConnection needs a maskKey source');
-    this.controlTokens = this.limits.controlFrameBurst;
-    this.controlRefilledAt = this.now();
+    this.controlFrames = new TokenBucket(this.limits.controlFrameBurst, this.limits.controlFrameRatePerSecond, this.now());
   }
 
   get readyState(): ReadyState {
@@ -303,15 +302,9 @@ export class WebSocketConnection {
   }
 
   private spendControlToken(): void {
-    const now = this.now();
-    const elapsed = now - this.controlRefilledAt;
-    if (elapsed > 0) {
-      this.controlTokens = Math.min(this.limits.controlFrameBurst, this.controlTokens + (elapsed * this.limits.controlFrameRatePerSecond) / 1000);
-      this.controlRefilledAt = now;
-    }
-    if (this.controlTokens < 1) throw new ProtocolFailure(CloseCode.policyViolation, 'control frame flood');
-    this.controlTokens -= 1;
+    if (!this.controlFrames.take(this.now())) throw new ProtocolFailure(CloseCode.policyViolation, 'control frame flood');
   }
+
 
   private controlFrame(opcode: number, payload: Uint8Array, events: WebSocketEvent[]): void {
     if (opcode === Opcode.ping) {
