@@ -73,17 +73,9 @@ export function parseContentLength(value: string): number {
 
 // --- HTTP/3 message rules ------------------------------------------------------------------------------------------
 
-/** Request pseudo-header fields (RFC 9114 §4.3.1, RFC 9220 :protocol). */
-export interface RequestPseudoHeaders {
-  method: string;
-  /** Absent only for CONNECT without :protocol (RFC 9114 §4.4). */
-  scheme: string | undefined;
-  authority: string | undefined;
-  /** Absent only for CONNECT without :protocol. */
-  path: string | undefined;
-  /** Extended CONNECT (RFC 9220). */
-  protocol: string | undefined;
-}
+/** Request pseudo-header fields (RFC 9114 §4.3.1, RFC 9220 :protocol): the same shape HTTP/2 uses. */
+export type { RequestPseudoHeaders } from '../http/fields.js';
+import type { RequestPseudoHeaders } from '../http/fields.js';
 
 export interface ValidatedRequest {
   pseudo: RequestPseudoHeaders;
