@@ -11,7 +11,7 @@
 import { CloseCode, DEFAULT_WEBSOCKET_LIMITS, Opcode, isValidCloseCode, type ReadyState, type WebSocketEvent, type WebSocketLimits } from './types.js';
 import { ByteQueue, concatBytes } from '../common/bytes.js';
 import { TokenBucket } from '../common/token-bucket.js';
-import { FIN, MASK, MAX_CONTROL_PAYLOAD, RSV1, RSV2, RSV3, applyMask, encodeClosePayload, frameHeaderLength, writeFrameHeader } from './frames.js';
+import { FIN, MASK, MAX_CONTROL_PAYLOAD, RSV1, RSV2, RSV3, applyMask, encodeClosePayload, encodeFrame, frameHeaderLength, writeFrameHeader } from './frames.js';
 
 export interface WebSocketOptions {
   /** 'server' requires masked frames from the peer and sends unmasked ones; 'client' the reverse (§5.1). */
@@ -465,11 +465,7 @@ export class WebSocketConnection {
       this.output.push(header);
       this.output.push(payload);
     } else {
-      const frame = new Uint8Array(headerLength + payload.byteLength);
-      writeFrameHeader(frame, 0, opcode, fin, rsv1, payload.byteLength, maskKey);
-      frame.set(payload, headerLength);
-      if (maskKey !== undefined) applyMask(frame.subarray(headerLength), maskKey, 0);
-      this.output.push(frame);
+      this.output.push(encodeFrame(opcode, payload, { fin, rsv1, ...(maskKey !== undefined ? { maskKey } : {}) }));
     }
   }
 }
@@ -478,8 +474,5 @@ export class WebSocketConnection {
 export function encodeServerMessage(data: string | Uint8Array, options: { binary?: boolean; compressed?: boolean } = {}): Uint8Array {
   const payload = typeof data === 'string' ? encoder.encode(data) : data;
   const binary = options.binary ?? typeof data !== 'string';
-  const frame = new Uint8Array(frameHeaderLength(payload.byteLength, false) + payload.byteLength);
-  const offset = writeFrameHeader(frame, 0, binary ? Opcode.binary : Opcode.text, true, options.compressed ?? false, payload.byteLength, undefined);
-  frame.set(payload, offset);
-  return frame;
+  return encodeFrame(binary ? Opcode.binary : Opcode.text, payload, { rsv1: options.compressed ?? false });
 }
