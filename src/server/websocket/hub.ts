@@ -5,7 +5,7 @@ import { CloseCode, encodeServerMessage } from '../../ws/index.js';
 import type { Tunnel } from '../core/tunnel.js';
 import { PerMessageDeflate } from './deflate.js';
 import { resolveWebSocketOptions, type ResolvedWebSocketOptions } from './options.js';
-import { ServerWebSocket } from './socket.js';
+import { ServerWebSocket, toBytes } from './socket.js';
 import type { WebSocketHandler, WebSocketStats } from './types.js';
 import type { PendingUpgrade } from './upgrade.js';
 
@@ -52,7 +52,7 @@ export class WebSocketHub {
   publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, except?: ServerWebSocket<unknown>): number {
     const subscribers = this.topics.get(topic);
     if (subscribers === undefined || subscribers.size === 0) return 0;
-    const payload = typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const payload = typeof data === 'string' ? data : toBytes(data);
     // RSV1 is per message (RFC 7692 §6), so an uncompressed frame is valid on compressed sockets too.
     const frame = encodeServerMessage(payload);
     let delivered = 0;

@@ -19,7 +19,8 @@ const BACKPRESSURE_MARK = 64 * 1024;
 
 const encoder = new TextEncoder();
 
-function toBytes(data: string | ArrayBufferView | ArrayBuffer): Uint8Array {
+/** @internal A message's bytes: text UTF-8 encoded, views and buffers without copying. */
+export function toBytes(data: string | ArrayBufferView | ArrayBuffer): Uint8Array {
   if (typeof data === 'string') return encoder.encode(data);
   if (data instanceof Uint8Array) return data;
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
