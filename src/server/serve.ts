@@ -20,6 +20,7 @@ import { acceptHttp3 } from './transports/h3.js';
 import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
+import { compressResponses } from './compress.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
 
@@ -87,7 +88,8 @@ class HttpsdServer implements Server {
     else if (typeof options.traceFrames === 'function') traceFrames = options.traceFrames;
     // --redirect-http: every cleartext request (h1 or h2c: both arrive through the sniffer) gets a 308 to https.
     // Decided by the connection (info.scheme), never by the client's own :scheme. TLS requests go straight through.
-    const userHandler = options.fetch;
+    // `compress` wraps the application alone: redirects and ACME answers stay as they are.
+    const userHandler = options.compress ? compressResponses(options.fetch, options.compress) : options.fetch;
     const redirects = options.redirectHttp === true && ((options.tls !== undefined && options.tls !== false) || options.acme !== undefined);
     this.context = new ServerContext({
       handler: this.acmeFront(

@@ -7,6 +7,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { TlsConfig } from '../tls/types.js';
 import type { AcmeOptions } from '../acme/manager.js';
 import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
+import type { CompressOptions } from './compress.js';
 
 export type Protocol = 'http/1.1' | 'h2' | 'h2c' | 'h3';
 
@@ -124,6 +125,11 @@ export interface ServeOptions {
    * answers HTTP-01 on `httpPort` before the app, and `ready` waits for the first certificate (or the stored one).
    */
   acme?: AcmeOptions;
+  /**
+   * Compress the handler's responses (br, gzip; zstd where this Node has it) as Accept-Encoding allows: true for
+   * the defaults, or options (docs/server.md, "Compression"). Off by default.
+   */
+  compress?: boolean | CompressOptions;
 }
 
 /** What ACME adds to ServerStats, named after the manager's own stats(): present only when ACME is on. */
