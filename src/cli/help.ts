@@ -93,6 +93,7 @@ export function helpText(): string {
     '  httpsd ./public --spa --cors -H "Cache-Control: public, max-age=60"',
     '  httpsd examples/hello.ts --http-port 8080 --access-log',
     '  httpsd app.ts --watch             development: reload app.ts when a file it loaded changes',
+    '  httpsd app.ts --compress          br/gzip for the responses of app.ts that are worth it',
     '  httpsd app.mjs --cert site.pem --key site-key.pem --host 0.0.0.0 --port 443 --workers 2',
     '  httpsd app.ts --acme example.com --acme-email me@example.com --host 0.0.0.0 --port 443',
   );

@@ -73,6 +73,7 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     ...(settings.accessLog ? { accessLogFormat: settings.accessLog } : {}),
     traceFrames: settings.traceFrames ? (line: string) => process.stderr.write(line + '\n') : false,
     ...(settings.metricsPath ? { metricsPath: settings.metricsPath } : {}),
+    ...(settings.compress ? { compress: true } : {}),
     limits: settings.limits,
     onShutdownCut: reportShutdownCut,
   });

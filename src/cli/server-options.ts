@@ -48,6 +48,12 @@ export const LIMIT_CLI_OPTIONS: CliOption[] = [
 
 export const GENERAL_CLI_OPTIONS: CliOption[] = [
   {
+    name: 'compress',
+    type: 'boolean',
+    description:
+      "Compress a module's responses with br or gzip (zstd where Node has it) as the client's Accept-Encoding allows: compressible types (text, JSON, JavaScript, XML, SVG …) of 1 KiB or more, and streams, flushed as they are produced. A directory ENTRY compresses its files itself (--no-compression).",
+  },
+  {
     name: 'watch',
     type: 'boolean',
     description:
@@ -77,6 +83,8 @@ export interface ServerCliSettings {
   quiet: boolean;
   /** --watch: reload the app when a file of its module graph changes. */
   watch: boolean;
+  /** --compress: serve({ compress: true }). */
+  compress: boolean;
   limits: Partial<ServerLimits>;
 }
 
@@ -173,6 +181,7 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     metricsPath,
     quiet: flag(values, 'quiet'),
     watch: flag(values, 'watch'),
+    compress: flag(values, 'compress'),
     limits,
   };
 }
