@@ -5,6 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
+import WebSocket from 'ws';
 import { startServer, h1Request, h2Request, connectH2, run, type TestServer } from '../support/server.js';
 import { FastResponse } from '../../src/server/response.js';
 import { compressResponses, resolveCompressOptions, ZSTD_SUPPORTED } from '../../src/server/compress.js';
@@ -230,6 +231,28 @@ describe('compression', () => {
 
   test('no handler errors were reported', () => {
     assert.deepEqual(server.errors, []);
+  });
+});
+
+describe('compression and WebSockets', () => {
+  test('a handshake answered by info.upgradeWebSocket() goes through untouched', async () => {
+    const server = await startServer(
+      (request, info) => (new URL(request.url).pathname === '/ws' ? info.upgradeWebSocket!(request) : new FastResponse(PAGE)),
+      { compress: true, http3: false, websocket: { message: (ws, message) => void ws.send(`echo ${String(message)}`) } },
+    );
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${server.port}/ws`, { rejectUnauthorized: false, headers: { 'accept-encoding': 'gzip, br' } });
+      const reply = await new Promise<string>((resolve, reject) => {
+        ws.once('open', () => ws.send('hi'));
+        ws.once('message', (data) => resolve(String(data)));
+        ws.once('error', reject);
+      });
+      assert.equal(reply, 'echo hi');
+      ws.close();
+      assert.deepEqual(server.errors, []);
+    } finally {
+      await server.close();
+    }
   });
 });
 
