@@ -20,6 +20,6 @@ export type {
   UpgradeOptions,
   WebSocketStats,
 } from './server/index.js';
-export type { CompressOptions, CompressionEncoding } from './server/compress.js';
+export type { CompressOptions, CompressionEncoding } from './server/compress/index.js';
 export type { TlsConfig, TlsProfileName, CertKeyPair } from './tls/types.js';
 export { serveStatic } from './static/index.js';

@@ -20,7 +20,7 @@ import { acceptHttp3 } from './transports/h3.js';
 import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
-import { compressResponses } from './compress.js';
+import { compressResponses } from './compress/index.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
 

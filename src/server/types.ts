@@ -7,7 +7,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { TlsConfig } from '../tls/types.js';
 import type { AcmeOptions } from '../acme/manager.js';
 import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
-import type { CompressOptions } from './compress.js';
+import type { CompressOptions } from './compress/index.js';
 
 export type Protocol = 'http/1.1' | 'h2' | 'h2c' | 'h3';
 

@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { startServer, h1Request, h2Request, connectH2, waitForIdle, waitFor, sleep, PATIENCE_MS, type TestServer } from '../support/server.js';
-import { compressResponses, type CompressingHandler } from '../../src/server/compress.js';
+import { compressResponses, type CompressingHandler } from '../../src/server/compress/index.js';
 import { FastResponse } from '../../src/server/response.js';
 import type { FetchHandler } from '../../src/server/types.js';
 

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import WebSocket from 'ws';
 import { startServer, h1Request, h2Request, connectH2, run, type TestServer } from '../support/server.js';
 import { FastResponse } from '../../src/server/response.js';
-import { compressResponses, resolveCompressOptions, ZSTD_SUPPORTED } from '../../src/server/compress.js';
+import { compressResponses, resolveCompressOptions, ZSTD_SUPPORTED } from '../../src/server/compress/index.js';
 import type { FetchHandler, ServeInfo } from '../../src/server/types.js';
 
 /** Compressible text of `size` bytes (repetitive, like HTML or JSON). */
