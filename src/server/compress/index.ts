@@ -22,7 +22,7 @@ import { undiciStateSymbol } from '../response-parts.js';
 import { LazyRequest, requestView } from '../request.js';
 import { upgradeOf } from '../websocket/upgrade.js';
 import { chooseEncoding } from '../../static/negotiation.js';
-import { resolveCompressOptions, type CompressOptions, type Settings } from './options.js';
+import { resolveCompressOptions, type CompressOptions } from './options.js';
 import { compressWhole, compressedStream, emptyStream, openSource, wholeSource, type ChunkSource } from './encoders.js';
 
 export { resolveCompressOptions, ZSTD_SUPPORTED, type CompressOptions, type CompressionEncoding } from './options.js';
