@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { startServer, h1Request, h2Request, connectH2, waitForIdle, waitFor, sleep, PATIENCE_MS, type TestServer } from '../support/server.js';
 import { compressResponses, type CompressingHandler } from '../../src/server/compress/index.js';
+import type { ServeInfo } from '../../src/server/types.js';
 import { FastResponse } from '../../src/server/response.js';
 import type { FetchHandler } from '../../src/server/types.js';
 
@@ -289,6 +292,36 @@ describe('compressed streams', () => {
 });
 
 describe('compression capacity', () => {
+  test('a compressed response dropped unread gives its slot back and cancels the application stream once collected', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    let cancelled = false;
+    const handler = compressResponses(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull: (controller) => controller.enqueue(encoder.encode(wordText(4096))),
+            cancel: () => {
+              cancelled = true;
+            },
+          }),
+          { headers: { 'content-type': 'text/plain' } },
+        ),
+      { maxConcurrent: 1 },
+    );
+    const request = new Request('https://localhost/', { headers: { 'accept-encoding': 'gzip' } });
+    // In a function of its own, so that no local of this test keeps the response alive.
+    const respondAndDrop = async (): Promise<string | null> => (await handler(request, {} as ServeInfo)).headers.get('content-encoding');
+    assert.equal(await respondAndDrop(), 'gzip');
+    assert.equal(handler.activeCompressions, 1);
+    await waitFor(() => {
+      gc();
+      return handler.activeCompressions === 0;
+    }, 'the dropped response to give its slot back');
+    assert.ok(cancelled, "the application's stream was cancelled");
+    assert.equal(await respondAndDrop(), 'gzip', 'the slot is free again');
+  });
+
   test('beyond maxConcurrent responses go out unencoded, still with Vary', async () => {
     const gate = new Gate();
     const handler = compressResponses(

@@ -89,14 +89,20 @@ function chunkBytes(chunk: unknown): Uint8Array {
 const IDLE = Symbol('idle');
 
 /**
+ * A compressed stream dropped without being read or cancelled (a response the server never got to send) gives back
+ * its capacity slot and cancels the application's stream once collected: a slot is never lost for good.
+ */
+const abandonedStreams = new FinalizationRegistry<() => void>((abandon) => abandon());
+
+/**
  * The compressed form of a streamed body, as a pull-based stream: each pull feeds the compressor from the source
  * until output is ready, so at most one piece's output (plus a flush) is held, and a client that stops reading stops
  * the application's stream too. When the source has nothing ready (its next read does not settle before the event
  * loop turns), what was written so far is flushed: a chunk the application produced is never held back waiting
- * for the next one.
+ * for the next one. The compressor (its window and tables) is only allocated at the first pull.
  */
 export function compressedStream(source: ChunkSource, coding: CompressionEncoding, settings: Settings, sizeHint: number, release: () => void): ReadableStream<Uint8Array> {
-  const encoder: Transform = zlibAny[STREAM_FACTORY[coding]](compressorOptions(coding, settings, sizeHint));
+  let encoder: Transform | undefined;
   const output: Buffer[] = [];
   let finished = false;
   let failure: unknown;
@@ -107,22 +113,29 @@ export function compressedStream(source: ChunkSource, coding: CompressionEncodin
     wake = undefined;
     waiter?.();
   };
-  encoder.on('data', (chunk: Buffer) => {
-    output.push(chunk);
-    signal();
-  });
-  encoder.once('end', () => {
-    finished = true;
-    signal();
-  });
-  encoder.once('error', (error) => {
-    failure ??= error;
-    signal();
-  });
+  const startEncoder = (): Transform => {
+    const created: Transform = zlibAny[STREAM_FACTORY[coding]](compressorOptions(coding, settings, sizeHint));
+    created.on('data', (chunk: Buffer) => {
+      output.push(chunk);
+      signal();
+    });
+    created.once('end', () => {
+      finished = true;
+      signal();
+    });
+    created.once('error', (error) => {
+      failure ??= error;
+      signal();
+    });
+    return created;
+  };
+  // The finalization registry's token: anything but the stream itself, which the registry must not keep alive.
+  const registration = {};
   const cleanup = (): void => {
     if (closed) return;
     closed = true;
-    encoder.destroy();
+    abandonedStreams.unregister(registration);
+    encoder?.destroy();
     release();
   };
 
@@ -134,7 +147,7 @@ export function compressedStream(source: ChunkSource, coding: CompressionEncodin
 
   const write = (bytes: Uint8Array): Promise<void> =>
     new Promise((resolve, reject) => {
-      encoder.write(bytes, (error) => (error ? reject(error) : resolve()));
+      encoder!.write(bytes, (error) => (error ? reject(error) : resolve()));
     });
   /** One step: a piece of pending input, or a flush when the source is idle, or the next chunk, or the end. */
   const feedStep = async (): Promise<void> => {
@@ -158,17 +171,18 @@ export function compressedStream(source: ChunkSource, coding: CompressionEncodin
     if (closed) return;
     if (result.done) {
       sourceDone = true;
-      encoder.end();
+      encoder!.end();
       return;
     }
     const bytes = chunkBytes(result.value);
     if (bytes.byteLength > 0) remainder = bytes;
   };
 
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
+          encoder ??= startEncoder();
           for (;;) {
             if (failure !== undefined) throw failure;
             if (output.length > 0) {
@@ -213,6 +227,16 @@ export function compressedStream(source: ChunkSource, coding: CompressionEncodin
     // Nothing is compressed before the transport asks for it.
     { highWaterMark: 0 },
   );
+  abandonedStreams.register(
+    stream,
+    () => {
+      if (closed) return;
+      source.cancel(new Error('compressed response body dropped unread'));
+      cleanup();
+    },
+    registration,
+  );
+  return stream;
 }
 
 /** An empty body of unknown length: a HEAD answer then carries no Content-Length, as the encoded GET would not. */
