@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../common/errors.js';
 import type { CliOption, CliValues } from '../common/options.js';
-import { LETS_ENCRYPT_DIRECTORY, type AcmeOptions } from './manager.js';
+import type { AcmeOptions } from './manager.js';
+import { LETS_ENCRYPT_DIRECTORY } from './directories.js';
 
 export const ACME_CLI_OPTIONS: CliOption[] = [
   {

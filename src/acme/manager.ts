@@ -16,9 +16,9 @@ import { createThrowawaySelfSignedCertificate } from '../cert/self-signed.js';
 import { AcmeError, classifyAcmeError, describeChallengeFailure, describeUnreachable, unreachableCode, type AcmeFailureKind } from './errors.js';
 import { AcmeStorage, defaultAcmeStorage, type StoredCertificate } from './storage.js';
 import { validateAcmeNames } from './names.js';
+import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY } from './directories.js';
 
-export const LETS_ENCRYPT_DIRECTORY = acmeClient.directory.letsencrypt.production;
-export const LETS_ENCRYPT_STAGING_DIRECTORY = acmeClient.directory.letsencrypt.staging;
+export { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY };
 
 export type AcmeChallengeType = 'tls-alpn-01' | 'http-01';
 
