@@ -33,7 +33,8 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
 /** What the server prints and exposes about its traffic. */
 export const OBSERVE_CLI_OPTIONS: CliOption[] = [
   { name: 'access-log', type: 'string', valueName: 'FORMAT', description: `One line per request on stdout; FORMAT: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`, defaultText: 'off; combined when given alone' },
-  { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 frame in and out, decoded (like nghttp -v), on stderr.' },
+  { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 and HTTP/3 frame in and out, decoded (like nghttp -v), on stderr.' },
+  { name: 'trace-quic', type: 'boolean', description: 'Print every QUIC packet in and out (type, packet number, size, frames), on stderr.' },
   { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve the server counters in Prometheus text format at PATH, e.g. /metrics.', defaultText: 'off' },
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors (no start banner).' },
 ];
@@ -73,6 +74,8 @@ export interface ServerCliSettings {
   workers: number;
   accessLog: AccessLogFormatName | undefined;
   traceFrames: boolean;
+  /** --trace-quic: one line per QUIC packet. */
+  traceQuic: boolean;
   metricsPath: string | undefined;
   quiet: boolean;
   /** --watch: reload the app when a file of its module graph changes. */
@@ -170,6 +173,7 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     workers,
     accessLog,
     traceFrames: flag(values, 'trace-frames'),
+    traceQuic: flag(values, 'trace-quic'),
     metricsPath,
     quiet: flag(values, 'quiet'),
     watch: flag(values, 'watch'),

@@ -16,10 +16,11 @@ import type { H3Event, H3Limits, TracedH3Frame } from '../../h3/index.js';
 import { toHex } from '../../quic/buffer.js';
 import { peekDestinationCid } from '../../quic/packet.js';
 import { QuicServerDemux } from '../../quic/index.js';
-import type { QuicConnection, QuicEvent, QuicLimits } from '../../quic/index.js';
+import type { PacketTrace, QuicConnection, QuicEvent, QuicLimits } from '../../quic/index.js';
 import { TlsServer } from '../../quic/tls/index.js';
 import type { CertificateSelection } from '../../quic/tls/index.js';
 import { DeadlineQueue } from './deadlines.js';
+import { formatPacket } from './trace.js';
 import { bindDatagramSocket, type DatagramSocket, type RemoteAddress } from './socket.js';
 
 /** A certificate chain (PEM, leaf first) and its private key (PEM), optionally bound to server names. */
@@ -64,6 +65,8 @@ export interface QuicEndpointOptions {
   keyLogFile?: string;
   /** One line per HTTP/3 frame in and out (--trace-frames), prefixed with the peer's address. */
   traceFrames?: (line: string) => void;
+  /** One line per QUIC packet in and out, with its frames (--trace-quic), prefixed with the peer's address. */
+  traceQuic?: (line: string) => void;
   retry?: 'auto' | 'always' | 'never';
   /** Accept 0-RTT from resumed clients (replayable: RFC 8470). Default false. */
   earlyData?: boolean;
@@ -123,6 +126,7 @@ export class QuicEndpoint {
     const ticketKey = options.ticketKey ?? socket.shared?.ticketKey ?? nodeCrypto.randomBytes(32);
     const staticKey = options.staticKey ?? socket.shared?.staticKey;
     const alpn = options.alpn ?? ['h3'];
+    const traceQuic = options.traceQuic;
     this.demux = new QuicServerDemux({
       crypto: nodeCrypto,
       tls: (transportParameters) =>
@@ -140,6 +144,7 @@ export class QuicEndpoint {
       ...(staticKey ? { staticKey } : {}),
       ...(this.keyLogFd !== undefined ? { keyLog: (line: string) => this.writeKeyLog(line) } : {}),
       ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
+      ...(traceQuic ? { onPacket: (quic: QuicConnection, packet: PacketTrace) => traceQuic(formatPacket(peerOf(quic.currentRemote), packet)) } : {}),
     });
     socket.onMessage((message, remote) => this.onMessage(message, remote));
   }
@@ -216,7 +221,7 @@ export class QuicEndpoint {
     const remoteAddress = source.slice(0, separator);
     const remotePort = Number(source.slice(separator + 1));
     const trace = this.options.traceFrames;
-    const prefix = `[${remoteAddress}:${remotePort}] `;
+    const prefix = `[${peerOf({ address: remoteAddress, port: remotePort })}] `;
     const h3 = new H3Connection(quic, {
       role: 'server',
       limits: { ...this.options.h3Limits },
@@ -352,6 +357,11 @@ export class QuicEndpoint {
 
 function now(): number {
   return performance.now();
+}
+
+/** The peer as the HTTP/2 trace shows it too: `[127.0.0.1:53012] recv …`. */
+function peerOf(remote: RemoteAddress): string {
+  return `${remote.address}:${remote.port}`;
 }
 
 function openKeyLog(path: string): number {

@@ -111,4 +111,22 @@ describe('HTTP/3 observability', () => {
     assert.ok(trace.some((line) => /send SETTINGS frame/.test(line)), trace.join('\n'));
     assert.ok(trace.some((line) => /send DATA frame <length=5, stream_id=0>/.test(line)), trace.join('\n'));
   });
+
+  test('--trace-quic: one line per QUIC packet in and out, with its type, number, size and frames', async () => {
+    const trace: string[] = [];
+    const server = await startServer(hello, { traceQuic: (line) => trace.push(line) });
+    try {
+      assert.equal(await gtlsclient(server.port, '/hello'), 'hello');
+    } finally {
+      await server.close();
+    }
+    const shown = trace.join('\n');
+    assert.match(trace[0]!, /^\[127\.0\.0\.1:\d+\] recv Initial pn=0 size=\d+ \| .*CRYPTO offset=0 len=\d+/, shown);
+    assert.ok(trace.some((line) => /send Initial pn=0 size=\d+ \| .*ACK ranges=0 /.test(line)), shown);
+    assert.ok(trace.some((line) => /send Handshake pn=\d+ size=\d+ \| CRYPTO/.test(line)), shown);
+    assert.ok(trace.some((line) => /send 1-RTT pn=\d+ size=\d+ \| .*HANDSHAKE_DONE/.test(line)), shown);
+    assert.ok(trace.some((line) => /recv 1-RTT pn=\d+ size=\d+ \| .*STREAM streamId=0 offset=0 len=\d+ fin/.test(line)), shown);
+    assert.ok(trace.some((line) => /send 1-RTT .*STREAM streamId=0 offset=0 len=\d+ fin/.test(line)), shown);
+    assert.ok(trace.some((line) => /CONNECTION_CLOSE/.test(line)), shown);
+  });
 });
