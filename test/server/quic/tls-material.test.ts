@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { makeCertificate, makeClientCertificate } from '../../support/certs.js';
 import { run, startServer } from '../../support/server.js';
 import { quicHandshake } from './handshake-client.js';
+import type { ServeOptions } from '../../../src/server/types.js';
 
 const GTLSCLIENT = '/usr/bin/gtlsclient';
 const hello = () => new Response('hello');
@@ -30,6 +31,16 @@ async function gtlsclient(port: number, path: string): Promise<string> {
   const name = path.split('/').pop()!;
   assert.ok(existsSync(join(download, name)), `nothing downloaded:\n${result.stderr.slice(-2000)}`);
   return readFileSync(join(download, name), 'utf8');
+}
+
+/** A server with `options` answers gtlsclient's GET /hello over HTTP/3, then closes. */
+async function getHelloFrom(options: Partial<ServeOptions>): Promise<void> {
+  const server = await startServer(hello, options);
+  try {
+    assert.equal(await gtlsclient(server.port, '/hello'), 'hello');
+  } finally {
+    await server.close();
+  }
 }
 
 describe('HTTP/3 certificates follow the TLS provider', () => {
@@ -84,12 +95,7 @@ describe('HTTP/3 certificates follow the TLS provider', () => {
 describe('HTTP/3 observability', () => {
   test('--tls-keylog: a QUIC handshake appends the TLS 1.3 secrets of its client random', async () => {
     const keylogFile = join(work, 'keys.log');
-    const server = await startServer(hello, { tls: { cert: makeCertificate().cert, key: makeCertificate().key, keylogFile } });
-    try {
-      assert.equal(await gtlsclient(server.port, '/hello'), 'hello');
-    } finally {
-      await server.close();
-    }
+    await getHelloFrom({ tls: { cert: makeCertificate().cert, key: makeCertificate().key, keylogFile } });
     const lines = readFileSync(keylogFile, 'utf8').trim().split('\n').map((line) => line.split(' '));
     const labels = ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'];
     for (const label of labels) assert.ok(lines.some(([name]) => name === label), `${label} missing:\n${lines.join('\n')}`);
@@ -101,12 +107,7 @@ describe('HTTP/3 observability', () => {
 
   test('--trace-frames: HTTP/3 frames in and out, with the peer address', async () => {
     const trace: string[] = [];
-    const server = await startServer(hello, { traceFrames: (line) => trace.push(line) });
-    try {
-      assert.equal(await gtlsclient(server.port, '/hello'), 'hello');
-    } finally {
-      await server.close();
-    }
+    await getHelloFrom({ traceFrames: (line) => trace.push(line) });
     assert.ok(trace.some((line) => /^\[127\.0\.0\.1:\d+\] recv HEADERS frame <length=\d+, stream_id=0> \| :method: GET; .*:path: \/hello/.test(line)), trace.join('\n'));
     assert.ok(trace.some((line) => /send SETTINGS frame/.test(line)), trace.join('\n'));
     assert.ok(trace.some((line) => /send DATA frame <length=5, stream_id=0>/.test(line)), trace.join('\n'));
@@ -114,12 +115,7 @@ describe('HTTP/3 observability', () => {
 
   test('--trace-quic: one line per QUIC packet in and out, with its type, number, size and frames', async () => {
     const trace: string[] = [];
-    const server = await startServer(hello, { traceQuic: (line) => trace.push(line) });
-    try {
-      assert.equal(await gtlsclient(server.port, '/hello'), 'hello');
-    } finally {
-      await server.close();
-    }
+    await getHelloFrom({ traceQuic: (line) => trace.push(line) });
     const shown = trace.join('\n');
     assert.match(trace[0]!, /^\[127\.0\.0\.1:\d+\] recv Initial pn=0 size=\d+ \| .*CRYPTO offset=0 len=\d+/, shown);
     assert.ok(trace.some((line) => /send Initial pn=0 size=\d+ \| .*ACK ranges=0 /.test(line)), shown);
