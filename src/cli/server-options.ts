@@ -17,7 +17,7 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
   {
     name: 'no-http3',
     type: 'boolean',
-    description: 'Do not serve HTTP/3 (QUIC on the TLS port over UDP, advertised with Alt-Svc). HTTP/3 is on whenever TLS is, with one worker.',
+    description: 'Do not serve HTTP/3 (QUIC on the TLS port over UDP, advertised with Alt-Svc). HTTP/3 is on whenever TLS is; with --workers N the httpsd process relays each QUIC connection to its worker.',
   },
   { name: 'redirect-http', type: 'boolean', description: 'Answer cleartext requests (--http-port) with a 308 redirect to https instead of serving them.' },
   {
@@ -66,11 +66,8 @@ export interface ServerCliSettings {
   host: string;
   httpPort: number | undefined;
   redirectHttp: boolean;
-  /**
-   * HTTP/3: 'on'; 'off' (--no-http3); 'workers': off because --workers N > 1 (node:dgram has no SO_REUSEPORT, and
-   * a shared UDP socket would hand one QUIC connection's datagrams to several workers).
-   */
-  http3: 'on' | 'off' | 'workers';
+  /** HTTP/3: 'on', or 'off' (--no-http3). */
+  http3: 'on' | 'off';
   workers: number;
   accessLog: AccessLogFormatName | undefined;
   traceFrames: boolean;
@@ -169,7 +166,7 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     host,
     httpPort,
     redirectHttp,
-    http3: flag(values, 'no-http3') ? 'off' : workers > 1 ? 'workers' : 'on',
+    http3: flag(values, 'no-http3') ? 'off' : 'on',
     workers,
     accessLog,
     traceFrames: flag(values, 'trace-frames'),

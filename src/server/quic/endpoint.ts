@@ -169,6 +169,7 @@ export class QuicEndpoint {
   /** Graceful shutdown: GOAWAY on every connection (RFC 9114 §5.2); requests already accepted complete. */
   shutdown(): void {
     if (this.closed) return;
+    this.socket.drain?.();
     for (const session of this.sessions.values()) {
       if (!session.quic.isClosed) session.h3.shutdown();
       this.markDirty(session.quic);

@@ -4,6 +4,7 @@
  * say which connection IDs are its own.
  */
 import { createSocket } from 'node:dgram';
+import { relayedSocket } from './relay.js';
 
 export interface RemoteAddress {
   address: string;
@@ -20,12 +21,19 @@ export interface DatagramSocket {
    * Called before the first datagram that makes the peer use them.
    */
   route?(add: string[], remove: string[]): void;
+  /** Relayed sockets only: take no new connections (graceful shutdown); the announced ones keep arriving. */
+  drain?(): void;
   /** Relayed sockets only: keys every process sharing the port uses (Retry tokens, stateless resets, tickets). */
   shared?: { staticKey: Uint8Array; ticketKey: Uint8Array };
 }
 
-/** A node:dgram socket of our own, bound without SO_REUSEADDR (a second server on the port fails to bind). */
+/**
+ * The supervisor's socket when this process is a worker of `httpsd --workers N` (./relay.ts); else a node:dgram
+ * socket of our own, bound without SO_REUSEADDR (a second server on the port fails to bind).
+ */
 export async function bindDatagramSocket(type: 'udp4' | 'udp6', host: string, port: number): Promise<DatagramSocket> {
+  const relayed = await relayedSocket(type, host, port);
+  if (relayed !== undefined) return relayed;
   const socket = createSocket({ type, reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
