@@ -27,6 +27,12 @@ import type { DatagramSocket, RemoteAddress } from './socket.js';
 export const QUIC_RELAY_VARIABLE = 'HTTPSD_QUIC_RELAY';
 /** The length of the connection IDs the endpoints issue (QuicServerDemux's default): short headers carry no length. */
 const CID_LENGTH = 8;
+/**
+ * IPC messages (batches) sent and not yet written to the channel, per direction and process, beyond which datagrams
+ * are dropped instead of queued: a stalled reader must not grow the other side's memory without bound. UDP may
+ * lose datagrams anyway, and QUIC recovers them; route announcements are never dropped.
+ */
+const MAX_UNWRITTEN_BATCHES = 64;
 
 /** Datagrams as [bytes, address, port]. */
 type Datagram = [Uint8Array, string, number];
@@ -111,6 +117,7 @@ export async function relayedSocket(udpType: 'udp4' | 'udp6', host: string, port
 class RelayedSocket implements DatagramSocket {
   private listener: ((message: Uint8Array, remote: RemoteAddress) => void) | undefined;
   private outgoing: OutMessage | undefined;
+  private unwritten = 0;
 
   constructor(
     private readonly key: string,
@@ -134,10 +141,13 @@ class RelayedSocket implements DatagramSocket {
   private flush(): void {
     const message = this.outgoing;
     this.outgoing = undefined;
-    if (message !== undefined && process.connected) process.send!(message);
+    if (message === undefined || !process.connected) return;
+    this.unwritten++;
+    process.send!(message, undefined, {}, () => this.unwritten--);
   }
 
   send(data: Uint8Array, port: number, address: string): void {
+    if (this.unwritten >= MAX_UNWRITTEN_BATCHES) return;
     this.batch().datagrams.push([data, address, port]);
   }
 
@@ -205,10 +215,12 @@ function destinationKey(data: Buffer): string | undefined {
 /** The supervisor's half: binds the UDP sockets workers ask for and moves datagrams between them and the workers. */
 export class QuicRelay {
   private readonly sockets = new Map<string, SharedSocket>();
+  /** Batches sent to each worker and not yet written to its channel (see MAX_UNWRITTEN_BATCHES). */
+  private readonly unwritten = new Map<Worker, number>();
   private readonly staticKey = randomBytes(32).toString('hex');
   private readonly ticketKey = randomBytes(32).toString('hex');
   /** Datagrams relayed, for the performance notes. */
-  readonly stats = { in: 0, out: 0, messagesIn: 0, messagesOut: 0 };
+  readonly stats = { in: 0, out: 0, messagesIn: 0, messagesOut: 0, dropped: 0 };
 
   /** Handles a worker's relay message; false for any other message. */
   handle(worker: Worker, message: unknown): boolean {
@@ -235,11 +247,7 @@ export class QuicRelay {
   /** A worker is gone: its connections are too (their datagrams now get stateless resets from another worker). */
   forget(worker: Worker): void {
     for (const shared of this.sockets.values()) this.leave(worker, shared.key, true);
-  }
-
-  close(): void {
-    for (const shared of this.sockets.values()) shared.socket.close();
-    this.sockets.clear();
+    this.unwritten.delete(worker);
   }
 
   private async bind(worker: Worker, request: BindRequest): Promise<void> {
@@ -286,6 +294,10 @@ export class QuicRelay {
       if (shared.accepting.length === 0) return;
       worker = shared.accepting[flowHash(address, port) % shared.accepting.length]!;
     }
+    if ((this.unwritten.get(worker) ?? 0) >= MAX_UNWRITTEN_BATCHES) {
+      this.stats.dropped++;
+      return;
+    }
     let queue = shared.inbound.get(worker);
     if (queue === undefined) shared.inbound.set(worker, (queue = []));
     queue.push([data, address, port]);
@@ -301,7 +313,11 @@ export class QuicRelay {
     for (const [worker, datagrams] of shared.inbound) {
       if (!worker.isConnected()) continue;
       const message: InMessage = { type: 'httpsd:quic-in', socket: shared.key, datagrams };
-      worker.send(message);
+      this.unwritten.set(worker, (this.unwritten.get(worker) ?? 0) + 1);
+      worker.send(message, () => {
+        const count = this.unwritten.get(worker);
+        if (count !== undefined) this.unwritten.set(worker, count - 1);
+      });
       this.stats.messagesIn++;
     }
     shared.inbound.clear();
