@@ -250,6 +250,12 @@ export class QuicRelay {
     this.unwritten.delete(worker);
   }
 
+  /** Closes every socket (the supervisor is done serving). */
+  close(): void {
+    for (const shared of this.sockets.values()) shared.socket.close();
+    this.sockets.clear();
+  }
+
   private async bind(worker: Worker, request: BindRequest): Promise<void> {
     const reply = (message: BindReply) => {
       if (worker.isConnected()) worker.send(message);
