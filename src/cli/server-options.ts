@@ -25,7 +25,7 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
     type: 'string',
     valueName: 'N',
     description:
-      'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing.',
+      'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing. HTTP/3: the httpsd process owns the UDP port and relays each QUIC connection to its worker.',
     defaultText: '1',
   },
 ];

@@ -33,6 +33,8 @@ const CID_LENGTH = 8;
  * lose datagrams anyway, and QUIC recovers them; route announcements are never dropped.
  */
 const MAX_UNWRITTEN_BATCHES = 64;
+/** A supervisor that does not answer a bind (it is stuck or gone) fails the worker's start instead of hanging it. */
+const BIND_TIMEOUT_MS = 10_000;
 
 /** Datagrams as [bytes, address, port]. */
 type Datagram = [Uint8Array, string, number];
@@ -103,7 +105,14 @@ export async function relayedSocket(udpType: 'udp4' | 'udp6', host: string, port
   }
   const id = ++nextRequest;
   const reply = await new Promise<BindReply>((resolve) => {
-    pendingBinds.set(id, resolve);
+    const timer = setTimeout(() => {
+      pendingBinds.delete(id);
+      resolve({ type: 'httpsd:quic-bind-failed', id, code: 'ETIMEDOUT', message: `the httpsd process did not bind UDP ${host}:${port} for HTTP/3 within ${BIND_TIMEOUT_MS} ms` });
+    }, BIND_TIMEOUT_MS);
+    pendingBinds.set(id, (answer) => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
     const request: BindRequest = { type: 'httpsd:quic-bind', id, udpType, host, port };
     process.send!(request);
   });
