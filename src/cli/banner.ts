@@ -55,7 +55,6 @@ export function describeListeners(server: Pick<Server, 'urls'> & Partial<Pick<Se
 function http3Text(port: number | undefined, http3: ServerCliSettings['http3']): string | undefined {
   if (port !== undefined) return `HTTP/3 on (QUIC, UDP port ${port}; advertised with Alt-Svc; --no-http3 turns it off)`;
   if (http3 === 'off') return 'HTTP/3 off (--no-http3)';
-  if (http3 === 'workers') return 'HTTP/3 off: workers cannot share a UDP port; use --workers 1 for HTTP/3 (docs/http3.md)';
   return undefined;
 }
 

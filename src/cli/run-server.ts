@@ -72,6 +72,7 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     accessLog: settings.accessLog ? log : false,
     ...(settings.accessLog ? { accessLogFormat: settings.accessLog } : {}),
     traceFrames: settings.traceFrames ? (line: string) => process.stderr.write(line + '\n') : false,
+    traceQuic: settings.traceQuic,
     ...(settings.metricsPath ? { metricsPath: settings.metricsPath } : {}),
     ...(settings.compress ? { compress: true } : {}),
     limits: settings.limits,

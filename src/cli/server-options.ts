@@ -17,7 +17,7 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
   {
     name: 'no-http3',
     type: 'boolean',
-    description: 'Do not serve HTTP/3 (QUIC on the TLS port over UDP, advertised with Alt-Svc). HTTP/3 is on whenever TLS is, with one worker.',
+    description: 'Do not serve HTTP/3 (QUIC on the TLS port over UDP, advertised with Alt-Svc). HTTP/3 is on whenever TLS is; with --workers N the httpsd process relays each QUIC connection to its worker.',
   },
   { name: 'redirect-http', type: 'boolean', description: 'Answer cleartext requests (--http-port) with a 308 redirect to https instead of serving them.' },
   {
@@ -25,7 +25,7 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
     type: 'string',
     valueName: 'N',
     description:
-      'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing.',
+      'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing. HTTP/3: the httpsd process owns the UDP port and relays each QUIC connection to its worker.',
     defaultText: '1',
   },
 ];
@@ -33,7 +33,8 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
 /** What the server prints and exposes about its traffic. */
 export const OBSERVE_CLI_OPTIONS: CliOption[] = [
   { name: 'access-log', type: 'string', valueName: 'FORMAT', description: `One line per request on stdout; FORMAT: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`, defaultText: 'off; combined when given alone' },
-  { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 frame in and out, decoded (like nghttp -v), on stderr.' },
+  { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 and HTTP/3 frame in and out, decoded (like nghttp -v), on stderr.' },
+  { name: 'trace-quic', type: 'boolean', description: 'Print every QUIC packet in and out (type, packet number, size, frames), on stderr.' },
   { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve the server counters in Prometheus text format at PATH, e.g. /metrics.', defaultText: 'off' },
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors (no start banner).' },
 ];
@@ -71,14 +72,13 @@ export interface ServerCliSettings {
   host: string;
   httpPort: number | undefined;
   redirectHttp: boolean;
-  /**
-   * HTTP/3: 'on'; 'off' (--no-http3); 'workers': off because --workers N > 1 (node:dgram has no SO_REUSEPORT, and
-   * a shared UDP socket would hand one QUIC connection's datagrams to several workers).
-   */
-  http3: 'on' | 'off' | 'workers';
+  /** HTTP/3: 'on', or 'off' (--no-http3). */
+  http3: 'on' | 'off';
   workers: number;
   accessLog: AccessLogFormatName | undefined;
   traceFrames: boolean;
+  /** --trace-quic: one line per QUIC packet. */
+  traceQuic: boolean;
   metricsPath: string | undefined;
   quiet: boolean;
   /** --watch: reload the app when a file of its module graph changes. */
@@ -174,10 +174,11 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     host,
     httpPort,
     redirectHttp,
-    http3: flag(values, 'no-http3') ? 'off' : workers > 1 ? 'workers' : 'on',
+    http3: flag(values, 'no-http3') ? 'off' : 'on',
     workers,
     accessLog,
     traceFrames: flag(values, 'trace-frames'),
+    traceQuic: flag(values, 'trace-quic'),
     metricsPath,
     quiet: flag(values, 'quiet'),
     watch: flag(values, 'watch'),

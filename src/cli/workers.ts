@@ -16,6 +16,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { relative } from 'node:path';
 import { FileWatcher } from './file-watcher.js';
+import { QUIC_RELAY_VARIABLE, QuicRelay } from '../server/quic/relay.js';
 
 /** What a worker tells the primary once its listeners are bound. */
 export interface WorkerReadyMessage {
@@ -140,6 +141,11 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   /** Files that changed before the first version was up: they may have been read before the change. */
   let changedWhileStarting: string[] | undefined;
   const watcher = options.watch ? new FileWatcher((changed) => reload(changed)) : undefined;
+  // HTTP/3 with several workers (or two generations side by side under --watch): this process owns the UDP socket
+  // and relays each QUIC connection's datagrams to its worker (src/server/quic/relay.ts). Datagrams cross the IPC
+  // channel as bytes with the advanced (structured clone) serialization, not as JSON arrays of numbers.
+  const relay = options.workers > 1 || options.watch ? new QuicRelay() : undefined;
+  if (relay) cluster.setupPrimary({ serialization: 'advanced' });
   // One worker accepts its connections itself (the primary hands it the listening socket once) instead of
   // receiving each one from the primary over IPC (round robin, which spreads load over several workers).
   if (options.workers === 1) cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -148,13 +154,14 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   };
 
   const fork = (generation: Generation, replacing?: number) => {
-    const env: Record<string, string> = { HTTPSD_WORKERS: '1' };
+    const env: Record<string, string> = { HTTPSD_WORKERS: '1', ...(relay ? { [QUIC_RELAY_VARIABLE]: '1' } : {}) };
     if (live.size === 0 && boundPorts !== undefined) pinnedPorts = `${boundPorts.port},${boundPorts.httpPort ?? ''}`;
     if (pinnedPorts !== undefined) env[PINNED_PORTS_VARIABLE] = pinnedPorts;
     const worker = cluster.fork(env);
     live.add(worker);
     generation.workers.add(worker);
     worker.on('message', (message: unknown) => {
+      if (relay?.handle(worker, message)) return;
       if (isMessage(message, LEAVING)) {
         if (worker.isConnected()) worker.send({ type: MAY_LEAVE });
         return;
@@ -196,6 +203,7 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
       }
     });
     worker.on('exit', (code, signal) => {
+      relay?.forget(worker);
       live.delete(worker);
       generation.workers.delete(worker);
       if (stopping) {

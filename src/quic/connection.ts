@@ -30,7 +30,7 @@ import type { EncryptionLevel, QuicTls, TlsEvent } from './tls-interface.js';
 import { authenticateConnectionIds, decodeTransportParameters, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters } from './transport-parameters.js';
 import type { TransportParameters } from './transport-parameters.js';
 import { sameAddress } from './types.js';
-import type { PathAddress, QuicConnectionOptions, QuicEvent } from './types.js';
+import type { PacketTrace, PathAddress, QuicConnectionOptions, QuicEvent } from './types.js';
 
 type SpaceName = 'initial' | 'handshake' | 'application';
 const SPACE_NAMES: readonly SpaceName[] = ['initial', 'handshake', 'application'];
@@ -179,6 +179,7 @@ export class QuicConnection {
   private peerParametersReceived = false;
   private readonly localParameters: TransportParameters;
   private readonly keyLog: ((line: string) => void) | undefined;
+  private readonly onPacket: ((packet: PacketTrace) => void) | undefined;
   private readonly onSessionTicket: ((ticket: Uint8Array) => void) | undefined;
 
   // 1-RTT key phases (RFC 9001 §6).
@@ -244,6 +245,7 @@ export class QuicConnection {
     this.limits = { ...DEFAULT_QUIC_LIMITS, ...options.limits };
     this.cidLength = options.connectionIdLength ?? 8;
     this.keyLog = options.keyLog;
+    this.onPacket = options.onPacket;
     this.onSessionTicket = options.sessionTicket;
     this.spaces = {
       initial: new PacketSpace('initial', this.limits.maxAckRanges),
@@ -656,6 +658,7 @@ export class QuicConnection {
       this.peerCids.setInitial(header.sourceCid.slice());
     }
     const frames = decodeFrames(payload, header.type);
+    this.onPacket?.({ direction: 'in', type: header.type as PacketTrace['type'], packetNumber: unmasked.packetNumber, size: header.packetEnd - start, frames: frames.map((decoded) => decoded.frame) });
     const outOfOrder = unmasked.packetNumber < space.largestReceived || (space.largestReceived >= 0 && unmasked.packetNumber > space.largestReceived + 1);
     let ackEliciting = false;
     let nonProbing = false;
@@ -1652,7 +1655,9 @@ export class QuicConnection {
       const token = space.name === 'initial' && this.role === 'client' ? this.token : new Uint8Array(0);
       header = encodeLongHeader(space.name, dcid, scid, token, packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH, this.headerWriter);
     }
-    const sealed = protectPacket(keys, header.header, header.pnOffset, packet.payload.finish(), packet.packetNumber);
+    const plaintext = packet.payload.finish();
+    const sealed = protectPacket(keys, header.header, header.pnOffset, plaintext, packet.packetNumber);
+    if (this.onPacket) this.tracePacket(packet, plaintext, sealed.byteLength);
     const inFlight = packet.ackEliciting || packet.padDatagram;
     const record: SentPacket = { packetNumber: packet.packetNumber, timeSent: this.now, size: sealed.byteLength, ackEliciting: packet.ackEliciting, inFlight, frames: packet.frames };
     if (packet.ackEliciting || packet.frames.length > 0) space.sent.set(packet.packetNumber, record);
@@ -1670,6 +1675,12 @@ export class QuicConnection {
       }
     }
     return sealed;
+  }
+
+  /** Sealing copies the plaintext, so it can still be decoded for the trace. */
+  private tracePacket(packet: PlainPacket, plaintext: Uint8Array, size: number): void {
+    const type = packet.zeroRtt ? 'zeroRtt' : packet.space.name === 'application' ? 'oneRtt' : packet.space.name;
+    this.onPacket!({ direction: 'out', type, packetNumber: packet.packetNumber, size, frames: decodeFrames(plaintext, type).map((decoded) => decoded.frame) });
   }
 
   private buildPathResponseDatagram(data: Uint8Array): Uint8Array {

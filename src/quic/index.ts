@@ -4,7 +4,7 @@
 export { QuicConnection } from './connection.js';
 export { QuicServerDemux } from './server.js';
 export type { DemuxResult, QuicServerOptions } from './server.js';
-export type { PathAddress, QuicConnectionOptions, QuicEvent } from './types.js';
+export type { PacketTrace, PathAddress, QuicConnectionOptions, QuicEvent } from './types.js';
 export { DEFAULT_QUIC_LIMITS } from './limits.js';
 export type { QuicLimits } from './limits.js';
 export { TransportError, QuicError } from './errors.js';

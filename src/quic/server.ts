@@ -12,7 +12,7 @@ import { DEFAULT_QUIC_LIMITS } from './limits.js';
 import type { QuicLimits } from './limits.js';
 import { encodeRetry, encodeVersionNegotiation, MIN_INITIAL_DATAGRAM, parsePacketHeader, peekDestinationCid, QUIC_VERSION_1 } from './packet.js';
 import type { QuicTls } from './tls-interface.js';
-import type { PathAddress, QuicEvent } from './types.js';
+import type { PacketTrace, PathAddress, QuicEvent } from './types.js';
 
 export interface QuicServerOptions {
   crypto: CryptoProvider;
@@ -30,6 +30,8 @@ export interface QuicServerOptions {
   staticKey?: Uint8Array;
   keyLog?: (line: string) => void;
   congestionControl?: 'newreno' | 'cubic';
+  /** A packet trace of every connection (QuicConnectionOptions.onPacket). */
+  onPacket?: (connection: QuicConnection, packet: PacketTrace) => void;
 }
 
 export type DemuxResult =
@@ -148,7 +150,8 @@ export class QuicServerDemux {
     }
 
     const localConnectionId = this.crypto.randomBytes(this.cidLength);
-    const connection = new QuicConnection({
+    const onPacket = this.options.onPacket;
+    const connection: QuicConnection = new QuicConnection({
       role: 'server',
       crypto: this.crypto,
       tls: this.options.tls,
@@ -162,6 +165,7 @@ export class QuicServerDemux {
       statelessResetToken: (cid) => this.statelessResetToken(cid),
       ...(this.options.keyLog ? { keyLog: this.options.keyLog } : {}),
       ...(this.options.congestionControl ? { congestionControl: this.options.congestionControl } : {}),
+      ...(onPacket ? { onPacket: (packet: PacketTrace) => onPacket(connection, packet) } : {}),
     });
     const tracked: Tracked = { connection, addressKey, routes: new Set(), handshaking: true };
     this.tracked.set(connection, tracked);

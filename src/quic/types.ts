@@ -2,6 +2,7 @@
 import type { CryptoProvider } from './crypto.js';
 import type { QuicLimits } from './limits.js';
 import type { QuicTls } from './tls-interface.js';
+import type { Frame } from './frames.js';
 
 /** A UDP peer address. Two addresses are the same path when both fields are equal. */
 export interface PathAddress {
@@ -49,6 +50,18 @@ export interface QuicConnectionOptions {
   congestionControl?: 'newreno' | 'cubic';
   /** NSS key-log lines from TLS (SSLKEYLOGFILE format), for Wireshark and the interop runner. */
   keyLog?: (line: string) => void;
+  /** Every packet sent, and every packet received and authenticated, with its frames (a packet trace). */
+  onPacket?: (packet: PacketTrace) => void;
+}
+
+/** One packet for a trace: sent packets are decoded from their plaintext, so leave onPacket unset when not tracing. */
+export interface PacketTrace {
+  direction: 'in' | 'out';
+  type: 'initial' | 'handshake' | 'zeroRtt' | 'oneRtt';
+  packetNumber: number;
+  /** Bytes on the wire, header and AEAD tag included. */
+  size: number;
+  frames: Frame[];
 }
 
 export type QuicEvent =

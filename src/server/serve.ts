@@ -17,7 +17,7 @@ import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './co
 import { acceptHttp1, createHttp1Server } from './transports/h1.js';
 import { acceptHttp2 } from './transports/h2.js';
 import { acceptHttp3 } from './transports/h3.js';
-import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
+import { QuicEndpoint } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 import { compressResponses } from './compress/index.js';
@@ -121,9 +121,7 @@ class HttpsdServer implements Server {
         this.tlsProvider = await loadTlsProvider(await this.certificateConfig());
         this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
         this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
-        // HTTP/3 takes the default certificate once, at start: with ACME-managed certificates (a placeholder at
-        // first, renewed later) it would serve a stale one, so h3 waits until it follows reloads.
-        if (options.http3 !== false && this.context.acmeStats === undefined) await this.listenQuic(hostname, this.port);
+        if (options.http3 !== false) await this.listenQuic(hostname, this.port);
         if (options.httpPort !== undefined) {
           this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
           this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
@@ -190,16 +188,22 @@ class HttpsdServer implements Server {
   }
 
   /**
-   * HTTP/3 (RFC 9114) on the TLS port over UDP, with the default certificate of the TLS material (QUIC's TLS is its
-   * own engine, src/quic/tls: SNI entries and reloads are not shared with it). h1 and h2 responses then carry
-   * Alt-Svc (RFC 7838 §3) so browsers find it.
+   * HTTP/3 (RFC 9114) on the TLS port over UDP. QUIC's TLS is its own engine (src/quic/tls); it takes its
+   * certificates from the same provider as the TCP listener (SNI, reloads, ACME renewals, --tls-keylog). h1 and h2
+   * responses then carry Alt-Svc (RFC 7838 §3) so browsers find it.
    */
   private async listenQuic(hostname: string, port: number): Promise<void> {
-    const certificate = defaultCertificate(this.tlsProvider!.serverOptions);
-    if (certificate === undefined) return;
+    const material = this.tlsProvider!.quic?.();
+    if (material?.usable !== true) return;
+    const { selectCertificate, keyLogFile } = material;
+    const traceFrames = this.context.traceFrames;
+    const trace = this.options.traceQuic;
+    const traceQuic = trace === true ? (line: string) => process.stderr.write(line + '\n') : trace || undefined;
     for (const [index, host] of bindAddresses(hostname).entries()) {
       try {
-        this.quicEndpoints.push(await QuicEndpoint.listen({ host, port, certificates: [certificate], onConnection: acceptHttp3(this.context) }));
+        this.quicEndpoints.push(
+          await QuicEndpoint.listen({ host, port, selectCertificate, keyLogFile, traceFrames, traceQuic, onConnection: acceptHttp3(this.context) }),
+        );
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         // As for TCP: a host without IPv6 loopback still serves on 127.0.0.1.
@@ -362,24 +366,6 @@ class HttpsdServer implements Server {
     this.h1Clear.close();
     this.tlsProvider?.close();
   }
-}
-
-/**
- * The default certificate and key of the TLS material as PEM (what the QUIC endpoint's TLS engine loads); undefined
- * for material node:tls reads but the QUIC engine does not (PKCS#12, encrypted keys): HTTP/3 is then not served.
- */
-function defaultCertificate(options: tls.TlsOptions): EndpointCertificate | undefined {
-  const pem = (value: unknown): string | undefined => {
-    const first: unknown = Array.isArray(value) ? value[0] : value;
-    if (typeof first === 'string') return first;
-    if (Buffer.isBuffer(first)) return first.toString('utf8');
-    if (first !== null && typeof first === 'object' && 'pem' in first && !('passphrase' in first)) return pem((first as { pem: unknown }).pem);
-    return undefined;
-  };
-  const cert = pem(options.cert);
-  const key = options.passphrase === undefined ? pem(options.key) : undefined;
-  if (cert === undefined || key === undefined || key.includes('ENCRYPTED')) return undefined;
-  return { cert, key };
 }
 
 export function serve(options: ServeOptions): Server {

@@ -96,8 +96,10 @@ export interface ServeOptions {
   limits?: Partial<ServerLimits>;
   /** Partial override of the HTTP/2 engine's DoS limits (src/h2/limits.ts). */
   h2Limits?: Record<string, number>;
-  /** Print every HTTP/2 frame in and out, decoded (CLI --trace-frames). */
+  /** Print every HTTP/2 and HTTP/3 frame in and out, decoded (CLI --trace-frames). */
   traceFrames?: boolean | ((line: string) => void);
+  /** Print every QUIC packet in and out with its frames (CLI --trace-quic); true writes to stderr. */
+  traceQuic?: boolean | ((line: string) => void);
   /** Access log: a function receiving one formatted line per request, or false. */
   accessLog?: false | ((line: string) => void);
   /** Access log line format (default "combined"). */

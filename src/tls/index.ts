@@ -17,6 +17,7 @@ import type { TlsConfig, TlsProfileName } from './types.js';
 export { TlsConfigError } from './errors.js';
 export { PROFILES, PROFILE_NAMES, parseTlsVersion, type TlsProfile } from './profiles.js';
 export type { TlsConfig, TlsProfileName, CertKeyPair, ManagedCertificates } from './types.js';
+export type { LoadedPair } from './material.js';
 
 /** RFC 8737 §6.2: the ALPN protocol ID of TLS-ALPN-01 validation handshakes. */
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -47,6 +48,11 @@ export interface TlsProvider {
    * the connection after the handshake (RFC 8737 §3); this provider presents the challenge certificate to `socket`.
    */
   answerAcmeTlsAlpn(socket: TLSSocket, servername: string, protocols: readonly string[]): boolean;
+  /**
+   * The pair a handshake naming `servername` gets (SNI entry, wildcard, else the default), from the current material:
+   * reloads (SIGHUP, file watch, ACME renewals) apply to the next call. For the QUIC TLS engine (src/quic/tls).
+   */
+  pairFor(servername: string | undefined): LoadedPair;
 }
 
 /** Default ticket key lifetime: keys older than this no longer encrypt tickets (forward secrecy for resumed sessions, RFC 5077 §5.5). */
@@ -398,6 +404,11 @@ class Provider implements TlsProvider {
 
   leafCertificate(): X509Certificate {
     return this.state.defaultPair.leaf;
+  }
+
+  pairFor(servername: string | undefined): LoadedPair {
+    const state = this.state;
+    return (servername === undefined ? undefined : state.sni.lookup(servername)?.pair) ?? state.defaultPair;
   }
 
   async refreshOcsp(): Promise<void> {

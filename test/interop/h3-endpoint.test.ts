@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { makeCertificate } from '../support/certs.js';
-import { QuicEndpoint } from '../../src/server/quic/index.js';
+import { startH3Server } from './h3-server.js';
 
 async function exchange(port: number, datagrams: Uint8Array[], waitMs = 1500): Promise<Buffer[]> {
   const socket = createSocket('udp4');
@@ -32,15 +31,8 @@ function longHeader(version: number, size: number): Uint8Array {
 }
 
 test('stateless replies: Version Negotiation, Stateless Reset, and silence for junk', { timeout: 60_000 }, async () => {
-  const certificate = makeCertificate();
-  const endpoint = await QuicEndpoint.listen({
-    host: '127.0.0.1',
-    certificates: [{ cert: certificate.cert, key: certificate.key }],
-    onRequest: (_streamId, _pseudo, _fields, body, respond) => {
-      body.resume();
-      respond(204, []);
-    },
-  });
+  const server = await startH3Server('/nonexistent');
+  const endpoint = server.endpoint;
   try {
     const [vn] = await exchange(endpoint.port, [longHeader(0x0a0a0a0a, 1200)]);
     assert.ok(vn, 'no Version Negotiation');
@@ -66,6 +58,6 @@ test('stateless replies: Version Negotiation, Stateless Reset, and silence for j
     assert.equal(endpoint.stats.statelessResets, 1);
     assert.equal(endpoint.connectionCount, 0, 'no state for any of it');
   } finally {
-    await endpoint.close();
+    await server.close();
   }
 });

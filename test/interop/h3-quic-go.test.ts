@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificate } from '../support/certs.js';
 import { patternBytes, run } from '../support/server.js';
-import { QuicEndpoint } from '../../src/server/quic/index.js';
 import { buildGoClient } from './h3-go.js';
 import { startH3Server, type TestH3Server } from './h3-server.js';
 
@@ -75,24 +74,19 @@ describe('quic-go http3 client → QuicEndpoint', () => {
   });
 
   test('a handler that throws answers 500 without a stack, and the endpoint keeps serving', async () => {
-    const certificate = makeCertificate();
-    const endpoint = await QuicEndpoint.listen({
-      host: '127.0.0.1',
-      certificates: [{ cert: certificate.cert, key: certificate.key }],
-      onRequest(_streamId, pseudo, _fields, body, respond) {
-        body.resume();
-        if (pseudo.path === '/boom') throw new Error('secret stack detail');
-        respond(200, ['content-type', 'text/plain'], 'still here');
-      },
+    const other = await startH3Server(root, {}, (request) => {
+      if (new URL(request.url).pathname === '/boom') throw new Error('secret stack detail');
+      return new Response('still here');
     });
     try {
-      const result = await fetch(['-insecure', `https://127.0.0.1:${endpoint.port}/boom`, `https://127.0.0.1:${endpoint.port}/ok`]);
+      const result = await fetch(['-insecure', `https://127.0.0.1:${other.port}/boom`, `https://127.0.0.1:${other.port}/ok`]);
       assert.equal(result.code, 0, result.stderr);
       const lines = result.stdout.toString().split('\n');
-      assert.equal(lines[0], `status 500 HTTP/3.0 22 ${sha256(Buffer.from('internal server error\n'))}`);
+      assert.equal(lines[0], `status 500 HTTP/3.0 22 ${sha256(Buffer.from('Internal Server Error\n'))}`);
       assert.equal(lines[1], `status 200 HTTP/3.0 10 ${sha256(Buffer.from('still here'))}`);
+      assert.equal(other.errors.length, 1);
     } finally {
-      await endpoint.close();
+      await other.close();
     }
   });
 });

@@ -1,12 +1,18 @@
 /**
- * The HTTP/3 interop tests' server side: a QuicEndpoint answering /hello ("hello", text/plain, like the hello app)
- * and files from a directory, recording every request it saw (method, path, user-agent) for the assertions.
+ * The HTTP/3 interop tests' server side: a QuicEndpoint serving through the server core (the h3 transport and the
+ * exchange, as serve() does) a fetch handler answering /hello ("hello", text/plain, like the hello app) and files
+ * from a directory, recording every request it saw (method, path, user-agent) for the assertions. The endpoint is
+ * built directly (not through serve()) so the tests reach its QUIC options (Retry, 0-RTT, key log) and counters.
  */
 import { readFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import { makeCertificate } from '../support/certs.js';
 import { QuicEndpoint } from '../../src/server/quic/index.js';
 import type { QuicEndpointOptions } from '../../src/server/quic/index.js';
+import { ServerContext } from '../../src/server/context.js';
+import { resolveLimits } from '../../src/server/limits.js';
+import { acceptHttp3 } from '../../src/server/transports/h3.js';
+import type { FetchHandler } from '../../src/server/types.js';
 
 export interface SeenRequest {
   method: string;
@@ -18,35 +24,51 @@ export interface TestH3Server {
   endpoint: QuicEndpoint;
   port: number;
   seen: SeenRequest[];
+  /** Handler errors the core caught (each answered 500). */
+  errors: unknown[];
   close(): Promise<void>;
 }
 
-export async function startH3Server(root: string, options: Partial<QuicEndpointOptions> = {}): Promise<TestH3Server> {
+/** /hello, then files under `root`; `fetch` (when given) answers first and falls through when it returns undefined. */
+export async function startH3Server(
+  root: string,
+  options: Partial<QuicEndpointOptions> = {},
+  fetch?: (request: Request) => Response | Promise<Response> | undefined,
+): Promise<TestH3Server> {
   const certificate = makeCertificate();
   const seen: SeenRequest[] = [];
+  const errors: unknown[] = [];
+  const handler: FetchHandler = async (request) => {
+    const url = new URL(request.url);
+    seen.push({ method: request.method, path: url.pathname + url.search, userAgent: request.headers.get('user-agent') ?? undefined });
+    const custom = await fetch?.(request);
+    if (custom !== undefined) return custom;
+    if (url.pathname === '/hello') return new Response('hello', { headers: { 'content-type': 'text/plain' } });
+    const relative = normalize(decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname));
+    if (relative.includes('..')) return new Response('bad path\n', { status: 400 });
+    try {
+      const data = await readFile(join(root, relative));
+      return new Response(data, { headers: { 'content-type': relative.endsWith('.html') ? 'text/html' : 'application/octet-stream' } });
+    } catch {
+      return new Response('not found\n', { status: 404 });
+    }
+  };
+  const context = new ServerContext({
+    handler,
+    limits: resolveLimits(undefined),
+    serverHeader: 'httpsd',
+    onError: (error) => errors.push(error),
+    accessLog: undefined,
+    metricsPath: undefined,
+    traceFrames: undefined,
+    h2Limits: undefined,
+    websocket: undefined,
+  });
   const endpoint = await QuicEndpoint.listen({
     host: '127.0.0.1',
     certificates: [{ cert: certificate.cert, key: certificate.key }],
+    onConnection: acceptHttp3(context),
     ...options,
-    onRequest(_streamId, pseudo, fields, body, respond) {
-      const userAgent = fields.findIndex((value, index) => index % 2 === 0 && value === 'user-agent');
-      seen.push({ method: pseudo.method ?? '', path: pseudo.path ?? '', userAgent: userAgent >= 0 ? fields[userAgent + 1] : undefined });
-      body.resume();
-      const path = (pseudo.path ?? '/').split('?')[0]!;
-      if (path === '/hello') {
-        respond(200, ['content-type', 'text/plain'], 'hello');
-        return;
-      }
-      const relative = normalize(decodeURIComponent(path === '/' ? '/index.html' : path));
-      if (relative.includes('..')) {
-        respond(400, ['content-type', 'text/plain'], 'bad path\n');
-        return;
-      }
-      readFile(join(root, relative)).then(
-        (data) => respond(200, ['content-type', relative.endsWith('.html') ? 'text/html' : 'application/octet-stream', 'content-length', String(data.byteLength)], data),
-        () => respond(404, ['content-type', 'text/plain'], 'not found\n'),
-      );
-    },
   });
-  return { endpoint, port: endpoint.port, seen, close: () => endpoint.close() };
+  return { endpoint, port: endpoint.port, seen, errors, close: () => endpoint.close() };
 }

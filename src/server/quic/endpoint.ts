@@ -2,25 +2,26 @@
  * QuicEndpoint: the UDP driver that runs the sans-IO engines (src/quic, src/quic/tls, src/h3) over a node:dgram
  * socket. Datagrams go to QuicServerDemux; each connection touched in an event-loop turn is serviced once at the
  * end of the turn (events → HTTP/3 → datagrams out), so a burst of datagrams produces one batch of sends. One timer
- * per endpoint is armed from the earliest nextDeadline() of its connections (DeadlineQueue).
+ * per endpoint is armed from the earliest nextDeadline() of its connections (DeadlineQueue). Each connection's
+ * HTTP/3 events go to the handler `onConnection` returns (the server core's h3 transport).
  *
- * The request API (`onRequest`) is deliberately small and internal: the server core will replace it with its
- * fetch-handler dispatch.
+ * The socket is the endpoint's own, or under `httpsd --workers N` the supervisor's, relayed by connection ID
+ * (./relay.ts): the endpoint then tells the relay which connection IDs are its own.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { createSocket } from 'node:dgram';
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { createWriteStream } from 'node:fs';
-import type { WriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { nodeCrypto, signingKeyFrom } from '../../crypto/node.js';
-import { H3Connection, H3ErrorCode } from '../../h3/index.js';
-import type { FieldList, H3Event, H3Limits, RequestPseudoHeaders } from '../../h3/index.js';
+import { formatFrame, H3Connection, H3ErrorCode } from '../../h3/index.js';
+import type { H3Event, H3Limits, TracedH3Frame } from '../../h3/index.js';
+import { toHex } from '../../quic/buffer.js';
+import { peekDestinationCid } from '../../quic/packet.js';
 import { QuicServerDemux } from '../../quic/index.js';
-import type { QuicConnection, QuicEvent, QuicLimits } from '../../quic/index.js';
+import type { PacketTrace, QuicConnection, QuicEvent, QuicLimits } from '../../quic/index.js';
 import { TlsServer } from '../../quic/tls/index.js';
 import type { CertificateSelection } from '../../quic/tls/index.js';
 import { DeadlineQueue } from './deadlines.js';
+import { formatPacket } from './trace.js';
+import { bindDatagramSocket, type DatagramSocket, type RemoteAddress } from './socket.js';
 
 /** A certificate chain (PEM, leaf first) and its private key (PEM), optionally bound to server names. */
 export interface EndpointCertificate {
@@ -29,12 +30,6 @@ export interface EndpointCertificate {
   /** SNI names this certificate answers (exact, or `*.example.com`); absent: the default certificate. */
   serverNames?: string[];
 }
-
-/** Sends the response; `body` is written with QUIC backpressure. Call once. */
-export type Respond = (status: number, fields: FieldList, body?: Uint8Array | string) => void;
-
-/** Internal request hook (the server core replaces it): `body` is the request body as a byte stream. */
-export type RequestHandler = (streamId: number, pseudo: RequestPseudoHeaders, fields: FieldList, body: Readable, respond: Respond) => void;
 
 /** One QUIC connection as the server core sees it: its HTTP/3 engine, its addresses, and a way to have output sent. */
 export interface EndpointConnection {
@@ -58,15 +53,20 @@ export interface QuicEndpointOptions {
   host?: string;
   port?: number;
   type?: 'udp4' | 'udp6';
-  certificates: EndpointCertificate[];
-  /** Serves each connection through the server core; when given, onRequest is not used. */
-  onConnection?: (connection: EndpointConnection) => ConnectionHandler;
-  /** The minimal request hook (interop harness): used when onConnection is absent. */
-  onRequest?: RequestHandler;
+  /** Fixed certificates (SNI by `serverNames`); or `selectCertificate`, which wins when both are given. */
+  certificates?: EndpointCertificate[];
+  /** Picks the certificate per ClientHello (the server's TLS provider: SNI, reloads); undefined refuses it. */
+  selectCertificate?: (serverName: string | undefined) => CertificateSelection | undefined;
+  /** Serves each connection (the server core's h3 transport). */
+  onConnection: (connection: EndpointConnection) => ConnectionHandler;
   /** ALPN protocols offered, server preference. Default ['h3']. */
   alpn?: string[];
-  /** Append NSS key-log lines (SSLKEYLOGFILE format) to this file. */
+  /** Append NSS key-log lines (SSLKEYLOGFILE format) to this file (created 0600). */
   keyLogFile?: string;
+  /** One line per HTTP/3 frame in and out (--trace-frames), prefixed with the peer's address. */
+  traceFrames?: (line: string) => void;
+  /** One line per QUIC packet in and out, with its frames (--trace-quic), prefixed with the peer's address. */
+  traceQuic?: (line: string) => void;
   retry?: 'auto' | 'always' | 'never';
   /** Accept 0-RTT from resumed clients (replayable: RFC 8470). Default false. */
   earlyData?: boolean;
@@ -78,33 +78,23 @@ export interface QuicEndpointOptions {
   congestionControl?: 'newreno' | 'cubic';
 }
 
-/** Response bytes waiting for QUIC to accept them (sendData returned false). */
-interface PendingBody {
-  data: Uint8Array;
-  offset: number;
-}
-
 interface Session {
   readonly quic: QuicConnection;
   readonly h3: H3Connection;
-  readonly bodies: Map<number, Readable>;
-  readonly pending: Map<number, PendingBody>;
   handshakeComplete: boolean;
   lastRemote: string;
-  handler: ConnectionHandler | undefined;
+  handler: ConnectionHandler;
+  /** Connection IDs announced to a relaying socket (hex), withdrawn when the connection closes. */
+  readonly routes: Set<string>;
 }
 
-/** How much response body is handed to QUIC per call: QUIC's high-water mark decides when to stop. */
-const WRITE_CHUNK = 64 * 1024;
-const textEncoder = new TextEncoder();
-
 export class QuicEndpoint {
-  private readonly socket: Socket;
+  private readonly socket: DatagramSocket;
   private readonly demux: QuicServerDemux;
   private readonly sessions = new Map<QuicConnection, Session>();
   private readonly deadlines = new DeadlineQueue<QuicConnection>();
   private readonly dirty = new Set<QuicConnection>();
-  private readonly keyLog: WriteStream | undefined;
+  private keyLogFd: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
   private flushScheduled = false;
@@ -128,13 +118,15 @@ export class QuicEndpoint {
     pathChanges: 0,
   };
 
-  private constructor(private readonly options: QuicEndpointOptions, socket: Socket) {
+  private constructor(private readonly options: QuicEndpointOptions, socket: DatagramSocket) {
     this.socket = socket;
-    this.keyLog = options.keyLogFile === undefined ? undefined : createWriteStream(options.keyLogFile, { flags: 'a' });
-    const selectCertificate = certificateSelector(options.certificates);
-    const ticketKey = options.ticketKey ?? nodeCrypto.randomBytes(32);
+    if (options.keyLogFile !== undefined) this.keyLogFd = openKeyLog(options.keyLogFile);
+    const selectCertificate = options.selectCertificate ?? certificateSelector(options.certificates ?? []);
+    // Under a relay every worker shares the supervisor's keys: a Retry token or a ticket from one opens in another.
+    const ticketKey = options.ticketKey ?? socket.shared?.ticketKey ?? nodeCrypto.randomBytes(32);
+    const staticKey = options.staticKey ?? socket.shared?.staticKey;
     const alpn = options.alpn ?? ['h3'];
-    const keyLog = this.keyLog;
+    const traceQuic = options.traceQuic;
     this.demux = new QuicServerDemux({
       crypto: nodeCrypto,
       tls: (transportParameters) =>
@@ -149,26 +141,18 @@ export class QuicEndpoint {
         }),
       limits: { ...options.limits },
       ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.staticKey ? { staticKey: options.staticKey } : {}),
-      ...(keyLog ? { keyLog: (line: string) => keyLog.write(`${line}\n`) } : {}),
+      ...(staticKey ? { staticKey } : {}),
+      ...(this.keyLogFd !== undefined ? { keyLog: (line: string) => this.writeKeyLog(line) } : {}),
       ...(options.congestionControl ? { congestionControl: options.congestionControl } : {}),
+      ...(traceQuic ? { onPacket: (quic: QuicConnection, packet: PacketTrace) => traceQuic(formatPacket(peerOf(quic.currentRemote), packet)) } : {}),
     });
-    socket.on('message', (message, remote) => this.onMessage(message, remote));
-    // A send error (e.g. ICMP unreachable reported on a later send) concerns one peer, never the endpoint.
-    socket.on('error', () => {});
+    socket.onMessage((message, remote) => this.onMessage(message, remote));
   }
 
   /** Binds the UDP socket and starts serving. */
   static async listen(options: QuicEndpointOptions): Promise<QuicEndpoint> {
     const type = options.type ?? (options.host?.includes(':') ? 'udp6' : 'udp4');
-    const socket = createSocket({ type, reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(options.port ?? 0, options.host ?? (type === 'udp6' ? '::1' : '127.0.0.1'), () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindDatagramSocket(type, options.host ?? (type === 'udp6' ? '::1' : '127.0.0.1'), options.port ?? 0);
     return new QuicEndpoint(options, socket);
   }
 
@@ -185,6 +169,7 @@ export class QuicEndpoint {
   /** Graceful shutdown: GOAWAY on every connection (RFC 9114 §5.2); requests already accepted complete. */
   shutdown(): void {
     if (this.closed) return;
+    this.socket.drain?.();
     for (const session of this.sessions.values()) {
       if (!session.quic.isClosed) session.h3.shutdown();
       this.markDirty(session.quic);
@@ -200,16 +185,14 @@ export class QuicEndpoint {
     }
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const session of this.sessions.values()) {
-      for (const body of session.bodies.values()) body.destroy();
-      session.handler?.closed();
-    }
+    for (const session of this.sessions.values()) session.handler.closed();
     this.sessions.clear();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
-    if (this.keyLog) await new Promise<void>((resolve) => this.keyLog!.end(() => resolve()));
+    await this.socket.close();
+    if (this.keyLogFd !== undefined) closeSync(this.keyLogFd);
+    this.keyLogFd = undefined;
   }
 
-  private onMessage(message: Buffer, remote: RemoteInfo): void {
+  private onMessage(message: Uint8Array, remote: RemoteAddress): void {
     if (this.closed) return;
     this.stats.datagramsIn++;
     this.stats.bytesIn += message.byteLength;
@@ -223,7 +206,7 @@ export class QuicEndpoint {
     }
     if (result.kind === 'drop') return;
     const source = `${remote.address}|${remote.port}`;
-    if (result.created) this.open(result.connection, source);
+    if (result.created) this.open(result.connection, source, message);
     else {
       const session = this.sessions.get(result.connection);
       if (session && session.lastRemote !== source) {
@@ -234,26 +217,39 @@ export class QuicEndpoint {
     this.markDirty(result.connection);
   }
 
-  private open(quic: QuicConnection, source: string): void {
-    const h3 = new H3Connection(quic, { role: 'server', limits: { ...this.options.h3Limits } });
-    const session: Session = { quic, h3, bodies: new Map(), pending: new Map(), handshakeComplete: false, lastRemote: source, handler: undefined };
+  private open(quic: QuicConnection, source: string, firstDatagram: Uint8Array): void {
+    const separator = source.lastIndexOf('|');
+    const remoteAddress = source.slice(0, separator);
+    const remotePort = Number(source.slice(separator + 1));
+    const trace = this.options.traceFrames;
+    const prefix = `[${peerOf({ address: remoteAddress, port: remotePort })}] `;
+    const h3 = new H3Connection(quic, {
+      role: 'server',
+      limits: { ...this.options.h3Limits },
+      ...(trace ? { onFrame: (direction: 'in' | 'out', frame: TracedH3Frame) => trace(prefix + formatFrame(direction, frame)) } : {}),
+    });
+    const local = this.socket.address();
+    const wake = () => {
+      if (this.sessions.get(quic) === session) this.markDirty(quic);
+    };
+    const handler = this.options.onConnection({ h3, remoteAddress, remotePort, localAddress: local.address, localPort: local.port, wake });
+    const session: Session = { quic, h3, handshakeComplete: false, lastRemote: source, handler, routes: new Set() };
     this.sessions.set(quic, session);
     this.stats.connections++;
-    const onConnection = this.options.onConnection;
-    if (onConnection !== undefined) {
-      const separator = source.lastIndexOf('|');
-      const local = this.socket.address();
-      session.handler = onConnection({
-        h3,
-        remoteAddress: source.slice(0, separator),
-        remotePort: Number(source.slice(separator + 1)),
-        localAddress: local.address,
-        localPort: local.port,
-        wake: () => {
-          if (this.sessions.get(quic) === session) this.markDirty(quic);
-        },
-      });
+    if (this.socket.route !== undefined) {
+      // The client's Initials (and 0-RTT) keep the DCID it chose until it hears from us; later packets carry ours.
+      const clientCid = peekDestinationCid(firstDatagram, 0);
+      this.announceRoutes(session, [...(clientCid ? [clientCid] : []), ...quic.localConnectionIds], []);
     }
+  }
+
+  /** Under a relay: the supervisor routes these connection IDs here (announced before any packet that carries them). */
+  private announceRoutes(session: Session, added: Uint8Array[], removed: Uint8Array[]): void {
+    const add = added.map(toHex).filter((cid) => !session.routes.has(cid));
+    const remove = removed.map(toHex).filter((cid) => session.routes.has(cid));
+    for (const cid of add) session.routes.add(cid);
+    for (const cid of remove) session.routes.delete(cid);
+    if (add.length > 0 || remove.length > 0) this.socket.route?.(add, remove);
   }
 
   private markDirty(quic: QuicConnection): void {
@@ -308,10 +304,14 @@ export class QuicEndpoint {
       const events: QuicEvent[] = quic.pollEvents();
       if (events.length > 0) this.demux.observe(quic, events);
       for (const event of events) {
-        if (event.type !== 'handshakeComplete') continue;
-        session.handshakeComplete = true;
-        this.stats.handshakes++;
-        if (event.resumed) this.stats.resumed++;
+        if (event.type === 'handshakeComplete') {
+          session.handshakeComplete = true;
+          this.stats.handshakes++;
+          if (event.resumed) this.stats.resumed++;
+        } else if (this.socket.route !== undefined && (event.type === 'connectionIdIssued' || event.type === 'connectionIdRetired')) {
+          // Before the datagrams that carry NEW_CONNECTION_ID: the relay learns a CID before the peer can use it.
+          this.announceRoutes(session, event.type === 'connectionIdIssued' ? [event.connectionId] : [], event.type === 'connectionIdRetired' ? [event.connectionId] : []);
+        }
       }
       const h3Events = [...h3.handleEvents(events), ...h3.pollEvents()];
       if (events.length === 0 && h3Events.length === 0) break;
@@ -321,9 +321,9 @@ export class QuicEndpoint {
     if (quic.isClosed) {
       this.deadlines.forget(quic);
       this.sessions.delete(quic);
-      for (const body of session.bodies.values()) body.destroy();
-      session.handler?.closed();
+      session.handler.closed();
       this.demux.sweep();
+      if (session.routes.size > 0) this.socket.route?.([], [...session.routes]);
       return;
     }
     this.deadlines.schedule(quic, quic.nextDeadline());
@@ -334,113 +334,7 @@ export class QuicEndpoint {
       this.stats.requests++;
       if (!session.handshakeComplete) this.stats.earlyRequests++;
     }
-    if (session.handler !== undefined) {
-      session.handler.event(event);
-      return;
-    }
-    switch (event.type) {
-      case 'request': {
-        const onRequest = this.options.onRequest;
-        if (onRequest === undefined) {
-          session.h3.resetStream(event.streamId, H3ErrorCode.H3_REQUEST_REJECTED);
-          break;
-        }
-        const body = new Readable({ read() {} });
-        if (event.endStream) body.push(null);
-        else session.bodies.set(event.streamId, body);
-        const streamId = event.streamId;
-        let responded = false;
-        const respond: Respond = (status, fields, content) => {
-          if (responded) throw new Error('respond() called twice');
-          responded = true;
-          this.respond(session, streamId, status, fields, content);
-        };
-        try {
-          onRequest(streamId, event.pseudo, event.headers, body, respond);
-        } catch {
-          // An application bug answers this request with 500 (no stack leaked) and nothing else.
-          if (!responded) respond(500, ['content-type', 'text/plain'], 'internal server error\n');
-        }
-        break;
-      }
-      case 'data': {
-        // The bytes are handed over now, so flow control reopens now (RFC 9000 §4: the receiver consumed them).
-        session.h3.consume(event.streamId, event.data.byteLength);
-        const body = session.bodies.get(event.streamId);
-        if (body) {
-          if (event.data.byteLength > 0) body.push(Buffer.from(event.data));
-          if (event.endStream) {
-            body.push(null);
-            session.bodies.delete(event.streamId);
-          }
-        }
-        break;
-      }
-      case 'streamEnded': {
-        const body = session.bodies.get(event.streamId);
-        if (body) {
-          body.push(null);
-          session.bodies.delete(event.streamId);
-        }
-        break;
-      }
-      case 'streamReset': {
-        session.bodies.get(event.streamId)?.destroy(new Error(`stream reset (code 0x${event.code.toString(16)})`));
-        session.bodies.delete(event.streamId);
-        session.pending.delete(event.streamId);
-        break;
-      }
-      case 'streamWritable':
-        this.writePending(session, event.streamId);
-        break;
-      case 'connectionTerminated':
-        for (const body of session.bodies.values()) body.destroy(new Error('connection closed'));
-        session.bodies.clear();
-        session.pending.clear();
-        break;
-      default:
-        break;
-    }
-  }
-
-  private respond(session: Session, streamId: number, status: number, fields: FieldList, content: Uint8Array | string | undefined): void {
-    if (session.quic.isClosed || session.h3.isTerminated) return;
-    const data = typeof content === 'string' ? textEncoder.encode(content) : content ?? new Uint8Array(0);
-    try {
-      session.h3.sendHeaders(streamId, [':status', String(status), ...fields], data.byteLength === 0);
-    } catch {
-      // The stream is gone (reset by the peer) or the fields are invalid: the request gets a reset, not a crash.
-      session.h3.resetStream(streamId, H3ErrorCode.H3_INTERNAL_ERROR);
-      this.markDirty(session.quic);
-      return;
-    }
-    if (data.byteLength > 0) {
-      session.pending.set(streamId, { data, offset: 0 });
-      this.writePending(session, streamId);
-    }
-    this.markDirty(session.quic);
-  }
-
-  private writePending(session: Session, streamId: number): void {
-    const pending = session.pending.get(streamId);
-    if (!pending) return;
-    while (pending.offset < pending.data.byteLength) {
-      const end = Math.min(pending.offset + WRITE_CHUNK, pending.data.byteLength);
-      const chunk = pending.data.subarray(pending.offset, end);
-      pending.offset = end;
-      const last = end === pending.data.byteLength;
-      let accepted: boolean;
-      try {
-        accepted = session.h3.sendData(streamId, chunk, last);
-      } catch {
-        // The peer stopped the stream (STOP_SENDING) or the connection is closing: the rest is not wanted.
-        session.pending.delete(streamId);
-        return;
-      }
-      if (!accepted) break;
-    }
-    if (pending.offset >= pending.data.byteLength) session.pending.delete(streamId);
-    this.markDirty(session.quic);
+    session.handler.event(event);
   }
 
   private send(data: Uint8Array, port: number, address: string): void {
@@ -448,10 +342,38 @@ export class QuicEndpoint {
     this.stats.bytesOut += data.byteLength;
     this.socket.send(data, port, address);
   }
+
+  private writeKeyLog(line: string): void {
+    if (this.keyLogFd === undefined) return;
+    try {
+      // Synchronous, O_APPEND, one line per write: whole lines even with the TCP listener writing the same file.
+      writeSync(this.keyLogFd, `${line}\n`);
+    } catch {
+      // A full disk stops key logging, never the connection.
+      closeSync(this.keyLogFd);
+      this.keyLogFd = undefined;
+    }
+  }
 }
 
 function now(): number {
   return performance.now();
+}
+
+/** The peer as the HTTP/2 trace shows it too: `[127.0.0.1:53012] recv …`. */
+function peerOf(remote: RemoteAddress): string {
+  return `${remote.address}:${remote.port}`;
+}
+
+function openKeyLog(path: string): number {
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    // The file holds session secrets: tighten an existing file too (as the TCP listener's key log does).
+    fchmodSync(fd, 0o600);
+  } catch {
+    // Not ours to chmod: it still works.
+  }
+  return fd;
 }
 
 /** PEM blocks of one kind, decoded to DER. */

@@ -1,4 +1,4 @@
-/** The UDP driver for QUIC + HTTP/3 (internal until the server core serves HTTP/3 itself). */
+/** The UDP driver for QUIC + HTTP/3: the endpoint the server's h3 transport runs on. */
 export { QuicEndpoint, certificateSelector, pemBlocks } from './endpoint.js';
-export type { EndpointCertificate, QuicEndpointOptions, RequestHandler, Respond } from './endpoint.js';
+export type { ConnectionHandler, EndpointCertificate, EndpointConnection, QuicEndpointOptions } from './endpoint.js';
 export { DeadlineQueue } from './deadlines.js';
