@@ -74,6 +74,8 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     traceFrames: settings.traceFrames ? (line: string) => process.stderr.write(line + '\n') : false,
     ...(settings.metricsPath ? { metricsPath: settings.metricsPath } : {}),
     limits: settings.limits,
+    ...(settings.trustProxy ? { trustProxy: settings.trustProxy } : {}),
+    proxyProtocol: settings.proxyProtocol,
     onShutdownCut: reportShutdownCut,
   });
   try {
