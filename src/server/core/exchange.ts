@@ -22,7 +22,7 @@ import { findRawHeader } from './access-log.js';
 import type { Tunnel } from './tunnel.js';
 import { upgradeOf, type PendingUpgrade, type UpgradeFacts } from '../websocket/upgrade.js';
 import { PROTOCOLS, type FieldFamily } from './protocols.js';
-import { requestClient, type ClientAddress } from '../proxy/client.js';
+import { requestClient, tunnelForClient, type ClientAddress } from '../proxy/client.js';
 
 /** A response head as the core hands it to a transport: validated fields, lowercase names, no pseudo-fields. */
 export interface ResponseHead {
@@ -263,7 +263,7 @@ export class Exchange {
     if (hub === undefined || tunnel === undefined) throw new TypeError('an upgradeWebSocket() Response answers only the handshake request it was made for');
     this.status = upgrade.status;
     this.moveTo('sent');
-    hub.accept(tunnel, upgrade);
+    hub.accept(tunnelForClient(tunnel, this.client), upgrade);
     this.delivered();
     return true;
   }

@@ -6,6 +6,7 @@
 import { requestView, targetUrl, type LazyRequest } from '../request.js';
 import { forwardedClient } from './forwarded.js';
 import type { TrustedProxies } from './trust.js';
+import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
 
 export interface ClientAddress {
   readonly remoteAddress: string;
@@ -21,4 +22,52 @@ export function requestClient(trusted: TrustedProxies, peer: ClientAddress, requ
     request._url = targetUrl(forwarded.scheme ?? request._scheme, forwarded.host ?? request._authority, request._path);
   }
   return forwarded;
+}
+
+/**
+ * A tunnel (the WebSocket of an Upgrade or extended CONNECT) that reports the request's client as its remote end,
+ * where that is not the transport's own peer (a PROXY protocol header on HTTP/1.1, forwarding fields): everything
+ * else is the tunnel's.
+ */
+class ClientTunnel implements Tunnel {
+  constructor(
+    private readonly tunnel: Tunnel,
+    private readonly client: ClientAddress,
+  ) {}
+  get protocol(): string {
+    return this.tunnel.protocol;
+  }
+  get remoteAddress(): string {
+    return this.client.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.client.remotePort;
+  }
+  get bufferedAmount(): number {
+    return this.tunnel.bufferedAmount;
+  }
+  attach(handlers: TunnelHandlers): void {
+    this.tunnel.attach(handlers);
+  }
+  write(chunks: Uint8Array | readonly Uint8Array[]): boolean {
+    return this.tunnel.write(chunks);
+  }
+  pause(): void {
+    this.tunnel.pause();
+  }
+  resume(): void {
+    this.tunnel.resume();
+  }
+  end(): void {
+    this.tunnel.end();
+  }
+  destroy(): void {
+    this.tunnel.destroy();
+  }
+}
+
+/** The tunnel as the WebSocket should see it: with the request's client as its remote end. */
+export function tunnelForClient(tunnel: Tunnel, client: ClientAddress): Tunnel {
+  if (tunnel.remoteAddress === client.remoteAddress && tunnel.remotePort === client.remotePort) return tunnel;
+  return new ClientTunnel(tunnel, client);
 }

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, h1Request, h2Request, connectH2, waitFor, type TestServer } from '../../support/server.js';
+import { startServer, h1Request, h2Request, connectH2, readUntil, waitFor, type TestServer } from '../../support/server.js';
 import { serve } from '../../../src/server/serve.js';
 import { echoInfo, h1Json, proxyV1, tlsWithHeader } from './proxy-client.js';
 
@@ -91,4 +91,40 @@ test('with the PROXY protocol, the header\'s client is the peer that trust-proxy
 
 test('serve() refuses a trustProxy entry that is not an address, a range or a keyword', () => {
   assert.throws(() => serve({ fetch: echoInfo, port: 0, trustProxy: 'loopback, example.com' }), /trustProxy entry "example.com"/);
+});
+
+test('a WebSocket opened through a proxy reports the client as ws.remoteAddress (PROXY header, forwarding fields)', async () => {
+  const opened: [string, number][] = [];
+  const server = await startServer((request, info) => info.upgradeWebSocket!(request), {
+    trustProxy: 'private',
+    proxyProtocol: true,
+    http3: false,
+    websocket: {
+      open(ws) {
+        opened.push([ws.remoteAddress, ws.remotePort]);
+        ws.close(1000);
+      },
+    },
+  });
+  try {
+    const handshake = async (header: Buffer, extra: string) => {
+      const socket = await tlsWithHeader(server.port, header, ['http/1.1']);
+      socket.write(
+        'GET /ws HTTP/1.1\r\nhost: localhost\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
+          `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n${extra}\r\n`,
+      );
+      const response = await readUntil(socket, (text) => text.includes('\r\n\r\n'));
+      assert.match(response, /^HTTP\/1\.1 101 /);
+      socket.destroy();
+    };
+    await handshake(proxyV1('TCP4', '198.51.100.1', '192.0.2.1', 7001, 443), '');
+    await handshake(proxyV1('TCP4', '10.0.0.5', '192.0.2.1', 7002, 443), 'x-forwarded-for: 198.51.100.77\r\n');
+    await waitFor(() => opened.length === 2, 'both WebSockets opened');
+    assert.deepEqual(opened, [
+      ['198.51.100.1', 7001],
+      ['198.51.100.77', 0],
+    ]);
+  } finally {
+    await server.close();
+  }
 });
