@@ -6,7 +6,7 @@
 import { requestView, targetUrl, type LazyRequest } from '../request.js';
 import { forwardedClient } from './forwarded.js';
 import type { TrustedProxies } from './trust.js';
-import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
+import type { Tunnel } from '../core/tunnel.js';
 
 export interface ClientAddress {
   readonly remoteAddress: string;
@@ -25,49 +25,24 @@ export function requestClient(trusted: TrustedProxies, peer: ClientAddress, requ
 }
 
 /**
- * A tunnel (the WebSocket of an Upgrade or extended CONNECT) that reports the request's client as its remote end,
- * where that is not the transport's own peer (a PROXY protocol header on HTTP/1.1, forwarding fields): everything
- * else is the tunnel's.
+ * The tunnel as the WebSocket should see it: with the request's client as its remote end where that is not the
+ * transport's own peer (a PROXY protocol header on HTTP/1.1, trusted forwarding fields); everything else is the
+ * tunnel's.
  */
-class ClientTunnel implements Tunnel {
-  constructor(
-    private readonly tunnel: Tunnel,
-    private readonly client: ClientAddress,
-  ) {}
-  get protocol(): string {
-    return this.tunnel.protocol;
-  }
-  get remoteAddress(): string {
-    return this.client.remoteAddress;
-  }
-  get remotePort(): number {
-    return this.client.remotePort;
-  }
-  get bufferedAmount(): number {
-    return this.tunnel.bufferedAmount;
-  }
-  attach(handlers: TunnelHandlers): void {
-    this.tunnel.attach(handlers);
-  }
-  write(chunks: Uint8Array | readonly Uint8Array[]): boolean {
-    return this.tunnel.write(chunks);
-  }
-  pause(): void {
-    this.tunnel.pause();
-  }
-  resume(): void {
-    this.tunnel.resume();
-  }
-  end(): void {
-    this.tunnel.end();
-  }
-  destroy(): void {
-    this.tunnel.destroy();
-  }
-}
-
-/** The tunnel as the WebSocket should see it: with the request's client as its remote end. */
 export function tunnelForClient(tunnel: Tunnel, client: ClientAddress): Tunnel {
   if (tunnel.remoteAddress === client.remoteAddress && tunnel.remotePort === client.remotePort) return tunnel;
-  return new ClientTunnel(tunnel, client);
+  return {
+    protocol: tunnel.protocol,
+    remoteAddress: client.remoteAddress,
+    remotePort: client.remotePort,
+    get bufferedAmount() {
+      return tunnel.bufferedAmount;
+    },
+    attach: (handlers) => tunnel.attach(handlers),
+    write: (chunks) => tunnel.write(chunks),
+    pause: () => tunnel.pause(),
+    resume: () => tunnel.resume(),
+    end: () => tunnel.end(),
+    destroy: () => tunnel.destroy(),
+  };
 }

@@ -56,12 +56,11 @@ test('RFC 7239 Forwarded from a trusted peer (HTTP/2): wins over X-Forwarded-*; 
 
 test('forwarding fields from an untrusted peer are ignored', async () => {
   await servers;
-  const result = await h1Request(distrusting.origin, {
-    path: '/x',
-    headers: { 'x-forwarded-for': '198.51.100.9', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil.example', forwarded: 'for=198.51.100.9' },
-  });
-  const info = json(result.body);
-  assert.deepEqual([info.remoteAddress, info.peerAddress, info.url], ['127.0.0.1', '127.0.0.1', `${distrusting.origin}/x`]);
+  for (const headers of [{ 'x-forwarded-for': '198.51.100.9', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil.example' }, { forwarded: 'for=198.51.100.9;proto=http;host=evil.example' }]) {
+    const result = await h1Request(distrusting.origin, { path: '/x', headers });
+    const info = json(result.body);
+    assert.deepEqual([info.remoteAddress, info.peerAddress, info.url], ['127.0.0.1', '127.0.0.1', `${distrusting.origin}/x`], JSON.stringify(headers));
+  }
 });
 
 test('malformed forwarding fields from a trusted peer are ignored, never a 500', async () => {
