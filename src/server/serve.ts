@@ -266,7 +266,7 @@ class HttpsdServer implements Server {
     // (node:tls feeds it the bytes put back after the header first).
     const front = net.createServer({ noDelay: true });
     front.on('connection', (socket) => {
-      if (this.admit(socket)) readProxyHeader(socket, context.limits.headersTimeout, () => server.emit('connection', socket));
+      if (this.admit(socket)) readProxyHeader(context, socket, () => server.emit('connection', socket));
     });
     return front;
   }
@@ -277,7 +277,7 @@ class HttpsdServer implements Server {
       if (!this.admit(socket)) return;
       if (this.options.proxyProtocol !== true) return this.sniff(socket);
       // The PROXY header comes before everything, the h2 preface included.
-      readProxyHeader(socket, this.context.limits.headersTimeout, () => {
+      readProxyHeader(this.context, socket, () => {
         this.sniff(socket);
         socket.resume();
       });

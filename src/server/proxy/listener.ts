@@ -4,6 +4,7 @@
  * the header put back. A connection without a valid header, or whose header does not arrive in time, is closed.
  */
 import type { Socket } from 'node:net';
+import type { ServerContext, TrackedConnection } from '../context.js';
 import { parseProxyHeader, type ProxiedAddresses } from './proxy-protocol.js';
 
 /** The addresses PROXY headers gave, by raw socket; gone with the socket. */
@@ -25,13 +26,19 @@ function proxiedSocketsOfParent(socket: object): ProxiedAddresses | undefined {
 
 /**
  * Reads the PROXY header of `socket`, then calls `next(socket)` with the socket paused and what followed the header
- * unread. `timeoutMs` bounds the wait for the whole header (a client that sends nothing is closed). 0: no limit.
+ * unread. limits.headersTimeout bounds the wait for the whole header (a client that sends nothing is closed; 0: no
+ * limit). Until then the socket is one of the server's live connections, so a graceful close() does not wait for it.
  */
-export function readProxyHeader(socket: Socket, timeoutMs: number, next: (socket: Socket) => void): void {
+export function readProxyHeader(context: ServerContext, socket: Socket, next: (socket: Socket) => void): void {
   let received: Buffer | undefined;
+  const timeoutMs = context.limits.headersTimeout;
   const timer = timeoutMs > 0 ? setTimeout(() => socket.destroy(), timeoutMs) : undefined;
+  // No request can be in progress before the header: shutting down closes the connection at once.
+  const waiting: TrackedConnection = { shutdown: () => socket.destroy(), destroy: () => socket.destroy(), pendingOutputBytes: () => 0 };
+  context.live.add(waiting);
   const stop = () => {
     clearTimeout(timer);
+    context.live.delete(waiting);
     socket.off('data', onData);
     socket.off('close', stop);
   };
