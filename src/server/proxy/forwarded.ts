@@ -49,8 +49,22 @@ function portNumber(text: string): number | undefined {
   return port <= 65535 ? port : undefined;
 }
 
+/** Verdicts of isAuthority(): a server sees a handful of hosts. Bounded, because the host comes from the request. */
+const authorityVerdicts = new Map<string, boolean>();
+const MAX_REMEMBERED_AUTHORITIES = 256;
+
 /** A uri-host [":" port] the URL parser reads back as exactly that authority (no userinfo, path or trickery). */
 export function isAuthority(text: string): boolean {
+  let valid = authorityVerdicts.get(text);
+  if (valid === undefined) {
+    valid = parsesAsAuthority(text);
+    if (authorityVerdicts.size >= MAX_REMEMBERED_AUTHORITIES) authorityVerdicts.clear();
+    authorityVerdicts.set(text, valid);
+  }
+  return valid;
+}
+
+function parsesAsAuthority(text: string): boolean {
   if (!AUTHORITY.test(text)) return false;
   if (text.startsWith('[') && !isIPv6(text.slice(1, text.lastIndexOf(']')))) return false;
   try {

@@ -2,7 +2,7 @@
  * Which peers may speak for a client: the `trustProxy` list of serve() (`--trust-proxy`), as addresses, CIDR ranges
  * and keywords. Only a trusted peer's X-Forwarded-* / Forwarded fields are read (src/server/proxy/forwarded.ts).
  */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** Keywords for the ranges a proxy in front of a server usually sits in. */
 export const TRUST_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
@@ -30,9 +30,65 @@ export function canonicalAddress(address: string): { address: string; family: 'i
   return undefined;
 }
 
+/**
+ * The address as 32-bit words, most significant first: one for IPv4, four for IPv6 (an embedded IPv4 tail, as in
+ * "64:ff9b::192.0.2.1", included). `address` is already known to be a valid address of `family`.
+ */
+function addressWords(address: string, family: 'ipv4' | 'ipv6'): number[] {
+  if (family === 'ipv4') return [ipv4Word(address)];
+  const groups: number[] = [];
+  const expand = (part: string): number[] => {
+    const out: number[] = [];
+    for (const group of part === '' ? [] : part.split(':')) {
+      if (group.includes('.')) {
+        const word = ipv4Word(group);
+        out.push(word >>> 16, word & 0xffff);
+      } else {
+        out.push(parseInt(group, 16));
+      }
+    }
+    return out;
+  };
+  const gap = address.indexOf('::');
+  if (gap < 0) {
+    groups.push(...expand(address));
+  } else {
+    const head = expand(address.slice(0, gap));
+    const tail = expand(address.slice(gap + 2));
+    groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail);
+  }
+  const words: number[] = [];
+  for (let i = 0; i < 8; i += 2) words.push(((groups[i]! << 16) | groups[i + 1]!) >>> 0);
+  return words;
+}
+
+function ipv4Word(address: string): number {
+  const octets = address.split('.');
+  return ((Number(octets[0]) << 24) | (Number(octets[1]) << 16) | (Number(octets[2]) << 8) | Number(octets[3])) >>> 0;
+}
+
+interface Range {
+  family: 'ipv4' | 'ipv6';
+  words: number[];
+  prefix: number;
+}
+
+/** Whether the first `prefix` bits of `words` are those of the range. */
+function inRange(range: Range, words: readonly number[]): boolean {
+  let bits = range.prefix;
+  for (let i = 0; bits > 0; i++, bits -= 32) {
+    const mask = bits >= 32 ? 0xffffffff : ~(0xffffffff >>> bits) >>> 0;
+    if (((words[i]! ^ range.words[i]!) & mask) !== 0) return false;
+  }
+  return true;
+}
+
+const MAX_REMEMBERED_VERDICTS = 1024;
+
 /** The set of trusted proxy addresses. */
 export class TrustedProxies {
-  private readonly ranges = new BlockList();
+  private readonly ranges: Range[] = [];
+  private readonly verdicts = new Map<string, boolean>();
   /** The entries as given, for messages and the start banner. */
   readonly entries: readonly string[];
 
@@ -61,12 +117,32 @@ export class TrustedProxies {
         `trustProxy entry "${entry}" is not an IP address, a CIDR range (e.g. 10.0.0.0/8, fd00::/8) or one of ${Object.keys(TRUST_KEYWORDS).join(', ')}`,
       );
     }
-    this.ranges.addSubnet(canonical.address, prefix, canonical.family);
+    this.ranges.push({ family: canonical.family, words: addressWords(canonical.address, canonical.family), prefix });
   }
 
   /** Whether a peer at this address is a trusted proxy. Anything that is not an IP address is not. */
   trusts(address: string): boolean {
+    // The same few proxies ask again and again: remembered, in a map bounded against clients that vary their claims.
+    let trusted = this.verdicts.get(address);
+    if (trusted === undefined) {
+      trusted = this.matches(address);
+      if (this.verdicts.size >= MAX_REMEMBERED_VERDICTS) this.verdicts.clear();
+      this.verdicts.set(address, trusted);
+    }
+    return trusted;
+  }
+
+  private matches(address: string): boolean {
     const canonical = canonicalAddress(address);
-    return canonical !== undefined && this.ranges.check(canonical.address, canonical.family);
+    if (canonical === undefined) return false;
+    let family = canonical.family;
+    let words = addressWords(canonical.address, family);
+    // An IPv4-mapped address in hexadecimal form ("::ffff:a00:1") is the IPv4 address too.
+    if (family === 'ipv6' && words[0] === 0 && words[1] === 0 && words[2] === 0xffff) {
+      family = 'ipv4';
+      words = [words[3]!];
+    }
+    for (const range of this.ranges) if (range.family === family && inRange(range, words)) return true;
+    return false;
   }
 }

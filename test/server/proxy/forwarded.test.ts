@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { TrustedProxies } from '../../../src/server/proxy/trust.js';
 import { forwardedClient, parseForwarded, MAX_FORWARDED_HOPS } from '../../../src/server/proxy/forwarded.js';
 
+const trustedLoopback = new TrustedProxies('loopback');
+
 test('trustProxy entries: addresses, CIDR ranges, keywords; IPv4-mapped and zoned peers match as their address', () => {
   const trusted = new TrustedProxies('loopback, 203.0.113.0/24, 2001:db8::5');
   for (const address of ['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1', '203.0.113.200', '::FFFF:203.0.113.1', '2001:db8::5']) {
@@ -15,6 +17,14 @@ test('trustProxy entries: addresses, CIDR ranges, keywords; IPv4-mapped and zone
   }
   for (const address of ['172.32.0.1', '11.0.0.1', 'fe00::1', '127.0.0.1']) assert.ok(!ranges.trusts(address), address);
   assert.ok(new TrustedProxies('0.0.0.0/0').trusts('198.51.100.1'));
+  assert.ok(!new TrustedProxies('0.0.0.0/0').trusts('2001:db8::1'));
+  assert.ok(new TrustedProxies('::/0').trusts('2001:db8::1'));
+  // Prefix boundaries inside a 32-bit word and across words; embedded IPv4 tails and hexadecimal mapped forms.
+  const edges = new TrustedProxies('192.0.2.128/25, 2001:db8:0:1::/65, 64:ff9b::/96');
+  for (const address of ['192.0.2.128', '192.0.2.255', '2001:db8:0:1::1', '2001:db8:0:1:7fff:ffff:ffff:ffff', '64:ff9b::192.0.2.1']) assert.ok(edges.trusts(address), address);
+  for (const address of ['192.0.2.127', '192.0.3.128', '2001:db8:0:1:8000::', '2001:db8:0:2::', '64:ff9b:1::192.0.2.1']) assert.ok(!edges.trusts(address), address);
+  assert.ok(trustedLoopback.trusts('::ffff:7f00:1'));
+  assert.ok(new TrustedProxies('1.2.3.4').trusts('1.2.3.4') && !new TrustedProxies('1.2.3.4').trusts('1.2.3.5'));
 });
 
 test('trustProxy refuses what is not an address, a range or a keyword', () => {
