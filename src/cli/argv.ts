@@ -11,6 +11,7 @@ import {
   LIMIT_CLI_OPTIONS,
   LISTEN_CLI_OPTIONS,
   OBSERVE_CLI_OPTIONS,
+  PROXY_CLI_OPTIONS,
 } from './server-options.js';
 import { TLS_CLI_OPTIONS } from '../tls/cli.js';
 import { STATIC_CLI_OPTIONS } from '../static/cli.js';
@@ -18,6 +19,7 @@ import { ACME_CLI_OPTIONS } from '../acme/cli.js';
 
 export const OPTION_GROUPS: { title: string; options: CliOption[] }[] = [
   { title: 'Listening', options: LISTEN_CLI_OPTIONS },
+  { title: 'Behind a proxy or load balancer', options: PROXY_CLI_OPTIONS },
   { title: 'TLS', options: TLS_CLI_OPTIONS },
   { title: 'Automatic HTTPS (ACME)', options: ACME_CLI_OPTIONS },
   { title: 'Static files (when ENTRY is a directory)', options: STATIC_CLI_OPTIONS },

@@ -97,6 +97,7 @@ export function helpText(): string {
     '  httpsd app.ts --compress          br/gzip for the responses of app.ts that are worth it',
     '  httpsd app.mjs --cert site.pem --key site-key.pem --host 0.0.0.0 --port 443 --workers 2',
     '  httpsd app.ts --acme example.com --acme-email me@example.com --host 0.0.0.0 --port 443',
+    '  httpsd app.ts --http-port 8080 --trust-proxy loopback     behind a reverse proxy on this machine',
   );
   return lines.join('\n');
 }

@@ -76,6 +76,8 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     ...(settings.metricsPath ? { metricsPath: settings.metricsPath } : {}),
     ...(settings.compress ? { compress: true } : {}),
     limits: settings.limits,
+    ...(settings.trustProxy ? { trustProxy: settings.trustProxy } : {}),
+    proxyProtocol: settings.proxyProtocol,
     onShutdownCut: reportShutdownCut,
   });
   try {

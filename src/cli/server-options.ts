@@ -5,6 +5,7 @@ import { UsageError } from '../common/errors.js';
 import type { CliOption, CliValues } from '../common/options.js';
 import type { ServerLimits } from '../server/types.js';
 import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
+import { TrustedProxies } from '../server/proxy/trust.js';
 
 export const ACCESS_LOG_FORMAT_NAMES = ['combined', 'common', 'json', 'short'] as const;
 export type AccessLogFormatName = (typeof ACCESS_LOG_FORMAT_NAMES)[number];
@@ -27,6 +28,24 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
     description:
       'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing. HTTP/3: the httpsd process owns the UDP port and relays each QUIC connection to its worker.',
     defaultText: '1',
+  },
+];
+
+/** Running behind a reverse proxy or load balancer (docs/deploy.md, "Behind a proxy"). */
+export const PROXY_CLI_OPTIONS: CliOption[] = [
+  {
+    name: 'trust-proxy',
+    type: 'string',
+    valueName: 'ADDRESSES',
+    description:
+      'Comma-separated addresses, CIDR ranges and keywords (loopback, private, linklocal) of proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed: the client they name becomes info.remoteAddress, the access log address and request.url\'s scheme and host. Headers from any other peer are ignored.',
+    defaultText: 'off',
+  },
+  {
+    name: 'proxy-protocol',
+    type: 'boolean',
+    description:
+      'Every TCP connection (TLS and --http-port) must start with a PROXY protocol v1 or v2 header from the load balancer; its client address is the peer. Connections without one are closed. Not for HTTP/3.',
   },
 ];
 
@@ -65,7 +84,7 @@ export const GENERAL_CLI_OPTIONS: CliOption[] = [
 ];
 
 /** Every flag of the server itself (TLS and static-file flags live with their modules). */
-export const SERVER_CLI_OPTIONS: CliOption[] = [...LISTEN_CLI_OPTIONS, ...OBSERVE_CLI_OPTIONS, ...LIMIT_CLI_OPTIONS, ...GENERAL_CLI_OPTIONS];
+export const SERVER_CLI_OPTIONS: CliOption[] = [...LISTEN_CLI_OPTIONS, ...PROXY_CLI_OPTIONS, ...OBSERVE_CLI_OPTIONS, ...LIMIT_CLI_OPTIONS, ...GENERAL_CLI_OPTIONS];
 
 export interface ServerCliSettings {
   port: number;
@@ -86,6 +105,20 @@ export interface ServerCliSettings {
   /** --compress: serve({ compress: true }). */
   compress: boolean;
   limits: Partial<ServerLimits>;
+  /** --trust-proxy: the entries (validated), or undefined. */
+  trustProxy: string[] | undefined;
+  /** --proxy-protocol. */
+  proxyProtocol: boolean;
+}
+
+function trustProxyEntries(values: CliValues): string[] | undefined {
+  const text = stringValue(values, 'trust-proxy');
+  if (text === undefined) return undefined;
+  try {
+    return [...new TrustedProxies(text).entries];
+  } catch (error) {
+    throw new UsageError(`--trust-proxy ${text}: ${(error as Error).message.replace(/^trustProxy /, '')}.`);
+  }
 }
 
 function stringValue(values: CliValues, name: string): string | undefined {
@@ -184,5 +217,7 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     watch: flag(values, 'watch'),
     compress: flag(values, 'compress'),
     limits,
+    trustProxy: trustProxyEntries(values),
+    proxyProtocol: flag(values, 'proxy-protocol'),
   };
 }

@@ -14,6 +14,8 @@ import { ConnectionCounts, PROTOCOLS } from './core/protocols.js';
 import { WebSocketHub } from './websocket/hub.js';
 import { upgradeWebSocket } from './websocket/upgrade.js';
 import type { UpgradeOptions, WebSocketHandler } from './websocket/types.js';
+import { proxiedAddressesOf } from './proxy/listener.js';
+import type { TrustedProxies } from './proxy/trust.js';
 
 /** A live connection (h1 socket or h2 session) as the server tracks it for stats and shutdown. */
 export interface TrackedConnection {
@@ -40,10 +42,12 @@ export class ConnectionFacts {
   /** `tls`: the TLS facts when the connection is not a node:tls socket (QUIC carries its own TLS). */
   constructor(socket: Pick<Socket, 'remoteAddress' | 'remotePort' | 'localAddress' | 'localPort'>, protocol: Protocol, scheme: 'https' | 'http', tls?: ServeInfo['tls']) {
     this.socket = socket;
-    this.remoteAddress = socket.remoteAddress ?? '';
-    this.remotePort = socket.remotePort ?? 0;
-    this.localAddress = socket.localAddress ?? '';
-    this.localPort = socket.localPort ?? 0;
+    // With the PROXY protocol the load balancer's header names both ends of the client's connection.
+    const proxied = proxiedAddressesOf(socket);
+    this.remoteAddress = proxied?.sourceAddress ?? socket.remoteAddress ?? '';
+    this.remotePort = proxied?.sourcePort ?? socket.remotePort ?? 0;
+    this.localAddress = proxied?.destinationAddress ?? socket.localAddress ?? '';
+    this.localPort = proxied?.destinationPort ?? socket.localPort ?? 0;
     this.protocol = protocol;
     this.scheme = scheme;
     this.tlsFacts = tls ?? (scheme === 'https' ? undefined : null);
@@ -79,9 +83,15 @@ export class RequestInfo implements ServeInfo {
     private readonly context: ServerContext,
   ) {}
   get remoteAddress(): string {
-    return this.connection.remoteAddress;
+    return this.exchange.client.remoteAddress;
   }
   get remotePort(): number {
+    return this.exchange.client.remotePort;
+  }
+  get peerAddress(): string {
+    return this.connection.remoteAddress;
+  }
+  get peerPort(): number {
     return this.connection.remotePort;
   }
   get localAddress(): string {
@@ -135,6 +145,8 @@ export interface ContextOptions {
   traceFrames: ((line: string) => void) | undefined;
   h2Limits: Record<string, number> | undefined;
   websocket: WebSocketHandler<any> | undefined;
+  /** Peers whose forwarding fields (X-Forwarded-*, Forwarded) name the client; undefined: nobody's are read. */
+  trustProxy?: TrustedProxies | undefined;
 }
 
 const internalErrorResponse = (): Response =>
@@ -151,6 +163,7 @@ export class ServerContext {
   readonly h2Limits: Record<string, number> | undefined;
   /** The WebSockets of this server, when it has a `websocket` handler. */
   readonly webSockets: WebSocketHub | undefined;
+  readonly trustProxy: TrustedProxies | undefined;
 
   connections = 0;
   /** Open connections by protocol, after the transport took them. */
@@ -176,6 +189,7 @@ export class ServerContext {
     this.metricsPath = options.metricsPath;
     this.traceFrames = options.traceFrames;
     this.h2Limits = options.h2Limits;
+    this.trustProxy = options.trustProxy;
     this.webSockets = options.websocket === undefined ? undefined : new WebSocketHub(options.websocket, options.onError);
   }
 

@@ -21,6 +21,8 @@ import { QuicEndpoint } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 import { compressResponses } from './compress/index.js';
+import { readProxyHeader } from './proxy/listener.js';
+import { TrustedProxies } from './proxy/trust.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
 
@@ -103,6 +105,7 @@ class HttpsdServer implements Server {
       traceFrames,
       h2Limits: options.h2Limits,
       websocket: options.websocket,
+      trustProxy: options.trustProxy === undefined || options.trustProxy === false ? undefined : new TrustedProxies(options.trustProxy),
     });
     this.h1Secure = createHttp1Server(this.context, 'https');
     this.h1Clear = createHttp1Server(this.context, 'http');
@@ -229,7 +232,7 @@ class HttpsdServer implements Server {
     return true;
   }
 
-  private createTlsListener(): tls.Server {
+  private createTlsListener(): net.Server {
     const provider = this.tlsProvider!;
     const alpn = this.options.alpn ?? DEFAULT_ALPN;
     const context = this.context;
@@ -247,8 +250,10 @@ class HttpsdServer implements Server {
       },
     });
     provider.attach(server);
+    const proxyProtocol = this.options.proxyProtocol === true;
     server.on('connection', (socket: net.Socket) => {
-      this.admit(socket);
+      // With the PROXY protocol the front listener below admitted the socket already.
+      if (!proxyProtocol) this.admit(socket);
     });
     server.on('tlsClientError', (_error: Error, socket: tls.TLSSocket) => {
       // Handshake failures (garbage, bad certificates) and stalls only cost that connection. node:tls does not
@@ -262,14 +267,26 @@ class HttpsdServer implements Server {
       if (socket.alpnProtocol === 'h2') acceptHttp2(context, socket, 'h2', null);
       else acceptHttp1(context, this.h1Secure, socket);
     });
-    return server;
+    if (!proxyProtocol) return server;
+    // The PROXY header precedes the TLS ClientHello: it is read on the raw socket, which then goes to the TLS server
+    // (node:tls feeds it the bytes put back after the header first).
+    const front = net.createServer({ noDelay: true });
+    front.on('connection', (socket) => {
+      if (this.admit(socket)) readProxyHeader(context, socket, () => server.emit('connection', socket));
+    });
+    return front;
   }
 
   private createCleartextListener(): net.Server {
     const server = net.createServer({ noDelay: true });
     server.on('connection', (socket) => {
       if (!this.admit(socket)) return;
-      this.sniff(socket);
+      if (this.options.proxyProtocol !== true) return this.sniff(socket);
+      // The PROXY header comes before everything, the h2 preface included.
+      readProxyHeader(this.context, socket, () => {
+        this.sniff(socket);
+        socket.resume();
+      });
     });
     return server;
   }

@@ -13,9 +13,20 @@ export type Protocol = 'http/1.1' | 'h2' | 'h2c' | 'h3';
 
 /** Second argument of every fetch handler: facts about the connection that the Request cannot carry. */
 export interface ServeInfo {
-  /** Client address and port ("::1", 53122). */
+  /**
+   * Client address and port ("::1", 53122). Behind a proxy (docs/deploy.md): with the PROXY protocol, the client the
+   * header names; with `trustProxy`, the client the forwarding fields of a trusted peer name (port 0 when they give
+   * none).
+   */
   remoteAddress: string;
   remotePort: number;
+  /**
+   * The connection's peer (the TCP peer, or the client a PROXY protocol header names): differs from remoteAddress
+   * only when `trustProxy` took the client from forwarding fields. Always present on the info objects the server
+   * passes; optional only so hand-made infos stay valid.
+   */
+  peerAddress?: string;
+  peerPort?: number;
   localAddress: string;
   localPort: number;
   protocol: Protocol;
@@ -132,6 +143,20 @@ export interface ServeOptions {
    * the defaults, or options (docs/server.md, "Compression"). Off by default.
    */
   compress?: boolean | CompressOptions;
+  /**
+   * Proxies whose X-Forwarded-For / -Proto / -Host and RFC 7239 Forwarded fields are believed: IP addresses, CIDR
+   * ranges and the keywords `loopback`, `private`, `linklocal` (a list, or one comma-separated string). From a
+   * trusted peer, the chain is walked from the right past trusted hops: the first untrusted one is the client
+   * (info.remoteAddress, the access log), and request.url takes the scheme and host it used. Forwarded wins over
+   * X-Forwarded-* when present. Off by default: no peer's forwarding fields are read.
+   */
+  trustProxy?: string | readonly string[] | false;
+  /**
+   * Every TCP connection (TLS and cleartext listeners) starts with a PROXY protocol header, v1 or v2 (HAProxy's
+   * spec), sent by the load balancer in front: its client address becomes the connection's peer. A connection
+   * without a valid header within limits.headersTimeout is closed. Not for HTTP/3 (UDP). Default false.
+   */
+  proxyProtocol?: boolean;
 }
 
 /** What ACME adds to ServerStats, named after the manager's own stats(): present only when ACME is on. */

@@ -22,6 +22,7 @@ import { findRawHeader } from './access-log.js';
 import type { Tunnel } from './tunnel.js';
 import { upgradeOf, type PendingUpgrade, type UpgradeFacts } from '../websocket/upgrade.js';
 import { PROTOCOLS, type FieldFamily } from './protocols.js';
+import { requestClient, tunnelForClient, type ClientAddress } from '../proxy/client.js';
 
 /** A response head as the core hands it to a transport: validated fields, lowercase names, no pseudo-fields. */
 export interface ResponseHead {
@@ -112,6 +113,8 @@ export class Exchange {
   private status = 0;
   private bytes = 0;
   private readonly started: number;
+  /** The client as info.remoteAddress and the access log give it: the peer, or with trustProxy who its proxies name. */
+  readonly client: ClientAddress;
 
   constructor(
     readonly context: ServerContext,
@@ -119,6 +122,7 @@ export class Exchange {
     readonly request: LazyRequest,
     readonly writer: ResponseWriter,
   ) {
+    this.client = context.trustProxy === undefined ? facts : requestClient(context.trustProxy, facts, request);
     context.totalRequests++;
     context.inFlightRequests++;
     this.started = context.accessLog !== undefined ? performance.now() : 0;
@@ -259,7 +263,7 @@ export class Exchange {
     if (hub === undefined || tunnel === undefined) throw new TypeError('an upgradeWebSocket() Response answers only the handshake request it was made for');
     this.status = upgrade.status;
     this.moveTo('sent');
-    hub.accept(tunnel, upgrade);
+    hub.accept(tunnelForClient(tunnel, this.client), upgrade);
     this.delivered();
     return true;
   }
@@ -330,7 +334,7 @@ export class Exchange {
       const request = this.request;
       const raw = requestView.rawHeaders(request);
       log({
-        remoteAddress: this.facts.remoteAddress,
+        remoteAddress: this.client.remoteAddress,
         method: requestView.method(request),
         path: requestView.target(request),
         protocol: this.facts.protocol,
