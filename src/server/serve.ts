@@ -20,6 +20,8 @@ import { acceptHttp3 } from './transports/h3.js';
 import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
 import { CONNECTION_PREFACE } from '../h2/frames.js';
 import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
+import { listenWith, openSocketListeners } from './listeners.js';
+import { validateDrainDelay, validateHealthPath, withHealthEndpoint } from './health.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
 
@@ -34,21 +36,10 @@ function bindAddresses(hostname: string): string[] {
   return [hostname];
 }
 
-function listen(server: net.Server, port: number, host: string, reusePort: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      server.off('listening', onListening);
-      reject(error);
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve((server.address() as net.AddressInfo).port);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    // reusePort (SO_REUSEPORT) exists from Node 22.12; older versions ignore the field.
-    server.listen({ port, host, backlog: 1024, ...(reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
-  });
+async function listen(server: net.Server, port: number, host: string, reusePort: boolean): Promise<number> {
+  // reusePort (SO_REUSEPORT) exists from Node 22.12; older versions ignore the field.
+  await listenWith(server, { port, host, backlog: 1024, ...(reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
+  return (server.address() as net.AddressInfo).port;
 }
 
 class HttpsdServer implements Server {
@@ -69,6 +60,8 @@ class HttpsdServer implements Server {
   private closePromise: Promise<void> | undefined;
   /** With `acme`: the certificate manager, from start() on. */
   private acme: AcmeManager | undefined;
+  /** From the start of close(): `healthPath` answers 503. */
+  private draining = false;
 
   constructor(private readonly options: ServeOptions) {
     if (typeof options.fetch !== 'function') throw new TypeError('serve() needs a fetch(request, info) handler function');
@@ -87,7 +80,10 @@ class HttpsdServer implements Server {
     else if (typeof options.traceFrames === 'function') traceFrames = options.traceFrames;
     // --redirect-http: every cleartext request (h1 or h2c: both arrive through the sniffer) gets a 308 to https.
     // Decided by the connection (info.scheme), never by the client's own :scheme. TLS requests go straight through.
-    const userHandler = options.fetch;
+    let userHandler = options.fetch;
+    // Health probes are answered before anything else (redirects included: load balancers probe in cleartext too).
+    if (options.healthPath !== undefined) userHandler = withHealthEndpoint(userHandler, validateHealthPath(options.healthPath), () => this.draining);
+    if (options.drainDelay !== undefined) validateDrainDelay(options.drainDelay);
     const redirects = options.redirectHttp === true && ((options.tls !== undefined && options.tls !== false) || options.acme !== undefined);
     this.context = new ServerContext({
       handler: this.acmeFront(
@@ -117,22 +113,29 @@ class HttpsdServer implements Server {
     try {
       if (useTls) {
         this.tlsProvider = await loadTlsProvider(await this.certificateConfig());
-        this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
-        this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
-        // HTTP/3 takes the default certificate once, at start: with ACME-managed certificates (a placeholder at
-        // first, renewed later) it would serve a stale one, so h3 waits until it follows reloads.
-        if (options.http3 !== false && this.context.acmeStats === undefined) await this.listenQuic(hostname, this.port);
+        // `unix` / `fd` replace hostname:port (and HTTP/3, which needs a UDP port of its own).
+        if (!(await this.listenSockets(true))) {
+          this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
+          this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
+          // HTTP/3 takes the default certificate once, at start: with ACME-managed certificates (a placeholder at
+          // first, renewed later) it would serve a stale one, so h3 waits until it follows reloads.
+          if (options.http3 !== false && this.context.acmeStats === undefined) await this.listenQuic(hostname, this.port);
+        }
         if (options.httpPort !== undefined) {
           this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
           this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
         }
-      } else {
+      } else if (!(await this.listenSockets(false))) {
         this.port = await this.listenAll(() => this.createCleartextListener(), hostname, port);
         this.httpPort = this.port;
         this.urls.push(`http://${hostForUrl(hostname)}:${this.port}/`);
+      } else if (options.httpPort !== undefined) {
+        this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
+        this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
       }
       // As the CLI does: the first certificate is obtained with the listeners up (the CA validates through them).
       await this.acme?.start(this);
+      await options.onListen?.(this);
     } catch (error) {
       await this.close(0);
       throw error;
@@ -167,6 +170,19 @@ class HttpsdServer implements Server {
     let front: FetchHandler | undefined;
     // No request arrives before the listeners, which start() opens once the manager exists.
     return (request, info) => (front ??= this.acme!.fetch(handler))(request, info);
+  }
+
+  /** The `unix` or `fd` listeners; false when the options name neither. */
+  private async listenSockets(useTls: boolean): Promise<boolean> {
+    const sockets = await openSocketListeners(this.options, {
+      tls: useTls ? () => this.createTlsListener() : undefined,
+      cleartext: () => this.createCleartextListener(),
+    });
+    if (sockets === undefined) return false;
+    this.listeners.push(...sockets.servers);
+    this.urls.push(...sockets.urls);
+    if (sockets.tlsPort !== undefined) this.port = sockets.tlsPort;
+    return true;
   }
 
   private async listenAll(create: () => net.Server, hostname: string, port: number): Promise<number> {
@@ -207,6 +223,15 @@ class HttpsdServer implements Server {
     }
     this.context.altSvc = `h3=":${port}"; ma=86400`;
     this.http3Port = port;
+  }
+
+  /** serve()'s onShutdown, its failure reported: a shutdown goes on whatever the hook does. */
+  private async runOnShutdown(): Promise<void> {
+    try {
+      await this.options.onShutdown?.();
+    } catch (error) {
+      this.context.onError(error, 'onShutdown');
+    }
   }
 
   /** Counts raw TCP connections and refuses those beyond limits.maxConnections. */
@@ -327,6 +352,11 @@ class HttpsdServer implements Server {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     const context = this.context;
+    this.draining = true;
+    const onShutdown = this.runOnShutdown();
+    // drainDelay: load balancers see the health endpoint's 503 and stop sending while requests are still accepted.
+    const drainDelay = timeoutMs === 0 ? 0 : (this.options.drainDelay ?? 0);
+    if (drainDelay > 0) await new Promise((resolve) => setTimeout(resolve, drainDelay));
     context.closing = true;
     // No renewal starts while draining; one in flight stops before it swaps certificates.
     this.acme?.stop();
@@ -341,6 +371,7 @@ class HttpsdServer implements Server {
     for (const endpoint of this.quicEndpoints) endpoint.shutdown();
     // 3. Let in-flight requests finish, up to the timeout; then force.
     const deadline = Date.now() + timeoutMs;
+    await Promise.race([onShutdown, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
