@@ -36,6 +36,10 @@ export function describeListeners(server: Pick<Server, 'urls'> & Partial<Pick<Se
   const offered = (alpn ?? ['h2', 'http/1.1']).join(', ');
   const lan = lanAddresses(settings.host);
   for (const url of server.urls) {
+    if (!/^https?:/.test(url)) {
+      lines.push(`  ${socketListenerText(url, settings, offered)}`);
+      continue;
+    }
     const secure = url.startsWith('https:');
     const what = secure ? `(TLS; ALPN ${offered})` : `(cleartext; ${settings.redirectHttp ? 'redirects to https' : 'http/1.1 and h2c prior knowledge'})`;
     lines.push(`  ${url}  ${what}`);
@@ -45,10 +49,20 @@ export function describeListeners(server: Pick<Server, 'urls'> & Partial<Pick<Se
     const http3 = secure ? http3Text(server.http3Port, settings.http3) : undefined;
     if (http3 !== undefined) lines.push(`  ${http3}`);
   }
-  if (WILDCARD_HOSTS.has(settings.host)) {
+  // --unix and --fd replace --host.
+  if (WILDCARD_HOSTS.has(settings.host) && settings.deploy.unix === undefined && !server.urls.some((url) => url.startsWith('fd:'))) {
     lines.push(`  listening on every ${settings.host === '::' ? 'IPv6 (and, where the system maps them, IPv4)' : 'IPv4'} interface (--host ${settings.host}): reachable from other machines`);
   }
   return lines;
+}
+
+/** A Unix socket (`unix:/path`, or `fd://N` inherited) and what it speaks. */
+function socketListenerText(url: string, settings: ServerCliSettings, offered: string): string {
+  const what = settings.deploy.unixTls ? `TLS; ALPN ${offered}` : 'cleartext; http/1.1 and h2c prior knowledge';
+  const mode = url.startsWith('unix:') && settings.deploy.unix?.mode !== undefined ? `, mode ${settings.deploy.unix.mode.toString(8)}` : '';
+  const path = url.startsWith('unix:') ? url.slice('unix:'.length) : undefined;
+  const tryIt = path !== undefined && !settings.deploy.unixTls ? `; try: curl --unix-socket ${path} http://localhost/` : '';
+  return `${url}  (Unix socket, ${what}${mode}${tryIt})`;
 }
 
 /** Whether HTTP/3 is served, and why not when it is not. */

@@ -5,6 +5,7 @@ import { UsageError } from '../common/errors.js';
 import type { CliOption, CliValues } from '../common/options.js';
 import type { ServerLimits } from '../server/types.js';
 import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
+import { HEALTH_CLI_OPTIONS, SOCKET_CLI_OPTIONS, parseDeployOptions, type DeployCliSettings } from './deploy-options.js';
 
 export const ACCESS_LOG_FORMAT_NAMES = ['combined', 'common', 'json', 'short'] as const;
 export type AccessLogFormatName = (typeof ACCESS_LOG_FORMAT_NAMES)[number];
@@ -28,6 +29,7 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
       'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing.',
     defaultText: '1',
   },
+  ...SOCKET_CLI_OPTIONS,
 ];
 
 /** What the server prints and exposes about its traffic. */
@@ -35,6 +37,7 @@ export const OBSERVE_CLI_OPTIONS: CliOption[] = [
   { name: 'access-log', type: 'string', valueName: 'FORMAT', description: `One line per request on stdout; FORMAT: ${ACCESS_LOG_FORMAT_NAMES.join(', ')}.`, defaultText: 'off; combined when given alone' },
   { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 frame in and out, decoded (like nghttp -v), on stderr.' },
   { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve the server counters in Prometheus text format at PATH, e.g. /metrics.', defaultText: 'off' },
+  ...HEALTH_CLI_OPTIONS,
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors (no start banner).' },
 ];
 
@@ -78,6 +81,8 @@ export interface ServerCliSettings {
   /** --watch: reload the app when a file of its module graph changes. */
   watch: boolean;
   limits: Partial<ServerLimits>;
+  /** --unix, --fd, --health (src/cli/deploy-options.ts). */
+  deploy: DeployCliSettings;
 }
 
 function stringValue(values: CliValues, name: string): string | undefined {
@@ -161,6 +166,8 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     throw new UsageError(`--http-port ${httpPort} is the same as --port: the cleartext port must differ from the TLS port (e.g. --http-port 8080).`);
   }
   const workers = positiveInteger(values, 'workers', 256) ?? 1;
+  const deploy = parseDeployOptions(values);
+  if (redirectHttp && deploy.unix !== undefined) throw new UsageError('--redirect-http redirects to the TLS port, which --unix replaces: drop one of them.');
   return {
     port: tlsPort,
     host,
@@ -174,5 +181,6 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     quiet: flag(values, 'quiet'),
     watch: flag(values, 'watch'),
     limits,
+    deploy,
   };
 }
