@@ -58,14 +58,18 @@ async function resolveListenerTls(values: CliValues, settings: ServerCliSettings
   return undefined;
 }
 
-/** The app's onListen: a throw stops the start with the app's file:line (the supervisor does not retry). */
-async function runOnListen(onListen: (server: Server) => unknown, server: Server): Promise<void> {
-  try {
-    await onListen(server);
-  } catch (error) {
-    await server.close(0).catch(() => undefined);
-    throw new UsageError(`onListen failed${whereInApplication(error)}: ${errorText(error)}`, 1);
-  }
+/**
+ * The app's onListen for serve(): a throw stops the start (serve() closes the listeners and `ready` rejects) with the
+ * app's file:line; exit status 1, which the supervisor does not retry.
+ */
+function reportingOnListen(onListen: (server: Server) => unknown): (server: Server) => Promise<void> {
+  return async (server) => {
+    try {
+      await onListen(server);
+    } catch (error) {
+      throw new UsageError(`onListen failed${whereInApplication(error)}: ${errorText(error)}`, 1);
+    }
+  };
 }
 
 /** Sends the app's files to the supervisor (--watch); resolves once the message is out, even on a closed channel. */
@@ -124,6 +128,7 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     ...(sockets.fds.length > 0 ? { fd: sockets.fds.map((fd) => (settings.deploy.unixTls ? { fd, tls: true } : fd)) } : {}),
     ...(settings.deploy.healthPath !== undefined ? { healthPath: settings.deploy.healthPath } : {}),
     ...(settings.deploy.drainDelayMs !== undefined ? { drainDelay: settings.deploy.drainDelayMs } : {}),
+    ...(hooks?.onListen ? { onListen: reportingOnListen(hooks.onListen) } : {}),
     ...(hooks?.onShutdown ? { onShutdown: hooks.onShutdown as () => Promise<void> } : {}),
   });
   try {
@@ -134,7 +139,6 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     await server.close(0).catch(() => undefined);
     throw startupError(tls === false ? error : explainTlsError(error, tls), settings);
   }
-  if (hooks?.onListen) await runOnListen(hooks.onListen, server);
   // Before the banner: whoever waits for it (a script, a supervisor) may signal the server right away.
   installSignalHandlers(server, {
     quiet: settings.quiet,

@@ -62,6 +62,8 @@ class HttpsdServer implements Server {
   private acme: AcmeManager | undefined;
   /** From the start of close(): `healthPath` answers 503. */
   private draining = false;
+  /** Listening and onListen done: a close() from then on is a shutdown the app hears of (onShutdown, drainDelay). */
+  private started = false;
 
   constructor(private readonly options: ServeOptions) {
     if (typeof options.fetch !== 'function') throw new TypeError('serve() needs a fetch(request, info) handler function');
@@ -136,6 +138,7 @@ class HttpsdServer implements Server {
       // As the CLI does: the first certificate is obtained with the listeners up (the CA validates through them).
       await this.acme?.start(this);
       await options.onListen?.(this);
+      this.started = true;
     } catch (error) {
       await this.close(0);
       throw error;
@@ -353,9 +356,10 @@ class HttpsdServer implements Server {
   private async shutdown(timeoutMs: number): Promise<void> {
     const context = this.context;
     this.draining = true;
-    const onShutdown = this.runOnShutdown();
+    // A server that never finished starting (a bind error, a failed onListen) has nothing to announce or drain.
+    const onShutdown = this.started ? this.runOnShutdown() : undefined;
     // drainDelay: load balancers see the health endpoint's 503 and stop sending while requests are still accepted.
-    const drainDelay = timeoutMs === 0 ? 0 : (this.options.drainDelay ?? 0);
+    const drainDelay = timeoutMs === 0 || !this.started ? 0 : (this.options.drainDelay ?? 0);
     if (drainDelay > 0) await new Promise((resolve) => setTimeout(resolve, drainDelay));
     context.closing = true;
     // No renewal starts while draining; one in flight stops before it swaps certificates.
@@ -371,7 +375,7 @@ class HttpsdServer implements Server {
     for (const endpoint of this.quicEndpoints) endpoint.shutdown();
     // 3. Let in-flight requests finish, up to the timeout; then force.
     const deadline = Date.now() + timeoutMs;
-    await Promise.race([onShutdown, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    if (onShutdown !== undefined) await Promise.race([onShutdown, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

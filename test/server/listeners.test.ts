@@ -209,15 +209,22 @@ test('onListen gets the listening server; its throw rejects ready and closes the
   await server.close(2000);
   assert.ok(errors.some((error) => String(error).includes('hook failed')));
 
+  let shutdownAfterFailedStart = 0;
   const failing = serve({
     fetch: echoFacts,
     unix: path,
     onListen: () => {
       throw new Error('not ready');
     },
+    onShutdown: () => {
+      shutdownAfterFailedStart++;
+    },
   });
   await assert.rejects(failing.ready, /not ready/);
   assert.equal(existsSync(path), false, 'listeners closed after onListen failed');
+  // A server that never started has no shutdown to announce.
+  await failing.close();
+  assert.equal(shutdownAfterFailedStart, 0);
 
   assert.throws(() => serve({ fetch: echoFacts, healthPath: 'health' }), /starting with "\/"/);
   assert.throws(() => serve({ fetch: echoFacts, drainDelay: -1 }), /milliseconds from 0/);
