@@ -46,11 +46,12 @@ export function describeListeners(server: Pick<Server, 'urls'> & Partial<Pick<Se
     // The URL above says "localhost" for a wildcard bind; other machines use these.
     const parsed = new URL(url);
     for (const address of lan) lines.push(`  ${parsed.protocol}//${urlHost(address)}:${parsed.port}/`);
-    const http3 = secure ? http3Text(server.http3Port, settings.http3) : undefined;
+    // Inherited sockets (--fd, socket activation) are TCP only: HTTP/3 would need a UDP socket passed too.
+    const http3 = secure && settings.deploy.fds.length === 0 ? http3Text(server.http3Port, settings.http3) : undefined;
     if (http3 !== undefined) lines.push(`  ${http3}`);
   }
   // --unix and --fd replace --host.
-  if (WILDCARD_HOSTS.has(settings.host) && settings.deploy.unix === undefined && !server.urls.some((url) => url.startsWith('fd:'))) {
+  if (WILDCARD_HOSTS.has(settings.host) && settings.deploy.unix === undefined && settings.deploy.fds.length === 0) {
     lines.push(`  listening on every ${settings.host === '::' ? 'IPv6 (and, where the system maps them, IPv4)' : 'IPv4'} interface (--host ${settings.host}): reachable from other machines`);
   }
   return lines;

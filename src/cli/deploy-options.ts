@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../common/errors.js';
 import type { CliOption, CliValues } from '../common/options.js';
-import { parseFdSpec, parseFileMode } from '../server/listeners.js';
+import { parseFdSpec, parseFileMode, readSystemdSockets } from '../server/listeners.js';
 import { MAX_DRAIN_DELAY_MS } from '../server/health.js';
 
 /** Listener flags (in the "Listening" group of --help). */
@@ -102,4 +102,27 @@ export function parseDeployOptions(values: CliValues): DeployCliSettings {
     healthPath,
     drainDelayMs,
   };
+}
+
+/**
+ * The listening sockets the supervisor keeps open for its workers: --fd, or those systemd passed to it. Each worker
+ * inherits them at the same descriptor numbers (workerStdio()) and listens on its own copy, so the sockets outlive
+ * any worker, the last one included: a crashed worker's replacement serves the same socket.
+ */
+export function supervisorInheritedFds(settings: DeployCliSettings, env: NodeJS.ProcessEnv = process.env): number[] {
+  if (settings.unix !== undefined) return [];
+  if (settings.fds.length > 0) return settings.fds;
+  return readSystemdSockets(env, [process.pid])?.fds ?? [];
+}
+
+/**
+ * node:cluster's stdio for workers that inherit `fds`: stdin, stdout and stderr shared as usual, each inherited
+ * socket at its own number (/dev/null in gaps), and the IPC channel after them, where it does not take fd 3.
+ */
+export function workerStdio(fds: readonly number[]): (number | 'ignore' | 'ipc')[] {
+  const stdio: (number | 'ignore' | 'ipc')[] = [0, 1, 2];
+  const highest = Math.max(...fds);
+  for (let fd = 3; fd <= highest; fd++) stdio.push(fds.includes(fd) ? fd : 'ignore');
+  stdio.push('ipc');
+  return stdio;
 }

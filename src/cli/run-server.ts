@@ -91,6 +91,8 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     if (pinned[1]) settings.httpPort = Number(pinned[1]);
   }
   const sockets = inheritedSockets(settings);
+  // What the banner describes: the sockets served, given by --fd or by the service manager.
+  settings.deploy.fds = sockets.fds;
   const resolved = await resolveListenerTls(values, settings);
   const tls = resolved?.tls ?? false;
   const alpn = resolved?.alpn;

@@ -84,13 +84,19 @@ export interface SystemdSockets {
  * that processes the app starts do not take the sockets for theirs. Undefined when nothing was passed to us.
  */
 export function takeSystemdSockets(env: NodeJS.ProcessEnv, acceptedPids: readonly number[]): SystemdSockets | undefined {
+  const sockets = readSystemdSockets(env, acceptedPids);
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDNAMES;
+  return sockets;
+}
+
+/** takeSystemdSockets() without removing the variables (the `httpsd` supervisor leaves them to its workers). */
+export function readSystemdSockets(env: NodeJS.ProcessEnv, acceptedPids: readonly number[]): SystemdSockets | undefined {
   const countText = env.LISTEN_FDS;
   const pidText = env.LISTEN_PID;
   const namesText = env.LISTEN_FDNAMES;
   if (countText === undefined) return undefined;
-  delete env.LISTEN_FDS;
-  delete env.LISTEN_PID;
-  delete env.LISTEN_FDNAMES;
   // Set for another process (a parent that forgot to unset them): not ours to take.
   if (pidText === undefined || !/^\d+$/.test(pidText.trim()) || !acceptedPids.includes(Number(pidText))) return undefined;
   if (!/^\d+$/.test(countText.trim())) throw new UsageError(`LISTEN_FDS=${countText}: expected the number of sockets systemd passed.`);
@@ -102,8 +108,8 @@ export function takeSystemdSockets(env: NodeJS.ProcessEnv, acceptedPids: readonl
   return { fds, names: names?.length === count ? names : undefined };
 }
 
-/** server.listen(options), settled by 'listening' or the first 'error'. */
-export function listenWith(server: net.Server, options: net.ListenOptions): Promise<void> {
+/** server.listen(options) (or another way to start listening), settled by 'listening' or the first 'error'. */
+export function listenWith(server: net.Server, options: net.ListenOptions | (() => void)): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
       server.off('listening', onListening);
@@ -115,7 +121,8 @@ export function listenWith(server: net.Server, options: net.ListenOptions): Prom
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen(options);
+    if (typeof options === 'function') options();
+    else server.listen(options);
   });
 }
 
@@ -178,11 +185,26 @@ export async function listenUnix(server: net.Server, socket: ResolvedUnixSocket,
   if (mode !== undefined) chmodSync(path, mode);
 }
 
+/**
+ * Listens on this process's descriptor `fd`. In a node:cluster worker, listen({ fd }) means the primary's descriptor
+ * of that number (it wraps it and shares it) and no `exclusive` option changes that; the primary would then close
+ * it with its last worker, and a crashed worker's replacement would find it gone. So a worker, which inherits the
+ * sockets itself (src/cli/deploy-options.ts workerStdio()), listens through `_listen2`, the step listen() takes in
+ * a process outside a cluster (kept by Node under that name for code that wraps it): it opens the descriptor as a
+ * TCP or pipe handle and listens on it, emitting 'listening' or 'error' as listen() does.
+ */
+function listenOnOwnDescriptor(server: net.Server, fd: number, backlog: number): Promise<void> {
+  // (`fd` is a documented listen() option that @types/node leaves out of ListenOptions.)
+  if (!cluster.isWorker) return listenWith(server, { fd, backlog } as net.ListenOptions);
+  const internal = server as net.Server & { _listen2?: (address: null, port: null, addressType: null, backlog: number, fd: number) => void };
+  if (typeof internal._listen2 !== 'function') throw new Error('this Node.js version cannot listen on an inherited descriptor in a cluster worker');
+  return listenWith(server, () => internal._listen2!(null, null, null, backlog, fd));
+}
+
 /** Listens on an inherited, already bound socket; whether it is TCP (true) or a Unix socket (false). */
 export async function listenInherited(server: net.Server, fd: number): Promise<boolean> {
   try {
-    // (`fd` is a documented listen() option that @types/node leaves out of ListenOptions.)
-    await listenWith(server, { fd, backlog: 1024 } as net.ListenOptions);
+    await listenOnOwnDescriptor(server, fd, 1024);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EBADF' || code === 'ENOTSOCK' || code === 'EINVAL' || code === 'ENOTSUP') {

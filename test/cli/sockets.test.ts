@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_FROM_BUILD, REPO_ROOT, cliEnv, runCli, stopGracefully } from '../support/cli.js';
 import { h1Request, run, waitFor } from '../support/server.js';
+import { supervisorInheritedFds, workerStdio } from '../../src/cli/deploy-options.js';
 
 const APP = join(REPO_ROOT, 'test/cli/fixtures/lifecycle.mjs');
 
@@ -120,7 +121,7 @@ async function curlUnix(path: string, target: string, extra: string[] = []): Pro
   return result.stdout.toString();
 }
 
-test('socket activation: a TCP socket passed as fd 3 (LISTEN_FDS, LISTEN_PID) serves TLS; the app never sees LISTEN_*', async () => {
+test('socket activation: a TCP socket passed as fd 3 (LISTEN_FDS, LISTEN_PID) serves TLS, also after the worker crashed; the app never sees LISTEN_*', async () => {
   const { server: parentSide, fd } = await bindListening({ host: '127.0.0.1', port: 0 });
   const port = (parentSide.address() as net.AddressInfo).port;
   const cli = await startServer([APP], { inherit: fd, env: { LISTEN_FDS: '1', LISTEN_FDNAMES: 'web' }, ready: /serving lifecycle\.mjs/ });
@@ -135,6 +136,13 @@ test('socket activation: a TCP socket passed as fd 3 (LISTEN_FDS, LISTEN_PID) se
     assert.equal(body.path, '/activated');
     assert.equal(body.listenFds, null);
     assert.equal(body.listenPid, null);
+
+    // The only worker dies: the supervisor still holds the socket, and the replacement serves it.
+    process.kill(body.pid, 'SIGKILL');
+    await waitFor(() => /ready \(replaces \d+\)/.test(cli.stderr()), 'a replacement worker');
+    const after = JSON.parse((await h1Request(`https://127.0.0.1:${port}`, { path: '/after-crash' })).body.toString());
+    assert.equal(after.path, '/after-crash');
+    assert.notEqual(after.pid, body.pid);
   } finally {
     assert.equal(await cli.stop(), 0);
   }
@@ -242,4 +250,17 @@ test('onListen that throws: the start fails with exit status 1 and the app file:
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, /onListen failed at test\/cli\/fixtures\/lifecycle\.mjs:\d+:\d+: Error: cannot start: the database is unreachable/);
   assert.doesNotMatch(result.stderr, /restarting/);
+});
+
+test('the supervisor keeps inherited sockets for its workers at the same descriptor numbers, IPC after them', () => {
+  assert.deepEqual(workerStdio([3]), [0, 1, 2, 3, 'ipc']);
+  assert.deepEqual(workerStdio([3, 5]), [0, 1, 2, 3, 'ignore', 5, 'ipc']);
+  const settings = { unix: undefined, unixTls: false, fds: [], healthPath: undefined, drainDelayMs: undefined };
+  assert.deepEqual(supervisorInheritedFds(settings, { LISTEN_FDS: '2', LISTEN_PID: String(process.pid) }), [3, 4]);
+  assert.deepEqual(supervisorInheritedFds(settings, { LISTEN_FDS: '2', LISTEN_PID: '1' }), []);
+  assert.deepEqual(supervisorInheritedFds({ ...settings, fds: [7] }, {}), [7]);
+  // The supervisor only reads the variables: its workers take (and remove) them.
+  const env = { LISTEN_FDS: '1', LISTEN_PID: String(process.pid) };
+  supervisorInheritedFds(settings, env);
+  assert.equal(env.LISTEN_FDS, '1');
 });
