@@ -86,6 +86,7 @@ class HttpsdServer implements Server {
     // Health probes are answered before anything else (redirects included: load balancers probe in cleartext too).
     if (options.healthPath !== undefined) userHandler = withHealthEndpoint(userHandler, validateHealthPath(options.healthPath), () => this.draining);
     if (options.drainDelay !== undefined) validateDrainDelay(options.drainDelay);
+    if (options.redirectHttp === true && options.unix !== undefined) throw new TypeError('serve(): `redirectHttp` redirects to the TLS port, which `unix` replaces');
     const redirects = options.redirectHttp === true && ((options.tls !== undefined && options.tls !== false) || options.acme !== undefined);
     this.context = new ServerContext({
       handler: this.acmeFront(
