@@ -82,15 +82,13 @@ class HttpsdServer implements Server {
     else if (typeof options.traceFrames === 'function') traceFrames = options.traceFrames;
     // --redirect-http: every cleartext request (h1 or h2c: both arrive through the sniffer) gets a 308 to https.
     // Decided by the connection (info.scheme), never by the client's own :scheme. TLS requests go straight through.
-    let userHandler = options.fetch;
-    // Health probes are answered before anything else (redirects included: load balancers probe in cleartext too).
-    if (options.healthPath !== undefined) userHandler = withHealthEndpoint(userHandler, validateHealthPath(options.healthPath), () => this.draining);
+    const userHandler = options.fetch;
     if (options.drainDelay !== undefined) validateDrainDelay(options.drainDelay);
     if (options.redirectHttp === true && options.unix !== undefined) throw new TypeError('serve(): `redirectHttp` redirects to the TLS port, which `unix` replaces');
     const redirects = options.redirectHttp === true && ((options.tls !== undefined && options.tls !== false) || options.acme !== undefined);
     this.context = new ServerContext({
       handler: this.acmeFront(
-        redirects ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info)) : userHandler,
+        this.healthFront(redirects ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info)) : userHandler),
       ),
       limits,
       serverHeader: options.serverHeader === undefined ? 'httpsd' : options.serverHeader,
@@ -174,6 +172,12 @@ class HttpsdServer implements Server {
     let front: FetchHandler | undefined;
     // No request arrives before the listeners, which start() opens once the manager exists.
     return (request, info) => (front ??= this.acme!.fetch(handler))(request, info);
+  }
+
+  /** With `healthPath`: probes are answered before redirects and the app (load balancers probe in cleartext too). */
+  private healthFront(handler: FetchHandler): FetchHandler {
+    const path = this.options.healthPath;
+    return path === undefined ? handler : withHealthEndpoint(handler, validateHealthPath(path), () => this.draining);
   }
 
   /** The `unix` or `fd` listeners; false when the options name neither. */

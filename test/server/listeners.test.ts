@@ -230,7 +230,7 @@ test('onListen gets the listening server; its throw rejects ready and closes the
   assert.throws(() => serve({ fetch: echoFacts, drainDelay: -1 }), /milliseconds from 0/);
 });
 
-test('healthPath on a TCP listener over TLS (h1): the probe never reaches the app', async () => {
+test('healthPath on TCP listeners, TLS and a redirecting cleartext port: the probe never reaches the app or the redirect', async () => {
   const certificate = makeCertificate();
   let appCalls = 0;
   const server = serve({
@@ -242,6 +242,8 @@ test('healthPath on a TCP listener over TLS (h1): the probe never reaches the ap
     hostname: '127.0.0.1',
     http3: false,
     tls: { cert: certificate.cert, key: certificate.key },
+    httpPort: 0,
+    redirectHttp: true,
     healthPath: '/healthz',
   });
   await server.ready;
@@ -249,6 +251,9 @@ test('healthPath on a TCP listener over TLS (h1): the probe never reaches the ap
     const response = await h1Request(`https://127.0.0.1:${server.port}`, { path: '/healthz', method: 'HEAD' });
     assert.equal(response.status, 200);
     assert.equal(response.headers['cache-control'], 'no-store');
+    // In cleartext too, where everything else is redirected to https.
+    assert.equal((await h1Request(`http://127.0.0.1:${server.httpPort}`, { path: '/healthz' })).status, 200);
+    assert.equal((await h1Request(`http://127.0.0.1:${server.httpPort}`, { path: '/other' })).status, 308);
     assert.equal(appCalls, 0);
   } finally {
     await server.close(2000);
