@@ -160,12 +160,7 @@ function inUseError(path: string): UsageError {
  */
 export async function listenUnix(server: net.Server, socket: ResolvedUnixSocket, sharedByCluster: boolean): Promise<void> {
   const { path, mode } = socket;
-  let stats;
-  try {
-    stats = lstatSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const stats = lstatSync(path, { throwIfNoEntry: false });
   if (stats !== undefined) {
     if (!stats.isSocket()) {
       throw new UsageError(`unix socket path ${path} exists and is not a socket: refusing to replace it. Fix: remove it yourself or pick another path.`, 1);
@@ -173,7 +168,13 @@ export async function listenUnix(server: net.Server, socket: ResolvedUnixSocket,
     if (await unixSocketInUse(path)) {
       if (!sharedByCluster) throw inUseError(path);
     } else {
-      unlinkSync(path);
+      // The file checked is the file removed: one put in its place meanwhile (the probe took a turn of the event
+      // loop) is left alone.
+      const now = lstatSync(path, { throwIfNoEntry: false });
+      if (now !== undefined && (!now.isSocket() || now.ino !== stats.ino || now.dev !== stats.dev)) {
+        throw new UsageError(`unix socket path ${path} changed while it was checked: refusing to remove it. Try again.`, 1);
+      }
+      if (now !== undefined) unlinkSync(path);
     }
   }
   try {
