@@ -60,7 +60,7 @@ export function parseFdSpec(value: number | string): number {
   const fd = match ? Number(match[1]) : NaN;
   // 0-2 are stdin, stdout and stderr: never a listening socket handed over on purpose.
   if (!Number.isInteger(fd) || fd < SD_LISTEN_FDS_START) {
-    throw new UsageError(`--fd ${String(value)}: expected an inherited socket's descriptor number, 3 or above (N or fd://N).`);
+    throw new UsageError(`fd ${String(value)}: expected an inherited socket's descriptor number, 3 or above (N or fd://N).`);
   }
   return fd;
 }
@@ -68,7 +68,14 @@ export function parseFdSpec(value: number | string): number {
 export function resolveInheritedSockets(option: number | InheritedSocketOptions | (number | InheritedSocketOptions)[]): InheritedSocketOptions[] {
   const list = Array.isArray(option) ? option : [option];
   if (list.length === 0) throw new TypeError('serve(): `fd` is an empty list; give at least one inherited socket descriptor');
-  return list.map((entry) => (typeof entry === 'number' ? { fd: parseFdSpec(entry) } : { ...entry, fd: parseFdSpec(entry.fd) }));
+  const sockets = list.map((entry) => (typeof entry === 'number' ? { fd: parseFdSpec(entry) } : { ...entry, fd: parseFdSpec(entry.fd) }));
+  // One descriptor opened twice would be two handles polling one socket, each closing it under the other.
+  const seen = new Set<number | string>();
+  for (const { fd } of sockets) {
+    if (seen.has(fd)) throw new UsageError(`fd ${fd} is given twice: each inherited socket is served once.`);
+    seen.add(fd);
+  }
+  return sockets;
 }
 
 export interface SystemdSockets {

@@ -220,7 +220,7 @@ test('--unix: cleartext with --unix-mode; a socket in use is refused with its pa
     [['--unix-mode', '660'], /--unix-mode needs --unix/],
     [['--unix', path, '--unix-mode', '888'], /expected an octal file mode/],
     [['--unix', path, '--cert', 'c.pem', '--key', 'k.pem'], /--cert is for TLS, and --unix serves cleartext: add --unix-tls/],
-    [['--fd', 'two'], /--fd two: expected an inherited socket's descriptor/],
+    [['--fd', 'two'], /fd two: expected an inherited socket's descriptor/],
     [['--health', 'health'], /--health health: the path must start with "\/"/],
     [['--health-drain-delay', '1000'], /--health-drain-delay 1000: expected seconds from 0 to 300/],
   ] as const) {

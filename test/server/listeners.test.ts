@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../../src/server/serve.js';
 import type { FetchHandler, ServeOptions, Server } from '../../src/server/types.js';
-import { parseFdSpec, parseFileMode, takeSystemdSockets } from '../../src/server/listeners.js';
+import { parseFdSpec, parseFileMode, resolveInheritedSockets, takeSystemdSockets } from '../../src/server/listeners.js';
 import { makeCertificate } from '../support/certs.js';
 import { h1Request, run, waitFor } from '../support/server.js';
 
@@ -145,6 +145,8 @@ test('fd specs and systemd variables: fd://N, LISTEN_PID checked, variables remo
   assert.equal(parseFdSpec(5), 5);
   assert.throws(() => parseFdSpec('fd://1'), /3 or above/);
   assert.throws(() => parseFdSpec('tcp://3'), /3 or above/);
+  assert.throws(() => resolveInheritedSockets([3, { fd: 'fd://3' }]), /fd 3 is given twice/);
+  assert.deepEqual(resolveInheritedSockets([3, { fd: 'fd://4', tls: false }]), [{ fd: 3 }, { fd: 4, tls: false }]);
 
   const env: NodeJS.ProcessEnv = { LISTEN_FDS: '2', LISTEN_PID: '1234', LISTEN_FDNAMES: 'web:admin', OTHER: 'kept' };
   assert.deepEqual(takeSystemdSockets(env, [1234]), { fds: [3, 4], names: ['web', 'admin'] });
