@@ -5,6 +5,7 @@
  *   serve({ fetch: () => new FastResponse('hello'), tls: { cert: 'cert.pem', key: 'key.pem' } });
  */
 export { serve, FastResponse, DEFAULT_SERVER_LIMITS, PayloadTooLargeError } from './server/index.js';
+export { takeSystemdSockets, type SystemdSockets, type InheritedSocketOptions, type UnixSocketOptions } from './server/index.js';
 export type {
   FastResponseInit,
   TrailersInit,

@@ -36,19 +36,34 @@ export function describeListeners(server: Pick<Server, 'urls'> & Partial<Pick<Se
   const offered = (alpn ?? ['h2', 'http/1.1']).join(', ');
   const lan = lanAddresses(settings.host);
   for (const url of server.urls) {
+    if (!/^https?:/.test(url)) {
+      lines.push(`  ${socketListenerText(url, settings, offered)}`);
+      continue;
+    }
     const secure = url.startsWith('https:');
     const what = secure ? `(TLS; ALPN ${offered})` : `(cleartext; ${settings.redirectHttp ? 'redirects to https' : 'http/1.1 and h2c prior knowledge'})`;
     lines.push(`  ${url}  ${what}`);
     // The URL above says "localhost" for a wildcard bind; other machines use these.
     const parsed = new URL(url);
     for (const address of lan) lines.push(`  ${parsed.protocol}//${urlHost(address)}:${parsed.port}/`);
-    const http3 = secure ? http3Text(server.http3Port, settings.http3) : undefined;
+    // Inherited sockets (--fd, socket activation) are TCP only: HTTP/3 would need a UDP socket passed too.
+    const http3 = secure && settings.deploy.fds.length === 0 ? http3Text(server.http3Port, settings.http3) : undefined;
     if (http3 !== undefined) lines.push(`  ${http3}`);
   }
-  if (WILDCARD_HOSTS.has(settings.host)) {
+  // --unix and --fd replace --host.
+  if (WILDCARD_HOSTS.has(settings.host) && settings.deploy.unix === undefined && settings.deploy.fds.length === 0) {
     lines.push(`  listening on every ${settings.host === '::' ? 'IPv6 (and, where the system maps them, IPv4)' : 'IPv4'} interface (--host ${settings.host}): reachable from other machines`);
   }
   return lines;
+}
+
+/** A Unix socket (`unix:/path`, or `fd://N` inherited) and what it speaks. */
+function socketListenerText(url: string, settings: ServerCliSettings, offered: string): string {
+  const what = settings.deploy.unixTls ? `TLS; ALPN ${offered}` : 'cleartext; http/1.1 and h2c prior knowledge';
+  const mode = url.startsWith('unix:') && settings.deploy.unix?.mode !== undefined ? `, mode ${settings.deploy.unix.mode.toString(8)}` : '';
+  const path = url.startsWith('unix:') ? url.slice('unix:'.length) : undefined;
+  const tryIt = path !== undefined && !settings.deploy.unixTls ? `; try: curl --unix-socket ${path} http://localhost/` : '';
+  return `${url}  (Unix socket, ${what}${mode}${tryIt})`;
 }
 
 /** Whether HTTP/3 is served, and why not when it is not. */

@@ -86,6 +86,8 @@ export function helpText(): string {
     '                                    (--shutdown-timeout); a second signal exits at once',
     '  SIGHUP                            reload certificates and keys (HTTPS and HTTP/3); a failed reload',
     '                                    keeps the old ones',
+    '  With --health, the health path answers 503 from the first signal on; --health-drain-delay keeps',
+    '  serving that long before the drain. A module may export onListen(server) and onShutdown().',
     '  The server runs in worker processes (--workers) watched by the httpsd process: an exception the',
     '  app throws outside a request is logged with its file:line, and that worker is restarted.',
     '',
@@ -98,6 +100,8 @@ export function helpText(): string {
     '  httpsd app.mjs --cert site.pem --key site-key.pem --host 0.0.0.0 --port 443 --workers 2',
     '  httpsd app.ts --acme example.com --acme-email me@example.com --host 0.0.0.0 --port 443',
     '  httpsd app.ts --http-port 8080 --trust-proxy loopback     behind a reverse proxy on this machine',
+    '  httpsd app.ts --unix /run/myapp/http.sock --unix-mode 660 --health /health   behind nginx',
+    '  httpsd app.ts --fd 3              serve a socket passed by the parent (systemd: automatic)',
   );
   return lines.join('\n');
 }

@@ -12,7 +12,7 @@ import { UsageError } from '../common/errors.js';
 import type { CliValues } from '../common/options.js';
 import { staticOptionsFromCli } from '../static/cli.js';
 import { serveStatic } from '../static/index.js';
-import type { FetchHandler } from '../server/types.js';
+import type { FetchHandler, Server } from '../server/types.js';
 import type { WebSocketHandler } from '../server/websocket/index.js';
 
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
@@ -89,6 +89,29 @@ export function websocketFromModule(module: Record<string, unknown>, file: strin
     throw new UsageError(`${file}: \`websocket\` must be an object of handlers, e.g. \`websocket: { message(ws, data) { ws.send(data) } }\`.`);
   }
   return handler as WebSocketHandler;
+}
+
+/** What a module may export beside its handler to hear about the server's start and stop (docs/server.md). */
+export interface LifecycleHooks {
+  /** Called with the server once it listens; a throw stops the start (exit status 1, with the app's file:line). */
+  onListen?: (server: Server) => unknown;
+  /** Called when a graceful shutdown begins; awaited, bounded by --shutdown-timeout; a throw is logged. */
+  onShutdown?: () => unknown;
+}
+
+/** `onListen` / `onShutdown` exported as named functions or as methods of the default export object. */
+export function lifecycleFromModule(module: Record<string, unknown>, file: string): LifecycleHooks {
+  const candidate = module.default;
+  const owner = candidate && typeof candidate === 'object' ? (candidate as Record<string, unknown>) : undefined;
+  const hooks: LifecycleHooks = {};
+  for (const name of ['onListen', 'onShutdown'] as const) {
+    const fromDefault = owner?.[name];
+    const hook = fromDefault ?? module[name];
+    if (hook === undefined) continue;
+    if (typeof hook !== 'function') throw new UsageError(`${file}: \`${name}\` must be a function, e.g. \`export function ${name}() { ... }\`.`);
+    hooks[name] = fromDefault !== undefined ? (hook as (...args: unknown[]) => unknown).bind(owner) : (hook as (...args: unknown[]) => unknown);
+  }
+  return hooks;
 }
 
 export interface SourceLocation {
@@ -268,7 +291,7 @@ function withAppResponseHeaders(handler: FetchHandler, extra: AppResponseHeaders
 export async function loadEntry(
   entry: string | undefined,
   values: CliValues,
-): Promise<{ handler: FetchHandler; description: string; websocket?: WebSocketHandler }> {
+): Promise<{ handler: FetchHandler; description: string; websocket?: WebSocketHandler; hooks?: LifecycleHooks }> {
   const path = resolve(entry ?? '.');
   let isDirectory: boolean;
   try {
@@ -295,7 +318,8 @@ export async function loadEntry(
   }
   const handler = handlerFromModule(module, shownEntry);
   const websocket = websocketFromModule(module, shownEntry);
+  const hooks = lifecycleFromModule(module, shownEntry);
   const corsOrigin = cors === true ? '*' : typeof cors === 'string' ? cors : undefined;
   const decorated = Object.keys(headers).length > 0 || corsOrigin !== undefined ? withAppResponseHeaders(handler, { headers, corsOrigin }) : handler;
-  return { handler: decorated, description: basename(path), ...(websocket ? { websocket } : {}) };
+  return { handler: decorated, description: basename(path), ...(websocket ? { websocket } : {}), hooks };
 }

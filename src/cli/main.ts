@@ -59,7 +59,9 @@ export async function main(argv: string[]): Promise<void> {
       // The supervisor loads nothing more: one extra Node.js boot, and application code (its timers, its
       // connections) only ever runs in workers.
       const { runPrimary } = await import('./workers.js');
-      await runPrimary({ workers: settings.workers, quiet: settings.quiet, watch: settings.watch && watchableEntry(positionals[0]) });
+      const { supervisorInheritedFds } = await import('./deploy-options.js');
+      const inheritedFds = supervisorInheritedFds(settings.deploy);
+      await runPrimary({ workers: settings.workers, quiet: settings.quiet, watch: settings.watch && watchableEntry(positionals[0]), inheritedFds });
     } else {
       const { runWorker } = await import('./run-server.js');
       await runWorker(values, positionals, settings);

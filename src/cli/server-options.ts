@@ -6,6 +6,7 @@ import type { CliOption, CliValues } from '../common/options.js';
 import type { ServerLimits } from '../server/types.js';
 import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
 import { TrustedProxies } from '../server/proxy/trust.js';
+import { HEALTH_CLI_OPTIONS, SOCKET_CLI_OPTIONS, parseDeployOptions, type DeployCliSettings } from './deploy-options.js';
 
 export const ACCESS_LOG_FORMAT_NAMES = ['combined', 'common', 'json', 'short'] as const;
 export type AccessLogFormatName = (typeof ACCESS_LOG_FORMAT_NAMES)[number];
@@ -29,6 +30,7 @@ export const LISTEN_CLI_OPTIONS: CliOption[] = [
       'Worker processes serving the port (node:cluster), watched by the httpsd process. A worker that crashes (e.g. an uncaught exception in the app) is restarted after 0.1 s, doubling to 30 s while it keeps crashing. HTTP/3: the httpsd process owns the UDP port and relays each QUIC connection to its worker.',
     defaultText: '1',
   },
+  ...SOCKET_CLI_OPTIONS,
 ];
 
 /** Running behind a reverse proxy or load balancer (docs/deploy.md, "Behind a proxy"). */
@@ -38,7 +40,7 @@ export const PROXY_CLI_OPTIONS: CliOption[] = [
     type: 'string',
     valueName: 'ADDRESSES',
     description:
-      'Comma-separated addresses, CIDR ranges and keywords (loopback, private, linklocal) of proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed: the client they name becomes info.remoteAddress, the access log address and request.url\'s scheme and host. Headers from any other peer are ignored.',
+      'Comma-separated addresses, CIDR ranges and keywords (loopback, private, linklocal, unix) of proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed: the client they name becomes info.remoteAddress, the access log address and request.url\'s scheme and host. Headers from any other peer are ignored.',
     defaultText: 'off',
   },
   {
@@ -55,6 +57,7 @@ export const OBSERVE_CLI_OPTIONS: CliOption[] = [
   { name: 'trace-frames', type: 'boolean', description: 'Print every HTTP/2 and HTTP/3 frame in and out, decoded (like nghttp -v), on stderr.' },
   { name: 'trace-quic', type: 'boolean', description: 'Print every QUIC packet in and out (type, packet number, size, frames), on stderr.' },
   { name: 'metrics', type: 'string', valueName: 'PATH', description: 'Serve the server counters in Prometheus text format at PATH, e.g. /metrics.', defaultText: 'off' },
+  ...HEALTH_CLI_OPTIONS,
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Print nothing but errors (no start banner).' },
 ];
 
@@ -109,6 +112,8 @@ export interface ServerCliSettings {
   trustProxy: string[] | undefined;
   /** --proxy-protocol. */
   proxyProtocol: boolean;
+  /** --unix, --fd, --health (src/cli/deploy-options.ts). */
+  deploy: DeployCliSettings;
 }
 
 function trustProxyEntries(values: CliValues): string[] | undefined {
@@ -202,6 +207,8 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     throw new UsageError(`--http-port ${httpPort} is the same as --port: the cleartext port must differ from the TLS port (e.g. --http-port 8080).`);
   }
   const workers = positiveInteger(values, 'workers', 256) ?? 1;
+  const deploy = parseDeployOptions(values);
+  if (redirectHttp && deploy.unix !== undefined) throw new UsageError('--redirect-http redirects to the TLS port, which --unix replaces: drop one of them.');
   return {
     port: tlsPort,
     host,
@@ -219,5 +226,6 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     limits,
     trustProxy: trustProxyEntries(values),
     proxyProtocol: flag(values, 'proxy-protocol'),
+    deploy,
   };
 }

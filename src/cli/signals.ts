@@ -11,7 +11,7 @@ import { leaveCluster } from './workers.js';
 const MAX_STACK_LINES = 12;
 
 /** "Error: boom" plus the stack frames, at most MAX_STACK_LINES of them. */
-function errorText(error: unknown): string {
+export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const stack = error.stack ?? `${error.name}: ${error.message}`;
   const lines = stack.split('\n');
@@ -21,7 +21,7 @@ function errorText(error: unknown): string {
 }
 
 /** " at app.ts:12:5" when the stack names a frame of the application. */
-function whereInApplication(error: unknown): string {
+export function whereInApplication(error: unknown): string {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   const location = applicationFrame(stack);
   return location ? ` at ${formatLocation(location)}` : '';
@@ -70,6 +70,8 @@ export interface SignalOptions {
   quiet: boolean;
   /** --shutdown-timeout in ms. */
   shutdownTimeoutMs: number;
+  /** --health-drain-delay in ms: serving goes on this long before the drain. */
+  drainDelayMs?: number;
   /** Run by a supervisor (node:cluster worker): SIGINT from the terminal is the supervisor's to act on. */
   supervised: boolean;
 }
@@ -94,7 +96,7 @@ export function installSignalHandlers(server: Server, options: SignalOptions): v
     setTimeout(() => {
       process.stderr.write(`httpsd: still closing ${SHUTDOWN_BACKSTOP_MS} ms after the shutdown timeout; exiting now\n`);
       process.exit(0);
-    }, options.shutdownTimeoutMs + SHUTDOWN_BACKSTOP_MS).unref();
+    }, (options.drainDelayMs ?? 0) + options.shutdownTimeoutMs + SHUTDOWN_BACKSTOP_MS).unref();
   };
   process.on('SIGTERM', stop);
   // Ctrl-C reaches every process of the terminal's group: a supervised worker leaves it to its supervisor, which

@@ -17,6 +17,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { relative } from 'node:path';
 import { FileWatcher } from './file-watcher.js';
 import { QUIC_RELAY_VARIABLE, QuicRelay } from '../server/quic/relay.js';
+import { workerStdio } from './deploy-options.js';
 
 /** What a worker tells the primary once its listeners are bound. */
 export interface WorkerReadyMessage {
@@ -85,6 +86,8 @@ export interface PrimaryOptions {
   quiet: boolean;
   /** --watch: reload the app when a file of its module graph changes. */
   watch: boolean;
+  /** Listening sockets passed to the supervisor (--fd, systemd): every worker inherits them (src/cli/deploy-options.ts). */
+  inheritedFds?: number[];
 }
 
 /** Restart delay grows with crashes in a row (0.1 s … 30 s) and resets after a minute of stability. */
@@ -149,6 +152,7 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
   // One worker accepts its connections itself (the primary hands it the listening socket once) instead of
   // receiving each one from the primary over IPC (round robin, which spreads load over several workers).
   if (options.workers === 1) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  if (options.inheritedFds?.length) cluster.setupPrimary({ stdio: workerStdio(options.inheritedFds) });
   const info = (line: string) => {
     if (!options.quiet) process.stderr.write(`${line}\n`);
   };

@@ -23,6 +23,8 @@ import { loadTlsProvider, type TlsProviderLike } from './tls-provider.js';
 import { compressResponses } from './compress/index.js';
 import { readProxyHeader } from './proxy/listener.js';
 import { TrustedProxies } from './proxy/trust.js';
+import { listenWith, openSocketListeners } from './listeners.js';
+import { validateDrainDelay, validateHealthPath, withHealthEndpoint } from './health.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
 
@@ -37,21 +39,10 @@ function bindAddresses(hostname: string): string[] {
   return [hostname];
 }
 
-function listen(server: net.Server, port: number, host: string, reusePort: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => {
-      server.off('listening', onListening);
-      reject(error);
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve((server.address() as net.AddressInfo).port);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    // reusePort (SO_REUSEPORT) exists from Node 22.12; older versions ignore the field.
-    server.listen({ port, host, backlog: 1024, ...(reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
-  });
+async function listen(server: net.Server, port: number, host: string, reusePort: boolean): Promise<number> {
+  // reusePort (SO_REUSEPORT) exists from Node 22.12; older versions ignore the field.
+  await listenWith(server, { port, host, backlog: 1024, ...(reusePort ? { reusePort: true } : {}) } as net.ListenOptions);
+  return (server.address() as net.AddressInfo).port;
 }
 
 class HttpsdServer implements Server {
@@ -72,6 +63,10 @@ class HttpsdServer implements Server {
   private closePromise: Promise<void> | undefined;
   /** With `acme`: the certificate manager, from start() on. */
   private acme: AcmeManager | undefined;
+  /** From the start of close(): `healthPath` answers 503. */
+  private draining = false;
+  /** Listening and onListen done: a close() from then on is a shutdown the app hears of (onShutdown, drainDelay). */
+  private started = false;
 
   constructor(private readonly options: ServeOptions) {
     if (typeof options.fetch !== 'function') throw new TypeError('serve() needs a fetch(request, info) handler function');
@@ -92,10 +87,12 @@ class HttpsdServer implements Server {
     // Decided by the connection (info.scheme), never by the client's own :scheme. TLS requests go straight through.
     // `compress` wraps the application alone: redirects and ACME answers stay as they are.
     const userHandler = options.compress ? compressResponses(options.fetch, options.compress) : options.fetch;
+    if (options.drainDelay !== undefined) validateDrainDelay(options.drainDelay);
+    if (options.redirectHttp === true && options.unix !== undefined) throw new TypeError('serve(): `redirectHttp` redirects to the TLS port, which `unix` replaces');
     const redirects = options.redirectHttp === true && ((options.tls !== undefined && options.tls !== false) || options.acme !== undefined);
     this.context = new ServerContext({
       handler: this.acmeFront(
-        redirects ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info)) : userHandler,
+        this.healthFront(redirects ? (request, info) => (info.scheme === 'http' ? this.redirectToHttps(request) : userHandler(request, info)) : userHandler),
       ),
       limits,
       serverHeader: options.serverHeader === undefined ? 'httpsd' : options.serverHeader,
@@ -122,20 +119,28 @@ class HttpsdServer implements Server {
     try {
       if (useTls) {
         this.tlsProvider = await loadTlsProvider(await this.certificateConfig());
-        this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
-        this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
-        if (options.http3 !== false) await this.listenQuic(hostname, this.port);
+        // `unix` / `fd` replace hostname:port (and HTTP/3, which needs a UDP port of its own).
+        if (!(await this.listenSockets(true))) {
+          this.port = await this.listenAll(() => this.createTlsListener(), hostname, port);
+          this.urls.push(`https://${hostForUrl(hostname)}:${this.port}/`);
+          if (options.http3 !== false) await this.listenQuic(hostname, this.port);
+        }
         if (options.httpPort !== undefined) {
           this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
           this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
         }
-      } else {
+      } else if (!(await this.listenSockets(false))) {
         this.port = await this.listenAll(() => this.createCleartextListener(), hostname, port);
         this.httpPort = this.port;
         this.urls.push(`http://${hostForUrl(hostname)}:${this.port}/`);
+      } else if (options.httpPort !== undefined) {
+        this.httpPort = await this.listenAll(() => this.createCleartextListener(), hostname, options.httpPort);
+        this.urls.push(`http://${hostForUrl(hostname)}:${this.httpPort}/`);
       }
       // As the CLI does: the first certificate is obtained with the listeners up (the CA validates through them).
       await this.acme?.start(this);
+      await options.onListen?.(this);
+      this.started = true;
     } catch (error) {
       await this.close(0);
       throw error;
@@ -170,6 +175,25 @@ class HttpsdServer implements Server {
     let front: FetchHandler | undefined;
     // No request arrives before the listeners, which start() opens once the manager exists.
     return (request, info) => (front ??= this.acme!.fetch(handler))(request, info);
+  }
+
+  /** With `healthPath`: probes are answered before redirects and the app (load balancers probe in cleartext too). */
+  private healthFront(handler: FetchHandler): FetchHandler {
+    const path = this.options.healthPath;
+    return path === undefined ? handler : withHealthEndpoint(handler, validateHealthPath(path), () => this.draining);
+  }
+
+  /** The `unix` or `fd` listeners; false when the options name neither. */
+  private async listenSockets(useTls: boolean): Promise<boolean> {
+    const sockets = await openSocketListeners(this.options, {
+      tls: useTls ? () => this.createTlsListener() : undefined,
+      cleartext: () => this.createCleartextListener(),
+    });
+    if (sockets === undefined) return false;
+    this.listeners.push(...sockets.servers);
+    this.urls.push(...sockets.urls);
+    if (sockets.tlsPort !== undefined) this.port = sockets.tlsPort;
+    return true;
   }
 
   private async listenAll(create: () => net.Server, hostname: string, port: number): Promise<number> {
@@ -216,6 +240,15 @@ class HttpsdServer implements Server {
     }
     this.context.altSvc = `h3=":${port}"; ma=86400`;
     this.http3Port = port;
+  }
+
+  /** serve()'s onShutdown, its failure reported: a shutdown goes on whatever the hook does. */
+  private async runOnShutdown(): Promise<void> {
+    try {
+      await this.options.onShutdown?.();
+    } catch (error) {
+      this.context.onError(error, 'onShutdown');
+    }
   }
 
   /** Counts raw TCP connections and refuses those beyond limits.maxConnections. */
@@ -350,6 +383,12 @@ class HttpsdServer implements Server {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     const context = this.context;
+    this.draining = true;
+    // A server that never finished starting (a bind error, a failed onListen) has nothing to announce or drain.
+    const onShutdown = this.started ? this.runOnShutdown() : undefined;
+    // drainDelay: load balancers see the health endpoint's 503 and stop sending while requests are still accepted.
+    const drainDelay = timeoutMs === 0 || !this.started ? 0 : (this.options.drainDelay ?? 0);
+    if (drainDelay > 0) await new Promise((resolve) => setTimeout(resolve, drainDelay));
     context.closing = true;
     // No renewal starts while draining; one in flight stops before it swaps certificates.
     this.acme?.stop();
@@ -364,6 +403,7 @@ class HttpsdServer implements Server {
     for (const endpoint of this.quicEndpoints) endpoint.shutdown();
     // 3. Let in-flight requests finish, up to the timeout; then force.
     const deadline = Date.now() + timeoutMs;
+    if (onShutdown !== undefined) await Promise.race([onShutdown, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     while ((context.live.size > 0 || context.inFlightRequests > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -157,6 +157,47 @@ export interface ServeOptions {
    * without a valid header within limits.headersTimeout is closed. Not for HTTP/3 (UDP). Default false.
    */
   proxyProtocol?: boolean;
+  /**
+   * Listen on a Unix domain socket instead of hostname/port (docs/server.md, "Unix sockets"): its path, or
+   * { path, mode, tls }. Cleartext h1 + h2c unless `tls: true` (then `tls` or `acme` must be set). HTTP/3 is not
+   * served there. `httpPort` still adds a cleartext TCP listener.
+   */
+  unix?: string | UnixSocketOptions;
+  /**
+   * Serve listening sockets inherited from the parent process instead of hostname/port: systemd socket activation
+   * (see takeSystemdSockets()) or any descriptor a parent passed. A TCP socket speaks TLS when `tls`/`acme` is
+   * set, a Unix socket cleartext unless its `tls: true`.
+   */
+  fd?: number | InheritedSocketOptions | (number | InheritedSocketOptions)[];
+  /** Answer GET/HEAD of this path with 200 while serving and 503 once shutdown begins, before the app (e.g. "/health"). */
+  healthPath?: string;
+  /**
+   * On close(): keep accepting and serving for this long (ms, at most 300000) with `healthPath` answering 503, so
+   * load balancers stop sending, before the drain starts. Default 0. close(0) skips it.
+   */
+  drainDelay?: number;
+  /** Called with the server once every listener is up (after `ready`'s work); a throw closes the server and rejects `ready`. */
+  onListen?: (server: Server) => void | Promise<void>;
+  /**
+   * Called when close() begins, while in-flight requests are still served; awaited before close() resolves, bounded
+   * by the shutdown timeout. A throw is reported to onError and the shutdown goes on.
+   */
+  onShutdown?: () => void | Promise<void>;
+}
+
+export interface UnixSocketOptions {
+  path: string;
+  /** File mode applied after bind: 0o660 or "660" lets the socket's group connect. Default: the umask's. */
+  mode?: number | string;
+  /** Serve TLS (h2 + http/1.1 by ALPN) on the socket instead of cleartext h1 + h2c. */
+  tls?: boolean;
+}
+
+export interface InheritedSocketOptions {
+  /** The descriptor: 3, "3" or "fd://3". */
+  fd: number | string;
+  /** TLS or cleartext; default TLS for a TCP socket when serve() has TLS, cleartext for a Unix socket. */
+  tls?: boolean;
 }
 
 /** What ACME adds to ServerStats, named after the manager's own stats(): present only when ACME is on. */

@@ -87,6 +87,16 @@ export function runCli(
   });
 }
 
+/** SIGTERM, then the exit code (or signal name); SIGKILL if the graceful stop does not end. */
+export async function stopGracefully(child: ChildProcess, exited: Promise<number | string>): Promise<number | string> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  // A graceful shutdown gets as long as the server's own default limit (10 s) and then some, on a busy machine.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const result = await exited;
+  clearTimeout(killer);
+  return result;
+}
+
 /** Starts a long-running server and waits for the banner with its URLs. */
 export function startCli(
   args: string[],
@@ -114,14 +124,7 @@ export function startCli(
           stdout: () => stdout,
           stderr: () => stderr,
           exited,
-          stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-            // A graceful shutdown gets as long as the server's own default limit (10 s) and then some, on a busy machine.
-            const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-            const result = await exited;
-            clearTimeout(killer);
-            return result;
-          },
+          stop: () => stopGracefully(child, exited),
         });
       }
     };

@@ -3,6 +3,7 @@
  * and keywords. Only a trusted peer's X-Forwarded-* / Forwarded fields are read (src/server/proxy/forwarded.ts).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { UNIX_REMOTE_ADDRESS } from '../listeners.js';
 
 /** Keywords for the ranges a proxy in front of a server usually sits in. */
 export const TRUST_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
@@ -88,19 +89,27 @@ const MAX_REMEMBERED_VERDICTS = 1024;
 /** The set of trusted proxy addresses. */
 export class TrustedProxies {
   private readonly ranges: Range[] = [];
+  /**
+   * Peers on a Unix socket (`unix` / `fd` listeners; their remoteAddress is "unix:"): a process on this machine, trusted
+   * with the keywords `unix` and `loopback`.
+   */
+  private trustsUnixPeers = false;
   private readonly verdicts = new Map<string, boolean>();
   /** The entries as given, for messages and the start banner. */
   readonly entries: readonly string[];
 
   /**
    * `spec`: a list of entries, or one string of comma-separated entries. An entry is an IPv4 or IPv6 address, a CIDR
-   * range ("10.0.0.0/8", "fd00::/8") or a keyword (loopback, private, linklocal). Throws a TypeError naming a bad entry.
+   * range ("10.0.0.0/8", "fd00::/8") or a keyword (loopback, private, linklocal; unix and loopback also trust peers on Unix sockets). Throws a TypeError naming a bad entry.
    */
   constructor(spec: string | readonly string[]) {
     const entries = (typeof spec === 'string' ? spec.split(',') : [...spec]).map((entry) => String(entry).trim()).filter((entry) => entry !== '');
-    if (entries.length === 0) throw new TypeError('trustProxy is empty: give addresses, CIDR ranges or keywords (loopback, private, linklocal)');
+    if (entries.length === 0) throw new TypeError('trustProxy is empty: give addresses, CIDR ranges or keywords (loopback, private, linklocal, unix)');
     for (const entry of entries) {
-      const keyword = TRUST_KEYWORDS[entry.toLowerCase()];
+      const lower = entry.toLowerCase();
+      if (lower === 'unix' || lower === 'loopback') this.trustsUnixPeers = true;
+      if (lower === 'unix') continue;
+      const keyword = TRUST_KEYWORDS[lower];
       for (const range of keyword ?? [entry]) this.addRange(range, entry);
     }
     this.entries = entries;
@@ -114,7 +123,7 @@ export class TrustedProxies {
     const prefix = prefixText === undefined ? maxPrefix : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
     if (canonical === undefined || range.includes('%') || !(prefix <= maxPrefix)) {
       throw new TypeError(
-        `trustProxy entry "${entry}" is not an IP address, a CIDR range (e.g. 10.0.0.0/8, fd00::/8) or one of ${Object.keys(TRUST_KEYWORDS).join(', ')}`,
+        `trustProxy entry "${entry}" is not an IP address, a CIDR range (e.g. 10.0.0.0/8, fd00::/8) or one of ${Object.keys(TRUST_KEYWORDS).join(', ')}, unix`,
       );
     }
     this.ranges.push({ family: canonical.family, words: addressWords(canonical.address, canonical.family), prefix });
@@ -133,6 +142,7 @@ export class TrustedProxies {
   }
 
   private matches(address: string): boolean {
+    if (address === UNIX_REMOTE_ADDRESS) return this.trustsUnixPeers;
     const canonical = canonicalAddress(address);
     if (canonical === undefined) return false;
     let family = canonical.family;

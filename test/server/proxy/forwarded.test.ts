@@ -27,6 +27,13 @@ test('trustProxy entries: addresses, CIDR ranges, keywords; IPv4-mapped and zone
   assert.ok(new TrustedProxies('1.2.3.4').trusts('1.2.3.4') && !new TrustedProxies('1.2.3.4').trusts('1.2.3.5'));
 });
 
+test('Unix-socket peers ("unix:") are trusted by the keywords unix and loopback only', () => {
+  assert.ok(new TrustedProxies('unix').trusts('unix:'));
+  assert.ok(!new TrustedProxies('unix').trusts('127.0.0.1'), 'unix names no IP range');
+  assert.ok(trustedLoopback.trusts('unix:'));
+  assert.ok(!new TrustedProxies('private, 0.0.0.0/0, ::/0').trusts('unix:'));
+});
+
 test('trustProxy refuses what is not an address, a range or a keyword', () => {
   for (const bad of ['', ' , ', 'localhost', '10.0.0.0/33', '::/129', '10.0.0.0/', '10.0.0.0/8/8', '1.2.3', 'fe80::1%eth0', '10.0.0.0/08x']) {
     assert.throws(() => new TrustedProxies(bad), TypeError, JSON.stringify(bad));
