@@ -94,6 +94,8 @@ export function markdownTable(summary, scenarios, peers) {
       const cell = row[peer.name];
       if (!cell) continue;
       const title = `${scenario.title}`;
+      // Servers a scenario does not compare would only fill the table with n/a rows.
+      if (cell.skipped === 'not in this comparison') continue;
       if (cell.skipped) {
         lines.push(`| ${title} | ${peer.label} | n/a: ${cell.skipped} | | | | |`);
         continue;
@@ -106,7 +108,8 @@ export function markdownTable(summary, scenarios, peers) {
       const ratio = cell.ratio == null ? '–' : `${cell.ratio.toFixed(2)}×${isBaseline ? ' (base)' : ''}`;
       const perCpu = cell.perCpu == null ? '–' : formatNumber(cell.perCpu, 'req/s');
       const failures = cell.failed > 0 && scenario.id !== 'idle-memory' ? ` (${cell.failed} failed)` : '';
-      lines.push(`| ${title} | ${peer.label} | ${formatNumber(cell.median, scenario.unit)} ${scenario.unit}${failures} | `
+      const notes = cell.notes?.length ? `; ${cell.notes.join('; ').replace(/\|/g, '/')}` : '';
+      lines.push(`| ${title} | ${peer.label} | ${formatNumber(cell.median, scenario.unit)} ${scenario.unit}${failures}${notes} | `
         + `${formatNumber(cell.min, scenario.unit)}–${formatNumber(cell.max, scenario.unit)} | ${ratio} | `
         + `${cell.cpu == null ? '–' : cell.cpu.toFixed(2)} | ${perCpu} |`);
     }

@@ -2,41 +2,17 @@
 // Run: node --test bench/test/   (needs h2load and wrk; a missing tool skips nothing silently: the test fails)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseH2load, parseWrk, h2load, wrk } from '../lib/loadgen.mjs';
 import { median, summarize, checkTargets, markdownTable, svgChart } from '../lib/report.mjs';
-import { startChild, stopChild, freePort, waitForPort, cpuSeconds, rssKiB, processTree } from '../lib/proc.mjs';
+import { withServer } from './support.mjs';
+import { startChild, stopChild, cpuSeconds, rssKiB, processTree } from '../lib/proc.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function makeCert(dir) {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  return { cert, key };
-}
-
-async function withServer(script, run) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
-  const { cert, key } = makeCert(dir);
-  const port = await freePort();
-  const httpPort = await freePort();
-  const child = startChild(process.execPath, [path.join(benchDir, 'servers', script), '--port', String(port),
-    '--http-port', String(httpPort), '--cert', cert, '--key', key]);
-  try {
-    assert.ok(await waitForPort(port, child), `${script} did not listen`);
-    assert.ok(await waitForPort(httpPort, child), `${script} did not listen in cleartext`);
-    await run({ port, httpPort, pid: child.pid });
-  } finally {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('h2load output is parsed into counts, rate and the negotiated protocol', async () => {
   await withServer('node-http2-stream.mjs', async ({ port, httpPort, pid }) => {
