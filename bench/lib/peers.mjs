@@ -43,7 +43,7 @@ function httpsdPeer(response) {
     family: 'httpsd',
     // One httpsd entry in the WebSocket comparison: the Response class plays no part after the upgrade.
     supports: { h2: true, h1: true, h2c: true, upload: true, files: true, static: 'httpsd', ws: response === 'fast',
-      h1Cleartext: 'httpPort', echo: true, json: true },
+      h1Cleartext: 'httpPort', echo: true, json: true, h3: true },
     async available() {
       const loaded = await loadHttpsd();
       if (loaded.error) return { ok: false, reason: loaded.error };
@@ -265,7 +265,8 @@ hosts:
     label: 'Caddy',
     family: 'peer',
     // Caddy's `respond` does not read the request body, so Caddy cannot take part in the upload test.
-    supports: { h2: true, h1: true, h2c: true, upload: false, files: true, static: 'native' },
+    // HTTP/3 on the UDP port of the TLS port's number, as httpsd does.
+    supports: { h2: true, h1: true, h2c: true, upload: false, files: true, static: 'native', h3: true },
     available: binaryPeer('caddy', 'caddy'),
     command({ port, httpPort, cert, key, workDir, wwwDir, staticRoot }) {
       const config = `{
@@ -273,7 +274,7 @@ hosts:
   auto_https off
   skip_install_trust
   servers {
-    protocols h1 h2 h2c
+    protocols h1 h2 h2c h3
   }
 }
 

@@ -5,6 +5,7 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { h2load, wrk } from './loadgen.mjs';
+import { buildH3load } from './h3load.mjs';
 import { cpuSeconds, rssKiB, pinned, pinning, startChild, stopChild } from './proc.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -160,11 +161,6 @@ function lineReader(stream) {
   });
 }
 
-/**
- * WebSocket load from bench/clients/ws-load.mjs (httpsd's sans-IO engine in client role, pinned to the load CPU):
- * the server's CPU seconds are read between the client's "start" and "result" lines, i.e. around the timed part.
- * The result carries the client's own CPU seconds, to show whether the load generator kept up.
- */
 /** Arguments of bench/clients/ws-load.mjs for each WebSocket scenario (bench/profile.mjs drives the same loads). */
 export const webSocketLoads = {
   'ws-echo-20': ['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '20'],
@@ -172,16 +168,22 @@ export const webSocketLoads = {
   'ws-broadcast': ['--mode', 'broadcast', '--subscribers', '200', '--inflight', '128', '--size', '64'],
 };
 
-function webSocketTest(clientArgs) {
+/**
+ * A load client of our own, pinned to the load CPU, that does its warm-up, prints "start" when its timed run begins
+ * and "result " + JSON when it ends: the server's CPU seconds are read between the two lines, i.e. around the timed
+ * part. The result carries the client's own CPU seconds, to show whether the load generator kept up.
+ * launch(server, settings) gives { command, args } (or { error }); counts(measured) gives { succeeded, failed }.
+ */
+function timedClientTest({ name, launch, counts, factor = 1 }) {
   return async ({ server, settings }) => {
-    const args = [path.join(benchDir, 'clients', 'ws-load.mjs'), '--port', String(server.port),
-      '--duration', String(settings.duration), '--warmup', String(settings.warmup), ...clientArgs];
-    const { command, args: pinnedArgs } = pinned(pinning.clientCpu, process.execPath, args);
-    const client = startChild(command, pinnedArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const launched = await launch(server, settings);
+    if (launched.error) return { error: launched.error };
+    const { command, args } = pinned(pinning.clientCpu, launched.command, launched.args);
+    const client = startChild(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     client.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
     const nextLine = lineReader(client.stdout);
-    const clientError = () => `load client: ${(/ws-load: [^\n]*/.exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200) || 'no output'}`;
+    const clientError = () => `load client: ${(new RegExp(`${name}: [^\\n]*`).exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200) || 'no output'}`;
     try {
       if ((await nextLine()) !== 'start') return { error: clientError() };
       const cpuBefore = cpuSeconds(server.pid);
@@ -189,8 +191,8 @@ function webSocketTest(clientArgs) {
       const cpu = cpuSeconds(server.pid) - cpuBefore;
       if (!line?.startsWith('result ')) return { error: clientError() };
       const measured = JSON.parse(line.slice('result '.length));
-      const result = finish({ succeeded: measured.messages, failed: measured.failed, seconds: measured.seconds,
-        rps: measured.messages / measured.seconds }, cpu);
+      const { succeeded, failed } = counts(measured);
+      const result = finish({ succeeded, failed, seconds: measured.seconds, rps: succeeded / measured.seconds }, cpu, factor);
       if (result.error) return result;
       result.clientCpu = measured.clientCpu;
       if (measured.note) result.note = measured.note;
@@ -199,6 +201,34 @@ function webSocketTest(clientArgs) {
       await stopChild(client, 2000);
     }
   };
+}
+
+/** WebSocket load from bench/clients/ws-load.mjs (httpsd's sans-IO engine in client role over raw TLS sockets). */
+function webSocketTest(clientArgs) {
+  return timedClientTest({
+    name: 'ws-load',
+    launch: (server, settings) => ({ command: process.execPath, args: [path.join(benchDir, 'clients', 'ws-load.mjs'),
+      '--port', String(server.port), '--duration', String(settings.duration), '--warmup', String(settings.warmup), ...clientArgs] }),
+    counts: (measured) => ({ succeeded: measured.messages, failed: measured.failed }),
+  });
+}
+
+/**
+ * HTTP/3 load from bench/clients/h3load (Go, quic-go), on the UDP port of the same number as the TLS port:
+ * `clients` QUIC connections with `streams` requests in flight on each.
+ */
+function h3Test({ clients, streams, target = '/', bytesPerRequest }) {
+  return timedClientTest({
+    name: 'h3load',
+    factor: bytesPerRequest ? bytesPerRequest / 1e6 : 1,
+    async launch(server, settings) {
+      const built = await buildH3load();
+      if (built.error) return { error: `${built.error}${built.install ? `; install it with: ${built.install}` : ''}` };
+      return { command: built.binary, args: ['-url', `https://127.0.0.1:${server.port}${target}`, '-c', String(clients), '-m', String(streams),
+        '-d', String(settings.duration), '-w', String(settings.warmup)] };
+    },
+    counts: (measured) => ({ succeeded: measured.requests, failed: measured.errors }),
+  });
 }
 
 /**
@@ -264,6 +294,12 @@ export const scenarios = [
     only: ['httpsd-fast', 'httpsd-global', 'node-http2-stream', 'nginx'],
     how: 'h2load -c 8 -m 16 -H accept-encoding: br, gzip /json: JSON serialized and compressed per request (nginx: a file, gzip on)',
     run: loadTest({ clients: 8, streams: 16, target: '/json', headers: ['accept-encoding: br, gzip'], probeEncoding: true }) },
+  // HTTP/3 with the same shapes as h2-hello and download-1m, so httpsd's h3 and h2 numbers of one run compare.
+  { id: 'h3-hello', title: 'h3 hello', unit: 'req/s', needs: 'h3', baseline: 'caddy',
+    how: 'clients/h3load (quic-go) -c 8 -m 16: 8 QUIC connections, 16 requests in flight each',
+    run: h3Test({ clients: 8, streams: 16 }) },
+  { id: 'h3-download-1m', title: '1 MiB download over h3', unit: 'MB/s', needs: 'h3', baseline: 'caddy',
+    how: 'clients/h3load (quic-go) -c 4 -m 4 /1m', run: h3Test({ clients: 4, streams: 4, target: '/1m', bytesPerRequest: MiB }) },
   { id: 'ws-echo-20', title: 'WebSocket echo, 20 B', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
     how: '64 TLS WebSocket connections (HTTP/1.1 Upgrade), 8 binary messages of 20 bytes in flight each; round trips',
     run: webSocketTest(webSocketLoads['ws-echo-20']) },
@@ -294,6 +330,7 @@ export function supportsScenario(peer, scenario, context) {
     case 'h1-cleartext': return peer.supports.h1Cleartext ? true : 'no cleartext HTTP/1.1';
     case 'echo': return peer.supports.echo ? true : 'no POST /echo handler';
     case 'json': return peer.supports.json ? true : 'no /json handler';
+    case 'h3': return peer.supports.h3 ? true : 'no HTTP/3';
     case 'ws': return peer.supports.ws ? true : 'not in the WebSocket comparison';
     case 'static':
       if (peer.supports.static === 'native') return true;
