@@ -31,12 +31,27 @@ class NodeAead implements Aead {
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return this.sealAfter(EMPTY, nonce, aad, plaintext);
+  }
+
+  sealWithHeader(nonce: Uint8Array, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return this.sealAfter(header, nonce, header, plaintext);
+  }
+
+  /** prefix ‖ ciphertext ‖ tag. GCM and ChaCha20-Poly1305 are stream modes: update() gives every ciphertext byte. */
+  private sealAfter(prefix: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const cipher = crypto.createCipheriv(this.name as crypto.CipherGCMTypes, this.key, view(nonce), { authTagLength: TAG_LENGTH });
     cipher.setAAD(view(aad), { plaintextLength: plaintext.byteLength });
     const body = cipher.update(view(plaintext));
-    const final = cipher.final();
-    const tag = cipher.getAuthTag();
-    return Buffer.concat([body, final, tag], body.byteLength + final.byteLength + TAG_LENGTH);
+    cipher.final();
+    // Packet-sized outputs come from Node's buffer pool (no zero-filling, no allocation of its own); every byte is
+    // written below. Handed out as a plain Uint8Array: Buffer's slice() would share memory where callers expect a copy.
+    const pooled = Buffer.allocUnsafe(prefix.byteLength + body.byteLength + TAG_LENGTH);
+    const out = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
+    out.set(prefix, 0);
+    out.set(body, prefix.byteLength);
+    out.set(cipher.getAuthTag(), prefix.byteLength + body.byteLength);
+    return out;
   }
 
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null {

@@ -9,7 +9,9 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import type { RemoteInfo, Socket } from 'node:dgram';
+import type { RemoteInfo, Socket, SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -161,7 +163,7 @@ export class QuicEndpoint {
   /** Binds the UDP socket and starts serving. */
   static async listen(options: QuicEndpointOptions): Promise<QuicEndpoint> {
     const type = options.type ?? (options.host?.includes(':') ? 'udp6' : 'udp4');
-    const socket = createSocket({ type, reuseAddr: false });
+    const socket = createSocket({ type, reuseAddr: false, lookup: literalLookup, recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port ?? 0, options.host ?? (type === 'udp6' ? '::1' : '127.0.0.1'), () => {
@@ -453,6 +455,24 @@ export class QuicEndpoint {
 function now(): number {
   return performance.now();
 }
+
+/**
+ * Socket buffers of 2 MiB each way (the kernel caps them at net.core.rmem_max / wmem_max). With the default
+ * ~208 KiB, a burst of datagrams arriving while the event loop is busy overflows the receive buffer: the kernel
+ * drops them (RcvbufErrors), and QUIC takes the loss as congestion and halves its window.
+ */
+const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
+
+/**
+ * node:dgram resolves the destination of every send() through `lookup`; the default (dns.lookup) answers an IP
+ * literal on the next tick, one deferred callback per datagram. Peers are always IP literals (from RemoteInfo), so
+ * they are answered at once; names (a `host` given to bind) still go to dns.lookup.
+ */
+const literalLookup: NonNullable<SocketOptions['lookup']> = (hostname, options, callback) => {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
+};
 
 /** PEM blocks of one kind, decoded to DER. */
 export function pemBlocks(pem: string, label = 'CERTIFICATE'): Uint8Array[] {
