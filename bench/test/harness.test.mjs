@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseH2load, parseWrk, h2load, wrk } from '../lib/loadgen.mjs';
-import { median, summarize, checkTargets, markdownTable, svgChart } from '../lib/report.mjs';
+import { median, summarize, checkTargets, markdownTable, svgChart, targetLines } from '../lib/report.mjs';
 import { withServer } from './support.mjs';
 import { startChild, stopChild, cpuSeconds, rssKiB, processTree } from '../lib/proc.mjs';
 
@@ -115,4 +115,25 @@ test('quick run end to end: exit 0, table, JSON and chart written', { timeout: 1
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('targets: a cross-scenario comparison (h3 against the same server\'s h2) is reported, not met or missed', () => {
+  const scenarios = [
+    { id: 'h2-hello', title: 'h2 hello', unit: 'req/s', baseline: 'node-http2-stream' },
+    { id: 'h3-hello', title: 'h3 hello', unit: 'req/s', baseline: 'caddy' },
+  ];
+  const peers = [{ name: 'httpsd-fast', label: 'httpsd', family: 'httpsd' }, { name: 'caddy', label: 'Caddy', family: 'peer' }];
+  const rounds = [
+    { scenario: 'h2-hello', server: 'httpsd-fast', round: 1, value: 400, cpu: 1, perCpu: 400 },
+    { scenario: 'h3-hello', server: 'httpsd-fast', round: 1, value: 100, cpu: 1, perCpu: 100 },
+    { scenario: 'h3-hello', server: 'caddy', round: 1, value: 50, cpu: 1, perCpu: 50 },
+  ];
+  const checks = checkTargets(summarize(rounds, scenarios, peers));
+  const versusCaddy = checks.find((check) => check.scenario === 'h3-hello' && check.against === 'caddy');
+  assert.equal(versusCaddy.status, 'met');
+  assert.equal(versusCaddy.measured, 2);
+  const versusH2 = checks.find((check) => check.scenario === 'h3-hello' && check.againstScenario === 'h2-hello');
+  assert.equal(versusH2.status, 'reported');
+  assert.equal(versusH2.measured, 0.25);
+  assert.match(targetLines([versusH2]), /^- measured: h3 hello against httpsd's own h2 hello \(measured 0\.25×; per CPU-second 0\.25×\)$/);
 });
