@@ -39,43 +39,31 @@ export function summarize(results, scenarios, peers) {
   return summary;
 }
 
-/** The issue's targets, each a comparison of two medians of the same run. */
+/** A target: `server`'s median in `scenario` against `against`'s, at least (or at most, lowerIsBetter) `ratio`. */
+const goal = (text, scenario, server, against, ratio, extra = {}) => ({ text, scenario, server, against, ratio, ...extra });
+
+/** The issues' targets, each a comparison of two medians of the same run. */
 export const targets = [
-  { text: 'h2 hello: httpsd FastResponse >= 2.0x node:http2 stream API', scenario: 'h2-hello',
-    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 2.0 },
-  { text: 'h2 hello: httpsd global Response >= 1.0x node:http2 compat API', scenario: 'h2-hello',
-    server: 'httpsd-global', against: 'node-http2-compat', ratio: 1.0 },
-  { text: 'h1 hello: httpsd FastResponse >= 1.5x node:https', scenario: 'h1-hello',
-    server: 'httpsd-fast', against: 'node-https', ratio: 1.5 },
-  { text: 'h1 hello: httpsd global Response >= 1.0x node:https', scenario: 'h1-hello',
-    server: 'httpsd-global', against: 'node-https', ratio: 1.0 },
-  { text: 'h2 hello: httpsd global Response >= 2.0x node:http2 stream API', scenario: 'h2-hello',
-    server: 'httpsd-global', against: 'node-http2-stream', ratio: 2.0 },
-  { text: '1 MiB download: httpsd >= 0.9x node:http2 MB/s', scenario: 'download-1m',
-    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 0.9 },
-  { text: 'idle h2 connection memory: httpsd <= 0.7x node:http2', scenario: 'idle-memory',
-    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 0.7, lowerIsBetter: true },
-  { text: 'static file, 1 KiB: httpsd >= 1.0x nginx', scenario: 'static-small',
-    server: 'httpsd-fast', against: 'nginx', ratio: 1.0 },
-  { text: 'static file, 1 MiB: httpsd >= 1.0x nginx', scenario: 'static-1m',
-    server: 'httpsd-fast', against: 'nginx', ratio: 1.0 },
-  { text: '10 MiB upload: httpsd >= 1.2x node:http2 stream API', scenario: 'upload-10m',
-    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 1.2 },
-  { text: 'new TLS connections (ECDSA): httpsd >= 1.0x node:http2 stream API', scenario: 'handshake-ecdsa',
-    server: 'httpsd-fast', against: 'node-http2-stream', ratio: 1.0 },
-  { text: 'h3 hello: httpsd >= 1.5x Caddy', scenario: 'h3-hello', server: 'httpsd-fast', against: 'caddy', ratio: 1.5 },
-  { text: '1 MiB over h3: httpsd >= 1.0x Caddy', scenario: 'h3-download-1m', server: 'httpsd-fast', against: 'caddy', ratio: 1.0 },
+  goal('h2 hello: httpsd FastResponse >= 2.0x node:http2 stream API', 'h2-hello', 'httpsd-fast', 'node-http2-stream', 2.0),
+  goal('h2 hello: httpsd global Response >= 1.0x node:http2 compat API', 'h2-hello', 'httpsd-global', 'node-http2-compat', 1.0),
+  goal('h1 hello: httpsd FastResponse >= 1.5x node:https', 'h1-hello', 'httpsd-fast', 'node-https', 1.5),
+  goal('h1 hello: httpsd global Response >= 1.0x node:https', 'h1-hello', 'httpsd-global', 'node-https', 1.0),
+  goal('h2 hello: httpsd global Response >= 2.0x node:http2 stream API', 'h2-hello', 'httpsd-global', 'node-http2-stream', 2.0),
+  goal('1 MiB download: httpsd >= 0.9x node:http2 MB/s', 'download-1m', 'httpsd-fast', 'node-http2-stream', 0.9),
+  goal('idle h2 connection memory: httpsd <= 0.7x node:http2', 'idle-memory', 'httpsd-fast', 'node-http2-stream', 0.7, { lowerIsBetter: true }),
+  goal('static file, 1 KiB: httpsd >= 1.0x nginx', 'static-small', 'httpsd-fast', 'nginx', 1.0),
+  goal('static file, 1 MiB: httpsd >= 1.0x nginx', 'static-1m', 'httpsd-fast', 'nginx', 1.0),
+  goal('10 MiB upload: httpsd >= 1.2x node:http2 stream API', 'upload-10m', 'httpsd-fast', 'node-http2-stream', 1.2),
+  goal('new TLS connections (ECDSA): httpsd >= 1.0x node:http2 stream API', 'handshake-ecdsa', 'httpsd-fast', 'node-http2-stream', 1.0),
+  goal('h3 hello: httpsd >= 1.5x Caddy', 'h3-hello', 'httpsd-fast', 'caddy', 1.5),
+  goal('1 MiB over h3: httpsd >= 1.0x Caddy', 'h3-download-1m', 'httpsd-fast', 'caddy', 1.0),
   // Reported without a goal: httpsd's h3 against its own h2 with the same concurrency (different load generators).
-  { text: 'h3 hello against httpsd\'s own h2 hello', scenario: 'h3-hello', server: 'httpsd-fast',
-    againstScenario: 'h2-hello', against: 'httpsd-fast' },
-  { text: '1 MiB over h3 against httpsd\'s own h2 (1 MiB download)', scenario: 'h3-download-1m', server: 'httpsd-fast',
-    againstScenario: 'download-1m', against: 'httpsd-fast' },
-  { text: 'WebSocket echo, 20 B: httpsd >= 1.3x the ws package', scenario: 'ws-echo-20',
-    server: 'httpsd-fast', against: 'ws-node', ratio: 1.3 },
-  { text: 'WebSocket echo, 4 KiB: httpsd >= 1.3x the ws package', scenario: 'ws-echo-4k',
-    server: 'httpsd-fast', against: 'ws-node', ratio: 1.3 },
-  { text: 'WebSocket broadcast: httpsd publish() >= 2x the ws package send() loop', scenario: 'ws-broadcast',
-    server: 'httpsd-fast', against: 'ws-node', ratio: 2.0 },
+  goal('h3 hello against httpsd\'s own h2 hello', 'h3-hello', 'httpsd-fast', 'httpsd-fast', undefined, { againstScenario: 'h2-hello' }),
+  goal('1 MiB over h3 against httpsd\'s own h2 (1 MiB download)', 'h3-download-1m', 'httpsd-fast', 'httpsd-fast', undefined,
+    { againstScenario: 'download-1m' }),
+  goal('WebSocket echo, 20 B: httpsd >= 1.3x the ws package', 'ws-echo-20', 'httpsd-fast', 'ws-node', 1.3),
+  goal('WebSocket echo, 4 KiB: httpsd >= 1.3x the ws package', 'ws-echo-4k', 'httpsd-fast', 'ws-node', 1.3),
+  goal('WebSocket broadcast: httpsd publish() >= 2x the ws package send() loop', 'ws-broadcast', 'httpsd-fast', 'ws-node', 2.0),
 ];
 
 /**
