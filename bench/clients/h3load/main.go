@@ -6,7 +6,7 @@
 // Opens c QUIC connections (one http3.RoundTripper each) and keeps m requests in flight on each (m goroutines per
 // connection, one request after the other) for the warm-up and then the timed run. It prints "start" on stdout when
 // the timed run begins and, when it ends, "result " and a JSON object: the requests answered 200 in the timed run,
-// their body bytes, the errors (transport errors and other statuses), the timed seconds and the CPU seconds this
+// the body bytes received in it (counted as they arrive, finished responses or not), the errors (transport errors and other statuses), the timed seconds and the CPU seconds this
 // process used meanwhile (user + system), so the harness can tell whether the load generator kept up.
 package main
 
@@ -87,10 +87,10 @@ func main() {
 						time.Sleep(10 * time.Millisecond)
 						continue
 					}
-					var size int64
+					// Bytes count as they arrive, so a run shorter than one large response still measures throughput.
 					for {
 						n, readErr := response.Body.Read(buffer)
-						size += int64(n)
+						atomic.AddInt64(&total.bytes, int64(n))
 						if readErr == io.EOF {
 							break
 						}
@@ -105,7 +105,6 @@ func main() {
 						continue
 					}
 					atomic.AddInt64(&total.requests, 1)
-					atomic.AddInt64(&total.bytes, size)
 				}
 			}(transport)
 		}
