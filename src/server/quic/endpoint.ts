@@ -466,12 +466,23 @@ const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
 /**
  * node:dgram resolves the destination of every send() through `lookup`; the default (dns.lookup) answers an IP
  * literal on the next tick, one deferred callback per datagram. Peers are always IP literals (from RemoteInfo), so
- * they are answered at once; names (a `host` given to bind) still go to dns.lookup.
+ * they are answered at once, their family remembered (isIP is a regular expression per call; the memory is bounded);
+ * names (a `host` given to bind) still go to dns.lookup.
  */
+const literalFamilies = new Map<string, number>();
+const MAX_REMEMBERED_LITERALS = 4096;
 const literalLookup: NonNullable<SocketOptions['lookup']> = (hostname, options, callback) => {
-  const family = isIP(hostname);
-  if (family !== 0) callback(null, hostname, family);
-  else dnsLookup(hostname, options, callback);
+  let family = literalFamilies.get(hostname);
+  if (family === undefined) {
+    family = isIP(hostname);
+    if (family === 0) {
+      dnsLookup(hostname, options, callback);
+      return;
+    }
+    if (literalFamilies.size >= MAX_REMEMBERED_LITERALS) literalFamilies.clear();
+    literalFamilies.set(hostname, family);
+  }
+  callback(null, hostname, family);
 };
 
 /** PEM blocks of one kind, decoded to DER. */
