@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // CPU profile of a Node.js benchmark server under load: runs it with `node --cpu-prof`, drives it with h2load (or
-// bench/clients/ws-load.mjs for the ws-* scenarios), then prints the functions with the most self time (and the same grouped by file).
+// bench/clients/ws-load.mjs for the ws-* scenarios, bench/clients/h3load for h3-*), then prints the functions with the most self time (and the same grouped by file).
 // Usage: npm run build && node bench/profile.mjs [--server httpsd-fast] [--scenario h2-hello] [--duration 10] [--top 25]
 import { parseArgs } from 'node:util';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, p
 import { peers } from './lib/peers.mjs';
 import { h2load } from './lib/loadgen.mjs';
 import { webSocketLoads } from './lib/scenarios.mjs';
+import { buildH3load } from './lib/h3load.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +32,9 @@ const loads = {
   'static-small': { clients: 8, streams: 16, target: '/static/small.txt', needsStatic: true },
   'static-1m': { clients: 4, streams: 4, target: '/static/1m.bin', needsStatic: true },
   ...Object.fromEntries(Object.entries(webSocketLoads).map(([id, clientArgs]) => [id, { webSocket: clientArgs }])),
+  // HTTP/3 with the harness's h3 shapes (UDP on the TLS port's number).
+  'h3-hello': { h3: ['-c', '8', '-m', '16'], target: '/' },
+  'h3-download-1m': { h3: ['-c', '4', '-m', '4'], target: '/1m' },
 };
 const load = loads[values.scenario];
 const peer = peers.find((candidate) => candidate.name === values.server);
@@ -75,6 +79,7 @@ if (!(await waitForPort(port, child)) || !(await waitForPort(httpPort, child))) 
 const url = `${load.cleartext ? `http://127.0.0.1:${httpPort}` : `https://127.0.0.1:${port}`}${load.target}`;
 const result = load.webSocket
   ? await webSocketLoad(load.webSocket)
+  : load.h3 ? await h3Load(load.h3)
   : await h2load({ url, clients: load.clients, streams: load.streams, h1: load.h1, duration: Number(values.duration) });
 // SIGINT makes the server exit normally, which is when node writes the .cpuprofile.
 process.kill(child.pid, 'SIGINT');
@@ -82,6 +87,21 @@ await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 1
 await stopChild(child);
 if (result.error) console.log(`profile: load failed: ${result.error}`);
 else console.log(`${peer.name} ${values.scenario}: ${Math.round(result.rps)} ${load.webSocket ? 'msg' : 'req'}/s during the profile (profiling slows it down)`);
+
+/** bench/clients/h3load, pinned like the harness pins it; its result line gives the rate and its own CPU. */
+async function h3Load(clientArgs) {
+  const built = await buildH3load();
+  if (built.error) return { error: built.error };
+  const { command: clientCommand, args: clientArgv } = pinned(pinning.clientCpu, built.binary, [
+    '-url', url, ...clientArgs, '-w', '0.5', '-d', values.duration]);
+  const run = await runToEnd(clientCommand, clientArgv, { timeoutMs: (Number(values.duration) + 30) * 1000 });
+  const line = run.stdout.split('\n').find((text) => text.startsWith('result '));
+  if (!line) return { error: run.stderr.trim().slice(0, 200) || 'no result from h3load' };
+  const measured = JSON.parse(line.slice('result '.length));
+  console.log(`h3load: ${measured.requests} requests, ${(measured.bytes / 1e6).toFixed(1)} MB, ${measured.errors} errors, `
+    + `client CPU ${measured.clientCpu.toFixed(2)} s in ${measured.seconds.toFixed(2)} s`);
+  return { rps: measured.requests / measured.seconds };
+}
 
 /** The WebSocket load client, pinned like the harness pins it; its result line gives the rate. */
 async function webSocketLoad(clientArgs) {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, pinning, priority, which, runToEnd } from './lib/proc.mjs';
 import { peers, loadHttpsd } from './lib/peers.mjs';
 import { scenarios, supportsScenario, quickScenarioIds } from './lib/scenarios.mjs';
+import { echoRequestBody, jsonDocument } from './servers/common.mjs';
 import { summarize, checkTargets, markdownTable, matrixTable, targetLines, svgChart } from './lib/report.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -170,6 +171,10 @@ writeFileSync(path.join(staticRoot, '1m.bin'), oneMiB);
 writeFileSync(path.join(staticRoot, 'small.txt'), Buffer.alloc(1024, 'static small file\n'));
 settings.files.upload = path.join(tempDir, 'upload-10m.bin');
 writeFileSync(settings.files.upload, Buffer.alloc(10 * 1024 * 1024, 'upload'));
+settings.files.echo = path.join(tempDir, 'echo.json');
+writeFileSync(settings.files.echo, echoRequestBody);
+// nginx answers /json from this file (gzip on); the Node.js servers serialize the same document per request.
+writeFileSync(path.join(wwwDir, 'data.json'), JSON.stringify(jsonDocument));
 
 // --- Server lifecycle ------------------------------------------------------------------------------------------------
 async function startServer(peer, certKind, label) {
@@ -177,19 +182,24 @@ async function startServer(peer, certKind, label) {
   const port = await freePort();
   let httpPort = await freePort();
   while (httpPort === port) httpPort = await freePort();
+  // A third port for servers whose cleartext HTTP/1.1 cannot share the h2c port (nginx).
+  const needsPlainPort = peer.supports.h1Cleartext === 'plainPort';
+  let plainPort = needsPlainPort ? await freePort() : undefined;
+  while (needsPlainPort && (plainPort === port || plainPort === httpPort)) plainPort = await freePort();
   const workDir = path.join(tempDir, label);
   mkdirSync(workDir, { recursive: true });
-  const spec = peer.command({ port, httpPort, ...certs[certKind], workDir, wwwDir, staticRoot, httpsdStatic: context.httpsdStatic });
+  const spec = peer.command({ port, httpPort, plainPort, ...certs[certKind], workDir, wwwDir, staticRoot, httpsdStatic: context.httpsdStatic });
   const { command, args } = pinned(pinning.serverCpu, spec.command, spec.args);
   const logFile = path.join(workDir, 'server.log');
   const child = startChild(command, args, { cwd: spec.cwd ?? workDir, env: spec.env, logFile });
-  const ready = (await waitForPort(port, child)) && (await waitForPort(httpPort, child));
+  const ready = (await waitForPort(port, child)) && (await waitForPort(httpPort, child))
+    && (!needsPlainPort || (await waitForPort(plainPort, child)));
   if (!ready) {
     await stopChild(child);
     const output = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-4).join(' | ') : '';
     throw new Error(`${peer.name} did not start: ${output || 'no output'}`);
   }
-  return { peer, child, pid: child.pid, port, httpPort, startMs: Date.now() - launchStarted };
+  return { peer, child, pid: child.pid, port, httpPort, h1Port: needsPlainPort ? plainPort : httpPort, startMs: Date.now() - launchStarted };
 }
 
 function get(server, target, useH2) {

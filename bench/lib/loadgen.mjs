@@ -6,7 +6,11 @@ function number(text) {
   return text === undefined ? NaN : Number(text);
 }
 
-/** Parses h2load's summary ("finished in 2.00s, 5000.00 req/s, ..." and "requests: N total, ... N succeeded, ..."). */
+/**
+ * Parses h2load's summary ("finished in 2.00s, 5000.00 req/s, ..." and "requests: N total, ... N succeeded, ...").
+ * h2load counts 2xx and 3xx as succeeded and everything else (4xx, 5xx, stream errors, timeouts) as failed, errored
+ * and timeout being parts of failed; here only 2xx succeed, so 3xx move from succeeded to failed.
+ */
 export function parseH2load(output) {
   const finished = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(output);
   const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(output);
@@ -14,15 +18,15 @@ export function parseH2load(output) {
   const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(output);
   if (!finished || !requests) return undefined;
   const seconds = number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1);
-  const succeeded = number(requests[4]);
-  const non2xx = status ? number(status[2]) + number(status[3]) + number(status[4]) : 0;
+  const redirects = status ? number(status[2]) : 0;
+  const succeeded = number(requests[4]) - redirects;
   return {
     protocol,
     requests: number(requests[3]),
-    succeeded: succeeded - non2xx,
-    failed: number(requests[5]) + number(requests[6]) + number(requests[7]) + non2xx,
+    succeeded,
+    failed: number(requests[5]) + redirects,
     seconds,
-    rps: seconds > 0 ? (succeeded - non2xx) / seconds : 0,
+    rps: seconds > 0 ? succeeded / seconds : 0,
   };
 }
 
@@ -31,7 +35,7 @@ export function parseH2load(output) {
  * duration (s) runs a timed test (-D); otherwise `requests` (-n) are sent.
  * h2load silently falls back to HTTP/1.1 when ALPN does not select h2, so the negotiated protocol is checked.
  */
-export async function h2load({ url, clients, streams = 1, duration, requests, h1 = false, dataFile, timeoutMs }) {
+export async function h2load({ url, clients, streams = 1, duration, requests, h1 = false, dataFile, headers = [], timeoutMs }) {
   const expected = h1 ? 'http/1.1' : url.startsWith('http://') ? 'h2c' : 'h2';
   const args = ['-t', '1', '-c', String(clients), '-m', String(streams)];
   // Whole milliseconds: h2load takes "500ms" but not fractional seconds.
@@ -39,6 +43,7 @@ export async function h2load({ url, clients, streams = 1, duration, requests, h1
   else args.push('-n', String(requests ?? clients));
   if (h1) args.push('--h1');
   if (dataFile) args.push('-d', dataFile);
+  for (const header of headers) args.push('-H', header);
   args.push(url);
   const { command, args: fullArgs } = pinned(pinning.clientCpu, 'h2load', args);
   const limit = timeoutMs ?? ((duration ?? 30) * 1000 + 30_000);
@@ -73,10 +78,16 @@ export function parseWrk(output) {
   };
 }
 
-/** One wrk run (HTTP/1.1 keep-alive, one thread). */
-export async function wrk({ url, connections, duration }) {
+/**
+ * One wrk run (HTTP/1.1 keep-alive, one thread). script: a Lua file (bench/clients/wrk/*.lua) and scriptArgs its
+ * arguments (after `--`), e.g. pipelining or a POST body.
+ */
+export async function wrk({ url, connections, duration, script, scriptArgs = [] }) {
   const seconds = Math.max(1, Math.round(duration));
-  const args = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s', url];
+  const args = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s'];
+  if (script) args.push('-s', script);
+  args.push(url);
+  if (script && scriptArgs.length) args.push('--', ...scriptArgs);
   const { command, args: fullArgs } = pinned(pinning.clientCpu, 'wrk', args);
   const run = await runToEnd(command, fullArgs, { timeoutMs: seconds * 1000 + 30_000 });
   const parsed = parseWrk(run.stdout);

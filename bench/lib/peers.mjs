@@ -42,7 +42,8 @@ function httpsdPeer(response) {
     label: response === 'fast' ? 'httpsd FastResponse' : 'httpsd global Response',
     family: 'httpsd',
     // One httpsd entry in the WebSocket comparison: the Response class plays no part after the upgrade.
-    supports: { h2: true, h1: true, h2c: true, upload: true, files: true, static: 'httpsd', ws: response === 'fast' },
+    supports: { h2: true, h1: true, h2c: true, upload: true, files: true, static: 'httpsd', ws: response === 'fast',
+      h1Cleartext: 'httpPort', echo: true, json: true, h3: true },
     async available() {
       const loaded = await loadHttpsd();
       if (loaded.error) return { ok: false, reason: loaded.error };
@@ -61,6 +62,14 @@ function httpsdPeer(response) {
 
 const aptHint = (pkg) => `apt-get install -y ${pkg}`;
 
+/** Peers that are npm packages (the repository's devDependencies). */
+function nodePackages(...names) {
+  return () => {
+    const missing = names.filter((name) => !existsSync(path.join(repoDir, 'node_modules', name, 'package.json')));
+    return missing.length ? { ok: false, reason: `${missing.join(', ')} not installed`, install: 'npm install' } : { ok: true };
+  };
+}
+
 function binaryPeer(binary, pkg) {
   return () => (which(binary) ? { ok: true } : { ok: false, reason: `${binary} not installed`, install: aptHint(pkg) });
 }
@@ -72,7 +81,7 @@ export const peers = [
     name: 'node-http2-stream',
     label: 'node:http2 stream API',
     family: 'node',
-    supports: { h2: true, h1: false, h2c: true, upload: true, files: true },
+    supports: { h2: true, h1: false, h2c: true, upload: true, files: true, echo: true, json: true },
     available: () => ({ ok: true }),
     command: nodeServer('node-http2-stream.mjs'),
   },
@@ -80,7 +89,7 @@ export const peers = [
     name: 'node-http2-compat',
     label: 'node:http2 compat API',
     family: 'node',
-    supports: { h2: true, h1: true, h2c: true, upload: true, files: true },
+    supports: { h2: true, h1: true, h2c: true, upload: true, files: true, echo: true, json: true },
     available: () => ({ ok: true }),
     command: nodeServer('node-http2-compat.mjs'),
   },
@@ -88,9 +97,27 @@ export const peers = [
     name: 'node-https',
     label: 'node:https (h1)',
     family: 'node',
-    supports: { h2: false, h1: true, h2c: false, upload: true, files: true },
+    // Its cleartext port is node:http (the pipelining scenario's baseline).
+    supports: { h2: false, h1: true, h2c: false, upload: true, files: true, h1Cleartext: 'httpPort', echo: true, json: true },
     available: () => ({ ok: true }),
     command: nodeServer('node-https.mjs'),
+  },
+  {
+    name: 'hono',
+    label: 'Hono (@hono/node-server)',
+    family: 'node',
+    // node:http2 secure server with allowHTTP1 (h2 and HTTP/1.1 over TLS), node:http in cleartext (no h2c).
+    supports: { h2: true, h1: true, h2c: false, upload: true, files: true, echo: true, json: true },
+    available: nodePackages('hono', '@hono/node-server'),
+    command: nodeServer('hono.mjs'),
+  },
+  {
+    name: 'srvx',
+    label: 'srvx',
+    family: 'node',
+    supports: { h2: true, h1: true, h2c: false, upload: true, files: true, echo: true, json: true },
+    available: nodePackages('srvx'),
+    command: nodeServer('srvx.mjs'),
   },
   {
     name: 'ws-node',
@@ -126,15 +153,20 @@ export const peers = [
     label: 'nginx',
     family: 'peer',
     // `return 200` answers before the body is read (nginx discards it), so nginx cannot take part in the upload test.
-    supports: { h2: true, h1: true, h2c: true, upload: false, files: true, static: 'native' },
+    // Cleartext HTTP/1.1 on a port of its own: nginx 1.22's `listen ... http2` without ssl speaks h2c only.
+    supports: { h2: true, h1: true, h2c: true, upload: false, files: true, static: 'native', h1Cleartext: 'plainPort', json: true },
     available: binaryPeer('nginx', 'nginx-light'),
-    command({ port, httpPort, cert, key, workDir, wwwDir, staticRoot }) {
+    command({ port, httpPort, plainPort, cert, key, workDir, wwwDir, staticRoot }) {
       mkdirSync(path.join(workDir, 'temp'), { recursive: true });
       const temp = path.join(workDir, 'temp');
       const routes = `
       location = / { default_type text/plain; return 200 "hello"; }
       location = /1m { default_type application/octet-stream; alias ${wwwDir}/1m.bin; }
-      location /static/ { alias ${staticRoot}/; }`;
+      location /static/ { alias ${staticRoot}/; }
+      location = /json {
+        default_type application/json; alias ${wwwDir}/data.json;
+        gzip on; gzip_types application/json; gzip_comp_level 6; gzip_vary on;
+      }`;
       const config = `
 daemon off;
 master_process off;
@@ -162,6 +194,10 @@ http {
   }
   server {
     listen 127.0.0.1:${httpPort} http2;
+    ${routes}
+  }
+  server {
+    listen 127.0.0.1:${plainPort};
     ${routes}
   }
 }
@@ -229,7 +265,8 @@ hosts:
     label: 'Caddy',
     family: 'peer',
     // Caddy's `respond` does not read the request body, so Caddy cannot take part in the upload test.
-    supports: { h2: true, h1: true, h2c: true, upload: false, files: true, static: 'native' },
+    // HTTP/3 on the UDP port of the TLS port's number, as httpsd does.
+    supports: { h2: true, h1: true, h2c: true, upload: false, files: true, static: 'native', h3: true },
     available: binaryPeer('caddy', 'caddy'),
     command({ port, httpPort, cert, key, workDir, wwwDir, staticRoot }) {
       const config = `{
@@ -237,7 +274,7 @@ hosts:
   auto_https off
   skip_install_trust
   servers {
-    protocols h1 h2 h2c
+    protocols h1 h2 h2c h3
   }
 }
 

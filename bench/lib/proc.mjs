@@ -85,9 +85,9 @@ export function installCleanup(onSignal) {
 }
 
 /** Runs a command to completion, collecting stdout/stderr, killed after timeoutMs. */
-export function runToEnd(command, args, { timeoutMs = 120_000, env } = {}) {
+export function runToEnd(command, args, { timeoutMs = 120_000, env, cwd } = {}) {
   return new Promise((resolve) => {
-    const child = startChild(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = startChild(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text) => { stdout += text; });

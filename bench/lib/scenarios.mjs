@@ -1,9 +1,11 @@
 // Benchmark scenarios. Each measures one server once (one round) and returns
 // { value, requests, failed, seconds, cpu, perCpu, note? }: value is in the scenario's unit.
 import { createInterface } from 'node:readline';
+import http2 from 'node:http2';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { h2load, wrk } from './loadgen.mjs';
+import { buildH3load } from './h3load.mjs';
 import { cpuSeconds, rssKiB, pinned, pinning, startChild, stopChild } from './proc.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,43 +28,75 @@ function finish(result, cpu, factor = 1) {
   };
 }
 
-/** A timed h2load/wrk run after a warm-up; CPU seconds are read around the timed part only. */
-function loadTest({ tool = 'h2load', clients, streams = 1, h1 = false, cleartext = false, target = '/', dataFile, bytesPerRequest }) {
+/**
+ * A timed h2load/wrk run after a warm-up; CPU seconds are read around the timed part only.
+ * cleartextH1: HTTP/1.1 on the server's cleartext HTTP/1.1 port (server.h1Port). headers: extra request headers
+ * (h2load -H). script/scriptArgs: a wrk Lua script in bench/clients/wrk/ and its arguments (a function of the
+ * run's settings, for the files it names). probeEncoding: the answer's content-encoding is asked for once after the
+ * run (with the same headers) and reported as the result's note.
+ */
+function loadTest({ tool = 'h2load', clients, streams = 1, h1 = false, cleartext = false, cleartextH1 = false, target = '/', dataFile,
+  bytesPerRequest, headers = [], script, scriptArgs, probeEncoding = false }) {
   return async ({ server, settings }) => {
-    const base = cleartext ? `http://127.0.0.1:${server.httpPort}` : `https://127.0.0.1:${server.port}`;
+    const base = cleartextH1 ? `http://127.0.0.1:${server.h1Port}`
+      : cleartext ? `http://127.0.0.1:${server.httpPort}` : `https://127.0.0.1:${server.port}`;
     const url = base + target;
     const data = dataFile ? settings.files[dataFile] : undefined;
+    const wrkScript = script ? path.join(benchDir, 'clients', 'wrk', script) : undefined;
+    const wrkArgs = scriptArgs ? scriptArgs(settings) : [];
     const runOnce = (duration) => (tool === 'wrk'
-      ? wrk({ url, connections: clients, duration })
-      : h2load({ url, clients, streams, h1, duration, dataFile: data }));
-    // wrk only takes whole seconds, so its warm-up is the same load from h2load --h1.
+      ? wrk({ url, connections: clients, duration, script: wrkScript, scriptArgs: wrkArgs })
+      : h2load({ url, clients, streams, h1, duration, dataFile: data, headers }));
     if (settings.warmup > 0) {
-      if (tool === 'wrk') await h2load({ url, clients, h1: true, duration: settings.warmup });
+      // wrk only takes whole seconds: a plain keep-alive warm-up is the same load from h2load --h1 for the warm-up
+      // time; a scripted one (pipelining, POST) is wrk itself for one second.
+      if (tool === 'wrk' && !script) await h2load({ url, clients, h1: true, duration: settings.warmup });
       else await runOnce(settings.warmup);
     }
     const cpuBefore = cpuSeconds(server.pid);
     const result = await runOnce(settings.duration);
     const cpu = cpuSeconds(server.pid) - cpuBefore;
-    return finish(result, cpu, bytesPerRequest ? bytesPerRequest / 1e6 : 1);
+    const measured = finish(result, cpu, bytesPerRequest ? bytesPerRequest / 1e6 : 1);
+    if (probeEncoding && !measured.error) measured.note = `content-encoding: ${await responseEncoding(server.port, target, headers)}`;
+    return measured;
   };
+}
+
+/** One h2 GET with the given "name: value" headers; resolves to the answer's content-encoding (or "identity"). */
+function responseEncoding(port, target, headers) {
+  return new Promise((resolve) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const timer = setTimeout(() => { session.destroy(); resolve('unknown (timed out)'); }, 5000);
+    const done = (value) => { clearTimeout(timer); session.close(); resolve(value); };
+    session.on('error', (error) => done(`unknown (${error.message})`));
+    const requestHeaders = { ':path': target };
+    for (const header of headers) {
+      const colon = header.indexOf(':');
+      requestHeaders[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+    }
+    const request = session.request(requestHeaders);
+    request.on('response', (received) => { request.resume(); done(received['content-encoding'] ?? 'identity'); });
+    request.on('error', (error) => done(`unknown (${error.message})`));
+    request.end();
+  });
 }
 
 /**
  * New-connection rate: batches of h2load clients that each open a connection, do a full TLS handshake
  * (h2load keeps no session cache, so nothing is resumed), make one request and close. Rate = connections / time.
  */
-function handshakeTest({ batch = 50 }) {
+function handshakeTest({ batch = 50, forceH1 = false, headers = [] }) {
   return async ({ server, settings, peer }) => {
     const url = `https://127.0.0.1:${server.port}/`;
-    const h1 = !peer.supports.h2;
-    await h2load({ url, clients: batch, requests: batch, h1 });
+    const h1 = forceH1 || !peer.supports.h2;
+    await h2load({ url, clients: batch, requests: batch, h1, headers });
     let succeeded = 0;
     let failed = 0;
     let elapsed = 0;
     const started = Date.now();
     const cpuBefore = cpuSeconds(server.pid);
     while (Date.now() - started < settings.duration * 1000) {
-      const result = await h2load({ url, clients: batch, requests: batch, h1, timeoutMs: 30_000 });
+      const result = await h2load({ url, clients: batch, requests: batch, h1, headers, timeoutMs: 30_000 });
       if (result.error) return { error: result.error };
       succeeded += result.succeeded;
       failed += result.failed;
@@ -127,11 +161,6 @@ function lineReader(stream) {
   });
 }
 
-/**
- * WebSocket load from bench/clients/ws-load.mjs (httpsd's sans-IO engine in client role, pinned to the load CPU):
- * the server's CPU seconds are read between the client's "start" and "result" lines, i.e. around the timed part.
- * The result carries the client's own CPU seconds, to show whether the load generator kept up.
- */
 /** Arguments of bench/clients/ws-load.mjs for each WebSocket scenario (bench/profile.mjs drives the same loads). */
 export const webSocketLoads = {
   'ws-echo-20': ['--mode', 'echo', '--connections', '64', '--inflight', '8', '--size', '20'],
@@ -139,16 +168,22 @@ export const webSocketLoads = {
   'ws-broadcast': ['--mode', 'broadcast', '--subscribers', '200', '--inflight', '128', '--size', '64'],
 };
 
-function webSocketTest(clientArgs) {
+/**
+ * A load client of our own, pinned to the load CPU, that does its warm-up, prints "start" when its timed run begins
+ * and "result " + JSON when it ends: the server's CPU seconds are read between the two lines, i.e. around the timed
+ * part. The result carries the client's own CPU seconds, to show whether the load generator kept up.
+ * launch(server, settings) gives { command, args } (or { error }); counts(measured) gives { succeeded, failed }.
+ */
+function timedClientTest({ name, launch, counts, factor = 1 }) {
   return async ({ server, settings }) => {
-    const args = [path.join(benchDir, 'clients', 'ws-load.mjs'), '--port', String(server.port),
-      '--duration', String(settings.duration), '--warmup', String(settings.warmup), ...clientArgs];
-    const { command, args: pinnedArgs } = pinned(pinning.clientCpu, process.execPath, args);
-    const client = startChild(command, pinnedArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const launched = await launch(server, settings);
+    if (launched.error) return { error: launched.error };
+    const { command, args } = pinned(pinning.clientCpu, launched.command, launched.args);
+    const client = startChild(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     client.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
     const nextLine = lineReader(client.stdout);
-    const clientError = () => `load client: ${(/ws-load: [^\n]*/.exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200) || 'no output'}`;
+    const clientError = () => `load client: ${(new RegExp(`${name}: [^\\n]*`).exec(stderr)?.[0] ?? stderr.trim()).slice(0, 200) || 'no output'}`;
     try {
       if ((await nextLine()) !== 'start') return { error: clientError() };
       const cpuBefore = cpuSeconds(server.pid);
@@ -156,8 +191,8 @@ function webSocketTest(clientArgs) {
       const cpu = cpuSeconds(server.pid) - cpuBefore;
       if (!line?.startsWith('result ')) return { error: clientError() };
       const measured = JSON.parse(line.slice('result '.length));
-      const result = finish({ succeeded: measured.messages, failed: measured.failed, seconds: measured.seconds,
-        rps: measured.messages / measured.seconds }, cpu);
+      const { succeeded, failed } = counts(measured);
+      const result = finish({ succeeded, failed, seconds: measured.seconds, rps: succeeded / measured.seconds }, cpu, factor);
       if (result.error) return result;
       result.clientCpu = measured.clientCpu;
       if (measured.note) result.note = measured.note;
@@ -166,6 +201,36 @@ function webSocketTest(clientArgs) {
       await stopChild(client, 2000);
     }
   };
+}
+
+/** WebSocket load from bench/clients/ws-load.mjs (httpsd's sans-IO engine in client role over raw TLS sockets). */
+function webSocketTest(clientArgs) {
+  return timedClientTest({
+    name: 'ws-load',
+    launch: (server, settings) => ({ command: process.execPath, args: [path.join(benchDir, 'clients', 'ws-load.mjs'),
+      '--port', String(server.port), '--duration', String(settings.duration), '--warmup', String(settings.warmup), ...clientArgs] }),
+    counts: (measured) => ({ succeeded: measured.messages, failed: measured.failed }),
+  });
+}
+
+/**
+ * HTTP/3 load from bench/clients/h3load (Go, quic-go), on the UDP port of the same number as the TLS port:
+ * `clients` QUIC connections with `streams` requests in flight on each. With bytesPerRequest the rate is the body
+ * bytes received in the timed run (as response-equivalents), so responses still in flight at its edges count for
+ * what arrived.
+ */
+function h3Test({ clients, streams, target = '/', bytesPerRequest }) {
+  return timedClientTest({
+    name: 'h3load',
+    factor: bytesPerRequest ? bytesPerRequest / 1e6 : 1,
+    async launch(server, settings) {
+      const built = await buildH3load();
+      if (built.error) return { error: `${built.error}${built.install ? `; install it with: ${built.install}` : ''}` };
+      return { command: built.binary, args: ['-url', `https://127.0.0.1:${server.port}${target}`, '-c', String(clients), '-m', String(streams),
+        '-d', String(settings.duration), '-w', String(settings.warmup)] };
+    },
+    counts: (measured) => ({ succeeded: bytesPerRequest ? measured.bytes / bytesPerRequest : measured.requests, failed: measured.errors }),
+  });
 }
 
 /**
@@ -207,6 +272,36 @@ export const scenarios = [
   { id: 'static-1m', title: 'static file, 1 MiB', unit: 'MB/s', needs: 'static', baseline: 'nginx',
     how: 'h2load -c 4 -m 4 /static/1m.bin',
     run: loadTest({ clients: 4, streams: 4, target: '/static/1m.bin', bytesPerRequest: MiB }) },
+  // TechEmpower's "plaintext" shape: cleartext HTTP/1.1, 16 requests pipelined per connection.
+  { id: 'h1-pipeline', title: 'h1 plaintext, pipelined ×16 (cleartext)', unit: 'req/s', needs: 'h1-cleartext', baseline: 'node-https',
+    only: ['httpsd-fast', 'httpsd-global', 'node-https', 'nginx'],
+    how: 'wrk -t 1 -c 64 -s clients/wrk/pipeline.lua -- 16, http:// (16 requests per write, as TechEmpower plaintext)',
+    run: loadTest({ tool: 'wrk', clients: 64, cleartextH1: true, script: 'pipeline.lua', scriptArgs: () => ['16'] }) },
+  // The fetch-handler servers Node.js users would pick instead: the request's JSON parsed and echoed.
+  { id: 'post-json-h1', title: 'POST JSON echo over h1 (TLS)', unit: 'req/s', needs: 'echo', baseline: 'hono',
+    only: ['httpsd-fast', 'httpsd-global', 'hono', 'srvx', 'node-https'],
+    how: 'wrk -t 1 -c 64 -s clients/wrk/post.lua: POST /echo with 490 bytes of JSON, keep-alive',
+    run: loadTest({ tool: 'wrk', clients: 64, target: '/echo', script: 'post.lua', scriptArgs: (settings) => [settings.files.echo, 'application/json'] }) },
+  { id: 'post-json-h2', title: 'POST JSON echo over h2', unit: 'req/s', needs: 'echo', baseline: 'hono',
+    only: ['httpsd-fast', 'httpsd-global', 'hono', 'srvx', 'node-http2-stream'],
+    how: 'h2load -c 8 -m 16 -d 490-byte JSON -H content-type: application/json, POST /echo',
+    run: loadTest({ clients: 8, streams: 16, target: '/echo', dataFile: 'echo', headers: ['content-type: application/json'] }) },
+  // Connection: close on HTTP/1.1 over TLS. One h2load process per batch: h2load resumes TLS sessions when it
+  // reconnects within a run (and so does wrk), so only fresh processes give one full handshake per request.
+  { id: 'h1-close', title: 'h1 short-lived: 1 request per TLS connection', unit: 'req/s', needs: 'tls', baseline: 'node-https',
+    only: ['httpsd-fast', 'httpsd-global', 'node-https', 'nginx'],
+    how: 'h2load --h1 -c 50 -n 50 -H connection: close in a loop: full TLS handshake (ECDSA P-256), 1 request, close',
+    run: handshakeTest({ forceH1: true, headers: ['connection: close'] }) },
+  { id: 'json-compressed', title: 'compressed JSON, ~10 KiB (h2)', unit: 'req/s', needs: 'json', baseline: 'node-http2-stream',
+    only: ['httpsd-fast', 'httpsd-global', 'node-http2-stream', 'nginx'],
+    how: 'h2load -c 8 -m 16 -H accept-encoding: br, gzip /json: JSON serialized and compressed per request (nginx: a file, gzip on)',
+    run: loadTest({ clients: 8, streams: 16, target: '/json', headers: ['accept-encoding: br, gzip'], probeEncoding: true }) },
+  // HTTP/3 with the same shapes as h2-hello and download-1m, so httpsd's h3 and h2 numbers of one run compare.
+  { id: 'h3-hello', title: 'h3 hello', unit: 'req/s', needs: 'h3', baseline: 'caddy',
+    how: 'clients/h3load (quic-go) -c 8 -m 16: 8 QUIC connections, 16 requests in flight each',
+    run: h3Test({ clients: 8, streams: 16 }) },
+  { id: 'h3-download-1m', title: '1 MiB download over h3', unit: 'MB/s', needs: 'h3', baseline: 'caddy',
+    how: 'clients/h3load (quic-go) -c 4 -m 4 /1m', run: h3Test({ clients: 4, streams: 4, target: '/1m', bytesPerRequest: MiB }) },
   { id: 'ws-echo-20', title: 'WebSocket echo, 20 B', unit: 'msg/s', needs: 'ws', baseline: 'ws-node',
     how: '64 TLS WebSocket connections (HTTP/1.1 Upgrade), 8 binary messages of 20 bytes in flight each; round trips',
     run: webSocketTest(webSocketLoads['ws-echo-20']) },
@@ -218,8 +313,12 @@ export const scenarios = [
     run: webSocketTest(webSocketLoads['ws-broadcast']) },
 ];
 
+/** The reason given for servers a scenario does not compare (left out of the detailed table). */
+export const notCompared = 'not in this comparison';
+
 /** Whether a server takes part in a scenario, and if not, why. */
 export function supportsScenario(peer, scenario, context) {
+  if (scenario.only && !scenario.only.includes(peer.name)) return notCompared;
   // A WebSocket-only peer (the `ws` package) answers plain requests only so that the harness's checks pass.
   if (peer.supports.wsOnly && scenario.needs !== 'ws') return 'WebSocket scenarios only';
   switch (scenario.needs) {
@@ -230,6 +329,10 @@ export function supportsScenario(peer, scenario, context) {
       if (!peer.supports.h2) return 'no HTTP/2';
       return peer.supports.upload ? true : 'does not read the request body';
     case 'tls': return true;
+    case 'h1-cleartext': return peer.supports.h1Cleartext ? true : 'no cleartext HTTP/1.1';
+    case 'echo': return peer.supports.echo ? true : 'no POST /echo handler';
+    case 'json': return peer.supports.json ? true : 'no /json handler';
+    case 'h3': return peer.supports.h3 ? true : 'no HTTP/3';
     case 'ws': return peer.supports.ws ? true : 'not in the WebSocket comparison';
     case 'static':
       if (peer.supports.static === 'native') return true;

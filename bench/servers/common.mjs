@@ -1,6 +1,7 @@
 // Shared by the Node.js benchmark servers: argv/env parsing and the payloads every peer answers with.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
 
 /** 1 MiB of a fixed byte pattern, the /1m download body. */
 export const ONE_MIB = 1024 * 1024;
@@ -8,8 +9,62 @@ export const oneMiBBody = Buffer.alloc(ONE_MIB, 'httpsd-bench-');
 export const helloBody = Buffer.from('hello');
 
 /**
- * Options: --port, --http-port, --cert, --key, --response fast|global, --static DIR.
- * Each also reads from BENCH_PORT, BENCH_HTTP_PORT, BENCH_CERT, BENCH_KEY, BENCH_RESPONSE, BENCH_STATIC.
+ * The POST /echo request body (about 500 bytes of JSON): every server parses it and answers it serialized again,
+ * `content-type: application/json`.
+ */
+export const echoRequestBody = Buffer.from(JSON.stringify({
+  id: 1234567,
+  user: { name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'editor'], active: true },
+  items: Array.from({ length: 6 }, (_, index) => ({ sku: `SKU-${1000 + index}`, quantity: index + 1, price: 9.99 + index })),
+  note: 'The quick brown fox jumps over the lazy dog.',
+  createdAt: '2026-01-01T00:00:00.000Z',
+}));
+
+/** The document behind GET /json: about 10 KiB once serialized, serialized and compressed again for each request. */
+export const jsonDocument = {
+  status: 'ok',
+  items: Array.from({ length: 58 }, (_, index) => ({
+    id: index,
+    name: `item number ${index}`,
+    tags: ['alpha', 'beta', index % 2 ? 'odd' : 'even'],
+    price: Math.round((index * 7.31) % 100 * 100) / 100,
+    inStock: index % 3 !== 0,
+    description: `Description of item ${index}: a mid-sized, compressible English sentence.`,
+  })),
+};
+
+/**
+ * Compression of GET /json, the same for every Node.js server that compresses in its handler: brotli (quality 4, a
+ * usual setting for responses compressed on the fly) when the client accepts it, else gzip (zlib's default level 6,
+ * which nginx is set to as well), else none. The benchmark client sends `accept-encoding: br, gzip`.
+ */
+export function pickEncoding(acceptEncoding) {
+  const accepted = String(acceptEncoding ?? '');
+  if (/\bbr\b/.test(accepted)) return 'br';
+  if (/\bgzip\b/.test(accepted)) return 'gzip';
+  return undefined;
+}
+
+const brotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } };
+const gzipOptions = { level: 6 };
+
+/** GET /json for one request: { body, encoding } with encoding br, gzip or undefined (identity). */
+export function compressedJson(acceptEncoding) {
+  const text = JSON.stringify(jsonDocument);
+  const encoding = pickEncoding(acceptEncoding);
+  if (encoding === 'br') return { body: zlib.brotliCompressSync(text, brotliOptions), encoding };
+  if (encoding === 'gzip') return { body: zlib.gzipSync(text, gzipOptions), encoding };
+  return { body: Buffer.from(text), encoding };
+}
+
+/** POST /echo: the request's JSON parsed and serialized again (what every server's handler does). */
+export function echoJson(text) {
+  return JSON.stringify(JSON.parse(text));
+}
+
+/**
+ * Options: --port, --http-port, --cert, --key, --response fast|global, --static DIR, --compress handler|serve.
+ * Each also reads from BENCH_PORT, BENCH_HTTP_PORT, BENCH_CERT, BENCH_KEY, BENCH_RESPONSE, BENCH_STATIC, BENCH_COMPRESS.
  */
 export function serverOptions() {
   const { values } = parseArgs({
@@ -21,6 +76,7 @@ export function serverOptions() {
       response: { type: 'string' },
       static: { type: 'string' },
       host: { type: 'string' },
+      compress: { type: 'string' },
     },
     strict: true,
   });
@@ -41,6 +97,7 @@ export function serverOptions() {
     key: readFileSync(keyPath),
     response: values.response ?? env.BENCH_RESPONSE ?? 'fast',
     staticDir: values.static ?? env.BENCH_STATIC,
+    compress: values.compress ?? env.BENCH_COMPRESS ?? 'handler',
   };
 }
 
@@ -64,6 +121,31 @@ export function exitOnSignals(closeAll) {
  * /1m, and POST /upload answering the number of bytes read.
  */
 export function helloRequestListener(req, res) {
+  if (req.url === '/echo') {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      let body;
+      try {
+        body = echoJson(Buffer.concat(chunks).toString());
+      } catch {
+        res.writeHead(400, { 'content-type': 'text/plain', 'content-length': 8 });
+        res.end('bad json');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    return;
+  }
+  if (req.url === '/json') {
+    const { body, encoding } = compressedJson(req.headers['accept-encoding']);
+    const headers = { 'content-type': 'application/json', 'content-length': body.length, vary: 'accept-encoding' };
+    if (encoding) headers['content-encoding'] = encoding;
+    res.writeHead(200, headers);
+    res.end(body);
+    return;
+  }
   if (req.url === '/upload') {
     let size = 0;
     req.on('data', (chunk) => { size += chunk.length; });
@@ -81,4 +163,41 @@ export function helloRequestListener(req, res) {
   }
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 });
   res.end(helloBody);
+}
+
+/**
+ * The fetch-handler routes shared by the servers that answer with a Response class (httpsd, srvx): each returns
+ * an instance of ResponseClass. compressJson false: /json answers plain JSON (for a server that compresses itself).
+ */
+export function fetchRoutes(ResponseClass, { compressJson = true } = {}) {
+  const helloInit = { status: 200, headers: { 'content-type': 'text/plain' } };
+  const downloadInit = { status: 200, headers: { 'content-type': 'application/octet-stream' } };
+  const jsonInit = { status: 200, headers: { 'content-type': 'application/json' } };
+  return {
+    hello: () => new ResponseClass('hello', helloInit),
+    download: () => new ResponseClass(oneMiBBody, downloadInit),
+    async countBody(request) {
+      let size = 0;
+      if (request.body) {
+        for await (const chunk of request.body) size += chunk.byteLength;
+      }
+      return new ResponseClass(String(size), helloInit);
+    },
+    async echo(request) {
+      let data;
+      try {
+        data = await request.json();
+      } catch {
+        return new ResponseClass('bad json', { status: 400, headers: { 'content-type': 'text/plain' } });
+      }
+      return new ResponseClass(JSON.stringify(data), jsonInit);
+    },
+    json(request) {
+      if (!compressJson) return new ResponseClass(JSON.stringify(jsonDocument), jsonInit);
+      const { body, encoding } = compressedJson(request.headers.get('accept-encoding'));
+      const headers = { 'content-type': 'application/json', vary: 'accept-encoding' };
+      if (encoding) headers['content-encoding'] = encoding;
+      return new ResponseClass(body, { status: 200, headers });
+    },
+  };
 }

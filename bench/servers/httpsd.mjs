@@ -1,11 +1,15 @@
 // httpsd under benchmark: the fetch-handler API with either httpsd's FastResponse (--response fast) or the global
-// Response (--response global). Same routes and bytes as every peer: / hello, /1m, POST /upload, optional --static DIR.
+// Response (--response global). Same routes and bytes as every peer: / hello, /1m, POST /upload, POST /echo (JSON
+// parsed and echoed), GET /json (compressed), optional --static DIR.
+// --compress handler (default): GET /json is compressed in the handler with node:zlib (common.mjs's compressedJson,
+// as the node:http2 peer does); --compress serve: the handler answers plain JSON and serve({ compress: true })
+// compresses it (for a build of httpsd that has that option).
 // WebSockets (same routes as ws-node.mjs): /ws echoes every message; /ws-sub subscribes to the "bench" topic;
 // every message on /ws-pub is published to it (encoded once for all subscribers).
 import { pathToFileURL } from 'node:url';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { serverOptions, announceReady, exitOnSignals, oneMiBBody } from './common.mjs';
+import { serverOptions, announceReady, exitOnSignals, fetchRoutes } from './common.mjs';
 
 const options = serverOptions();
 const distEntry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'index.js');
@@ -20,17 +24,13 @@ if (options.response === 'fast' && typeof httpsd.FastResponse !== 'function') {
   process.exit(3);
 }
 const ResponseClass = options.response === 'fast' ? httpsd.FastResponse : Response;
-
-const helloInit = { status: 200, headers: { 'content-type': 'text/plain' } };
-const downloadInit = { status: 200, headers: { 'content-type': 'application/octet-stream' } };
-
-async function countBody(request) {
-  let size = 0;
-  if (request.body) {
-    for await (const chunk of request.body) size += chunk.byteLength;
-  }
-  return new ResponseClass(String(size), helloInit);
+if (options.compress !== 'handler' && options.compress !== 'serve') {
+  console.error(`bench httpsd: --compress must be "handler" or "serve", got "${options.compress}"`);
+  process.exit(2);
 }
+const compressInHandler = options.compress === 'handler';
+
+const routes = fetchRoutes(ResponseClass, { compressJson: compressInHandler });
 
 let staticHandler;
 if (options.staticDir) {
@@ -50,11 +50,13 @@ function fetch(request, info) {
   const pathStart = url.indexOf('/', url.indexOf('//') + 2);
   const pathname = pathStart === -1 ? '/' : url.slice(pathStart);
   if (pathname.startsWith('/ws')) return info.upgradeWebSocket(request, { data: pathname });
-  if (pathname === '/') return new ResponseClass('hello', helloInit);
-  if (pathname === '/1m') return new ResponseClass(oneMiBBody, downloadInit);
-  if (pathname === '/upload') return countBody(request);
+  if (pathname === '/') return routes.hello();
+  if (pathname === '/1m') return routes.download();
+  if (pathname === '/upload') return routes.countBody(request);
+  if (pathname === '/echo') return routes.echo(request);
+  if (pathname === '/json') return routes.json(request);
   if (staticHandler && pathname.startsWith('/static/')) return staticHandler(request, info);
-  return new ResponseClass('hello', helloInit);
+  return routes.hello();
 }
 
 const BROADCAST_TOPIC = 'bench';
@@ -78,6 +80,7 @@ const server = httpsd.serve({
   // The idle-connection scenario opens 2,000 connections and lets them sit; the defaults are for the open internet.
   limits: { maxConnections: 20_000, idleTimeout: 300_000, maxBodySize: 64 * 1024 * 1024 },
   accessLog: false,
+  ...(compressInHandler ? {} : { compress: true }),
 });
 await server.ready;
 exitOnSignals(() => { void server.close(0); });

@@ -1,6 +1,6 @@
 // Peer: node:http2 with the stream API ('stream' event, stream.respond), TLS and an optional cleartext h2c port.
 import http2 from 'node:http2';
-import { serverOptions, announceReady, exitOnSignals, helloBody, oneMiBBody, ONE_MIB } from './common.mjs';
+import { serverOptions, announceReady, exitOnSignals, helloBody, oneMiBBody, ONE_MIB, compressedJson, echoJson } from './common.mjs';
 
 const options = serverOptions();
 
@@ -11,6 +11,32 @@ function onStream(stream, headers) {
   // A client that resets the stream (or goes away when a timed run ends) must not crash the server.
   stream.on('error', () => {});
   const path = headers[':path'];
+  if (path === '/echo') {
+    const chunks = [];
+    stream.on('data', (chunk) => chunks.push(chunk));
+    stream.on('end', () => {
+      if (stream.destroyed) return;
+      let body;
+      try {
+        body = echoJson(Buffer.concat(chunks).toString());
+      } catch {
+        stream.respond({ ':status': 400 });
+        stream.end();
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      stream.end(body);
+    });
+    return;
+  }
+  if (path === '/json') {
+    const { body, encoding } = compressedJson(headers['accept-encoding']);
+    const responseHeaders = { ':status': 200, 'content-type': 'application/json', 'content-length': String(body.length), vary: 'accept-encoding' };
+    if (encoding) responseHeaders['content-encoding'] = encoding;
+    stream.respond(responseHeaders);
+    stream.end(body);
+    return;
+  }
   if (path === '/upload') {
     let size = 0;
     stream.on('data', (chunk) => { size += chunk.length; });

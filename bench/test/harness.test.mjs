@@ -2,41 +2,17 @@
 // Run: node --test bench/test/   (needs h2load and wrk; a missing tool skips nothing silently: the test fails)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseH2load, parseWrk, h2load, wrk } from '../lib/loadgen.mjs';
-import { median, summarize, checkTargets, markdownTable, svgChart } from '../lib/report.mjs';
-import { startChild, stopChild, freePort, waitForPort, cpuSeconds, rssKiB, processTree } from '../lib/proc.mjs';
+import { median, summarize, checkTargets, markdownTable, svgChart, targetLines } from '../lib/report.mjs';
+import { withServer } from './support.mjs';
+import { startChild, stopChild, cpuSeconds, rssKiB, processTree } from '../lib/proc.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function makeCert(dir) {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  return { cert, key };
-}
-
-async function withServer(script, run) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
-  const { cert, key } = makeCert(dir);
-  const port = await freePort();
-  const httpPort = await freePort();
-  const child = startChild(process.execPath, [path.join(benchDir, 'servers', script), '--port', String(port),
-    '--http-port', String(httpPort), '--cert', cert, '--key', key]);
-  try {
-    assert.ok(await waitForPort(port, child), `${script} did not listen`);
-    assert.ok(await waitForPort(httpPort, child), `${script} did not listen in cleartext`);
-    await run({ port, httpPort, pid: child.pid });
-  } finally {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('h2load output is parsed into counts, rate and the negotiated protocol', async () => {
   await withServer('node-http2-stream.mjs', async ({ port, httpPort, pid }) => {
@@ -139,4 +115,25 @@ test('quick run end to end: exit 0, table, JSON and chart written', { timeout: 1
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('targets: a cross-scenario comparison (h3 against the same server\'s h2) is reported, not met or missed', () => {
+  const scenarios = [
+    { id: 'h2-hello', title: 'h2 hello', unit: 'req/s', baseline: 'node-http2-stream' },
+    { id: 'h3-hello', title: 'h3 hello', unit: 'req/s', baseline: 'caddy' },
+  ];
+  const peers = [{ name: 'httpsd-fast', label: 'httpsd', family: 'httpsd' }, { name: 'caddy', label: 'Caddy', family: 'peer' }];
+  const rounds = [
+    { scenario: 'h2-hello', server: 'httpsd-fast', round: 1, value: 400, cpu: 1, perCpu: 400 },
+    { scenario: 'h3-hello', server: 'httpsd-fast', round: 1, value: 100, cpu: 1, perCpu: 100 },
+    { scenario: 'h3-hello', server: 'caddy', round: 1, value: 50, cpu: 1, perCpu: 50 },
+  ];
+  const checks = checkTargets(summarize(rounds, scenarios, peers));
+  const versusCaddy = checks.find((check) => check.scenario === 'h3-hello' && check.against === 'caddy');
+  assert.equal(versusCaddy.status, 'met');
+  assert.equal(versusCaddy.measured, 2);
+  const versusH2 = checks.find((check) => check.scenario === 'h3-hello' && check.againstScenario === 'h2-hello');
+  assert.equal(versusH2.status, 'reported');
+  assert.equal(versusH2.measured, 0.25);
+  assert.match(targetLines([versusH2]), /^- measured: h3 hello against httpsd's own h2 hello \(measured 0\.25×; per CPU-second 0\.25×\)$/);
 });

@@ -2,13 +2,14 @@
 // frame handling against httpsd's engine in server role, and real round trips with the `ws` package peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketConnection, acceptValue, connectWebSocket, handshakeRequest, maskKeySource, parseHandshakeResponse } from '../lib/ws-client.mjs';
+import { makeCert } from './support.mjs';
 import { startChild, stopChild, freePort, waitForPort } from '../lib/proc.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,10 +49,7 @@ test('handshake answer: incomplete, refused, wrong accept, and frames right afte
 
 async function withWsPeer(run) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-ws-test-'));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const { cert, key } = makeCert(dir);
   const port = await freePort();
   const child = startChild(process.execPath, [path.join(benchDir, 'servers', 'ws-node.mjs'), '--port', String(port), '--cert', cert, '--key', key]);
   try {

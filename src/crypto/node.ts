@@ -31,22 +31,40 @@ class NodeAead implements Aead {
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const cipher = crypto.createCipheriv(this.name as crypto.CipherGCMTypes, this.key, view(nonce), { authTagLength: TAG_LENGTH });
-    cipher.setAAD(view(aad), { plaintextLength: plaintext.byteLength });
-    const body = cipher.update(view(plaintext));
-    const final = cipher.final();
-    const tag = cipher.getAuthTag();
-    return Buffer.concat([body, final, tag], body.byteLength + final.byteLength + TAG_LENGTH);
+    return this.sealAfter(EMPTY, nonce, aad, plaintext);
+  }
+
+  sealWithHeader(nonce: Uint8Array, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return this.sealAfter(header, nonce, header, plaintext);
+  }
+
+  /**
+   * prefix ‖ ciphertext ‖ tag. GCM and ChaCha20-Poly1305 are stream modes: update() gives every ciphertext byte.
+   * node:crypto takes Uint8Arrays as they are: no Buffer views are made on this per-packet path.
+   */
+  private sealAfter(prefix: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    const cipher = crypto.createCipheriv(this.name as crypto.CipherGCMTypes, this.key, nonce, { authTagLength: TAG_LENGTH });
+    cipher.setAAD(aad, { plaintextLength: plaintext.byteLength });
+    const body = cipher.update(plaintext);
+    cipher.final();
+    // Packet-sized outputs come from Node's buffer pool (no zero-filling, no allocation of its own); every byte is
+    // written below. Handed out as a plain Uint8Array: Buffer's slice() would share memory where callers expect a copy.
+    const pooled = Buffer.allocUnsafe(prefix.byteLength + body.byteLength + TAG_LENGTH);
+    const out = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
+    out.set(prefix, 0);
+    out.set(body, prefix.byteLength);
+    out.set(cipher.getAuthTag(), prefix.byteLength + body.byteLength);
+    return out;
   }
 
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null {
     if (ciphertextAndTag.byteLength < TAG_LENGTH) return null;
-    const input = view(ciphertextAndTag);
+    const input = ciphertextAndTag;
     const cut = input.byteLength - TAG_LENGTH;
     try {
-      const decipher = crypto.createDecipheriv(this.name as crypto.CipherGCMTypes, this.key, view(nonce), { authTagLength: TAG_LENGTH });
+      const decipher = crypto.createDecipheriv(this.name as crypto.CipherGCMTypes, this.key, nonce, { authTagLength: TAG_LENGTH });
       decipher.setAuthTag(input.subarray(cut));
-      decipher.setAAD(view(aad), { plaintextLength: cut });
+      decipher.setAAD(aad, { plaintextLength: cut });
       const body = decipher.update(input.subarray(0, cut));
       const final = decipher.final();
       return final.byteLength === 0 ? body : Buffer.concat([body, final]);
@@ -64,7 +82,7 @@ class AesHeaderProtection implements HeaderProtection {
     this.cipher.setAutoPadding(false);
   }
   mask(sample: Uint8Array): Uint8Array {
-    return this.cipher.update(view(sample).subarray(0, 16)).subarray(0, 5);
+    return this.cipher.update(sample.subarray(0, 16)).subarray(0, 5);
   }
 }
 

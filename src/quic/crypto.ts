@@ -17,6 +17,11 @@ export type KeyExchangeGroup = 'x25519' | 'secp256r1';
 export interface Aead {
   /** Ciphertext followed by the 16-byte tag. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * header ‖ ciphertext ‖ tag in one new buffer, the header being the associated data: what a QUIC packet is before
+   * header protection (RFC 9001 §5.3). One allocation per packet instead of separate ciphertext, tag and packet buffers.
+   */
+  sealWithHeader(nonce: Uint8Array, header: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** The plaintext, or null when authentication fails (never throws on bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null;
 }

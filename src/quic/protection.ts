@@ -70,8 +70,9 @@ export class PacketKey {
     return this.nonce;
   }
 
+  /** header ‖ ciphertext ‖ tag: the packet before header protection. */
   seal(header: Uint8Array, payload: Uint8Array, packetNumber: number): Uint8Array {
-    return this.aead.seal(this.nonceFor(packetNumber), header, payload);
+    return this.aead.sealWithHeader(this.nonceFor(packetNumber), header, payload);
   }
 
   open(header: Uint8Array, ciphertext: Uint8Array, packetNumber: number): Uint8Array | null {
@@ -106,10 +107,8 @@ export function initialKeys(crypto: CryptoProvider, destinationCid: Uint8Array, 
  * The caller pads the payload so that a sample exists (pn length + payload ≥ 4 bytes).
  */
 export function protectPacket(keys: DirectionKeys, header: Uint8Array, pnOffset: number, payload: Uint8Array, packetNumber: number, packetKey = keys.packet): Uint8Array {
-  const ciphertext = packetKey.seal(header, payload, packetNumber);
-  const packet = new Uint8Array(header.byteLength + ciphertext.byteLength);
-  packet.set(header, 0);
-  packet.set(ciphertext, header.byteLength);
+  // Header protection is applied in place on the sealed packet.
+  const packet = packetKey.seal(header, payload, packetNumber);
   const pnLength = (header[0]! & 0x03) + 1;
   const sampleStart = pnOffset + SAMPLE_OFFSET;
   const mask = keys.hp.mask(packet.subarray(sampleStart, sampleStart + SAMPLE_LENGTH));

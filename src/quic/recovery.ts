@@ -152,8 +152,11 @@ export class NewReno extends WindowedController {
 }
 
 /**
- * RFC 9002 §7.7 pacer: a token bucket filled at 1.25 × cwnd / smoothed_rtt, holding up to an initial-window burst.
- * The connection reports "may not send before T" through nextDeadline instead of sleeping.
+ * RFC 9002 §7.7 pacer: a token bucket filled at 1.25 × cwnd / smoothed_rtt. It holds what that rate accrues over
+ * two timer granularities (at least an initial-window burst, at most the window): the connection reports "may not
+ * send before T" through nextDeadline, and a timer cannot wake it sooner than GRANULARITY, so a smaller bucket would
+ * cap the rate at bucket / GRANULARITY whatever the window (10 datagrams a millisecond, 12 MB/s, on a sub-millisecond
+ * path). quic-go sizes its burst the same way (pacer.maxBurstSize).
  */
 export class Pacer {
   private tokens: number;
@@ -163,14 +166,15 @@ export class Pacer {
     this.tokens = 10 * maxDatagramSize;
   }
 
-  private capacity(congestionWindow: number): number {
-    return Math.max(2 * this.maxDatagramSize, Math.min(10 * this.maxDatagramSize, congestionWindow));
+  private capacity(congestionWindow: number, rate: number): number {
+    const burst = Math.max(10 * this.maxDatagramSize, 2 * GRANULARITY * rate);
+    return Math.max(2 * this.maxDatagramSize, Math.min(burst, congestionWindow));
   }
 
   private refill(now: number, congestionWindow: number, smoothedRtt: number): void {
     if (this.lastUpdate !== undefined && now > this.lastUpdate) {
       const rate = (1.25 * congestionWindow) / Math.max(smoothedRtt, GRANULARITY);
-      this.tokens = Math.min(this.capacity(congestionWindow), this.tokens + (now - this.lastUpdate) * rate);
+      this.tokens = Math.min(this.capacity(congestionWindow, rate), this.tokens + (now - this.lastUpdate) * rate);
     }
     this.lastUpdate = now;
   }

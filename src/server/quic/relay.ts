@@ -22,6 +22,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import type { DatagramSocket, RemoteAddress } from './socket.js';
+import { datagramSocketOptions } from './socket-options.js';
 
 /** Set by the supervisor in the environment of workers that must use the relay. */
 export const QUIC_RELAY_VARIABLE = 'HTTPSD_QUIC_RELAY';
@@ -285,7 +286,7 @@ export class QuicRelay {
   }
 
   private async open(request: BindRequest): Promise<SharedSocket> {
-    const socket = createSocket({ type: request.udpType, reuseAddr: false });
+    const socket = createSocket(datagramSocketOptions(request.udpType));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(request.port, request.host, () => {

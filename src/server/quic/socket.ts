@@ -5,6 +5,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { relayedSocket } from './relay.js';
+import { datagramSocketOptions } from './socket-options.js';
 
 export interface RemoteAddress {
   address: string;
@@ -34,7 +35,7 @@ export interface DatagramSocket {
 export async function bindDatagramSocket(type: 'udp4' | 'udp6', host: string, port: number): Promise<DatagramSocket> {
   const relayed = await relayedSocket(type, host, port);
   if (relayed !== undefined) return relayed;
-  const socket = createSocket({ type, reuseAddr: false });
+  const socket = createSocket(datagramSocketOptions(type));
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(port, host, () => {
