@@ -97,7 +97,7 @@ export function serverOptions() {
     key: readFileSync(keyPath),
     response: values.response ?? env.BENCH_RESPONSE ?? 'fast',
     staticDir: values.static ?? env.BENCH_STATIC,
-    compress: values.compress ?? env.BENCH_COMPRESS ?? 'handler',
+    compress: values.compress ?? env.BENCH_COMPRESS ?? 'serve',
   };
 }
 

@@ -1,9 +1,9 @@
 // httpsd under benchmark: the fetch-handler API with either httpsd's FastResponse (--response fast) or the global
 // Response (--response global). Same routes and bytes as every peer: / hello, /1m, POST /upload, POST /echo (JSON
 // parsed and echoed), GET /json (compressed), optional --static DIR.
-// --compress handler (default): GET /json is compressed in the handler with node:zlib (common.mjs's compressedJson,
-// as the node:http2 peer does); --compress serve: the handler answers plain JSON and serve({ compress: true })
-// compresses it (for a build of httpsd that has that option).
+// --compress serve (default): the handler answers plain JSON and serve({ compress: true }) compresses it (what an
+// httpsd user turns on); --compress handler: GET /json is compressed in the handler with node:zlib (common.mjs's
+// compressedJson, as the node:http2 peer does).
 // WebSockets (same routes as ws-node.mjs): /ws echoes every message; /ws-sub subscribes to the "bench" topic;
 // every message on /ws-pub is published to it (encoded once for all subscribers).
 import { pathToFileURL } from 'node:url';
