@@ -15,6 +15,7 @@ import { resolveLimits } from './limits.js';
 import { ServerContext } from './context.js';
 import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
 import { acceptHttp1, createHttp1Server } from './transports/h1.js';
+import { acceptHttp1Engine } from './transports/h1-engine.js';
 import { acceptHttp2 } from './transports/h2.js';
 import { acceptHttp3 } from './transports/h3.js';
 import { QuicEndpoint, type EndpointCertificate } from './quic/endpoint.js';
@@ -254,6 +255,7 @@ class HttpsdServer implements Server {
       // RFC 8737 §3: an acme-tls/1 connection ends with its handshake; it never reaches the app.
       if (socket.alpnProtocol === 'acme-tls/1') return void socket.end(() => socket.destroy());
       if (socket.alpnProtocol === 'h2') acceptHttp2(context, socket, 'h2', null);
+      else if (process.env.HTTPSD_H1 !== 'node') acceptHttp1Engine(context, socket, 'https', null);
       else acceptHttp1(context, this.h1Secure, socket);
     });
     return server;
@@ -283,6 +285,8 @@ class HttpsdServer implements Server {
       socket.pause();
       if (length === CONNECTION_PREFACE.length && received.compare(CONNECTION_PREFACE, 0, length, 0, length) === 0) {
         acceptHttp2(context, socket, 'h2c', received);
+      } else if (process.env.HTTPSD_H1 !== 'node') {
+        acceptHttp1Engine(context, socket, 'http', received);
       } else {
         socket.unshift(received);
         // node:http would otherwise read the handle natively and skip the bytes we just put back.
