@@ -11,6 +11,7 @@ import type { FieldList, H1Event, H1Limits, H1Options, RequestHead, ResponseHead
 import { DEFAULT_H1_LIMITS } from './limits.js';
 import { reasonPhrase } from './status.js';
 import { ByteQueue } from '../common/bytes.js';
+import { latin1Bytes, messageBytes } from './output.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -51,16 +52,6 @@ export class FramingError extends Error {
 }
 
 const asciiDecoder = new TextDecoder();
-const asciiEncoder = new TextEncoder();
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** Latin-1 text (every char ≤ 0xff, checked by the callers) as bytes; ASCII takes the native encoder. */
-function latin1Bytes(text: string): Uint8Array {
-  if (!NON_ASCII.test(text)) return asciiEncoder.encode(text);
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
 
 function latin1String(bytes: Uint8Array, start: number, end: number): string {
   let out = '';
@@ -103,6 +94,8 @@ export class H1Connection {
   private continueSent = false;
 
   private isHead = false;
+  /** The head being written is a 101 or a 2xx to CONNECT. */
+  private headStartsTunnel = false;
   private bodyMode: BodyMode = 'none';
   private responseRemaining = 0;
   /** This response is the connection's last. */
@@ -504,15 +497,41 @@ export class H1Connection {
    * A `connection` field listing "close" makes this response the connection's last (RFC 9112 §9.6).
    */
   sendHeaders(status: number, fields: FieldList, end: boolean, options: ResponseHeadOptions = NO_OPTIONS): void {
+    this.queue(latin1Bytes(this.startResponse(status, fields, end, options)));
+    this.afterHead(end);
+  }
+
+  /**
+   * A whole response: head and content (exactly its declared length, when it declares one) as one message. Small
+   * messages are queued as one buffer, so they leave in one write (one TLS record) without a copy on the way out.
+   */
+  sendResponse(status: number, fields: FieldList, content: Uint8Array, options: ResponseHeadOptions = NO_OPTIONS): void {
+    const head = this.startResponse(status, fields, false, options);
+    const size = content.byteLength;
+    if (this.bodyMode !== 'length' || size !== this.responseRemaining || size > COALESCE_BYTES) {
+      this.queue(latin1Bytes(head));
+      this.afterHead(false);
+      if (this.output === Output.Body) this.sendData(content, true);
+      return;
+    }
+    this.queue(messageBytes(head, content));
+    this.responseRemaining = 0;
+    this.afterHead(false);
+    this.endResponse();
+  }
+
+  /** Checks the head and decides the framing (state changes included); returns the head's text. */
+  private startResponse(status: number, fields: FieldList, end: boolean, options: ResponseHeadOptions): string {
     const request = this.request;
     if (this.output !== Output.AwaitingHead || request === undefined) throw new Error('no request is waiting for a response head');
     if (!Number.isInteger(status) || status < 200 || status > 999) {
       if (status !== 101) throw new RangeError(`invalid final status ${status}`);
     }
     const tunnel = status === 101 || (request.method === 'CONNECT' && status >= 200 && status < 300);
+    this.headStartsTunnel = tunnel;
     let declared = -1;
     let extra = '';
-    const kept: FieldList = [];
+    let text = statusLine(status);
     const validated = options.validated === true;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
@@ -532,7 +551,7 @@ export class H1Connection {
         else if (lower === 'connection' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) this.closeAfterResponse = true;
         continue;
       }
-      kept.push(name, value);
+      text += name + ': ' + value + '\r\n';
     }
     // RFC 9110 §6.4.1: no content for HEAD, 1xx, 204 and 304 — whatever is declared describes the GET response.
     const noContent = this.isHead || status === 204 || status === 304 || tunnel;
@@ -570,8 +589,12 @@ export class H1Connection {
       if (this.closeAfterResponse) extra += 'connection: close\r\n';
       else if (request.minorVersion === 0) extra += 'connection: keep-alive\r\n';
     }
-    this.queue(latin1Bytes(this.headText(status, kept, extra)));
-    if (tunnel) {
+    return text + extra + '\r\n';
+  }
+
+  /** The head is queued: the connection becomes a tunnel, or the body is open (and ended when `end`). */
+  private afterHead(end: boolean): void {
+    if (this.headStartsTunnel) {
       this.output = Output.Tunnel;
       this.closeAfterResponse = true;
       // Bytes after the head are the new protocol's (RFC 9110 §7.8).
@@ -670,7 +693,7 @@ export class H1Connection {
   }
 
   private headText(status: number, fields: FieldList, extra: string): string {
-    let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    let text = statusLine(status);
     for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
     return text + extra + '\r\n';
   }
@@ -691,6 +714,13 @@ export class H1Connection {
 }
 
 const CRLF_BYTES = Uint8Array.of(CR, LF);
+/** Status lines by code (100–999), built once each. */
+const STATUS_LINES: string[] = [];
+function statusLine(status: number): string {
+  return (STATUS_LINES[status] ??= `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`);
+}
 const NO_OPTIONS: ResponseHeadOptions = Object.freeze({});
+/** Whole responses up to this size are queued as one buffer (head and content); larger content is not copied. */
+const COALESCE_BYTES = 16 * 1024;
 const LAST_CHUNK = latin1Bytes('0\r\n\r\n');
 void EMPTY;

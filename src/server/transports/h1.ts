@@ -146,7 +146,8 @@ class H1ResponseWriter implements ResponseWriter {
     if (this.session.engine.sendInformational(status, fields)) this.session.scheduleFlush();
   }
 
-  private sendHead(head: ResponseHead, end: boolean): void {
+  /** The final head; `end`: nothing follows, or the whole content, sent with the head as one message. */
+  private sendHead(head: ResponseHead, end: boolean | Uint8Array): void {
     const fields = head.fields;
     if (this.mustClose || this.session.closing) fields.push('connection', 'close');
     const trailers = head.trailers;
@@ -166,7 +167,9 @@ class H1ResponseWriter implements ResponseWriter {
     // A body the application is reading (maybe into this very response) gets the benefit of the doubt: whether the
     // connection persists is decided at the end of the response, when usually the whole body has been read.
     const reading = source !== null && !this.inputDone && (source.touched || requestView.bodyStreamTaken(this.exchange.request));
-    this.session.engine.sendHeaders(head.status, fields, end, reading ? VALIDATED_READING : VALIDATED);
+    const options = reading ? VALIDATED_READING : VALIDATED;
+    if (typeof end === 'boolean') this.session.engine.sendHeaders(head.status, fields, end, options);
+    else this.session.engine.sendResponse(head.status, fields, end, options);
     this.headSent = true;
   }
 
@@ -177,8 +180,7 @@ class H1ResponseWriter implements ResponseWriter {
   }
 
   writeWhole(head: ResponseHead, body: string | Uint8Array): void {
-    this.sendHead(head, false);
-    this.session.engine.sendData(typeof body === 'string' ? Buffer.from(body, 'utf8') : body, true);
+    this.sendHead(head, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
     this.session.outputEnded(this);
   }
 
