@@ -11,7 +11,7 @@ import type { FieldList, H1Event, H1Limits, H1Options, RequestHead, ResponseHead
 import { DEFAULT_H1_LIMITS } from './limits.js';
 import { reasonPhrase } from './status.js';
 import { ByteQueue } from '../common/bytes.js';
-import { latin1Bytes, messageBytes } from './output.js';
+import { latin1Bytes, messageBytes, utf8Bytes } from './output.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -504,20 +504,27 @@ export class H1Connection {
   /**
    * A whole response: head and content (exactly its declared length, when it declares one) as one message. Small
    * messages are queued as one buffer, so they leave in one write (one TLS record) without a copy on the way out.
+   * Text content is encoded as UTF-8 straight into that buffer.
    */
-  sendResponse(status: number, fields: FieldList, content: Uint8Array, options: ResponseHeadOptions = NO_OPTIONS): void {
+  sendResponse(status: number, fields: FieldList, content: Uint8Array | string, options: ResponseHeadOptions = NO_OPTIONS): void {
     const head = this.startResponse(status, fields, false, options);
-    const size = content.byteLength;
-    if (this.bodyMode !== 'length' || size !== this.responseRemaining || size > COALESCE_BYTES) {
-      this.queue(latin1Bytes(head));
+    const text = typeof content === 'string';
+    const size = text ? this.responseRemaining : content.byteLength;
+    if (this.bodyMode === 'length' && size === this.responseRemaining && size <= COALESCE_BYTES) {
+      const message = messageBytes(head, content, size);
+      if (message === null) {
+        this.abortResponse();
+        throw new FramingError(`response content does not encode to its content-length ${size}`);
+      }
+      this.queue(message);
+      this.responseRemaining = 0;
       this.afterHead(false);
-      if (this.output === Output.Body) this.sendData(content, true);
+      this.endResponse();
       return;
     }
-    this.queue(messageBytes(head, content));
-    this.responseRemaining = 0;
+    this.queue(latin1Bytes(head));
     this.afterHead(false);
-    this.endResponse();
+    if (this.output === Output.Body) this.sendData(text ? utf8Bytes(content) : content, true);
   }
 
   /** Checks the head and decides the framing (state changes included); returns the head's text. */

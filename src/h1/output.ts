@@ -36,11 +36,23 @@ export function latin1Bytes(text: string): Uint8Array {
   return out;
 }
 
-/** `head` (Latin-1 text) followed by `content`, in one pooled buffer: one write for a whole small message. */
-export function messageBytes(head: string, content: Uint8Array): Uint8Array {
-  const out = outputBuffer(head.length + content.byteLength);
+/**
+ * `head` (Latin-1 text) followed by `content` (bytes, or text encoded as UTF-8) of `size` bytes, in one pooled
+ * buffer: one write for a whole small message. Null when text content does not encode to exactly `size` bytes.
+ */
+export function messageBytes(head: string, content: Uint8Array | string, size: number): Uint8Array | null {
+  const out = outputBuffer(head.length + size);
   if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
   else for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
-  out.set(content, head.length);
-  return out;
+  if (typeof content !== 'string') {
+    out.set(content, head.length);
+    return out;
+  }
+  const result = encoder.encodeInto(content, out.subarray(head.length));
+  return result.read === content.length && result.written === size ? out : null;
+}
+
+/** Text as UTF-8 bytes. */
+export function utf8Bytes(text: string): Uint8Array {
+  return encoder.encode(text);
 }

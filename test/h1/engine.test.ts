@@ -464,3 +464,24 @@ test('validated heads skip the field checks: the caller vouches for lowercase to
   conn.sendHeaders(204, ['x-a', 'b'], true, { validated: true });
   assert.equal(dec(conn.dataToSend()), 'HTTP/1.1 204 No Content\r\nx-a: b\r\n\r\n');
 });
+
+test('sendResponse: head and content (bytes or UTF-8 text) as one buffer; text that does not match its length throws', () => {
+  const conn = new H1Connection();
+  feed(conn, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n');
+  conn.sendResponse(200, ['content-length', '5'], enc('hello'));
+  const parts = conn.dataToSendv();
+  assert.equal(parts?.length, 1);
+  assert.equal(dec(parts![0]!), 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello');
+  assert.equal(conn.pollEvents()[0]!.type, 'request');
+  conn.sendResponse(200, ['content-length', '3'], 'é!');
+  assert.equal(Buffer.from(conn.dataToSend()!).toString('utf8'), 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\né!');
+  assert.equal(conn.pollEvents()[0]!.type, 'request');
+  assert.throws(() => conn.sendResponse(200, ['content-length', '2'], 'é!'), FramingError);
+  assert.equal(conn.dataToSend(), null, 'nothing of the broken message is queued');
+  assert.equal(conn.isDone, true);
+  // HEAD: the head only, the content is dropped.
+  const head = new H1Connection();
+  feed(head, 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+  head.sendResponse(200, ['content-length', '5'], 'hello');
+  assert.equal(dec(head.dataToSend()), 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n');
+});

@@ -110,7 +110,8 @@ class H1BodySource extends QueuedBodySource {
 /** One request/response on the connection: the exchange core's writer onto the engine. */
 class H1ResponseWriter implements ResponseWriter {
   readonly family = 'h1';
-  readonly keepsStringBodies = false;
+  /** Small string bodies are encoded by the engine straight into the one buffer that carries the whole response. */
+  readonly keepsStringBodies = true;
   exchange!: Exchange;
   /** Every byte of the request content arrived (or there was none). */
   inputDone: boolean;
@@ -122,7 +123,8 @@ class H1ResponseWriter implements ResponseWriter {
   gone = false;
   /** This response is the connection's last: it carries `connection: close`. */
   mustClose = false;
-  readonly startedAt = Date.now();
+  /** When the request head arrived (ms), for requestTimeout: taken only for a request with a body. */
+  readonly startedAt: number;
 
   constructor(
     private readonly session: H1Session,
@@ -130,6 +132,7 @@ class H1ResponseWriter implements ResponseWriter {
     readonly source: H1BodySource | null,
   ) {
     this.inputDone = source === null;
+    this.startedAt = source === null ? 0 : Date.now();
   }
 
   get closed(): boolean {
@@ -147,7 +150,7 @@ class H1ResponseWriter implements ResponseWriter {
   }
 
   /** The final head; `end`: nothing follows, or the whole content, sent with the head as one message. */
-  private sendHead(head: ResponseHead, end: boolean | Uint8Array): void {
+  private sendHead(head: ResponseHead, end: boolean | Uint8Array | string): void {
     const fields = head.fields;
     if (this.mustClose || this.session.closing) fields.push('connection', 'close');
     const trailers = head.trailers;
@@ -180,7 +183,7 @@ class H1ResponseWriter implements ResponseWriter {
   }
 
   writeWhole(head: ResponseHead, body: string | Uint8Array): void {
-    this.sendHead(head, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+    this.sendHead(head, body);
     this.session.outputEnded(this);
   }
 
@@ -366,7 +369,7 @@ export class H1Session implements TrackedConnection {
           const source = writer?.source;
           if (source === undefined || source === null) break;
           // Views into the socket's own chunk stay valid; views into the engine's buffer are reused: copy those.
-          const data = chunk !== undefined && event.data.buffer === chunk.buffer ? event.data : event.data.slice();
+          const data = chunk !== undefined && event.data.buffer === chunk.buffer ? event.data : Buffer.from(event.data);
           if (!source.push(data, data.byteLength)) {
             // RFC 9110 §15.5.14: over maxBodySize. The handler's read fails (413); the rest is never read.
             writer!.mustClose = true;
