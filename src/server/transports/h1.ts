@@ -515,19 +515,18 @@ export class H1Session implements TrackedConnection {
     const socket = this.socket;
     const engine = this.engine;
     const queued = engine.bufferedOutputBytes;
-    if (queued > 0 && socket.writable) {
-      if (queued <= COALESCE_BYTES) {
-        // Small output (heads and small bodies): copied into one buffer, one write, one TLS record. A vectored
-        // write costs a write request per piece and, on TLS, one record per piece.
-        socket.write(engine.dataToSend()!);
+    const parts = engine.dataToSendv();
+    if (parts !== null && socket.writable) {
+      if (parts.length === 1) socket.write(parts[0]!);
+      else if (queued <= COALESCE_BYTES) {
+        // Small output in pieces (a 1xx and a head, a head and a chunk): joined in one (pooled) buffer, one write,
+        // one TLS record. A vectored write costs a write request per piece and, on TLS, one record per piece.
+        socket.write(Buffer.concat(parts, queued));
       } else {
-        const parts = engine.dataToSendv()!;
         socket.cork();
         for (let i = 0; i < parts.length; i++) socket.write(parts[i]!);
         socket.uncork();
       }
-    } else if (queued > 0) {
-      engine.dataToSendv();
     }
     if (this.engine.isDone) {
       this.endConnection();
