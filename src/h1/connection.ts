@@ -7,10 +7,11 @@
  * past a declared length, and decides whether the connection persists (RFC 9112 §9.3).
  */
 import { HeadError, isFieldValue, isToken, parseFieldLines, parseRequestLine, requestFraming } from './fields.js';
-import type { FieldList, H1Event, H1Limits, H1Options, RequestHead } from './types.js';
+import type { FieldList, H1Event, H1Limits, H1Options, RequestHead, ResponseHeadOptions } from './types.js';
 import { DEFAULT_H1_LIMITS } from './limits.js';
 import { reasonPhrase } from './status.js';
 import { ByteQueue } from '../common/bytes.js';
+import { latin1Bytes, messageBytes, utf8Bytes } from './output.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -51,16 +52,6 @@ export class FramingError extends Error {
 }
 
 const asciiDecoder = new TextDecoder();
-const asciiEncoder = new TextEncoder();
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** Latin-1 text (every char ≤ 0xff, checked by the callers) as bytes; ASCII takes the native encoder. */
-function latin1Bytes(text: string): Uint8Array {
-  if (!NON_ASCII.test(text)) return asciiEncoder.encode(text);
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
 
 function latin1String(bytes: Uint8Array, start: number, end: number): string {
   let out = '';
@@ -103,6 +94,8 @@ export class H1Connection {
   private continueSent = false;
 
   private isHead = false;
+  /** The head being written is a 101 or a 2xx to CONNECT. */
+  private headStartsTunnel = false;
   private bodyMode: BodyMode = 'none';
   private responseRemaining = 0;
   /** This response is the connection's last. */
@@ -111,8 +104,11 @@ export class H1Connection {
 
   private readonly out = new ByteQueue();
 
+  private readonly options: H1Options;
+
   constructor(options: H1Options = {}) {
     this.limits = Object.freeze({ ...DEFAULT_H1_LIMITS, ...options.limits });
+    this.options = options;
   }
 
   // ------------------------------------------------------------------ state
@@ -135,6 +131,11 @@ export class H1Connection {
 
   get bufferedOutputBytes(): number {
     return this.out.length;
+  }
+
+  /** Input received and not parsed yet: a partial head, or pipelined requests waiting for the current response. */
+  get bufferedInputBytes(): number {
+    return this.bufferEnd - this.bufferStart;
   }
 
   // ------------------------------------------------------------------ input
@@ -232,7 +233,7 @@ export class H1Connection {
             break;
           }
           case Input.ChunkSize: {
-            const lineEnd = this.findLineEnd(view, offset, 18 + this.limits.maxChunkExtensionBytes, 'chunk-size line');
+            const lineEnd = this.findLineEnd(view, offset, 18 + this.limits.maxChunkExtensionBytes, 'chunk-size line', 413);
             if (lineEnd === -1) return offset;
             this.chunkSize(latin1String(view, offset, lineEnd - 1), events);
             offset = lineEnd + 1;
@@ -336,10 +337,16 @@ export class H1Connection {
   private startRequest(view: Uint8Array, from: number, end: number, events: H1Event[]): void {
     const lines = this.takeHeadLines(view, from, end);
     this.leadingEmptyLines = 0;
-    const line = parseRequestLine(lines[0]!, this.limits);
+    const line = parseRequestLine(lines[0]!, this.limits, this.options);
     lines[0] = '';
     const fields = parseFieldLines(lines, 1, this.limits);
-    const framing = requestFraming(line.method, line.target, line.minorVersion, fields);
+    const contentLimit = this.limits.maxHeadContentBytes;
+    if (contentLimit !== Number.POSITIVE_INFINITY) {
+      let content = line.target.length;
+      for (let i = 0; i < fields.length; i++) content += fields[i]!.length;
+      if (content > contentLimit) throw new HeadError(431, `request head fields over ${contentLimit} bytes`);
+    }
+    const framing = requestFraming(line.method, line.target, line.minorVersion, fields, this.options.singleContentLength === true);
     // One object is both the event and the remembered head.
     const request: Extract<H1Event, { type: 'request' }> = {
       type: 'request',
@@ -397,7 +404,7 @@ export class H1Connection {
     if (rest.length > 0) {
       // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
       if (!/^[ \t]*;/.test(rest)) throw new HeadError(400, 'invalid chunk-size line');
-      if (rest.length > this.limits.maxChunkExtensionBytes) throw new HeadError(400, 'chunk extensions too long');
+      if (rest.length > this.limits.maxChunkExtensionBytes) throw new HeadError(413, 'chunk extensions too long');
       if (!isFieldValue(rest)) throw new HeadError(400, 'invalid characters in chunk extensions');
     }
     const size = parseInt(digits, 16);
@@ -419,15 +426,18 @@ export class H1Connection {
     this.endRequest(events);
   }
 
-  /** Finds the LF ending a line that starts at `from` within `maxBytes`; -1 when more input is needed. */
-  private findLineEnd(view: Uint8Array, from: number, maxBytes: number, what: string): number {
+  /**
+   * Finds the LF ending a line that starts at `from` within `maxBytes`; -1 when more input is needed. A longer line
+   * is refused with `overflowStatus` (413 for chunk extensions: content the client piles up, as node:http answers).
+   */
+  private findLineEnd(view: Uint8Array, from: number, maxBytes: number, what: string, overflowStatus = 400): number {
     const stop = Math.min(view.byteLength, from + maxBytes + 2);
     for (let i = from; i < stop; i++) {
       if (view[i] !== LF) continue;
       if (i === from || view[i - 1] !== CR) throw new HeadError(400, `bare LF in a ${what}`);
       return i;
     }
-    if (view.byteLength - from > maxBytes + 2) throw new HeadError(400, `${what} too long`);
+    if (view.byteLength - from > maxBytes + 2) throw new HeadError(overflowStatus, `${what} too long`);
     return -1;
   }
 
@@ -484,23 +494,60 @@ export class H1Connection {
    * The response head. `fields` may carry content-length (then exactly that many body bytes must follow);
    * transfer-encoding, connection, keep-alive and upgrade are the engine's to write. `end`: no body follows.
    * A 101 or a 2xx to CONNECT turns the connection into a tunnel (tunnelData events, sendTunnelData()).
+   * A `connection` field listing "close" makes this response the connection's last (RFC 9112 §9.6).
    */
-  sendHeaders(status: number, fields: FieldList, end: boolean): void {
+  sendHeaders(status: number, fields: FieldList, end: boolean, options: ResponseHeadOptions = NO_OPTIONS): void {
+    this.queue(latin1Bytes(this.startResponse(status, fields, end, options)));
+    this.afterHead(end);
+  }
+
+  /**
+   * A whole response: head and content (exactly its declared length, when it declares one) as one message. Small
+   * messages are queued as one buffer, so they leave in one write (one TLS record) without a copy on the way out.
+   * Text content is encoded as UTF-8 straight into that buffer.
+   */
+  sendResponse(status: number, fields: FieldList, content: Uint8Array | string, options: ResponseHeadOptions = NO_OPTIONS): void {
+    const head = this.startResponse(status, fields, false, options);
+    const text = typeof content === 'string';
+    const size = text ? this.responseRemaining : content.byteLength;
+    if (this.bodyMode === 'length' && size === this.responseRemaining && size <= COALESCE_BYTES) {
+      const message = messageBytes(head, content, size);
+      if (message === null) {
+        this.abortResponse();
+        throw new FramingError(`response content does not encode to its content-length ${size}`);
+      }
+      this.queue(message);
+      this.responseRemaining = 0;
+      this.afterHead(false);
+      this.endResponse();
+      return;
+    }
+    this.queue(latin1Bytes(head));
+    this.afterHead(false);
+    if (this.output === Output.Body) this.sendData(text ? utf8Bytes(content) : content, true);
+  }
+
+  /** Checks the head and decides the framing (state changes included); returns the head's text. */
+  private startResponse(status: number, fields: FieldList, end: boolean, options: ResponseHeadOptions): string {
     const request = this.request;
     if (this.output !== Output.AwaitingHead || request === undefined) throw new Error('no request is waiting for a response head');
     if (!Number.isInteger(status) || status < 200 || status > 999) {
       if (status !== 101) throw new RangeError(`invalid final status ${status}`);
     }
     const tunnel = status === 101 || (request.method === 'CONNECT' && status >= 200 && status < 300);
+    this.headStartsTunnel = tunnel;
     let declared = -1;
     let extra = '';
-    const kept: FieldList = [];
+    let text = statusLine(status);
+    const validated = options.validated === true;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
       const value = fields[i + 1]!;
-      if (!isToken(name)) throw new TypeError(`invalid response field name ${JSON.stringify(name)}`);
-      if (!isFieldValue(value)) throw new TypeError(`invalid characters in the value of response field ${name}`);
-      const lower = name.toLowerCase();
+      if (!validated) {
+        if (!isToken(name)) throw new TypeError(`invalid response field name ${JSON.stringify(name)}`);
+        if (!isFieldValue(value)) throw new TypeError(`invalid characters in the value of response field ${name}`);
+      }
+      const lower = validated ? name : name.toLowerCase();
       if (lower === 'content-length') {
         if (!/^[0-9]{1,15}$/.test(value)) throw new TypeError(`invalid content-length ${JSON.stringify(value)}`);
         declared = Number(value);
@@ -508,14 +555,15 @@ export class H1Connection {
       }
       if (FRAMING_FIELDS.has(lower)) {
         if (lower === 'upgrade' && status === 101) extra += `upgrade: ${value}\r\n`;
+        else if (lower === 'connection' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) this.closeAfterResponse = true;
         continue;
       }
-      kept.push(name, value);
+      text += name + ': ' + value + '\r\n';
     }
     // RFC 9110 §6.4.1: no content for HEAD, 1xx, 204 and 304 — whatever is declared describes the GET response.
     const noContent = this.isHead || status === 204 || status === 304 || tunnel;
     // Unread request content: keep the connection only when what is left is known and small (maxDiscardBytes).
-    if (this.input !== Input.RequestDone && !tunnel) {
+    if (this.input !== Input.RequestDone && !tunnel && options.readingContent !== true) {
       const left = this.input === Input.LengthBody ? this.bodyRemaining : Infinity;
       // An unanswered 100-continue means the client may not send the content at all (§10.1.1): close.
       const unanswered = request.expectContinue && !this.continueSent;
@@ -548,8 +596,12 @@ export class H1Connection {
       if (this.closeAfterResponse) extra += 'connection: close\r\n';
       else if (request.minorVersion === 0) extra += 'connection: keep-alive\r\n';
     }
-    this.queue(latin1Bytes(this.headText(status, kept, extra)));
-    if (tunnel) {
+    return text + extra + '\r\n';
+  }
+
+  /** The head is queued: the connection becomes a tunnel, or the body is open (and ended when `end`). */
+  private afterHead(end: boolean): void {
+    if (this.headStartsTunnel) {
       this.output = Output.Tunnel;
       this.closeAfterResponse = true;
       // Bytes after the head are the new protocol's (RFC 9110 §7.8).
@@ -648,7 +700,7 @@ export class H1Connection {
   }
 
   private headText(status: number, fields: FieldList, extra: string): string {
-    let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    let text = statusLine(status);
     for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
     return text + extra + '\r\n';
   }
@@ -669,5 +721,13 @@ export class H1Connection {
 }
 
 const CRLF_BYTES = Uint8Array.of(CR, LF);
+/** Status lines by code (100–999), built once each. */
+const STATUS_LINES: string[] = [];
+function statusLine(status: number): string {
+  return (STATUS_LINES[status] ??= `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`);
+}
+const NO_OPTIONS: ResponseHeadOptions = Object.freeze({});
+/** Whole responses up to this size are queued as one buffer (head and content); larger content is not copied. */
+const COALESCE_BYTES = 16 * 1024;
 const LAST_CHUNK = latin1Bytes('0\r\n\r\n');
 void EMPTY;

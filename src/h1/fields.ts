@@ -2,7 +2,7 @@
  * RFC 9112 request-head parsing: request-line (§3), field lines (§5), and the framing rules that decide how the
  * body is delimited (§6). Everything a smuggling attack plays on is refused here, with the status the RFC names.
  */
-import type { BodyKind, FieldList, H1Limits, RequestHead } from './types.js';
+import type { BodyKind, FieldList, H1Limits, H1Options, RequestHead } from './types.js';
 
 export class HeadError {
   constructor(
@@ -83,7 +83,7 @@ export interface ParsedRequestLine {
 }
 
 /** RFC 9112 §3: method SP request-target SP HTTP-version, single spaces, nothing else. */
-export function parseRequestLine(line: string, limits: H1Limits): ParsedRequestLine {
+export function parseRequestLine(line: string, limits: H1Limits, options: H1Options = {}): ParsedRequestLine {
   const firstSpace = line.indexOf(' ');
   const lastSpace = line.lastIndexOf(' ');
   if (firstSpace <= 0 || lastSpace === firstSpace) throw new HeadError(400, 'malformed request-line');
@@ -91,6 +91,7 @@ export function parseRequestLine(line: string, limits: H1Limits): ParsedRequestL
   const target = line.slice(firstSpace + 1, lastSpace);
   const version = line.slice(lastSpace + 1);
   if (!isToken(method)) throw new HeadError(400, 'invalid method');
+  if (options.methods !== undefined && !options.methods.has(method)) throw new HeadError(400, `unknown method ${method}`);
   if (target.length > limits.maxTargetBytes) throw new HeadError(414, `request-target over ${limits.maxTargetBytes} bytes`);
   if (target.length === 0) throw new HeadError(400, 'empty request-target');
   // §3.2: the target has no whitespace (that is also what a second space inside it would be) and only visible
@@ -106,6 +107,7 @@ export function parseRequestLine(line: string, limits: H1Limits): ParsedRequestL
   if (major < 0 || major > 9 || minor < 0 || minor > 9) throw new HeadError(400, 'malformed HTTP-version');
   // RFC 9110 §15.6.6: a major version we do not speak.
   if (major !== 1) throw new HeadError(505, `HTTP/${major}.${minor} is not supported`);
+  if (minor > 1 && options.knownVersionsOnly === true) throw new HeadError(400, `HTTP/1.${minor} is not a known version`);
   return { method, target, minorVersion: minor === 0 ? 0 : 1 };
 }
 
@@ -121,7 +123,7 @@ function listTokens(value: string): string[] {
 }
 
 /** The semantic checks of a complete head: Host, target form, body framing, connection options. */
-export function requestFraming(method: string, target: string, minorVersion: 0 | 1, fields: FieldList): Framing {
+export function requestFraming(method: string, target: string, minorVersion: 0 | 1, fields: FieldList, singleContentLength = false): Framing {
   let host: string | undefined;
   let hostCount = 0;
   let contentLength = -1;
@@ -140,6 +142,7 @@ export function requestFraming(method: string, target: string, minorVersion: 0 |
         break;
       case 'content-length': {
         // §6.3 item 5: a list of identical values may be accepted as one; anything else is an unrecoverable error.
+        if (singleContentLength && (contentLength !== -1 || value.includes(','))) throw new HeadError(400, 'more than one Content-Length value');
         for (const part of value.split(',')) {
           const digits = part.trim();
           if (!/^[0-9]{1,15}$/.test(digits)) throw new HeadError(400, 'invalid Content-Length');

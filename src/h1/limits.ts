@@ -3,6 +3,7 @@ import type { H1Limits } from './types.js';
 
 export const DEFAULT_H1_LIMITS: Readonly<H1Limits> = Object.freeze({
   maxHeadBytes: 64 * 1024,
+  maxHeadContentBytes: Number.POSITIVE_INFINITY,
   maxTargetBytes: 16 * 1024,
   maxFields: 200,
   maxChunkExtensionBytes: 4096,

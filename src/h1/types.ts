@@ -12,6 +12,12 @@ export interface H1Limits {
    * by default (maxHeaderSize 16 KiB since Node 14, configurable) and in the range of nginx's 4 × 8 KiB buffers.
    */
   maxHeadBytes: number;
+  /**
+   * Bytes of the request-target, field names and values together (what node:http's maxHeaderSize counts: the head
+   * without its separators and line ends) before 431. maxHeadBytes bounds the raw head (and the buffering); this one
+   * lets a server keep node:http's accounting. Infinity: only maxHeadBytes applies.
+   */
+  maxHeadContentBytes: number;
   /** Bytes of the request-target before 414 (RFC 9112 §3: "at least 8000 octets" should be supported). */
   maxTargetBytes: number;
   /** Field lines in one head (or trailer section) before 431: a flood of tiny fields costs a parse each. */
@@ -38,6 +44,33 @@ export interface H1Limits {
 
 export interface H1Options {
   limits?: Partial<H1Limits>;
+  /**
+   * The request methods accepted; any other token is refused with 400 before the head is read further. Undefined:
+   * any token (RFC 9110 §9.1: a server answers a method it does not know with 501, which the application can do).
+   * A closed list matches intermediaries that refuse unknown methods (llhttp), so both read a request alike.
+   */
+  methods?: ReadonlySet<string>;
+  /**
+   * Refuse (400) a Content-Length that is a list or repeated, even of identical values. RFC 9112 §6.3 item 5 lets a
+   * recipient accept identical values as one; refusing them is what intermediaries such as llhttp do.
+   */
+  singleContentLength?: boolean;
+  /**
+   * Refuse (400) HTTP/1.x minor versions above 1 instead of answering them as 1.1 (RFC 9112 §2.3 SHOULD), as llhttp
+   * does: a request line one side reads as 1.1 and another refuses is a way to split them.
+   */
+  knownVersionsOnly?: boolean;
+}
+
+/** How a response head is written (see H1Connection.sendHeaders). */
+export interface ResponseHeadOptions {
+  /** Field names are lowercase tokens and values valid field values already (checked by the caller). */
+  validated?: boolean;
+  /**
+   * The application is reading the request content (for instance streaming it into this response): whether the
+   * connection persists is decided when the response ends instead (then at most maxDiscardBytes more are read).
+   */
+  readingContent?: boolean;
 }
 
 export type BodyKind = 'none' | 'length' | 'chunked';

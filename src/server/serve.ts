@@ -2,19 +2,18 @@
  * serve(): listeners, protocol routing, limits, stats and graceful shutdown.
  *
  * TLS: ALPN picks h2 or http/1.1 in the configured order (an ALPNCallback, because node:http2's own ALPN list is
- * fixed); h2 goes to our engine's driver, http/1.1 (or no ALPN) to a non-listening node:http server.
+ * fixed); h2 goes to our HTTP/2 engine's driver, http/1.1 (or no ALPN) to our HTTP/1.1 engine's driver.
  * Cleartext: the first bytes are sniffed for the HTTP/2 connection preface (RFC 9113 §3.3, prior knowledge).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import * as http from 'node:http';
 import type { AcmeServerStats, FetchHandler, ServeOptions, Server, ServerStats } from './types.js';
 import type { TlsConfig } from '../tls/types.js';
 import type { AcmeManager } from '../acme/manager.js';
 import { resolveLimits } from './limits.js';
 import { ServerContext } from './context.js';
 import { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './core/access-log.js';
-import { acceptHttp1, createHttp1Server } from './transports/h1.js';
+import { acceptHttp1 } from './transports/h1.js';
 import { acceptHttp2 } from './transports/h2.js';
 import { acceptHttp3 } from './transports/h3.js';
 import { QuicEndpoint } from './quic/endpoint.js';
@@ -57,8 +56,6 @@ class HttpsdServer implements Server {
   /** HTTP/3: one UDP endpoint per listening address, on the TLS port. */
   private readonly quicEndpoints: QuicEndpoint[] = [];
   private tlsProvider: TlsProviderLike | undefined;
-  private readonly h1Secure: http.Server;
-  private readonly h1Clear: http.Server;
   private sweeper: NodeJS.Timeout | undefined;
   private closePromise: Promise<void> | undefined;
   /** With `acme`: the certificate manager, from start() on. */
@@ -104,8 +101,6 @@ class HttpsdServer implements Server {
       websocket: options.websocket,
       trustProxy: options.trustProxy === undefined || options.trustProxy === false ? undefined : new TrustedProxies(options.trustProxy),
     });
-    this.h1Secure = createHttp1Server(this.context, 'https');
-    this.h1Clear = createHttp1Server(this.context, 'http');
     this.ready = this.start();
     // A failed start surfaces through `ready`; never as an unhandled rejection when the caller ignores it.
     this.ready.catch(() => {});
@@ -298,7 +293,7 @@ class HttpsdServer implements Server {
       // RFC 8737 §3: an acme-tls/1 connection ends with its handshake; it never reaches the app.
       if (socket.alpnProtocol === 'acme-tls/1') return void socket.end(() => socket.destroy());
       if (socket.alpnProtocol === 'h2') acceptHttp2(context, socket, 'h2', null);
-      else acceptHttp1(context, this.h1Secure, socket);
+      else acceptHttp1(context, socket, 'https', null);
     });
     if (!proxyProtocol) return server;
     // The PROXY header precedes the TLS ClientHello: it is read on the raw socket, which then goes to the TLS server
@@ -340,12 +335,8 @@ class HttpsdServer implements Server {
       if (length === CONNECTION_PREFACE.length && received.compare(CONNECTION_PREFACE, 0, length, 0, length) === 0) {
         acceptHttp2(context, socket, 'h2c', received);
       } else {
-        socket.unshift(received);
-        // node:http would otherwise read the handle natively and skip the bytes we just put back.
-        const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
-        if (handle) handle._consumed = true;
-        acceptHttp1(context, this.h1Clear, socket);
-        socket.resume();
+        // The sniffed bytes are the first of an HTTP/1.1 request: the engine reads them first.
+        acceptHttp1(context, socket, 'http', received);
       }
     };
     const onClose = () => clearTimeout(timer);
@@ -397,8 +388,8 @@ class HttpsdServer implements Server {
     // 2. GOAWAY on h2, connection: close on h1, idle keep-alive sockets closed now; WebSockets get a 1001 Close
     // (RFC 6455 §7.4.1 "going away") and are cut at the timeout.
     const webSocketsClosed = context.webSockets?.shutdown(timeoutMs);
-    // (node:http's closeIdleConnections() is not used: it would also end HTTP/1.1 connections whose first request
-    // has not been read yet; each connection's shutdown() decides, with a grace period for those.)
+    // (Each HTTP/1.1 connection's shutdown() decides: idle ones end now, one whose first request has not been read
+    // yet gets a grace period.)
     for (const connection of context.live) connection.shutdown();
     for (const endpoint of this.quicEndpoints) endpoint.shutdown();
     // 3. Let in-flight requests finish, up to the timeout; then force.
@@ -419,8 +410,6 @@ class HttpsdServer implements Server {
       await Promise.race([context.settleBackgroundWork(), new Promise((resolve) => setTimeout(resolve, remaining).unref())]);
     }
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
-    this.h1Secure.close();
-    this.h1Clear.close();
     this.tlsProvider?.close();
   }
 }

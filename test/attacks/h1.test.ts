@@ -172,7 +172,8 @@ describe('HTTP/1.1 attacks', () => {
         socket.on('data', (chunk: Buffer) => {
           const text = tail + chunk.toString('latin1');
           responses += (text.match(/HTTP\/1\.1 200/g) ?? []).length;
-          tail = text.slice(-16);
+          // One character short of a status line: a line cut by a read is found once, never counted twice.
+          tail = text.slice(-11);
         });
         const request = Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
         const batch = Buffer.concat(Array.from({ length: 1000 }, () => request));

@@ -47,7 +47,7 @@ export interface ResponseHead {
 export interface ResponseWriter {
   /** The field rules of the protocol (how fields are validated and which are dropped). */
   readonly family: FieldFamily;
-  /** Small string bodies are written as strings (HTTP/1.1 on node:http sends head and body in one chunk). */
+  /** Small string bodies are handed over as strings (for a transport that writes head and body as one string chunk). */
   readonly keepsStringBodies: boolean;
   /** The transport can no longer send anything for this exchange (its stream or socket is gone). */
   readonly closed: boolean;

@@ -1,24 +1,29 @@
 /**
- * HTTP/1.1: a node:http Server that never listens. Sockets (TLS after ALPN chose http/1.1, or cleartext after the
- * h2c sniff) are handed to it with emit('connection'), so llhttp does the parsing, keep-alive and pipelining.
+ * HTTP/1.1 on the project's sans-IO engine (src/h1): TLS after ALPN chose http/1.1 (or offered none), cleartext after
+ * the h2c sniff. Socket bytes → engine.receive() → events → requests through the protocol-neutral exchange core, as
+ * on HTTP/2 and HTTP/3.
+ *
+ * - Output: everything the engine queued during one event-loop turn leaves in one socket write (one TLS record for
+ *   small responses), from the read that produced it or from one shared setImmediate for asynchronous responses.
+ * - Pipelining: the engine parses the next request only once the response before it ended (RFC 9112 §9.3.2), and
+ *   stops asking for input beyond maxPipelineBytes; while output for a peer that does not read is above
+ *   OUTPUT_HIGH_WATER_MARK, no further request is parsed and the socket is not read.
+ * - Request bodies: pushed into a queue the application pulls; above BODY_HIGH_WATER_MARK unread bytes the socket is
+ *   paused, so a slow reader holds the client back through TCP.
+ * - Timeouts: one timer per connection for the current phase (head: headersTimeout, from the accept or the first
+ *   byte of a request; body: requestTimeout from the head; between requests: idleTimeout); write progress is swept.
  */
-import * as http from 'node:http';
+import { METHODS } from 'node:http';
 import type { Socket } from 'node:net';
-import { ConnectionFacts, RequestInfo } from '../context.js';
-import type { ServerContext, TrackedConnection } from '../context.js';
-import { ClientAbortError, LazyRequest, PayloadTooLargeError, requestView, type BodySource } from '../request.js';
+import { H1Connection } from '../../h1/connection.js';
+import { reasonPhrase } from '../../h1/status.js';
+import type { H1Event, RequestHead, ResponseHeadOptions } from '../../h1/types.js';
+import { ConnectionFacts, RequestInfo, type ServerContext, type TrackedConnection } from '../context.js';
+import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource, requestView } from '../request.js';
 import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchange.js';
 import { SocketTunnel } from '../core/socket-tunnel.js';
 import type { Tunnel } from '../core/tunnel.js';
 import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
-
-const kFacts = Symbol('httpsd.connectionFacts');
-const kTracked = Symbol('httpsd.h1Connection');
-
-/** Set once the connection is closing after the current response: requests parsed after it are dropped. */
-const kNoMoreRequests = Symbol('httpsd.noMoreRequests');
-
-type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection; [kNoMoreRequests]?: boolean };
 
 /**
  * How much of an unread request body the server reads and drops after the response to keep the connection for the
@@ -26,282 +31,128 @@ type H1Socket = Socket & { [kFacts]?: ConnectionFacts; [kTracked]?: H1Connection
  * nobody reads costs the server a close, never an unbounded read.
  */
 export const DISCARD_AFTER_RESPONSE = 256 * 1024;
-
-/** Reads an IncomingMessage in paused mode: llhttp stops reading the socket while the app does not read. */
-class H1BodySource implements BodySource {
-  private ended = false;
-  private error: unknown = undefined;
-  private received = 0;
-  /** The app asked for bytes at least once: it consumes the body (maybe while its response streams). */
-  private touched = false;
-  /** Bytes dropped since discarding began, and how many may be before the connection must close. */
-  private discarded = 0;
-  private discardBudget = -1;
-  /** The rest of the body will not be read: the connection closes after the response. */
-  mustClose = false;
-  private resolveWaiter: ((chunk: Uint8Array | null) => void) | undefined;
-  private rejectWaiter: ((error: unknown) => void) | undefined;
-  private readonly onReadable = () => this.wake();
-  private readonly onDiscarded = (chunk: Buffer) => this.countDiscarded(chunk.byteLength);
-
-  constructor(
-    private readonly req: http.IncomingMessage,
-    private readonly maxBodySize: number,
-    /** Content-Length, or -1 for a chunked body. */
-    private readonly declaredLength: number,
-    /** More arrived than may be discarded: the connection cannot be kept. */
-    private readonly onDiscardOverflow: () => void,
-  ) {
-    req.on('readable', this.onReadable);
-    req.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    req.on('error', (error) => this.fail(error));
-    req.on('close', () => {
-      if (!req.complete) this.fail(new ClientAbortError());
-    });
-  }
-
-  /** Every byte of the body has arrived (read by the app or not). */
-  get complete(): boolean {
-    return this.ended || this.req.complete;
-  }
-
-  fail(error: unknown): void {
-    if (this.error !== undefined || this.ended) return;
-    this.error = error;
-    const reject = this.rejectWaiter;
-    this.resolveWaiter = this.rejectWaiter = undefined;
-    reject?.(error);
-  }
-
-  /** A chunk, null at the end, undefined when nothing is buffered yet. Throws on error. */
-  private tryRead(): Uint8Array | null | undefined {
-    if (this.error !== undefined) throw this.error;
-    this.touched = true;
-    const chunk = this.req.read() as Buffer | null;
-    if (chunk !== null) {
-      this.received += chunk.byteLength;
-      if (this.received > this.maxBodySize) {
-        // RFC 9110 §15.5.14: the rest is never read, so the 413 closes the connection.
-        const error = new PayloadTooLargeError(this.maxBodySize);
-        this.mustClose = true;
-        this.error = error;
-        throw error;
-      }
-      return chunk;
-    }
-    return this.ended ? null : undefined;
-  }
-
-  private wake(): void {
-    const resolve = this.resolveWaiter;
-    const reject = this.rejectWaiter;
-    if (resolve === undefined || reject === undefined) return;
-    // Taken before tryRead: anything it calls may clear the waiters.
-    this.resolveWaiter = this.rejectWaiter = undefined;
-    let chunk: Uint8Array | null | undefined;
-    try {
-      chunk = this.tryRead();
-    } catch (error) {
-      reject(error);
-      return;
-    }
-    if (chunk === undefined) {
-      this.resolveWaiter = resolve;
-      this.rejectWaiter = reject;
-      return;
-    }
-    resolve(chunk);
-  }
-
-  read(): Uint8Array | null | Promise<Uint8Array | null> {
-    let chunk: Uint8Array | null | undefined;
-    try {
-      chunk = this.tryRead();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (chunk !== undefined) return chunk;
-    return new Promise((resolve, reject) => {
-      this.resolveWaiter = resolve;
-      this.rejectWaiter = reject;
-    });
-  }
-
-  /** The app gave up on the body: the rest is dropped, the whole body still bounded by maxBodySize. */
-  cancel(): void {
-    this.touched = true;
-    this.discard(this.maxBodySize - this.received);
-  }
-
-  /**
-   * Just before the response head. A body the app never touched with more than DISCARD_AFTER_RESPONSE still to come
-   * is not worth reading: the response says `connection: close` (as Go's net/http does). A body the app is reading
-   * gets the benefit of the doubt: it usually ends while the response streams.
-   */
-  closeBeforeResponse(streamTaken: boolean): boolean {
-    if (!this.mustClose && !this.complete && !this.touched && !streamTaken && this.declaredLength >= 0) {
-      this.mustClose = this.declaredLength - this.received - this.req.readableLength > DISCARD_AFTER_RESPONSE;
-    }
-    return this.mustClose;
-  }
-
-  /** The response is written: what the app left unread is dropped, at most DISCARD_AFTER_RESPONSE more bytes. */
-  responseFinished(): void {
-    if (this.complete) return;
-    // A handler still waiting for the body after its own response is done would wait forever otherwise.
-    this.fail(new ClientAbortError('the request body was discarded after the response'));
-    if (this.mustClose) {
-      // The connection closes: keep reading (and dropping) so the close is a lingering one (RFC 9112 §9.6).
-      this.req.off('readable', this.onReadable);
-      this.req.resume();
-      this.onDiscardOverflow();
-      return;
-    }
-    const budget = this.discarded + DISCARD_AFTER_RESPONSE;
-    this.discard(this.discardBudget < 0 ? budget : Math.min(this.discardBudget, budget));
-  }
-
-  /**
-   * Reads and drops the rest. node:http's own discarding (req.resume() once the response is done) does nothing while
-   * a 'readable' listener is attached, so that listener goes first; without this the parser never reaches the next
-   * request and the keep-alive connection hangs until the idle timeout.
-   */
-  private discard(budget: number): void {
-    this.discardBudget = budget;
-    if (this.complete || this.mustClose) return;
-    this.req.off('readable', this.onReadable);
-    this.req.off('data', this.onDiscarded);
-    this.req.on('data', this.onDiscarded);
-    this.req.resume();
-  }
-
-  private countDiscarded(bytes: number): void {
-    this.discarded += bytes;
-    if (this.discarded > this.discardBudget && !this.mustClose) {
-      this.mustClose = true;
-      this.onDiscardOverflow();
-    }
-  }
-}
-
 /** How long a graceful shutdown waits for the first request of a connection accepted before it (ms). */
 const FIRST_REQUEST_GRACE_MS = 5000;
+/** How long a connection whose last response went out may keep sending (dropped) before it is cut (ms). */
+const LINGER_MS = 2000;
+/**
+ * Output queued for one peer (socket and engine) above which no further pipelined request is parsed and the socket
+ * is not read: a client that pipelines without reading cannot make the server hold its answers.
+ */
+const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+/** Output up to this size is joined into one buffer for the write; larger output goes out as a vectored write. */
+const COALESCE_BYTES = 16 * 1024;
+/** Request body bytes received and not yet read by the application above which the socket is not read. */
+const BODY_HIGH_WATER_MARK = 512 * 1024;
+/**
+ * The methods llhttp (node:http) knows: anything else is refused with 400, so an intermediary built on llhttp in
+ * front of the server and the server itself read the same requests.
+ */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+/** The core validated every field (lowercase token names, valid values): the engine does not check them again. */
+const VALIDATED: ResponseHeadOptions = Object.freeze({ validated: true });
+const VALIDATED_READING: ResponseHeadOptions = Object.freeze({ validated: true, readingContent: true });
 
-/** Tracks one h1 socket for stats, the write-progress sweep and graceful shutdown. */
-class H1Connection implements TrackedConnection {
-  active = 0;
-  closing = false;
-  /** Requests whose response is not finished, including pipelined ones node:http has not attached yet. */
-  readonly exchanges = new Set<H1ResponseWriter>();
-  requests = 0;
-  /** The socket became a tunnel (a WebSocket) after a 101: the WebSocket hub closes it, not the HTTP shutdown. */
-  tunnelled = false;
-  /** node:http times a request head only from its first byte: a connection that never sends one is ours to end. */
-  firstRequestTimer: NodeJS.Timeout | undefined;
-  private lastBytesWritten = 0;
-  private lastProgress = Date.now();
-
-  constructor(
-    readonly socket: Socket,
-    private readonly context: ServerContext,
-  ) {}
-
-  pendingOutputBytes(): number {
-    return this.socket.writableLength;
-  }
-
-  shutdown(): void {
-    this.closing = true;
-    if (this.active !== 0 || this.tunnelled) return;
-    if (this.requests > 0) {
-      this.socket.end();
-      return;
-    }
-    // Accepted but no request read yet: as far as the client knows its first request may be on its way, and ending
-    // the socket now resets it (HTTP/2 has a two-step GOAWAY for this race, RFC 9113 §6.8; HTTP/1.1 has none). Like
-    // Go's net/http (golang/go#22682), such a connection counts as idle only after a grace period; a request that
-    // arrives meanwhile is answered with `connection: close`.
-    const grace = setTimeout(() => {
-      if (this.requests === 0) this.socket.end();
-    }, FIRST_REQUEST_GRACE_MS);
-    grace.unref();
-    this.socket.once('close', () => clearTimeout(grace));
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  sweep(now: number): void {
-    // Zero-window slow read: bytes queued for a client that does not read, with no progress for too long.
-    const written = this.socket.bytesWritten;
-    if (this.socket.writableLength === 0 || written !== this.lastBytesWritten) {
-      this.lastBytesWritten = written;
-      this.lastProgress = now;
-      return;
-    }
-    if (now - this.lastProgress > this.context.limits.writeProgressTimeout) this.socket.destroy();
-  }
-
-  /** The socket closed: every pending request (even queued pipelined ones, which get no 'close') is aborted. */
-  socketClosed(): void {
-    for (const exchange of [...this.exchanges]) exchange.clientGone();
-  }
-
-  requestDone(): void {
-    this.active--;
-    if (this.closing && this.active === 0 && !this.tunnelled) this.socket.end();
-  }
+const enum Phase {
+  /** Waiting for (the rest of) a request head: headersTimeout. */
+  Head,
+  /** A request is being answered or its body read: requestTimeout while the body arrives. */
+  Request,
+  /** Between requests on a kept-alive connection: idleTimeout. */
+  Idle,
 }
 
 /**
- * Writes one response on node:http's ServerResponse for the exchange core: the head (with HTTP/1.1 framing),
- * body chunks with the socket's backpressure, chunked trailers, and the abort that closes the connection.
+ * Sessions with output queued outside a socket read, flushed together by one setImmediate: one write per connection
+ * and turn, and one immediate for all of them.
  */
-class H1ResponseWriter implements ResponseWriter {
-  readonly family = 'h1';
-  readonly keepsStringBodies = true;
-  exchange!: Exchange;
+let dirtySessions: H1Session[] = [];
+let flushTicking = false;
+function flushDirtySessions(): void {
+  flushTicking = false;
+  const sessions = dirtySessions;
+  dirtySessions = [];
+  for (let i = 0; i < sessions.length; i++) sessions[i]!.flush();
+}
+
+/** A request body: the engine's content events in, the application's reads out (which may invite 100-continue). */
+class H1BodySource extends QueuedBodySource {
+  /** The application asked for the body (read or cancelled it): it consumes the body, maybe while its response streams. */
+  touched = false;
 
   constructor(
-    private readonly context: ServerContext,
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
-    private readonly connection: H1Connection,
-    private readonly source: H1BodySource | null,
-    /**
-     * For a request node:http handed over as an 'upgrade' (its parser is gone): the bytes that followed the head,
-     * already the new protocol's. Undefined for ordinary requests, which cannot switch.
-     */
-    private readonly upgradeHead: Buffer | undefined,
-  ) {}
+    private readonly session: H1Session,
+    maxBodySize: number,
+  ) {
+    super(
+      maxBodySize,
+      () => session.bodyConsumed(),
+      () => session.bodyConsumed(),
+    );
+  }
+
+  override read(): Uint8Array | null | Promise<Uint8Array | null> {
+    if (!this.touched) {
+      this.touched = true;
+      // RFC 9110 §10.1.1: a client that sent Expect: 100-continue waits for it before the content; inviting the
+      // content only when it is read means a request answered without its body never makes the client send it.
+      this.session.continueIfExpected();
+    }
+    return super.read();
+  }
+
+  override cancel(reason?: unknown): void {
+    this.touched = true;
+    super.cancel(reason);
+  }
+}
+
+/** One request/response on the connection: the exchange core's writer onto the engine. */
+class H1ResponseWriter implements ResponseWriter {
+  readonly family = 'h1';
+  /** Small string bodies are encoded by the engine straight into the one buffer that carries the whole response. */
+  readonly keepsStringBodies = true;
+  exchange!: Exchange;
+  /** Every byte of the request content arrived (or there was none). */
+  inputDone: boolean;
+  /** The response is entirely with the engine. */
+  outputDone = false;
+  /** The final head is with the engine. */
+  headSent = false;
+  /** Cut off (or the connection is gone): nothing more is written for it. */
+  gone = false;
+  /** This response is the connection's last: it carries `connection: close`. */
+  mustClose = false;
+  /** When the request head arrived (ms), for requestTimeout: taken only for a request with a body. */
+  readonly startedAt: number;
+
+  constructor(
+    private readonly session: H1Session,
+    readonly head: RequestHead,
+    readonly source: H1BodySource | null,
+  ) {
+    this.inputDone = source === null;
+    this.startedAt = source === null ? 0 : Date.now();
+  }
 
   get closed(): boolean {
-    return this.res.destroyed;
+    return this.gone || this.session.closed;
   }
 
   /** Trailers need chunked framing (RFC 9112 §7.1.2): a body and an HTTP/1.1 client. */
   acceptsTrailers(hasBody: boolean): boolean {
-    return hasBody && this.req.httpVersionMinor === 1;
+    return hasBody && this.head.minorVersion === 1;
   }
 
   writeInformational(status: number, fields: string[]): void {
-    const res = this.res;
-    // RFC 9110 §15.2: a server must not send a 1xx response to an HTTP/1.0 client.
-    if (res.headersSent || this.req.httpVersionMinor === 0) return;
-    // Written raw before the final head (RFC 9110 §15.2), 103 included: the fields were validated already, so
-    // node:http's own early-hints checks (which throw) have nothing left to refuse.
-    let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Informational'}\r\n`;
-    for (let i = 0; i < fields.length; i += 2) head += `${fields[i]}: ${fields[i + 1]}\r\n`;
-    (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(head + '\r\n', 'latin1');
+    // The engine declines HTTP/1.0 clients (RFC 9110 §15.2) and anything after the final head.
+    if (this.session.engine.sendInformational(status, fields)) this.session.scheduleFlush();
   }
 
-  private writeFramedHead(head: ResponseHead): void {
+  /** The final head; `end`: nothing follows, or the whole content, sent with the head as one message. */
+  private sendHead(head: ResponseHead, end: boolean | Uint8Array | string): void {
     const fields = head.fields;
-    if (this.connection.closing || this.context.closing) fields.push('connection', 'close');
+    if (this.mustClose || this.session.closing) fields.push('connection', 'close');
     const trailers = head.trailers;
     if (trailers !== undefined) {
       // Chunked framing carries the trailers: drop the length we would otherwise send.
@@ -315,250 +166,596 @@ class H1ResponseWriter implements ResponseWriter {
         if (names.size > 0) fields.push('trailer', [...names].join(', '));
       }
     }
-    this.res.writeHead(head.status, fields);
+    const source = this.source;
+    // A body the application is reading (maybe into this very response) gets the benefit of the doubt: whether the
+    // connection persists is decided at the end of the response, when usually the whole body has been read.
+    const reading = source !== null && !this.inputDone && (source.touched || requestView.bodyStreamTaken(this.exchange.request));
+    const options = reading ? VALIDATED_READING : VALIDATED;
+    if (typeof end === 'boolean') this.session.engine.sendHeaders(head.status, fields, end, options);
+    else this.session.engine.sendResponse(head.status, fields, end, options);
+    this.headSent = true;
   }
 
   writeHead(head: ResponseHead): void {
-    this.writeFramedHead(head);
-    if (head.endsMessage) this.res.end();
+    this.sendHead(head, head.endsMessage);
+    if (head.endsMessage) this.session.outputEnded(this);
+    else this.session.scheduleFlush();
   }
 
   writeWhole(head: ResponseHead, body: string | Uint8Array): void {
-    this.writeFramedHead(head);
-    // One write: node:http sends head and body as a single chunk (one TLS record, no writev).
-    this.res.end(body);
+    this.sendHead(head, body);
+    this.session.outputEnded(this);
   }
 
   writeData(chunk: Uint8Array): boolean {
-    return this.res.write(chunk);
+    const session = this.session;
+    session.engine.sendData(chunk);
+    session.scheduleFlush();
+    return !session.outputBlocked();
   }
 
-  /** Waits for the socket to drain; a client that stops reading is cut off after writeProgressTimeout. */
+  /** Resolves when the socket drained below the mark, or the connection is gone (the core checks `closed`). */
   waitWritable(): Promise<void> {
-    const res = this.res;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        res.destroy();
-        reject(new ClientAbortError('no write progress: client stopped reading'));
-      }, this.context.limits.writeProgressTimeout);
-      const onDrain = () => {
-        cleanup();
-        resolve();
-      };
-      const onClose = () => {
-        cleanup();
-        reject(new ClientAbortError());
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        res.off('drain', onDrain);
-        res.off('close', onClose);
-      };
-      res.on('drain', onDrain);
-      res.on('close', onClose);
-    });
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => this.session.waitWritable(resolve));
   }
 
   end(trailers: string[] | undefined): void {
-    const res = this.res;
-    if (trailers !== undefined) {
-      const pairs: [string, string][] = [];
-      for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
-      res.addTrailers(pairs);
-    }
-    res.end();
+    const engine = this.session.engine;
+    if (trailers !== undefined) engine.sendTrailers(trailers);
+    else engine.endResponse();
+    this.session.outputEnded(this);
   }
 
   abort(error: unknown): void {
-    const res = this.res;
-    if (error instanceof ClientAbortError) {
-      res.destroy();
-      return;
-    }
-    // The only way to signal a broken response on HTTP/1.1 is to close the connection (RFC 9112 §8: the client
-    // sees an incomplete message). What was already written still goes out, nothing more does, and the socket's
-    // 'close' completes the exchange.
-    const socket = res.socket;
-    if (socket !== null && !socket.destroyed && res.headersSent) socket.destroySoon();
-    else res.destroy();
+    if (this.gone) return;
+    this.gone = true;
+    // RFC 9112 §8: a broken response can only be signalled by closing the connection (the client sees an incomplete
+    // message). What was written still goes out, nothing more does; the socket's close completes the exchange.
+    this.session.abortConnection(error instanceof ClientAbortError || !this.headSent);
   }
 
   released(): void {
-    this.connection.exchanges.delete(this);
-    this.connection.requestDone();
+    this.session.released(this);
   }
 
   upgradeFacts(): UpgradeFacts {
-    return { family: 'h1', httpVersion: this.req.httpVersion };
+    return { family: 'h1', httpVersion: `1.${this.head.minorVersion}` };
   }
 
   /** RFC 9110 §15.2.2, RFC 6455 §4.2.2: 101, then the socket carries the new protocol from the next byte on. */
   switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined {
-    const res = this.res;
-    const socket = this.req.socket;
-    if (this.upgradeHead === undefined || res.headersSent || socket.destroyed) return undefined;
-    let head = 'HTTP/1.1 101 Switching Protocols\r\n';
-    for (const [name, value] of upgrade.headers) head += `${name}: ${value}\r\n`;
-    // The response object never writes: the socket is the tunnel's now.
-    res.detachSocket(socket);
-    this.connection.tunnelled = true;
-    socket.write(head + '\r\n', 'latin1');
-    return new SocketTunnel(socket, this.upgradeHead, 'http/1.1');
+    if (this.head.upgrade === undefined || this.headSent || this.closed) return undefined;
+    const fields: string[] = [];
+    for (const [name, value] of upgrade.headers) fields.push(name.toLowerCase(), value);
+    this.session.engine.sendHeaders(101, fields, false);
+    this.headSent = true;
+    this.outputDone = true;
+    return this.session.becomeTunnel();
   }
 
-  /** Watches for the client going away while the response is pending or streaming. */
-  watch(): void {
-    this.connection.exchanges.add(this);
-    this.res.on('close', () => {
-      if (this.res.writableFinished) this.exchange.delivered();
-      else this.clientGone();
+  /** The connection is gone: a pending read of the body fails, request.signal aborts, the response is abandoned. */
+  connectionGone(error: Error): void {
+    this.gone = true;
+    if (!this.inputDone) this.source?.fail(error);
+    this.exchange.peerGone(error);
+  }
+}
+
+export class H1Session implements TrackedConnection {
+  readonly engine: H1Connection;
+  readonly facts: ConnectionFacts;
+  closed = false;
+  /** Graceful shutdown: the response in progress is the last (`connection: close`). */
+  closing = false;
+  /** The socket became a tunnel (a WebSocket) after a 101: the WebSocket hub closes it, not the HTTP shutdown. */
+  tunnelled = false;
+  /** The exchange whose request the engine holds (undefined between requests). */
+  private current: H1ResponseWriter | undefined = undefined;
+  private requests = 0;
+  /** Handling events: a response that ends meanwhile lets the running loop parse the next request. */
+  private dispatching = false;
+  private flushScheduled = false;
+  private readingPaused = false;
+  /** Our side is closing (lingering close): input is read and dropped until the client closes or LINGER_MS. */
+  private ending = false;
+  private writableWaiter: (() => void) | undefined = undefined;
+  private phase = Phase.Head;
+  private phaseSince = Date.now();
+  private deadline = 0;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private timerAt = 0;
+  private graceTimer: NodeJS.Timeout | undefined = undefined;
+  private lingerTimer: NodeJS.Timeout | undefined = undefined;
+  private lastBytesWritten = 0;
+  private lastProgress = Date.now();
+  private readonly onDataListener = (chunk: Buffer) => this.onData(chunk);
+  private readonly onEndListener = () => this.onEnd();
+  private readonly onDrainListener = () => this.onDrain();
+  private readonly timerCallback = () => this.onTimer();
+
+  constructor(
+    readonly context: ServerContext,
+    readonly socket: Socket,
+    readonly scheme: 'https' | 'http',
+  ) {
+    const limits = context.limits;
+    this.facts = new ConnectionFacts(socket, 'http/1.1', scheme);
+    // The head size bounds the work; the field count only stops floods of tiny fields.
+    const maxFields = Math.max(100, Math.floor(limits.maxHeaderSize / 16));
+    this.engine = new H1Connection({
+      limits: {
+        // maxHeaderSize counts as in node:http: target, names and values. The raw head may add each line's ": " and
+        // CRLF (4 bytes a field line) and the request line's spaces, version and the final empty line.
+        maxHeadContentBytes: limits.maxHeaderSize,
+        maxHeadBytes: limits.maxHeaderSize + 4 * maxFields + 32,
+        maxFields,
+        maxDiscardBytes: DISCARD_AFTER_RESPONSE,
+      },
+      methods: KNOWN_METHODS,
+      singleContentLength: true,
+      knownVersionsOnly: true,
     });
+    socket.setNoDelay?.(true);
+    socket.on('data', this.onDataListener);
+    socket.on('end', this.onEndListener);
+    socket.on('drain', this.onDrainListener);
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => {});
+    this.updateDeadline();
   }
 
-  clientGone(): void {
-    this.source?.fail(new ClientAbortError());
-    this.exchange.peerGone(new ClientAbortError());
+  pendingOutputBytes(): number {
+    return this.socket.writableLength + this.engine.bufferedOutputBytes;
   }
-}
 
-export function createHttp1Server(context: ServerContext, scheme: 'https' | 'http'): http.Server {
-  const limits = context.limits;
-  const server = http.createServer(
-    {
-      headersTimeout: limits.headersTimeout,
-      requestTimeout: limits.requestTimeout,
-      keepAliveTimeout: limits.idleTimeout,
-      maxHeaderSize: limits.maxHeaderSize,
-      // How often node:http checks headersTimeout/requestTimeout: fine enough for short test limits.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeout / 4))),
-      noDelay: true,
-      // Checked in handleRequest with the other Host rules, so that nothing pipelined behind the 400 is served.
-      requireHostHeader: false,
-    },
-    (req, res) => handleRequest(context, scheme, req, res),
-  );
-  server.on('clientError', onClientError);
-  server.on('connect', refuseConnect);
-  // Only with a WebSocket handler: without an 'upgrade' listener node:http serves Upgrade requests as ordinary
-  // ones, which is what an application without WebSockets gets.
-  if (context.webSockets !== undefined) {
-    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => handleUpgradeRequest(context, scheme, req, socket, head));
+  outputBlocked(): boolean {
+    return this.socket.writableLength + this.engine.bufferedOutputBytes > OUTPUT_HIGH_WATER_MARK;
   }
-  // This server never listens; 'listening' starts node:http's connection tracking (headers/request timeouts,
-  // closeIdleConnections) for the sockets we hand it.
-  server.emit('listening');
-  return server;
-}
 
-const kErrorAnswered = Symbol('httpsd.clientErrorAnswered');
-/** How long a connection that got an error response may keep sending before it is cut. */
-const LINGER_MS = 2000;
+  // ------------------------------------------------------------------ input
 
-/**
- * A request node:http could not parse (or that timed out). Answers with the right status, then closes "lingering"
- * (RFC 9112 §9.6): our side ends, the rest of the client's input is read and dropped for a moment. Closing with
- * unread input would make the kernel send a TCP RST, which can destroy the error response before the client reads it.
- */
-function onClientError(error: Error & { code?: string }, socket: Socket & { [kErrorAnswered]?: boolean }): void {
-  // Input that keeps arriving after the answer reports the same error again: the linger timer handles it.
-  if (socket[kErrorAnswered] || socket.destroyed) return;
-  socket[kErrorAnswered] = true;
-  const code = error.code;
-  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || socket.bytesWritten > 0) {
-    socket.destroy();
-    return;
+  onData(chunk: Buffer): void {
+    if (this.closed || this.tunnelled || this.ending) return;
+    this.dispatching = true;
+    try {
+      this.handleEvents(this.engine.receive(chunk), chunk);
+    } finally {
+      this.dispatching = false;
+    }
+    this.drive();
+    // Output of synchronous responses leaves with this read.
+    this.flush();
   }
-  let status = 400;
-  if (code === 'HPE_HEADER_OVERFLOW') status = 431; // RFC 6585 §5
-  else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408; // RFC 9110 §15.5.9
-  else if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') status = 413;
-  // A slow client (408): nothing worth lingering for.
-  answerAndClose(socket, status, status !== 408);
-}
 
-/**
- * CONNECT asks the server to become a tunnel (RFC 9110 §9.3.6), a proxy function httpsd does not have for any
- * target: 501 Not Implemented (RFC 9110 §15.6.2), never the fetch handler. Not 405: its Allow header would have to
- * list the methods of the target resource, and an authority-form target names no resource here (nor does the
- * server know which methods the handler takes). node:http hands CONNECT over as a detached socket ('connect').
- */
-function refuseConnect(_req: http.IncomingMessage, socket: Socket): void {
-  answerAndClose(socket, 501, true);
-}
-
-/** Writes a bodiless status with `connection: close` on a socket node:http no longer parses, and closes it. */
-function answerAndClose(socket: Socket, status: number, linger: boolean): void {
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  if (!linger) {
-    socket.destroySoon();
-    return;
+  private onEnd(): void {
+    if (this.closed || this.tunnelled || this.ending) return;
+    this.dispatching = true;
+    try {
+      this.handleEvents(this.engine.receiveEnd(), undefined);
+    } finally {
+      this.dispatching = false;
+    }
+    this.flush();
   }
-  socket.on('data', () => {});
-  socket.resume();
-  lingeringClose(socket);
-}
 
-const kLingering = Symbol('httpsd.lingering');
+  /** Parses pipelined requests the engine holds, one at a time as their predecessors' responses end. */
+  private drive(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      const engine = this.engine;
+      while (!this.closed && !this.tunnelled && engine.currentRequest === undefined && engine.bufferedInputBytes > 0 && !this.outputBlocked()) {
+        const events = engine.pollEvents();
+        if (events.length === 0) break;
+        this.handleEvents(events, undefined);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    this.updateDeadline();
+    this.updateReading();
+  }
 
-/**
- * Ends our side and destroys the socket once the client closes too, or after LINGER_MS. Whoever reads the socket
- * (node:http's parser, or the caller) keeps dropping its input meanwhile, so no RST destroys the last response.
- */
-function lingeringClose(socket: H1Socket & { [kLingering]?: boolean }): void {
-  socket[kNoMoreRequests] = true;
-  if (socket[kLingering] || socket.destroyed) return;
-  socket[kLingering] = true;
-  if (!socket.writableEnded) socket.end();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
+  private handleEvents(events: H1Event[], chunk: Buffer | undefined): void {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      switch (event.type) {
+        case 'request':
+          this.onRequest(event);
+          break;
+        case 'data': {
+          const writer = this.current;
+          const source = writer?.source;
+          if (source === undefined || source === null) break;
+          // Views into the socket's own chunk stay valid; views into the engine's buffer are reused: copy those.
+          const data = chunk !== undefined && event.data.buffer === chunk.buffer ? event.data : Buffer.from(event.data);
+          if (!source.push(data, data.byteLength)) {
+            // RFC 9110 §15.5.14: over maxBodySize. The handler's read fails (413); the rest is never read.
+            writer!.mustClose = true;
+          }
+          break;
+        }
+        case 'requestEnded': {
+          const writer = this.current;
+          if (writer !== undefined) {
+            writer.inputDone = true;
+            writer.source?.end();
+          }
+          break;
+        }
+        case 'inputEnded': {
+          // The client half-closed: a body still arriving was cut short.
+          const writer = this.current;
+          if (writer !== undefined && !writer.inputDone) {
+            writer.inputDone = true;
+            writer.source?.fail(new ClientAbortError());
+          }
+          break;
+        }
+        case 'protocolError': {
+          const writer = this.current;
+          if (writer === undefined) break;
+          if (!writer.inputDone) {
+            writer.inputDone = true;
+            writer.source?.fail(new ClientAbortError(`malformed request body: ${event.reason}`));
+          }
+          // The engine queued its error answer in place of the response still pending: that exchange is over.
+          if (!writer.headSent) writer.connectionGone(new ClientAbortError(`malformed request: ${event.reason}`));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
 
-/** Hands an accepted socket to node:http and tracks it. */
-export function acceptHttp1(context: ServerContext, server: http.Server, socket: Socket): void {
-  const connection = new H1Connection(socket, context);
-  (socket as H1Socket)[kTracked] = connection;
-  context.protocolConnections.opened('http/1.1');
-  context.live.add(connection);
-  connection.firstRequestTimer = setTimeout(() => {
-    if (connection.requests === 0) socket.destroy();
-  }, context.limits.headersTimeout);
-  connection.firstRequestTimer.unref();
-  socket.once('close', () => {
-    clearTimeout(connection.firstRequestTimer);
+  private onRequest(head: RequestHead): void {
+    const context = this.context;
+    const facts = this.facts;
+    this.requests++;
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    const method = head.method;
+    const target = head.target;
+    let authority = head.authority || localAuthority(facts);
+    let fields = head.fields;
+    let refusal = 0;
+    if (method === 'CONNECT') {
+      // CONNECT asks the server to become a tunnel (RFC 9110 §9.3.6), a proxy function httpsd does not have for any
+      // target: 501 (RFC 9110 §15.6.2), never the fetch handler, and the connection closes (the client may already be
+      // sending into the tunnel it asked for).
+      refusal = 501;
+      authority = localAuthority(facts);
+    } else if (target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
+      // Absolute-form. RFC 9112 §3.2.2 / §3.3: the target URI is the request-target and Host is ignored; the
+      // handler's Host header says the same as its URL.
+      const absolute = URL.canParse(target) ? new URL(target) : undefined;
+      if (absolute === undefined || absolute.host === '' || !/^https?:$/.test(absolute.protocol)) refusal = 400;
+      else {
+        authority = absolute.host;
+        fields = fields.slice();
+        for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'host') fields[i + 1] = authority;
+      }
+    }
+    const source = head.bodyKind === 'none' ? null : new H1BodySource(this, context.limits.maxBodySize);
+    const request = new LazyRequest(method, this.scheme, authority, target, fields, 'h1', source);
+    const writer = new H1ResponseWriter(this, head, source);
+    const exchange = new Exchange(context, facts, request, writer);
+    writer.exchange = exchange;
+    this.current = writer;
+    // An Upgrade that is not performed: the bytes after the head may already be the other protocol's.
+    if (head.upgrade !== undefined) writer.mustClose = true;
+    if (refusal !== 0) {
+      writer.mustClose = true;
+      requestView.abort(request, new ClientAbortError('the request was refused'));
+      exchange.respond(new Response(`${reasonPhrase(refusal)}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+      return;
+    }
+    if (head.contentLength > context.limits.maxBodySize) {
+      // RFC 9110 §15.5.14: refuse before reading any of it; the connection closes rather than read the rest.
+      writer.mustClose = true;
+      const error = new PayloadTooLargeError(context.limits.maxBodySize);
+      source?.fail(error);
+      requestView.abort(request, error);
+      exchange.respond(context.failure(error, request));
+      return;
+    }
+    const result = context.invoke(request, new RequestInfo(facts, exchange, context));
+    if (result instanceof Promise) result.then((response) => exchange.respond(response));
+    else exchange.respond(result);
+  }
+
+  /** The application read the body for the first time: 100 Continue if the client waits for it. */
+  continueIfExpected(): void {
+    if (this.closed || this.ending) return;
+    if (this.engine.continueIfExpected()) this.scheduleFlush();
+  }
+
+  /** The application took body bytes: reading resumes once the queue is below the mark. */
+  bodyConsumed(): void {
+    if (this.readingPaused) this.updateReading();
+  }
+
+  // ----------------------------------------------------------------- output
+
+  /** The response is entirely with the engine. */
+  outputEnded(writer: H1ResponseWriter): void {
+    writer.outputDone = true;
+    if (!writer.inputDone && this.engine.currentRequest === undefined) writer.inputDone = true;
+    if (!writer.inputDone) {
+      // What the application left unread is dropped by the engine (at most DISCARD_AFTER_RESPONSE more); a handler
+      // still waiting for it after its own response is done would wait forever otherwise.
+      writer.source?.fail(new ClientAbortError('the request body was discarded after the response'));
+    }
+    writer.exchange.delivered();
+    // Inside a read (or a drive), the caller flushes when it is done; otherwise the next request may be waiting.
+    if (this.dispatching) return;
+    this.drive();
+    this.scheduleFlush();
+  }
+
+  released(writer: H1ResponseWriter): void {
+    if (this.current === writer && this.engine.currentRequest === undefined) this.current = undefined;
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    dirtySessions.push(this);
+    if (!flushTicking) {
+      flushTicking = true;
+      setImmediate(flushDirtySessions);
+    }
+  }
+
+  /** Writes what the engine queued (one write, vectored when it is several pieces), then what follows from it. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.tunnelled) return;
+    const socket = this.socket;
+    const engine = this.engine;
+    const queued = engine.bufferedOutputBytes;
+    const parts = engine.dataToSendv();
+    if (parts !== null && socket.writable) {
+      if (parts.length === 1) socket.write(parts[0]!);
+      else if (queued <= COALESCE_BYTES) {
+        // Small output in pieces (a 1xx and a head, a head and a chunk): joined in one (pooled) buffer, one write,
+        // one TLS record. A vectored write costs a write request per piece and, on TLS, one record per piece.
+        socket.write(Buffer.concat(parts, queued));
+      } else {
+        socket.cork();
+        for (let i = 0; i < parts.length; i++) socket.write(parts[i]!);
+        socket.uncork();
+      }
+    }
+    if (this.engine.isDone) {
+      this.endConnection();
+      return;
+    }
+    if (this.closing && this.engine.currentRequest === undefined && this.requests > 0) {
+      this.endConnection();
+      return;
+    }
+    if (!this.outputBlocked()) {
+      const waiter = this.writableWaiter;
+      this.writableWaiter = undefined;
+      waiter?.();
+    }
+    this.updateReading();
+  }
+
+  waitWritable(resolve: () => void): void {
+    this.writableWaiter = resolve;
+    if (!this.outputBlocked()) this.scheduleFlush();
+  }
+
+  private onDrain(): void {
+    this.lastProgress = Date.now();
+    if (this.closed || this.tunnelled) return;
+    this.flush();
+    this.drive();
+    this.flush();
+  }
+
+  /** Reading stops while output for this peer is stuck, pipelined input is at its bound, or the body queue is full. */
+  private updateReading(): void {
+    if (this.closed || this.tunnelled) return;
+    const source = this.current?.source;
+    const pause =
+      !this.ending && (this.outputBlocked() || !this.engine.wantsInput || (source !== undefined && source !== null && source.queuedBytes > BODY_HIGH_WATER_MARK));
+    if (pause === this.readingPaused) return;
+    this.readingPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** The exchange cut its response: close now (`immediately`) or after what is queued went out. */
+  abortConnection(immediately: boolean): void {
+    if (this.closed) return;
+    if (immediately) {
+      this.socket.destroy();
+      return;
+    }
+    this.engine.abortResponse();
+    this.flush();
+  }
+
+  /** After the 101: the socket is the tunnel's from the next byte on, with the bytes that followed the head. */
+  becomeTunnel(): Tunnel {
+    this.tunnelled = true;
+    const pieces: Uint8Array[] = [];
+    for (const event of this.engine.pollEvents()) if (event.type === 'tunnelData') pieces.push(event.data.slice());
+    const socket = this.socket;
+    const head = this.engine.dataToSend();
+    if (head !== null) socket.write(head);
+    socket.off('data', this.onDataListener);
+    socket.off('end', this.onEndListener);
+    socket.off('drain', this.onDrainListener);
+    this.clearTimers();
+    this.current = undefined;
+    return new SocketTunnel(socket, Buffer.concat(pieces), 'http/1.1');
+  }
+
+  // ----------------------------------------------------------- connection end
+
+  /**
+   * Ends our side, then reads and drops what the client still sends until it closes too, or LINGER_MS (RFC 9112
+   * §9.6): closing with unread input would make the kernel send a TCP RST, which can destroy the last response
+   * before the client read it.
+   */
+  private endConnection(): void {
+    if (this.ending || this.closed) return;
+    this.ending = true;
+    this.clearTimers();
+    const socket = this.socket;
+    if (!socket.writableEnded) socket.end();
+    this.lingerTimer = setTimeout(() => socket.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
+    this.readingPaused = false;
+    socket.resume();
+  }
+
+  shutdown(): void {
+    this.closing = true;
+    if (this.closed || this.tunnelled || this.engine.currentRequest !== undefined) return;
+    if (this.requests > 0) {
+      this.endConnection();
+      return;
+    }
+    // Accepted but no request read yet: as far as the client knows its first request may be on its way, and ending
+    // the socket now resets it (HTTP/2 has a two-step GOAWAY for this race, RFC 9113 §6.8; HTTP/1.1 has none). Like
+    // Go's net/http (golang/go#22682), such a connection counts as idle only after a grace period; a request that
+    // arrives meanwhile is answered with `connection: close`.
+    this.graceTimer = setTimeout(() => {
+      if (this.requests === 0) this.endConnection();
+    }, FIRST_REQUEST_GRACE_MS);
+    this.graceTimer.unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Zero-window slow read: bytes queued for a client that does not read, with no progress for too long. */
+  sweep(now: number): void {
+    if (this.closed || this.tunnelled) return;
+    const socket = this.socket;
+    const written = socket.bytesWritten;
+    if (socket.writableLength === 0 || written !== this.lastBytesWritten) {
+      this.lastBytesWritten = written;
+      this.lastProgress = now;
+      return;
+    }
+    if (now - this.lastProgress > this.context.limits.writeProgressTimeout) socket.destroy();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimers();
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    const context = this.context;
     context.protocolConnections.closed('http/1.1');
-    context.live.delete(connection);
-    connection.socketClosed();
-  });
-  if (context.closing) connection.closing = true;
-  // node:http would read a TLS socket's handle natively (parser.consume). When pipelined responses back up it
-  // pauses the parser and the socket, but TLS still hands over records it has already decrypted, which the paused
-  // parser rejects (HPE_PAUSED): a client that pipelines and reads every answer had its connection cut. Through
-  // 'data' events instead, a paused socket keeps those bytes until the parser resumes.
-  const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
-  if (handle) handle._consumed = true;
-  server.emit('connection', socket);
-}
+    context.live.delete(this);
+    const writer = this.current;
+    this.current = undefined;
+    if (writer !== undefined && !this.tunnelled) writer.connectionGone(new ClientAbortError());
+    const waiter = this.writableWaiter;
+    this.writableWaiter = undefined;
+    waiter?.();
+  }
 
-/**
- * RFC 9112 §3.2 / RFC 3986 §3.2.2: Host = uri-host [ ":" port ], where uri-host is an IP-literal in brackets or a
- * reg-name / IPv4address (unreserved, pct-encoded and sub-delims characters). Empty is allowed (no authority).
- */
-const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+  // ------------------------------------------------------------------ timers
 
-/** The status for a request head RFC 9112 tells a server to refuse that llhttp lets through, or 0. */
-function headRefusal(req: http.IncomingMessage, target: string, host: string | undefined, hosts: number, otherCoding: boolean): number {
-  // llhttp accepts "HTTP/2.0" in a request line; this is an HTTP/1.x parser (RFC 9110 §15.6.6).
-  if (req.httpVersionMajor !== 1) return 505;
-  // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one Host field line or an invalid one,
-  // MUST get 400.
-  if (hosts > 1 || (host !== undefined && !VALID_HOST.test(host)) || (hosts === 0 && req.httpVersionMinor === 1)) return 400;
-  // RFC 9112 §6.1: a transfer coding the server does not understand SHOULD get 501.
-  if (otherCoding) return 501;
-  // RFC 9112 §3.2.4: asterisk-form is only for OPTIONS.
-  if (target === '*' && req.method !== 'OPTIONS') return 400;
-  return 0;
+  /** The phase the connection is in and its deadline; one timer, re-armed only when a deadline comes earlier. */
+  private updateDeadline(): void {
+    if (this.closed || this.tunnelled || this.ending) return;
+    const limits = this.context.limits;
+    const engine = this.engine;
+    let deadline: number;
+    if (engine.currentRequest !== undefined) {
+      this.phase = Phase.Request;
+      const writer = this.current;
+      deadline = writer !== undefined && !writer.inputDone && limits.requestTimeout > 0 ? writer.startedAt + limits.requestTimeout : 0;
+    } else if (this.requests === 0 || engine.bufferedInputBytes > 0) {
+      if (this.phase !== Phase.Head) {
+        this.phase = Phase.Head;
+        this.phaseSince = Date.now();
+      }
+      deadline = limits.headersTimeout > 0 ? this.phaseSince + limits.headersTimeout : 0;
+    } else {
+      if (this.phase !== Phase.Idle) {
+        this.phase = Phase.Idle;
+        this.phaseSince = Date.now();
+      }
+      deadline = limits.idleTimeout > 0 ? this.phaseSince + limits.idleTimeout : 0;
+    }
+    this.deadline = deadline;
+    if (deadline !== 0 && (this.timerAt === 0 || deadline < this.timerAt)) this.armTimer(deadline);
+  }
+
+  private armTimer(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.timerCallback, Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private clearTimers(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = 0;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = 0;
+    if (this.closed || this.tunnelled || this.ending) return;
+    this.updateDeadline();
+    const deadline = this.deadline;
+    if (deadline === 0) return;
+    if (Date.now() < deadline) {
+      if (this.timerAt === 0) this.armTimer(deadline);
+      return;
+    }
+    this.expire();
+  }
+
+  /** The current phase's timeout passed. */
+  private expire(): void {
+    const socket = this.socket;
+    switch (this.phase) {
+      case Phase.Head:
+        if (this.engine.bufferedInputBytes === 0) {
+          // Nothing of a request arrived: nobody to answer.
+          socket.destroy();
+          return;
+        }
+        // RFC 9110 §15.5.9: 408 for a head that did not complete in time; a slow client is not worth lingering for.
+        if (socket.writable) socket.write('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        socket.destroySoon();
+        this.ending = true;
+        return;
+      case Phase.Idle:
+        this.endConnection();
+        return;
+      case Phase.Request: {
+        // The body did not arrive within requestTimeout.
+        const writer = this.current;
+        const error = new ClientAbortError('the request body timed out');
+        if (writer === undefined || writer.headSent) {
+          socket.destroy();
+          return;
+        }
+        writer.connectionGone(error);
+        writer.outputDone = true;
+        this.engine.sendHeaders(408, ['content-length', '0', 'connection', 'close'], true, VALIDATED);
+        this.flush();
+        return;
+      }
+    }
+  }
 }
 
 /** The authority of a request without Host (HTTP/1.0): the address and port the client connected to. */
@@ -567,145 +764,12 @@ function localAuthority(facts: ConnectionFacts): string {
   return `${address}:${facts.localPort}`;
 }
 
-/**
- * A request with `Upgrade` that node:http detached from its parser: it gets a response object of its own on the
- * socket, so the handler runs as for any request. An upgrade answer switches the socket to a tunnel; any other
- * response is written normally and the connection closes after it (nothing after the head was parsed).
- */
-function handleUpgradeRequest(context: ServerContext, scheme: 'https' | 'http', req: http.IncomingMessage, socket: Socket, head: Buffer): void {
-  socket.pause();
-  const start = () => {
-    if (socket.destroyed) return;
-    const res = new http.ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket);
-    res.once('finish', () => {
-      // Input after the response is dropped while our side closes (RFC 9112 §9.6).
-      socket.on('data', () => {});
-      socket.resume();
-      lingeringClose(socket);
-    });
-    handleRequest(context, scheme, req, res, head);
-  };
-  // A response still being written for an earlier request owns the socket until it is done.
-  const busy = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-  if (busy) busy.once('close', start);
-  else start();
-}
-
-function handleRequest(
-  context: ServerContext,
-  scheme: 'https' | 'http',
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  upgradeHead?: Buffer,
-): void {
-  const socket = req.socket as H1Socket;
-  if (socket[kNoMoreRequests]) {
-    // Pipelined behind a refused request or a body the server gave up on: the connection is closing and what
-    // follows may be the smuggled part of a malformed message. Never served.
-    req.resume();
-    return;
-  }
-  const connection = socket[kTracked]!;
-  connection.active++;
-  if (connection.requests++ === 0) clearTimeout(connection.firstRequestTimer);
-  const facts = (socket[kFacts] ??= new ConnectionFacts(socket, 'http/1.1', scheme));
-  const raw = req.rawHeaders;
-
-  // One pass over the head for the fields the adapter needs (llhttp has checked the framing ones already).
-  let host: string | undefined;
-  let hosts = 0;
-  let contentLength: string | undefined;
-  let chunked = false;
-  let otherCoding = false;
-  let upgrade = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4) {
-      if (name === 'host' || name === 'Host' || name.toLowerCase() === 'host') {
-        host = raw[i + 1];
-        hosts++;
-      }
-    } else if (name.length === 14) {
-      if (name.toLowerCase() === 'content-length') contentLength = raw[i + 1];
-    } else if (name.length === 17) {
-      if (name.toLowerCase() === 'transfer-encoding') {
-        chunked = true;
-        // llhttp guarantees chunked is the final coding; anything before it is a coding we cannot undo.
-        if (raw[i + 1]!.trim().toLowerCase() !== 'chunked') otherCoding = true;
-      }
-    } else if (name.length === 7) {
-      if (name.toLowerCase() === 'upgrade') upgrade = true;
-    }
-  }
-  const method = req.method!;
-  let source: H1BodySource | null = null;
-  const declaredLength = contentLength === undefined ? 0 : Number(contentLength);
-  if ((declaredLength > 0 || chunked) && upgradeHead === undefined) {
-    source = new H1BodySource(req, context.limits.maxBodySize, chunked ? -1 : declaredLength, () => {
-      // Too much left to drop: once the response is out the connection goes; until then, stop reading.
-      if (res.writableFinished) lingeringClose(socket);
-      else req.pause();
-    });
-    res.once('finish', () => source!.responseFinished());
-  }
-  const target = req.url ?? '/';
-  let authority = host || localAuthority(facts);
-  let headers = raw;
-  let refusal = headRefusal(req, target, host, hosts, otherCoding);
-  if (refusal === 0 && target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
-    // Absolute-form (llhttp refuses authority-form outside CONNECT). RFC 9112 §3.2.2 / §3.3: the target URI is the
-    // request-target and Host is ignored; the handler's Host header says the same as its URL.
-    const absolute = URL.canParse(target) ? new URL(target) : undefined;
-    if (absolute === undefined || absolute.host === '' || !/^https?:$/.test(absolute.protocol)) refusal = 400;
-    else {
-      authority = absolute.host;
-      headers = raw.slice();
-      for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') headers[i + 1] = authority;
-    }
-  }
-  const request = new LazyRequest(method, scheme, authority, target, headers, 'h1', source);
-  const writer = new H1ResponseWriter(context, req, res, connection, source, upgradeHead);
-  const exchange = new Exchange(context, facts, request, writer);
-  writer.exchange = exchange;
-  if (upgrade) {
-    // No upgrade is performed, but llhttp stops at the end of an Upgrade request and node:http drops whatever
-    // followed it in the same read: a request pipelined behind it would never be answered. Close after this one.
-    res.shouldKeepAlive = false;
-    socket[kNoMoreRequests] = true;
-  }
-  const respond = source === null ? (response: Response) => exchange.respond(response) : (response: Response) => {
-    if (!source.complete) {
-      // node:http ends a `connection: close` response with destroySoon(): with body bytes still unread the kernel
-      // would answer them with a RST that can destroy the response before the client reads it.
-      socket.destroySoon = () => lingeringClose(socket);
-      // A body stream the app took (e.g. `new Response(request.body)`) is read by the response itself.
-      if (source.closeBeforeResponse(requestView.bodyStreamTaken(request))) res.shouldKeepAlive = false;
-    }
-    return exchange.respond(response);
-  };
-
-  if (refusal !== 0) {
-    res.shouldKeepAlive = false;
-    socket[kNoMoreRequests] = true;
-    respond(new Response(`${http.STATUS_CODES[refusal]}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
-    writer.watch();
-    return;
-  }
-  if (declaredLength > context.limits.maxBodySize) {
-    // RFC 9110 §15.5.14: refuse before reading any of it.
-    respond(context.failure(new PayloadTooLargeError(context.limits.maxBodySize), request));
-    writer.watch();
-    return;
-  }
-  const info = new RequestInfo(facts, exchange, context);
-  const result = context.invoke(request, info);
-  if (result instanceof Promise) {
-    writer.watch();
-    result.then(respond);
-    return;
-  }
-  if (respond(result) && source === null) exchange.delivered();
-  else writer.watch();
+/** Starts HTTP/1.1 on a socket and tracks it. `initial` holds bytes already read (by the h2c sniff). */
+export function acceptHttp1(context: ServerContext, socket: Socket, scheme: 'https' | 'http', initial: Buffer | null): void {
+  context.protocolConnections.opened('http/1.1');
+  const session = new H1Session(context, socket, scheme);
+  context.live.add(session);
+  if (context.closing) session.shutdown();
+  if (initial !== null && initial.byteLength > 0) session.onData(initial);
+  socket.resume();
 }

@@ -1,0 +1,58 @@
+/**
+ * Output buffers for small messages, carved out of shared slabs. Every `new Uint8Array(n)` gets a backing store of
+ * its own (an allocation outside the JavaScript heap, tracked by the garbage collector as external memory), which
+ * costs more than serializing a small response; views into one slab cost a small object each. A slab is never
+ * written again once handed out: a new one starts when it is full (as Node's Buffer pool does), so the views stay
+ * valid for as long as the transport holds them.
+ */
+const SLAB_BYTES = 64 * 1024;
+/** Larger messages get a buffer of their own: a slab holds at least eight of the largest pooled ones. */
+const POOLED_MAX = SLAB_BYTES / 8;
+
+let slab = new Uint8Array(SLAB_BYTES);
+let used = 0;
+
+/** A fresh, writable buffer of `size` bytes that no other caller shares. */
+export function outputBuffer(size: number): Uint8Array {
+  if (size > POOLED_MAX) return new Uint8Array(size);
+  if (used + size > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    used = 0;
+  }
+  const view = slab.subarray(used, used + size);
+  // 8-byte alignment, as Node's pool keeps it.
+  used += (size + 7) & ~7;
+  return view;
+}
+
+const encoder = new TextEncoder();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Latin-1 text (every char ≤ 0xff, checked by the callers) as bytes, in a pooled buffer. */
+export function latin1Bytes(text: string): Uint8Array {
+  const out = outputBuffer(text.length);
+  if (!NON_ASCII.test(text)) encoder.encodeInto(text, out);
+  else for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * `head` (Latin-1 text) followed by `content` (bytes, or text encoded as UTF-8) of `size` bytes, in one pooled
+ * buffer: one write for a whole small message. Null when text content does not encode to exactly `size` bytes.
+ */
+export function messageBytes(head: string, content: Uint8Array | string, size: number): Uint8Array | null {
+  const out = outputBuffer(head.length + size);
+  if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
+  else for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  if (typeof content !== 'string') {
+    out.set(content, head.length);
+    return out;
+  }
+  const result = encoder.encodeInto(content, out.subarray(head.length));
+  return result.read === content.length && result.written === size ? out : null;
+}
+
+/** Text as UTF-8 bytes. */
+export function utf8Bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
