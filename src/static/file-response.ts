@@ -21,6 +21,7 @@ import type { OnTheFlyCoding } from './bodies.js';
 import { headBody, textResponse, withCommonFields, withCommonHeaders } from './common-headers.js';
 import { openRegularFile } from './lookup.js';
 import type { OpenedEntry, StaticLookup } from './lookup.js';
+import type { HotFiles } from './hot-files.js';
 import type { StaticConfig } from './config.js';
 
 /** Files smaller than this are not compressed on the fly: the gain is lost in framing and CPU. */
@@ -66,6 +67,7 @@ export class FileResponder {
     private readonly config: StaticConfig,
     private readonly lookup: StaticLookup,
     private readonly smallFiles: SmallFileCache,
+    private readonly hotFiles: HotFiles,
   ) {}
 
   /**
@@ -121,8 +123,12 @@ export class FileResponder {
     };
   }
 
-  /** Serves an open regular file; takes ownership of `entry.file` (closed here or by the body stream). */
-  async serve(request: Request, entry: OpenedEntry, displayName: string): Promise<Response> {
+  /**
+   * Serves an open regular file; takes ownership of `entry.file` (closed here or by the body stream).
+   * `pathname`: the request path that named the file directly (not through an index), under which a 200 built from
+   * validated cached bytes is remembered in the hot files.
+   */
+  async serve(request: Request, entry: OpenedEntry, displayName: string, pathname?: string): Promise<Response> {
     const method = request.method;
     const contentType = contentTypeFor(displayName);
     const rangeHeader = method === 'GET' ? request.headers.get('range') : null;
@@ -219,7 +225,11 @@ export class FileResponder {
           if (bytes === undefined) return textResponse(this.config, 500, 'Internal Server Error');
           this.smallFiles.set(variant.path, variant.stats, bytes);
         }
-        return new FastResponse(bytes, { status, headers: withCommonFields(this.config, fields) });
+        const headers = withCommonFields(this.config, fields);
+        if (pathname !== undefined && entry.validatedAt !== undefined && bytes === entry.cachedBytes) {
+          this.hotFiles.record(pathname, bytes, headers, entry.validatedAt, !this.encodingMatters(size, contentType));
+        }
+        return new FastResponse(bytes, { status, headers });
       }
       const file = takeFile();
       return new Response(fileStream(file, [{ start: 0, end: size - 1 }]), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
@@ -260,7 +270,12 @@ export class FileResponder {
    */
   private cacheServes(request: Request, size: number, displayName: string): boolean {
     if (request.headers.get('range') !== null) return false;
-    if (!this.config.precompressed && !this.config.compression) return true;
-    return size < COMPRESSION_THRESHOLD || !request.headers.get('accept-encoding') || !isCompressible(contentTypeFor(displayName));
+    return !request.headers.get('accept-encoding') || !this.encodingMatters(size, contentTypeFor(displayName));
+  }
+
+  /** Whether Accept-Encoding can select another representation than identity for a file of this size and type. */
+  private encodingMatters(size: number, contentType: string): boolean {
+    if (!this.config.precompressed && !this.config.compression) return false;
+    return size >= COMPRESSION_THRESHOLD && isCompressible(contentType);
   }
 }

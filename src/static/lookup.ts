@@ -25,6 +25,8 @@ export interface OpenedEntry {
    */
   file: OpenFile | undefined;
   cachedBytes?: Uint8Array<ArrayBuffer>;
+  /** With `cachedBytes`: when the stat that proved them to be the file's current version was taken (ms). */
+  validatedAt?: number;
 }
 
 const PRECOMPRESSED_EXTENSIONS: ReadonlyArray<[ContentCoding, string]> = [
@@ -113,7 +115,7 @@ export class StaticLookup {
     if (cacheCanAnswer !== undefined) {
       const cached = await this.fromCache(realPath, cacheCanAnswer);
       if (cached !== undefined) {
-        this.recentValidations.record(requestPath, realPath, cached.stats, this.now());
+        this.recentValidations.record(requestPath, realPath, cached.stats, cached.validatedAt!);
         return { kind: 'found', entry: cached };
       }
     }
@@ -182,11 +184,6 @@ export class StaticLookup {
   }
 
   /**
-   * The cached bytes of a small file, if a stat of its canonical path shows the very version that was cached
-   * (device, inode, size, mtime, ctime): one stat instead of open + fstat + read + close. The path checks
-   * (realpath inside the root, dotfiles, CGI directory) have already been made for this request.
-   */
-  /**
    * A small file whose request path passed every check, and whose cached version a stat confirmed, less than
    * FRESHNESS_MS ago: answered without touching the file system (the documented staleness bound).
    */
@@ -194,15 +191,23 @@ export class StaticLookup {
     const recent = this.recentValidations.get(requestPath, this.now());
     if (recent === undefined || !cacheCanAnswer(recent.stats.size)) return undefined;
     const cachedBytes = this.smallFiles.getVersion(recent.realPath, recent.stats);
-    return cachedBytes === undefined ? undefined : { realPath: recent.realPath, stats: recent.stats, file: undefined, cachedBytes };
+    if (cachedBytes === undefined) return undefined;
+    return { realPath: recent.realPath, stats: recent.stats, file: undefined, cachedBytes, validatedAt: recent.at };
   }
 
+  /**
+   * The cached bytes of a small file, if a stat of its canonical path shows the very version that was cached
+   * (device, inode, size, mtime, ctime): one stat instead of open + fstat + read + close. The path checks
+   * (realpath inside the root, dotfiles, CGI directory) have already been made for this request.
+   */
   private async fromCache(realPath: string, cacheCanAnswer: (size: number) => boolean): Promise<OpenedEntry | undefined> {
     const size = this.smallFiles.cachedSize(realPath);
     if (size === undefined || !cacheCanAnswer(size)) return undefined;
+    // Taken before the stat: the staleness bound counts from no later than the moment the file was looked at.
+    const validatedAt = this.now();
     const stats = await statOrUndefined(realPath);
     if (stats === undefined || !stats.isFile()) return undefined;
     const cachedBytes = this.smallFiles.get(realPath, stats);
-    return cachedBytes === undefined ? undefined : { realPath, stats, file: undefined, cachedBytes };
+    return cachedBytes === undefined ? undefined : { realPath, stats, file: undefined, cachedBytes, validatedAt };
   }
 }
