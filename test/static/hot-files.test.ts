@@ -12,6 +12,9 @@ import { HotFiles, pathnameOf } from '../../src/static/hot-files.js';
 import { FRESHNESS_MS } from '../../src/static/recent-validations.js';
 import { RACY_TIMESTAMP_MARGIN_MS } from '../../src/static/content-cache.js';
 import { serveStatic } from '../../src/static/index.js';
+import { WHOLE_FILE_CACHE_SIZE } from '../../src/static/file-response.js';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { LazyRequest } from '../../src/server/request.js';
 import { serveInfo } from './fixture.js';
 
@@ -94,6 +97,8 @@ describe('serveStatic answers a hot small file without the file system', () => {
     root = mkdtempSync(join(tmpdir(), 'httpsd-hot-'));
     writeFileSync(join(root, 'hot.txt'), 'HOT');
     writeFileSync(join(root, 'change.txt'), 'one');
+    writeFileSync(join(root, 'large.bin'), randomBytes(300_000));
+    writeFileSync(join(root, 'huge.bin'), randomBytes(WHOLE_FILE_CACHE_SIZE + 1));
     await sleep(RACY_TIMESTAMP_MARGIN_MS + 300);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
@@ -128,5 +133,28 @@ describe('serveStatic answers a hot small file without the file system', () => {
     writeFileSync(join(root, 'change.txt'), 'two'); // same size
     await sleep(FRESHNESS_MS + 100);
     assert.equal(await (await handler(lazyGet('/change.txt'), serveInfo())).text(), 'two');
+  });
+
+  test('a settled file up to WHOLE_FILE_CACHE_SIZE is read whole and then answered from memory; a larger one is streamed', async () => {
+    const handler = serveStatic(root);
+    const expected = readFileSync(join(root, 'large.bin'));
+    for (let i = 0; i < 2; i++) {
+      const response = await handler(lazyGet('/large.bin'), serveInfo());
+      assert.deepEqual(Buffer.from(await response.arrayBuffer()), expected);
+    }
+    const hot = handler(lazyGet('/large.bin'), serveInfo());
+    assert.ok(!(hot instanceof Promise), 'answered from memory');
+    assert.deepEqual(Buffer.from(await hot.arrayBuffer()), expected);
+    const range = await handler(lazyGet('/large.bin', ['range', 'bytes=100000-100009']), serveInfo());
+    assert.equal(range.status, 206);
+    assert.deepEqual(Buffer.from(await range.arrayBuffer()), expected.subarray(100000, 100010));
+    for (let i = 0; i < 3; i++) {
+      const response = await handler(lazyGet('/huge.bin'), serveInfo());
+      assert.ok(response.body instanceof ReadableStream);
+      const reader = response.body.getReader();
+      const first = await reader.read();
+      assert.ok(first.value!.byteLength < WHOLE_FILE_CACHE_SIZE, 'streamed in chunks');
+      await reader.cancel();
+    }
   });
 });
