@@ -81,6 +81,11 @@ function statOrUndefined(path: string): Promise<Stats | undefined> {
 
 export class StaticLookup {
   private readonly recentValidations: RecentValidations;
+  /**
+   * Checks under way for cacheable requests, by request path: when a validation expires under load, the requests
+   * arriving meanwhile wait for the one check instead of each making their own realpath and stat.
+   */
+  private readonly validations = new Map<string, Promise<OpenedEntry | undefined>>();
 
   /** `now` is the clock of the staleness bound (milliseconds). */
   constructor(
@@ -102,20 +107,40 @@ export class StaticLookup {
    * file may come from the validated cache instead of being opened.
    */
   async open(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
-    const { realRoot, dotfiles } = this.config;
     // Segments never contain "/": joined, they name the request path unambiguously.
     const requestPath = segments.join('/');
-    if (cacheCanAnswer !== undefined) {
-      const recent = this.recentlyValidated(requestPath, cacheCanAnswer);
-      if (recent !== undefined) return { kind: 'found', entry: recent };
+    if (cacheCanAnswer === undefined) return this.openChecked(segments);
+    const recent = this.recentlyValidated(requestPath, cacheCanAnswer);
+    if (recent !== undefined) return { kind: 'found', entry: recent };
+    const pending = this.validations.get(requestPath);
+    if (pending !== undefined) {
+      // Another request is checking this path right now: its answer, validated moments ago, serves this one too.
+      const entry = await pending;
+      if (entry !== undefined && cacheCanAnswer(entry.stats.size)) return { kind: 'found', entry: { ...entry } };
+      return this.openChecked(segments, cacheCanAnswer);
     }
+    let settle!: (entry: OpenedEntry | undefined) => void;
+    this.validations.set(requestPath, new Promise((resolve) => (settle = resolve)));
+    try {
+      const found = await this.openChecked(segments, cacheCanAnswer);
+      settle(found.kind === 'found' && found.entry.cachedBytes !== undefined ? found.entry : undefined);
+      return found;
+    } finally {
+      settle(undefined);
+      this.validations.delete(requestPath);
+    }
+  }
+
+  /** open() after the recent validations: every path check, then the validated cache or the file itself. */
+  private async openChecked(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
+    const { realRoot, dotfiles } = this.config;
     const realPath = await canonicalPath(join(realRoot, ...segments));
     if (typeof realPath !== 'string') return isPermissionError(realPath) ? this.blockedOnTheWay(segments) : MISSING;
     if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
     if (cacheCanAnswer !== undefined) {
       const cached = await this.fromCache(realPath, cacheCanAnswer);
       if (cached !== undefined) {
-        this.recentValidations.record(requestPath, realPath, cached.stats, cached.validatedAt!);
+        this.recentValidations.record(segments.join('/'), realPath, cached.stats, cached.validatedAt!);
         return { kind: 'found', entry: cached };
       }
     }
