@@ -100,7 +100,14 @@ export class H2Connection implements H2Engine {
   private prefaceBytesMatched = 0;
   private awaitingPeerSettings = true;
   /** The start of a frame whose rest has not arrived yet (copied: the receive buffer is only valid during receive()). */
+  /** A frame received in part: its bytes so far (`partialFilled` of them), see startPartialFrame(). */
   private partialFrame: Uint8Array | null = null;
+  private partialFilled = 0;
+  /** The partial frame is DATA a stream can take (see isWelcomeData()): its bytes count as receivedDataBytes. */
+  private partialIsData = false;
+  receivedDataBytes = 0;
+  /** The frame being processed lies in a buffer of the engine's own (DATA events say so: `owned`). */
+  private receivingOwned = false;
   /** Connection error or engine-initiated termination: input is ignored from now on. */
   private terminated = false;
   /** Tracing: the current frame ends a field block and is traced after decoding. */
@@ -258,27 +265,20 @@ export class H2Connection implements H2Engine {
   receive(bytes: Uint8Array): H2Event[] {
     const events = this.events;
     this.events = events;
+    this.receivedDataBytes = 0;
     if (!this.terminated && bytes.length > 0) this.receiveInto(bytes);
     this.events = [];
     return events;
   }
 
   private receiveInto(bytes: Uint8Array): void {
-    let buf = bytes;
-    if (this.partialFrame !== null) {
-      const joined = new Uint8Array(this.partialFrame.length + bytes.length);
-      joined.set(this.partialFrame);
-      joined.set(bytes, this.partialFrame.length);
-      buf = joined;
-      this.partialFrame = null;
-    }
-    const end = buf.length;
+    const end = bytes.length;
     let offset = 0;
 
     // RFC 9113 §3.4: the client connection preface, byte for byte; anything else is a connection PROTOCOL_ERROR.
     if (this.prefaceBytesMatched < CONNECTION_PREFACE.length) {
       while (this.prefaceBytesMatched < CONNECTION_PREFACE.length && offset < end) {
-        if (buf[offset] !== CONNECTION_PREFACE[this.prefaceBytesMatched]) {
+        if (bytes[offset] !== CONNECTION_PREFACE[this.prefaceBytesMatched]) {
           this.connectionError(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
           return;
         }
@@ -288,26 +288,108 @@ export class H2Connection implements H2Engine {
       if (this.prefaceBytesMatched < CONNECTION_PREFACE.length) return;
     }
 
-    const maxFrameSize = this.recvMaxFrameSize;
+    if (this.partialFrame !== null) {
+      offset = this.completePartialFrame(bytes, offset);
+      if (this.partialFrame !== null || this.terminated) return;
+    }
+
     while (end - offset >= FRAME_HEADER_LENGTH) {
-      const length = (buf[offset]! << 16) | (buf[offset + 1]! << 8) | buf[offset + 2]!;
-      // RFC 9113 §4.2: checked on the header, before the payload is buffered.
-      if (length > maxFrameSize) {
-        this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'frame larger than SETTINGS_MAX_FRAME_SIZE');
-        return;
-      }
+      const length = this.frameLength(bytes, offset);
+      if (length < 0) return;
       if (end - offset - FRAME_HEADER_LENGTH < length) break;
-      const type = buf[offset + 3]!;
-      const flags = buf[offset + 4]!;
-      // RFC 9113 §4.1: the reserved bit is ignored on receipt.
-      const streamId =
-        ((buf[offset + 5]! & 0x7f) << 24) | (buf[offset + 6]! << 16) | (buf[offset + 7]! << 8) | buf[offset + 8]!;
-      const start = offset + FRAME_HEADER_LENGTH;
-      offset = start + length;
-      this.processFrame(buf, start, length, type, flags, streamId);
+      if (this.isWelcomeData(bytes, offset, length)) this.receivedDataBytes += FRAME_HEADER_LENGTH + length;
+      offset = this.dispatchFrameAt(bytes, offset, length, false);
       if (this.terminated) return;
     }
-    if (offset < end) this.partialFrame = copyBytes(buf, offset, end);
+    if (offset < end) this.startPartialFrame(bytes, offset);
+  }
+
+  /** The payload length of the frame whose header starts at `offset`, or -1 after a FRAME_SIZE_ERROR. */
+  private frameLength(buf: Uint8Array, offset: number): number {
+    const length = (buf[offset]! << 16) | (buf[offset + 1]! << 8) | buf[offset + 2]!;
+    // RFC 9113 §4.2: checked on the header, before the payload is buffered.
+    if (length > this.recvMaxFrameSize) {
+      this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'frame larger than SETTINGS_MAX_FRAME_SIZE');
+      return -1;
+    }
+    return length;
+  }
+
+  /** Processes the complete frame at `offset` (header included); returns the offset after it. */
+  private dispatchFrameAt(buf: Uint8Array, offset: number, length: number, owned: boolean): number {
+    const type = buf[offset + 3]!;
+    const flags = buf[offset + 4]!;
+    // RFC 9113 §4.1: the reserved bit is ignored on receipt.
+    const streamId = ((buf[offset + 5]! & 0x7f) << 24) | (buf[offset + 6]! << 16) | (buf[offset + 7]! << 8) | buf[offset + 8]!;
+    const start = offset + FRAME_HEADER_LENGTH;
+    this.receivingOwned = owned;
+    this.processFrame(buf, start, length, type, flags, streamId);
+    this.receivingOwned = false;
+    return start + length;
+  }
+
+  /**
+   * Keeps the start of a frame that continues in a later receive(): a buffer of exactly the frame's size once its
+   * header is known (the header alone until then), filled by completePartialFrame(). Frames that straddle reads
+   * (every DATA frame of a bulk upload, as TLS records and frames differ in size) are copied once, never the rest
+   * of the read they arrived with.
+   */
+  private startPartialFrame(buf: Uint8Array, offset: number): void {
+    const available = buf.length - offset;
+    let size = FRAME_HEADER_LENGTH;
+    this.partialIsData = false;
+    if (available >= FRAME_HEADER_LENGTH) {
+      // The loop in receiveInto() has checked this header's length.
+      const length = (buf[offset]! << 16) | (buf[offset + 1]! << 8) | buf[offset + 2]!;
+      size += length;
+      this.partialIsData = this.isWelcomeData(buf, offset, length);
+      if (this.partialIsData) this.receivedDataBytes += available;
+    }
+    this.partialFrame = new Uint8Array(size);
+    this.partialFrame.set(buf.subarray(offset));
+    this.partialFilled = available;
+  }
+
+  /** Whether the frame whose header is at `offset` is DATA that a stream open for input has the window for. */
+  private isWelcomeData(buf: Uint8Array, offset: number, length: number): boolean {
+    if (buf[offset + 3] !== FrameType.DATA) return false;
+    const streamId = ((buf[offset + 5]! & 0x7f) << 24) | (buf[offset + 6]! << 16) | (buf[offset + 7]! << 8) | buf[offset + 8]!;
+    const stream = this.streams.get(streamId);
+    return stream !== undefined && canReceive(stream.state) && length <= stream.recvWindow && length <= this.connectionRecvWindow;
+  }
+
+  /** Adds the bytes from `offset` to the partial frame; processes it once complete. Returns the offset reached. */
+  private completePartialFrame(buf: Uint8Array, offset: number): number {
+    let frame = this.partialFrame!;
+    let take = Math.min(frame.length - this.partialFilled, buf.length - offset);
+    frame.set(buf.subarray(offset, offset + take), this.partialFilled);
+    this.partialFilled += take;
+    offset += take;
+    if (this.partialIsData) this.receivedDataBytes += take;
+    if (this.partialFilled < frame.length) return offset;
+    if (frame.length === FRAME_HEADER_LENGTH && !this.partialIsData) {
+      // The header is complete: now the frame's size is known.
+      const length = this.frameLength(frame, 0);
+      if (length < 0) return offset;
+      if (length > 0) {
+        const header = frame;
+        frame = new Uint8Array(FRAME_HEADER_LENGTH + length);
+        frame.set(header);
+        this.partialFrame = frame;
+        this.partialIsData = this.isWelcomeData(frame, 0, length);
+        take = Math.min(length, buf.length - offset);
+        frame.set(buf.subarray(offset, offset + take), FRAME_HEADER_LENGTH);
+        this.partialFilled += take;
+        offset += take;
+        if (this.partialIsData) this.receivedDataBytes += take;
+        if (this.partialFilled < frame.length) return offset;
+      }
+    }
+    this.partialFrame = null;
+    this.partialFilled = 0;
+    // The buffer is the engine's own and never reused: DATA views of it may be kept as they are.
+    this.dispatchFrameAt(frame, 0, frame.length - FRAME_HEADER_LENGTH, true);
+    return offset;
   }
 
   private processFrame(buf: Uint8Array, p: number, length: number, type: number, flags: number, sid: number): void {
@@ -434,6 +516,7 @@ export class H2Connection implements H2Engine {
         type: 'data',
         streamId: sid,
         data: buf.subarray(start, dataEnd),
+        owned: this.receivingOwned,
         flowControlledLength: length,
         endStream,
       });

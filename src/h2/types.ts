@@ -156,8 +156,16 @@ export interface RequestReceivedEvent {
 export interface DataReceivedEvent {
   type: 'data';
   streamId: number;
-  /** A view into the received bytes (no copy). Valid only until the next receive() call: copy or consume it now. */
+  /**
+   * A view into the received bytes (no copy). Unless `owned`, valid only until the next receive() call: copy or
+   * consume it now.
+   */
   data: Uint8Array;
+  /**
+   * The view lies in a buffer the engine assembled itself (a frame that arrived across several receive() calls)
+   * and never touches again: it may be kept without a copy.
+   */
+  owned: boolean;
   /** Bytes counted against flow control (data + padding + pad length octet). Pass it to consume() once used. */
   flowControlledLength: number;
   endStream: boolean;
@@ -242,6 +250,12 @@ export interface PriorityUpdateEvent {
 export interface H2Engine {
   /** Feed received bytes (starting with the client connection preface). Returns the events they produced. Never throws for peer input. */
   receive(bytes: Uint8Array): H2Event[];
+  /**
+   * Of the bytes of the last receive() call, how many belonged to DATA frames for streams that could take them
+   * (open for input, frame within the stream's window, judged at the frame header). Their cost is bounded by flow
+   * control, so a driver may budget them apart from other input.
+   */
+  readonly receivedDataBytes: number;
   /** Events produced outside receive() (e.g. streamWritable after dataToSend()). */
   pollEvents(): H2Event[];
 

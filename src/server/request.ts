@@ -367,6 +367,16 @@ export interface ServerRequestView {
   abort(request: LazyRequest, reason: unknown): void;
 }
 
+/**
+ * The header list as received, when `request` is a LazyRequest whose headers were never built (so none were
+ * changed through `request.headers`); else undefined. Names are lowercase for HTTP/2 and HTTP/3, as sent for
+ * HTTP/1.1. Lets a handler look for a field without building a Headers object.
+ */
+export function untouchedRawHeaders(request: Request): readonly string[] | undefined {
+  if (!(request instanceof LazyRequest) || request._headers !== undefined || request._real !== undefined) return undefined;
+  return request._rawHeaders;
+}
+
 export const requestView: ServerRequestView = {
   method: (request) => request._method,
   target: (request) => request._path,

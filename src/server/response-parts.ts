@@ -195,11 +195,68 @@ function scanHeadersInit(scan: HeaderScan, init: HeadersInit | undefined): void 
     return;
   }
   const record = init as Record<string, string | string[]>;
+  if (Object.isFrozen(record)) scanFrozenRecord(scan, record);
+  else scanRecord(scan, record);
+}
+
+function scanRecord(scan: HeaderScan, record: Record<string, string | string[]>): void {
   for (const name in record) {
     const value = record[name];
     if (Array.isArray(value)) for (const item of value) addHeader(scan, name, String(item).trim(), false);
     else if (value !== undefined) addHeader(scan, name, String(value).trim(), false);
   }
+}
+
+/** A frozen plain object of data properties only: what it yields can never change. */
+function isConstantRecord(record: object): boolean {
+  const prototype = Object.getPrototypeOf(record);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  const descriptors = Object.getOwnPropertyDescriptors(record);
+  for (const name in descriptors) {
+    const value = descriptors[name]!.value as unknown;
+    if (!('value' in descriptors[name]!) || (Array.isArray(value) && !Object.isFrozen(value))) return false;
+  }
+  return true;
+}
+
+/** What scanning a record found, kept for frozen records (they cannot change, so neither can the result). */
+interface RecordScan {
+  out: string[];
+  hasContentType: boolean;
+  hasDate: boolean;
+  hasServer: boolean;
+  contentLength: string | undefined;
+}
+
+/** Scans of frozen header records (a static file's ready-made fields, an application's constant headers), by family. */
+const frozenScans = new WeakMap<object, Partial<Record<FieldFamily, RecordScan>>>();
+/** Frozen records whose fields could still vary (accessors, a prototype, unfrozen arrays): never cached. */
+const variableRecords = new WeakSet<object>();
+
+/**
+ * A frozen record's fields are validated once per field family and reused: the same names and values are checked
+ * and lowercased on every response otherwise. Only successful scans are kept (an invalid field throws every time).
+ */
+function scanFrozenRecord(scan: HeaderScan, record: Record<string, string | string[]>): void {
+  let byFamily = frozenScans.get(record);
+  let known = byFamily?.[scan.family];
+  if (known === undefined) {
+    if (byFamily === undefined && (variableRecords.has(record) || !isConstantRecord(record))) {
+      variableRecords.add(record);
+      return scanRecord(scan, record);
+    }
+    const fresh: HeaderScan = { ...scan, out: [], hasContentType: false, hasDate: false, hasServer: false, contentLength: undefined };
+    scanRecord(fresh, record);
+    known = { out: fresh.out, hasContentType: fresh.hasContentType, hasDate: fresh.hasDate, hasServer: fresh.hasServer, contentLength: fresh.contentLength };
+    if (byFamily === undefined) frozenScans.set(record, (byFamily = {}));
+    byFamily[scan.family] = known;
+  }
+  const out = scan.out;
+  for (let i = 0; i < known.out.length; i++) out.push(known.out[i]!);
+  if (known.hasContentType) scan.hasContentType = true;
+  if (known.hasDate) scan.hasDate = true;
+  if (known.hasServer) scan.hasServer = true;
+  if (known.contentLength !== undefined) scan.contentLength = known.contentLength;
 }
 
 export interface ReadOptions {

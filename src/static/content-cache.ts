@@ -81,11 +81,7 @@ export class SmallFileCache {
    * between cannot be cached for long: it changes mtime/ctime, so the next request's fstat no longer matches.
    */
   set(path: string, stats: Stats, bytes: Uint8Array<ArrayBuffer>, now = Date.now()): void {
-    if (bytes.byteLength > this.maxBytes || this.maxEntries <= 0) return;
-    // The "racy git" problem: timestamps have a coarse granularity (a kernel tick, or 2 s on FAT), so a file
-    // rewritten with the same size right after our fstat can keep the same mtime and ctime. A version younger
-    // than that margin is served but not cached: only settled files are, whose next change is always visible.
-    if (now - Math.max(stats.mtimeMs, stats.ctimeMs) < RACY_TIMESTAMP_MARGIN_MS) return;
+    if (bytes.byteLength > this.maxBytes || !this.wouldKeep(stats, now)) return;
     const existing = this.#entries.get(path);
     if (existing !== undefined) this.#delete(path, existing);
     this.#entries.set(path, { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, bytes });
@@ -94,6 +90,15 @@ export class SmallFileCache {
       const oldest = this.#entries.entries().next().value as [string, CachedContent];
       this.#delete(oldest[0], oldest[1]);
     }
+  }
+
+  /** Whether `set` would keep the bytes of the version `stats` describes. */
+  wouldKeep(stats: Stats, now = Date.now()): boolean {
+    if (stats.size > this.maxBytes || this.maxEntries <= 0) return false;
+    // The "racy git" problem: timestamps have a coarse granularity (a kernel tick, or 2 s on FAT), so a file
+    // rewritten with the same size right after our fstat can keep the same mtime and ctime. A version younger
+    // than that margin is served but not cached: only settled files are, whose next change is always visible.
+    return now - Math.max(stats.mtimeMs, stats.ctimeMs) >= RACY_TIMESTAMP_MARGIN_MS;
   }
 
   #touch(path: string, entry: CachedContent): void {

@@ -15,6 +15,7 @@ import { runCgi } from './cgi.js';
 import type { CgiSettings } from './cgi.js';
 import { headBody, textResponse, withCommonHeaders } from './common-headers.js';
 import { isPermissionError, processUser } from './permissions.js';
+import type { HotFiles } from './hot-files.js';
 
 /** Bound on CGI local redirects (RFC 3875 §6.2.2) followed for one request, against loops. */
 const MAX_INTERNAL_REDIRECTS = 5;
@@ -26,10 +27,18 @@ export class StaticDispatcher {
     private readonly config: StaticConfig,
     private readonly lookup: StaticLookup,
     private readonly files: FileResponder,
+    private readonly hotFiles: HotFiles,
   ) {}
 
-  /** The fetch handler: never throws; an unexpected failure is logged in one line and answered with 500. */
-  async handle(request: Request, info: ServeInfo): Promise<Response> {
+  /**
+   * The fetch handler: never throws; an unexpected failure is logged in one line and answered with 500.
+   * A hot small file is answered synchronously (hot-files.ts), everything else takes the full way.
+   */
+  handle(request: Request, info: ServeInfo): Response | Promise<Response> {
+    return this.hotFiles.answer(request) ?? this.handleFully(request, info);
+  }
+
+  private async handleFully(request: Request, info: ServeInfo): Promise<Response> {
     try {
       return await this.dispatch(request, info, 0);
     } catch (error) {
@@ -80,7 +89,7 @@ export class StaticDispatcher {
       if (config.listing) return this.listing(request, url, entry.realPath, segments);
       return this.notFound(request, head);
     }
-    if (lastSegment !== undefined && !trailingSlash) return this.files.serve(request, entry, lastSegment);
+    if (lastSegment !== undefined && !trailingSlash) return this.files.serve(request, entry, lastSegment, url.pathname);
     entry.file?.close();
     return this.notFound(request, head);
   }

@@ -21,12 +21,21 @@ import type { OnTheFlyCoding } from './bodies.js';
 import { headBody, textResponse, withCommonFields, withCommonHeaders } from './common-headers.js';
 import { openRegularFile } from './lookup.js';
 import type { OpenedEntry, StaticLookup } from './lookup.js';
+import type { HotFiles } from './hot-files.js';
 import type { StaticConfig } from './config.js';
 
 /** Files smaller than this are not compressed on the fly: the gain is lost in framing and CPU. */
 export const COMPRESSION_THRESHOLD = 1024;
 /** Files up to this size are read in one go instead of streamed (the same bound as one stream chunk). */
 const SMALL_FILE_SIZE = CHUNK_SIZE;
+/**
+ * Larger files up to this size are read in one go too when the cache will keep them (a settled version, room in
+ * the cache, and fewer than WHOLE_READS_IN_FLIGHT_BYTES being read that way): later requests are answered from
+ * memory, like small files. Otherwise, and above this size, they are streamed in CHUNK_SIZE pieces.
+ */
+export const WHOLE_FILE_CACHE_SIZE = 1024 * 1024;
+/** Bound on the bytes of files being read whole at once (each is held in memory until sent). */
+const WHOLE_READS_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
 const CONTENT_CODING_TOKEN: Record<ContentCoding, string> = { br: 'br', zstd: 'zstd', gzip: 'gzip' };
 const ETAG_SUFFIX: Record<ContentCoding, string> = { br: 'br', zstd: 'zst', gzip: 'gz' };
@@ -66,7 +75,11 @@ export class FileResponder {
     private readonly config: StaticConfig,
     private readonly lookup: StaticLookup,
     private readonly smallFiles: SmallFileCache,
+    private readonly hotFiles: HotFiles,
   ) {}
+
+  /** Bytes of larger files being read whole right now (see WHOLE_FILE_CACHE_SIZE). */
+  private wholeReadsInFlight = 0;
 
   /**
    * For the lookup: whether a cached small file of a given size, served under `displayName`, could answer this
@@ -121,8 +134,12 @@ export class FileResponder {
     };
   }
 
-  /** Serves an open regular file; takes ownership of `entry.file` (closed here or by the body stream). */
-  async serve(request: Request, entry: OpenedEntry, displayName: string): Promise<Response> {
+  /**
+   * Serves an open regular file; takes ownership of `entry.file` (closed here or by the body stream).
+   * `pathname`: the request path that named the file directly (not through an index), under which a 200 built from
+   * validated cached bytes is remembered in the hot files.
+   */
+  async serve(request: Request, entry: OpenedEntry, displayName: string, pathname?: string): Promise<Response> {
     const method = request.method;
     const contentType = contentTypeFor(displayName);
     const rangeHeader = method === 'GET' ? request.headers.get('range') : null;
@@ -207,19 +224,30 @@ export class FileResponder {
         release();
         return new FastResponse(new Uint8Array(0), { status, headers: withCommonFields(this.config, fields) });
       }
-      if (size <= SMALL_FILE_SIZE) {
+      let bytes = variant.coding === 'identity' ? entry.cachedBytes : undefined;
+      if (bytes === undefined && size <= WHOLE_FILE_CACHE_SIZE) bytes = this.smallFiles.get(variant.path, variant.stats);
+      const readWholeFile = bytes === undefined && (size <= SMALL_FILE_SIZE || this.mayReadWhole(variant.stats));
+      if (bytes !== undefined || readWholeFile) {
         // One read (none when the validated cache has this exact version) and a byte body in a FastResponse:
         // for small files a stream, an undici Response and a Headers object would cost more than the I/O.
-        let bytes = variant.coding === 'identity' ? entry.cachedBytes : undefined;
-        bytes ??= this.smallFiles.get(variant.path, variant.stats);
         if (bytes === undefined) {
           const file = opened?.file;
           if (file === undefined) throw new Error('no open file for a request that needs one');
-          bytes = await readWhole(file, size);
+          const counted = size > SMALL_FILE_SIZE ? size : 0;
+          this.wholeReadsInFlight += counted;
+          try {
+            bytes = await readWhole(file, size);
+          } finally {
+            this.wholeReadsInFlight -= counted;
+          }
           if (bytes === undefined) return textResponse(this.config, 500, 'Internal Server Error');
           this.smallFiles.set(variant.path, variant.stats, bytes);
         }
-        return new FastResponse(bytes, { status, headers: withCommonFields(this.config, fields) });
+        const headers = withCommonFields(this.config, fields);
+        if (pathname !== undefined && entry.validatedAt !== undefined && bytes === entry.cachedBytes) {
+          this.hotFiles.record(pathname, bytes, headers, entry.validatedAt, !this.encodingMatters(size, contentType));
+        }
+        return new FastResponse(bytes, { status, headers });
       }
       const file = takeFile();
       return new Response(fileStream(file, [{ start: 0, end: size - 1 }]), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
@@ -260,7 +288,22 @@ export class FileResponder {
    */
   private cacheServes(request: Request, size: number, displayName: string): boolean {
     if (request.headers.get('range') !== null) return false;
-    if (!this.config.precompressed && !this.config.compression) return true;
-    return size < COMPRESSION_THRESHOLD || !request.headers.get('accept-encoding') || !isCompressible(contentTypeFor(displayName));
+    return !request.headers.get('accept-encoding') || !this.encodingMatters(size, contentTypeFor(displayName));
+  }
+
+  /** Whether a file larger than SMALL_FILE_SIZE is read in one go, to be cached (see WHOLE_FILE_CACHE_SIZE). */
+  private mayReadWhole(stats: Stats): boolean {
+    const size = stats.size;
+    return (
+      size <= WHOLE_FILE_CACHE_SIZE &&
+      this.wholeReadsInFlight + size <= WHOLE_READS_IN_FLIGHT_BYTES &&
+      this.smallFiles.wouldKeep(stats)
+    );
+  }
+
+  /** Whether Accept-Encoding can select another representation than identity for a file of this size and type. */
+  private encodingMatters(size: number, contentType: string): boolean {
+    if (!this.config.precompressed && !this.config.compression) return false;
+    return size >= COMPRESSION_THRESHOLD && isCompressible(contentType);
   }
 }

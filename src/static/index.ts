@@ -18,6 +18,7 @@ import type { StaticOptions } from './config.js';
 import { StaticLookup } from './lookup.js';
 import { FileResponder } from './file-response.js';
 import { StaticDispatcher } from './dispatch.js';
+import { HotFiles } from './hot-files.js';
 
 export type { StaticOptions } from './config.js';
 export { StaticConfigError } from './config.js';
@@ -26,12 +27,16 @@ export { COMPRESSION_THRESHOLD } from './file-response.js';
 /** Bounds of the per-handler cache of small files' bytes (validated against a stat on every request). */
 const SMALL_FILE_CACHE_ENTRIES = 2048;
 const SMALL_FILE_CACHE_BYTES = 16 * 1024 * 1024;
+/** Bounds of the ready-made answers for hot small files (their bytes are shared with the cache above). */
+const HOT_FILE_ENTRIES = 1024;
+const HOT_FILE_BYTES = 8 * 1024 * 1024;
 
 export function serveStatic(root: string, options: StaticOptions = {}): FetchHandler {
   const config = resolveConfig(root, options);
   const smallFiles = new SmallFileCache(SMALL_FILE_CACHE_ENTRIES, SMALL_FILE_CACHE_BYTES);
   const lookup = new StaticLookup(config, smallFiles);
-  const dispatcher = new StaticDispatcher(config, lookup, new FileResponder(config, lookup, smallFiles));
+  const hotFiles = new HotFiles(HOT_FILE_ENTRIES, HOT_FILE_BYTES);
+  const dispatcher = new StaticDispatcher(config, lookup, new FileResponder(config, lookup, smallFiles, hotFiles), hotFiles);
   return function staticHandler(request, info) {
     return dispatcher.handle(request, info);
   };

@@ -25,6 +25,8 @@ export interface OpenedEntry {
    */
   file: OpenFile | undefined;
   cachedBytes?: Uint8Array<ArrayBuffer>;
+  /** With `cachedBytes`: when the stat that proved them to be the file's current version was taken (ms). */
+  validatedAt?: number;
 }
 
 const PRECOMPRESSED_EXTENSIONS: ReadonlyArray<[ContentCoding, string]> = [
@@ -79,6 +81,11 @@ function statOrUndefined(path: string): Promise<Stats | undefined> {
 
 export class StaticLookup {
   private readonly recentValidations: RecentValidations;
+  /**
+   * Checks under way for cacheable requests, by request path: when a validation expires under load, the requests
+   * arriving meanwhile wait for the one check instead of each making their own realpath and stat.
+   */
+  private readonly validations = new Map<string, Promise<OpenedEntry | undefined>>();
 
   /** `now` is the clock of the staleness bound (milliseconds). */
   constructor(
@@ -100,20 +107,40 @@ export class StaticLookup {
    * file may come from the validated cache instead of being opened.
    */
   async open(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
-    const { realRoot, dotfiles } = this.config;
     // Segments never contain "/": joined, they name the request path unambiguously.
     const requestPath = segments.join('/');
-    if (cacheCanAnswer !== undefined) {
-      const recent = this.recentlyValidated(requestPath, cacheCanAnswer);
-      if (recent !== undefined) return { kind: 'found', entry: recent };
+    if (cacheCanAnswer === undefined) return this.openChecked(segments);
+    const recent = this.recentlyValidated(requestPath, cacheCanAnswer);
+    if (recent !== undefined) return { kind: 'found', entry: recent };
+    const pending = this.validations.get(requestPath);
+    if (pending !== undefined) {
+      // Another request is checking this path right now: its answer, validated moments ago, serves this one too.
+      const entry = await pending;
+      if (entry !== undefined && cacheCanAnswer(entry.stats.size)) return { kind: 'found', entry: { ...entry } };
+      return this.openChecked(segments, cacheCanAnswer);
     }
+    let settle!: (entry: OpenedEntry | undefined) => void;
+    this.validations.set(requestPath, new Promise((resolve) => (settle = resolve)));
+    try {
+      const found = await this.openChecked(segments, cacheCanAnswer);
+      settle(found.kind === 'found' && found.entry.cachedBytes !== undefined ? found.entry : undefined);
+      return found;
+    } finally {
+      settle(undefined);
+      this.validations.delete(requestPath);
+    }
+  }
+
+  /** open() after the recent validations: every path check, then the validated cache or the file itself. */
+  private async openChecked(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
+    const { realRoot, dotfiles } = this.config;
     const realPath = await canonicalPath(join(realRoot, ...segments));
     if (typeof realPath !== 'string') return isPermissionError(realPath) ? this.blockedOnTheWay(segments) : MISSING;
     if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
     if (cacheCanAnswer !== undefined) {
       const cached = await this.fromCache(realPath, cacheCanAnswer);
       if (cached !== undefined) {
-        this.recentValidations.record(requestPath, realPath, cached.stats, this.now());
+        this.recentValidations.record(segments.join('/'), realPath, cached.stats, cached.validatedAt!);
         return { kind: 'found', entry: cached };
       }
     }
@@ -182,11 +209,6 @@ export class StaticLookup {
   }
 
   /**
-   * The cached bytes of a small file, if a stat of its canonical path shows the very version that was cached
-   * (device, inode, size, mtime, ctime): one stat instead of open + fstat + read + close. The path checks
-   * (realpath inside the root, dotfiles, CGI directory) have already been made for this request.
-   */
-  /**
    * A small file whose request path passed every check, and whose cached version a stat confirmed, less than
    * FRESHNESS_MS ago: answered without touching the file system (the documented staleness bound).
    */
@@ -194,15 +216,23 @@ export class StaticLookup {
     const recent = this.recentValidations.get(requestPath, this.now());
     if (recent === undefined || !cacheCanAnswer(recent.stats.size)) return undefined;
     const cachedBytes = this.smallFiles.getVersion(recent.realPath, recent.stats);
-    return cachedBytes === undefined ? undefined : { realPath: recent.realPath, stats: recent.stats, file: undefined, cachedBytes };
+    if (cachedBytes === undefined) return undefined;
+    return { realPath: recent.realPath, stats: recent.stats, file: undefined, cachedBytes, validatedAt: recent.at };
   }
 
+  /**
+   * The cached bytes of a small file, if a stat of its canonical path shows the very version that was cached
+   * (device, inode, size, mtime, ctime): one stat instead of open + fstat + read + close. The path checks
+   * (realpath inside the root, dotfiles, CGI directory) have already been made for this request.
+   */
   private async fromCache(realPath: string, cacheCanAnswer: (size: number) => boolean): Promise<OpenedEntry | undefined> {
     const size = this.smallFiles.cachedSize(realPath);
     if (size === undefined || !cacheCanAnswer(size)) return undefined;
+    // Taken before the stat: the staleness bound counts from no later than the moment the file was looked at.
+    const validatedAt = this.now();
     const stats = await statOrUndefined(realPath);
     if (stats === undefined || !stats.isFile()) return undefined;
     const cachedBytes = this.smallFiles.get(realPath, stats);
-    return cachedBytes === undefined ? undefined : { realPath, stats, file: undefined, cachedBytes };
+    return cachedBytes === undefined ? undefined : { realPath, stats, file: undefined, cachedBytes, validatedAt };
   }
 }

@@ -24,8 +24,8 @@ export class RecentValidations {
 
   constructor(readonly maxEntries: number) {}
 
-  /** The canonical path and stats validated for `requestPath` at most FRESHNESS_MS before `now`. */
-  get(requestPath: string, now: number): { realPath: string; stats: Stats } | undefined {
+  /** The canonical path and stats validated for `requestPath` at most FRESHNESS_MS before `now`, and when. */
+  get(requestPath: string, now: number): { realPath: string; stats: Stats; at: number } | undefined {
     const validation = this.#validations.get(requestPath);
     if (validation === undefined) return undefined;
     if (now - validation.at > FRESHNESS_MS || now < validation.at) {

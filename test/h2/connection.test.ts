@@ -79,6 +79,51 @@ describe('connection setup', () => {
     assert.equal(ofType(events, 'request').length, 1);
   });
 
+  const POST = [':method', 'POST', ...REQUEST.slice(2)];
+
+  test('frames split across reads at every kind of boundary arrive whole; DATA views of reassembled frames are owned', () => {
+    const body = new Uint8Array(5000).map((_, i) => i & 0xff);
+    const frames = concat([
+      encodeHeadersFrame(1, new Peer().block(POST), { endStream: false }),
+      encodeDataFrame(1, body.subarray(0, 3000)),
+      encodePingFrame(),
+      encodeDataFrame(1, body.subarray(3000), { endStream: true }),
+    ]);
+    // Cut points: inside a frame header, right after one, inside a payload, on a frame boundary.
+    for (const cuts of [[4], [9], [2000], [4, 3100, 3105], [frames.length - 1], [1, 2, 3, 5000, 5001, 5002]]) {
+      const peer = new Peer();
+      peer.handshake();
+      const events: H2Event[] = [];
+      let from = 0;
+      for (const cut of [...cuts, frames.length]) {
+        events.push(...peer.conn.receive(frames.slice(from, cut)));
+        from = cut;
+      }
+      const data = ofType(events, 'data');
+      assert.deepEqual(concat(data.map((event) => event.data.slice())), body, `cuts ${cuts}`);
+      assert.equal(data.at(-1)!.endStream, true);
+      assert.equal(goawayOf(peer.read()), undefined);
+    }
+    const peer = new Peer();
+    peer.handshake();
+    const split = encodeDataFrame(1, new Uint8Array(10));
+    peer.request(1, POST, false);
+    assert.equal(ofType(peer.send(split.subarray(0, 12)), 'data').length, 0);
+    const [event] = ofType(peer.send(split.subarray(12)), 'data');
+    assert.equal(event!.owned, true);
+    const [inOne] = ofType(peer.data(1, 'abc'), 'data');
+    assert.equal(inOne!.owned, false);
+  });
+
+  test('a frame header larger than SETTINGS_MAX_FRAME_SIZE is refused once its split header is complete', () => {
+    const peer = new Peer();
+    peer.handshake();
+    const oversized = encodeFrame(FrameType.PING, 0, 0, new Uint8Array(16385));
+    assert.equal(peer.send(oversized.subarray(0, 2)).length, 0);
+    const events = peer.send(oversized.subarray(2, 20));
+    assert.equal(ofType(events, 'connectionTerminated')[0]?.code, ErrorCode.FRAME_SIZE_ERROR);
+  });
+
   test('an invalid preface is a connection PROTOCOL_ERROR (RFC 9113 §3.4)', () => {
     const peer = new Peer();
     peer.read();

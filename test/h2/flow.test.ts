@@ -5,11 +5,12 @@ import {
   FrameType,
   SettingId,
   encodeDataFrame,
+  encodePingFrame,
   encodeSettingsFrame,
   encodeWindowUpdateFrame,
 } from '../../src/h2/index.js';
 import type { H2Event } from '../../src/h2/index.js';
-import { Peer, REQUEST, goawayOf, resetsOf, u32 } from './helpers.js';
+import { Peer, REQUEST, concat, goawayOf, resetsOf, u32 } from './helpers.js';
 import type { OutFrame } from './helpers.js';
 
 const POST = [':method', 'POST', ':scheme', 'https', ':path', '/upload', ':authority', 'localhost'];
@@ -252,5 +253,43 @@ describe('send flow control', () => {
     peer.send(new Uint8Array([0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 8]));
     assert.equal(peer.conn.sendData(1, new Uint8Array(10), true), true);
     assert.deepEqual(peer.read(), []);
+  });
+});
+
+describe('receivedDataBytes: the input a driver may budget apart', () => {
+  test('counts DATA frames a stream can take, header included, and nothing else', () => {
+    const peer = ready({ settings: { initialWindowSize: 65536 } });
+    peer.request(1, POST, false);
+    assert.equal(peer.conn.receivedDataBytes, 0, 'HEADERS');
+    peer.send(concat([encodeDataFrame(1, new Uint8Array(1000)), encodePingFrame(), encodeDataFrame(1, new Uint8Array(500))]));
+    assert.equal(peer.conn.receivedDataBytes, 9 + 1000 + 9 + 500);
+    peer.send(encodeDataFrame(1, new Uint8Array(0), { endStream: true }));
+    assert.equal(peer.conn.receivedDataBytes, 9);
+    peer.send(encodeDataFrame(1, new Uint8Array(100)));
+    assert.equal(peer.conn.receivedDataBytes, 0, 'after END_STREAM: not welcome');
+    peer.send(encodeDataFrame(7, new Uint8Array(100)));
+    assert.equal(peer.conn.receivedDataBytes, 0, 'an idle stream');
+  });
+
+  test('DATA beyond the stream window is not counted', () => {
+    const peer = ready({ settings: { initialWindowSize: 16384 } });
+    peer.request(1, POST, false);
+    peer.send(encodeDataFrame(1, new Uint8Array(10000)));
+    assert.equal(peer.conn.receivedDataBytes, 10009);
+    peer.send(encodeDataFrame(1, new Uint8Array(10000)));
+    assert.equal(peer.conn.receivedDataBytes, 0);
+  });
+
+  test('a frame split across calls counts the part of it each call held, once its header is known', () => {
+    const peer = ready();
+    peer.request(1, POST, false);
+    const frame = encodeDataFrame(1, new Uint8Array(3000));
+    peer.send(frame.subarray(0, 5));
+    assert.equal(peer.conn.receivedDataBytes, 0, 'header not complete yet');
+    peer.send(frame.subarray(5, 1000));
+    assert.equal(peer.conn.receivedDataBytes, 1000 - 9, 'the payload part, once the header is known');
+    const events = peer.send(frame.subarray(1000));
+    assert.equal(peer.conn.receivedDataBytes, frame.length - 1000);
+    assert.equal(events.filter((event) => event.type === 'data').length, 1);
   });
 });

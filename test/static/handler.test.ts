@@ -5,7 +5,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import type { StaticOptions } from '../../src/static/index.js';
 import { decodePathSegments } from '../../src/static/paths.js';
 import { ZSTD_AVAILABLE } from '../../src/static/bodies.js';
 import { MAX_LISTING_ENTRIES } from '../../src/static/listing.js';
+import { WHOLE_FILE_CACHE_SIZE } from '../../src/static/file-response.js';
 import { createFixture, serveInfo, SECRET } from './fixture.js';
 import type { Fixture } from './fixture.js';
 
@@ -520,11 +523,23 @@ describe('compression', () => {
 });
 
 describe('streaming', () => {
+  // Above WHOLE_FILE_CACHE_SIZE: always streamed (smaller settled files are read whole and cached).
+  let streamRoot: string;
+  let streamed: Buffer;
+  before(() => {
+    streamRoot = mkdtempSync(join(tmpdir(), 'httpsd-static-stream-'));
+    streamed = randomBytes(WHOLE_FILE_CACHE_SIZE + 100_000);
+    writeFileSync(join(streamRoot, 'data.bin'), streamed);
+    // Settled, as the cache sees it: still streamed.
+    utimesSync(join(streamRoot, 'data.bin'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  });
+  after(() => rmSync(streamRoot, { recursive: true, force: true }));
+
   test('descriptors of bodies nobody reads or cancels are closed once garbage-collected', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const openDescriptors = () => readdirSync('/proc/self/fd').length;
-    const handler = serveStatic(fixture.root);
+    const handler = serveStatic(streamRoot);
     const before = openDescriptors();
     for (let i = 0; i < 50; i++) await handler(new Request('https://localhost/data.bin'), serveInfo());
     assert.ok(openDescriptors() - before >= 40, 'the bodies hold their files open');
@@ -538,12 +553,12 @@ describe('streaming', () => {
   });
 
   test('file bodies are read on demand, one bounded chunk per pull', async () => {
-    const handler = serveStatic(fixture.root);
+    const handler = serveStatic(streamRoot);
     const response = await handler(new Request('https://localhost/data.bin'), serveInfo());
     const reader = response.body!.getReader();
     const first = await reader.read();
     assert.ok(first.value!.byteLength <= 64 * 1024);
-    assert.deepEqual(Buffer.from(first.value!), fixture.binary.subarray(0, first.value!.byteLength));
+    assert.deepEqual(Buffer.from(first.value!), streamed.subarray(0, first.value!.byteLength));
     await reader.cancel();
   });
 });

@@ -190,6 +190,34 @@ describe('serveStatic with cached small files', () => {
     assert.equal(await open(), 'missing', 'past the bound: checked again');
   });
 
+  test('requests arriving while a path is being checked again share that one check', async () => {
+    writeFileSync(join(root, 'shared.txt'), 'shared');
+    let now = 2_000_000;
+    const smallFiles = new SmallFileCache(16, 1 << 20);
+    // Every reading of the clock is a new millisecond: separate checks would record different validation times.
+    const lookup = new StaticLookup(resolveConfig(root, {}), smallFiles, () => now++);
+    const always = () => true;
+    const first = await lookup.open(['shared.txt'], always);
+    assert.ok(first.kind === 'found' && first.entry.file !== undefined);
+    smallFiles.set(first.entry.realPath, first.entry.stats, new Uint8Array(Buffer.from('shared')), Date.now() + RACY_TIMESTAMP_MARGIN_MS);
+    first.entry.file.close();
+    now += 10 * FRESHNESS_MS;
+    const results = await Promise.all(Array.from({ length: 10 }, () => lookup.open(['shared.txt'], always)));
+    const validatedAt = new Set<number | undefined>();
+    for (const found of results) {
+      assert.ok(found.kind === 'found' && found.entry.cachedBytes !== undefined, 'answered from the cache');
+      validatedAt.add(found.entry.validatedAt);
+    }
+    assert.equal(validatedAt.size, 1, 'one check for all of them');
+    // A request that cannot use the cached bytes (a range, say) still gets a file of its own.
+    now += 10 * FRESHNESS_MS;
+    const [shared, own] = await Promise.all([lookup.open(['shared.txt'], always), lookup.open(['shared.txt'], () => false)]);
+    assert.ok(shared.kind === 'found' && shared.entry.cachedBytes !== undefined);
+    assert.ok(own.kind === 'found' && own.entry.file !== undefined);
+    own.entry.file.close();
+    unlinkSync(join(root, 'shared.txt'));
+  });
+
   test('symlinks swapped in after caching are checked as before: outside the root or onto a dotfile is 404', async () => {
     const handler = serveStatic(root);
     assert.equal((await get(handler, '/b.txt')).text, 'SEEN');

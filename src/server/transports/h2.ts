@@ -33,6 +33,13 @@ const EMPTY = new Uint8Array(0);
  */
 export const INPUT_BYTES_PER_TURN = 16 * 1024;
 /**
+ * DATA bytes per connection and turn for streams that can take them (engine.receivedDataBytes), budgeted apart
+ * from INPUT_BYTES_PER_TURN: their handling is a copy into the request body at most, and the flow-control windows
+ * bound how many a peer can send before the application reads. A bulk upload moves 16 TLS records per turn
+ * instead of one, while frames that create work (requests, resets, control frames) keep the small budget.
+ */
+export const DATA_BYTES_PER_TURN = 256 * 1024;
+/**
  * Request events per connection and turn the input budget aims at. Requests are the expensive part (a handler runs
  * for each), and a flood packs one into ~40 bytes: a connection whose last turn produced more requests than this
  * gets a smaller byte budget next turn (in proportion), which grows back once its requests thin out.
@@ -46,7 +53,10 @@ const MIN_INPUT_BYTES_PER_TURN = 1024;
  */
 export const inputTurnChannel = channel('httpsd:h2:input-turn');
 export interface InputTurnMessage {
+  /** Input other than DATA for streams that could take it (bounded by INPUT_BYTES_PER_TURN). */
   bytes: number;
+  /** DATA for streams that could take it (bounded by DATA_BYTES_PER_TURN plus one read slice). */
+  dataBytes: number;
   requests: number;
 }
 
@@ -322,6 +332,7 @@ export class H2Session implements TrackedConnection {
   private inputEnded = false;
   private turn = -1;
   private turnBytes = 0;
+  private turnDataBytes = 0;
   private turnRequests = 0;
   /** This connection's input budget per turn, adapted to its request density (see REQUESTS_PER_TURN). A new
    * connection starts at a quarter and doubles each turn its requests stay few: a flood has no full first turn. */
@@ -389,19 +400,23 @@ export class H2Session implements TrackedConnection {
       this.adaptTurnBudget();
       this.turn = turn;
       this.turnBytes = 0;
+      this.turnDataBytes = 0;
       this.turnRequests = 0;
     }
     const room = this.turnBudget - this.turnBytes;
-    if (room <= 0) {
+    if (room <= 0 || this.turnDataBytes >= DATA_BYTES_PER_TURN) {
       this.deferInput(chunk);
       return false;
     }
+    // Each slice fits what is left of the other-input budget, whatever it turns out to hold.
     const fits = chunk.length <= room;
     const slice = fits ? chunk : chunk.subarray(0, room);
-    this.turnBytes += slice.length;
     this.receiving = true;
     try {
       const events = this.engine.receive(slice);
+      const dataBytes = this.engine.receivedDataBytes;
+      this.turnDataBytes += dataBytes;
+      this.turnBytes += slice.length - dataBytes;
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!;
         if (event.type === 'request') this.turnRequests++;
@@ -413,7 +428,7 @@ export class H2Session implements TrackedConnection {
       this.receiving = false;
     }
     if (inputTurnChannel.hasSubscribers) {
-      inputTurnChannel.publish({ bytes: this.turnBytes, requests: this.turnRequests } satisfies InputTurnMessage);
+      inputTurnChannel.publish({ bytes: this.turnBytes, dataBytes: this.turnDataBytes, requests: this.turnRequests } satisfies InputTurnMessage);
     }
     if (fits) return true;
     this.deferInput(chunk.subarray(room));
@@ -426,7 +441,7 @@ export class H2Session implements TrackedConnection {
     if (requests > REQUESTS_PER_TURN) {
       const scaled = Math.floor((this.turnBytes * REQUESTS_PER_TURN) / requests);
       this.turnBudget = Math.max(MIN_INPUT_BYTES_PER_TURN, Math.min(this.turnBudget, scaled));
-    } else if (requests <= REQUESTS_PER_TURN / 2 && this.turnBytes >= this.turnBudget && this.turnBudget < INPUT_BYTES_PER_TURN) {
+    } else if (requests <= REQUESTS_PER_TURN / 2 && this.turnBytes + this.turnDataBytes >= this.turnBudget && this.turnBudget < INPUT_BYTES_PER_TURN) {
       this.turnBudget = Math.min(INPUT_BYTES_PER_TURN, this.turnBudget * 2);
     }
   }
@@ -562,7 +577,7 @@ export class H2Session implements TrackedConnection {
       case 'data': {
         const stream = this.streams.get(event.streamId);
         if (stream?.tunnel !== undefined) {
-          stream.tunnel.receive(event.data.slice(), event.flowControlledLength);
+          stream.tunnel.receive(event.owned ? event.data : event.data.slice(), event.flowControlledLength);
           break;
         }
         const source = stream?.source;
@@ -571,8 +586,9 @@ export class H2Session implements TrackedConnection {
           this.engine.consume(event.streamId, event.flowControlledLength);
           break;
         }
-        // The event's view is only valid until the next receive(): copy what the app will read later.
-        if (!source.push(event.data.slice(), event.flowControlledLength)) this.bodyTooLarge(stream!);
+        // Unless the engine owns it, the event's view is only valid until the next receive(): copy what the app
+        // will read later.
+        if (!source.push(event.owned ? event.data : event.data.slice(), event.flowControlledLength)) this.bodyTooLarge(stream!);
         if (event.endStream) stream!.inputEnded();
         break;
       }
