@@ -3,7 +3,7 @@
 // Usage: npm run bench -- [--quick] [--only a,b] [--servers a,b] [--rounds N] [--duration S] [--warmup S]
 //                         [--idle-connections N] [--publish] [--list]
 import { parseArgs } from 'node:util';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, utimesSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -175,6 +175,11 @@ settings.files.echo = path.join(tempDir, 'echo.json');
 writeFileSync(settings.files.echo, echoRequestBody);
 // nginx answers /json from this file (gzip on); the Node.js servers serialize the same document per request.
 writeFileSync(path.join(wwwDir, 'data.json'), JSON.stringify(jsonDocument));
+// Files modified in the last seconds are not cached by httpsd's static server (a change within the file system's
+// timestamp granularity would go unseen): dated a minute back, the served files are what a deployed site serves.
+const aMinuteAgo = new Date(Date.now() - 60_000);
+for (const file of ['1m.bin', 'small.txt']) utimesSync(path.join(staticRoot, file), aMinuteAgo, aMinuteAgo);
+utimesSync(path.join(wwwDir, '1m.bin'), aMinuteAgo, aMinuteAgo);
 
 // --- Server lifecycle ------------------------------------------------------------------------------------------------
 async function startServer(peer, certKind, label) {
