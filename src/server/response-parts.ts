@@ -402,6 +402,27 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
   return { status, headers: scan.out, body, contentLength, trailers };
 }
 
+/**
+ * Releases the body of a Response that will never be written (its head was invalid, or nobody is left to answer)
+ * without validating anything: a streamed body's source is cancelled so the application stops producing it.
+ */
+export function releaseResponseBody(response: unknown): void {
+  try {
+    if (response instanceof FastResponse && response._real === undefined) {
+      // (readResponse marks the body used before it reads the head: what it refused was never read.)
+      response._bodyUsed = true;
+      const body = response._body;
+      if (body instanceof ReadableStream) body.cancel().catch(() => {});
+      else if (body !== null && typeof body === 'object' && Symbol.asyncIterator in body) cancelBody(body as unknown as BodyPayload);
+    } else if (response instanceof Response) {
+      const body = (response instanceof FastResponse ? response._materialize() : response).body;
+      if (body !== null && !body.locked) body.cancel().catch(() => {});
+    }
+  } catch {
+    // nothing left to release
+  }
+}
+
 export function cancelBody(body: BodyPayload | string): void {
   if (body instanceof ReadableStream) {
     body.cancel().catch(() => {});

@@ -6,7 +6,7 @@
  */
 import { ClientAbortError, requestView, type LazyRequest } from '../request.js';
 import {
-  cancelBody,
+  releaseResponseBody,
   checkBodyChunk,
   checkBodyEnd,
   iterateBody,
@@ -190,11 +190,7 @@ export class Exchange {
     const writer = this.writer;
     if (this.state !== 'awaiting-response' || writer.closed) {
       // Nobody to answer (the client went away meanwhile): release what the response holds.
-      try {
-        cancelBody(readResponse(response, { family: writer.family, isHead: true, serverHeader: false }).body);
-      } catch {
-        // nothing to release
-      }
+      releaseResponseBody(response);
       return false;
     }
     const upgrade = upgradeOf(response);
@@ -213,6 +209,8 @@ export class Exchange {
       parts = readResponse(response, options);
       trailers = prepareTrailers(parts.trailers ?? this.trailers, family);
     } catch (error) {
+      // The application's response is refused as a whole: its streamed body must not keep producing unread.
+      releaseResponseBody(response);
       parts = readResponse(this.context.failure(error, this.request), options);
       trailers = undefined;
     }
