@@ -542,7 +542,18 @@ export class H3Connection {
       return;
     }
     const stream = this.requests.get(streamId);
-    if (stream === undefined) return;
+    if (stream === undefined) {
+      if (this.role === 'server' && isClientInitiated(streamId) && this.peerRequestIds.isNew(streamId)) {
+        // A request stream reset before any of its bytes arrived: the request is cancelled (RFC 9114 §4.1.1), so our
+        // half is reset too (RFC 9000 §3.2: otherwise the stream never closes and holds a MAX_STREAMS slot for good).
+        // It costs the peer even less than Rapid Reset, and counts against the same budget.
+        if (!this.rapidResetBudget.take(this.now())) {
+          throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests reset before their response (Rapid Reset)');
+        }
+        this.transport.resetStream(streamId, E.H3_REQUEST_CANCELLED);
+      }
+      return;
+    }
     // Rapid Reset (CVE-2023-44487): requests cancelled before we answered cost work for nothing.
     if (this.role === 'server' && !stream.finalDone && !this.rapidResetBudget.take(this.now())) {
       throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests reset before their response (Rapid Reset)');

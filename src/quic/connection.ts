@@ -420,7 +420,7 @@ export class QuicConnection {
     }
     if (this.idleDeadline !== undefined && now >= this.idleDeadline) {
       // RFC 9000 §10.1: idle timeout closes silently.
-      this.terminate(TransportError.NO_ERROR, 'idle timeout', false, false);
+      this.terminate(TransportError.NO_ERROR, this.handshakeComplete ? 'idle timeout' : 'handshake timeout', false, false);
       this.state = 'closed';
       return;
     }
@@ -1775,5 +1775,11 @@ export class QuicConnection {
   private resetIdleTimer(): void {
     // RFC 9000 §10.1: at least three PTOs, so a few lost packets cannot time the connection out.
     this.idleDeadline = this.idleTimeout > 0 ? this.now + Math.max(this.idleTimeout, 3 * this.ptoDuration()) : undefined;
+    // Before the handshake completes the shorter limits.handshakeTimeout applies (Initial floods): a client that
+    // went silent after its Initial is forgotten sooner, one still making progress over a lossy path is not.
+    if (!this.handshakeComplete) {
+      const handshakeDeadline = this.now + Math.max(this.limits.handshakeTimeout, 3 * this.ptoDuration());
+      if (this.idleDeadline === undefined || handshakeDeadline < this.idleDeadline) this.idleDeadline = handshakeDeadline;
+    }
   }
 }

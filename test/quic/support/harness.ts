@@ -9,6 +9,7 @@ import { BufferWriter, concatBytes } from '../../../src/quic/buffer.js';
 import { encodeFrame } from '../../../src/quic/frames.js';
 import type { Frame } from '../../../src/quic/frames.js';
 import type { QuicLimits } from '../../../src/quic/limits.js';
+import { sealAsClient } from './inject.js';
 import { encodeShortHeader, packetNumberLength } from '../../../src/quic/packet.js';
 import { protectPacket } from '../../../src/quic/protection.js';
 import type { DirectionKeys } from '../../../src/quic/protection.js';
@@ -338,18 +339,6 @@ export function serveDownloads(pair: Pair, size: number, seed: number): StreamCo
  * authenticated peer would. Returns the events the server produced.
  */
 export function injectFromClient(pair: Pair, payload: Uint8Array | Frame[]): QuicEvent[] {
-  let bytes: Uint8Array;
-  if (payload instanceof Uint8Array) bytes = payload;
-  else {
-    const writer = new BufferWriter();
-    for (const frame of payload) encodeFrame(writer, frame);
-    bytes = writer.finish();
-  }
-  if (bytes.byteLength < 4) bytes = concatBytes([bytes, new Uint8Array(4 - bytes.byteLength)]);
-  const client = pair.client as unknown as { spaces: { application: { write: DirectionKeys; nextPacketNumber: number; largestAcked?: number } } };
-  const space = client.spaces.application;
-  const pn = space.nextPacketNumber++;
-  const { header, pnOffset } = encodeShortHeader(pair.server.localConnectionIds[0]!, pn, packetNumberLength(pn, space.largestAcked), 0);
-  pair.server.receiveDatagram(protectPacket(space.write, header, pnOffset, bytes, pn), pair.clientAddress, pair.now);
+  pair.server.receiveDatagram(sealAsClient(pair.client, pair.server.localConnectionIds[0]!, payload), pair.clientAddress, pair.now);
   return pair.server.pollEvents();
 }

@@ -6,8 +6,8 @@
  * the old mapping are dropped, as a real NAT drops them. This is the QUIC interop runner's rebind-port and
  * rebind-addr scenario, driven by bytes relayed rather than by time so it lands mid-transfer on any machine speed.
  */
-import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
+import { bindUdp as bound } from './udp-client.js';
 
 export interface RelayStats {
   toServer: number;
@@ -78,17 +78,4 @@ export class UdpRelay {
       this.onToClient?.(this.stats);
     });
   }
-}
-
-async function bound(address: string): Promise<Socket> {
-  const socket = createSocket('udp4');
-  socket.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, address, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  return socket;
 }
