@@ -554,8 +554,9 @@ export class H3Connection {
       }
       return;
     }
-    // Rapid Reset (CVE-2023-44487): requests cancelled before we answered cost work for nothing.
-    if (this.role === 'server' && !stream.finalDone && !this.rapidResetBudget.take(this.now())) {
+    // Rapid Reset (CVE-2023-44487): requests cancelled before we answered cost work for nothing. (A STOP_SENDING
+    // that came first already counted: our half ended then.)
+    if (this.role === 'server' && !stream.finalDone && !stream.localEnded && !this.rapidResetBudget.take(this.now())) {
       throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests reset before their response (Rapid Reset)');
     }
     // The peer's half ended with the reset: QPACK sections still unread are cancelled (RFC 9204 §4.4.2), but no
@@ -575,6 +576,12 @@ export class H3Connection {
     }
     const stream = this.requests.get(streamId);
     if (stream === undefined || stream.localEnded) return;
+    // Rapid Reset in its HTTP/3 form: a request already complete (FIN received) can no longer be reset (RFC 9000
+    // §3.2: RESET_STREAM in "Data Recvd" may be ignored), so a client cancels it with STOP_SENDING. Before our final
+    // response that is the same work-for-nothing as CVE-2023-44487, and counts against the same budget.
+    if (this.role === 'server' && !stream.finalDone && !this.rapidResetBudget.take(this.now())) {
+      throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests cancelled before their response (Rapid Reset, STOP_SENDING)');
+    }
     // RFC 9000 §3.5: answer STOP_SENDING with RESET_STREAM; the response is no longer wanted.
     this.transport.resetStream(streamId, code);
     stream.localEnded = true;

@@ -28,7 +28,10 @@ export interface H3Target {
   close(): Promise<void>;
 }
 
-/** An endpoint answering GET /hello with "hello" and /big with `bigBytes` bytes (for ACK floods that need traffic). */
+/**
+ * An endpoint answering GET /hello with "hello", /big with `bigBytes` bytes (for ACK floods that need traffic) and
+ * /slow* after 100 ms.
+ */
 export async function startTarget(options: Partial<QuicEndpointOptions> = {}, bigBytes = 1 << 20): Promise<H3Target> {
   const certificate = makeCertificate();
   const big = new Uint8Array(bigBytes).fill(0x62);
@@ -39,6 +42,8 @@ export async function startTarget(options: Partial<QuicEndpointOptions> = {}, bi
     onRequest(_streamId, pseudo, _fields, body, respond) {
       body.resume();
       if (pseudo.path === '/big') respond(200, ['content-type', 'application/octet-stream'], big);
+      // An application that takes a while (what Rapid Reset exploits: work started, then cancelled).
+      else if (pseudo.path?.startsWith('/slow')) setTimeout(() => respond(200, ['content-type', 'text/plain'], 'slow'), 100);
       else respond(200, ['content-type', 'text/plain'], 'hello');
     },
   });

@@ -51,6 +51,7 @@ export class UdpQuicClient {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly listeners = new Set<() => void>();
+  private notifying = false;
 
   private constructor(
     private readonly socket: Socket,
@@ -123,7 +124,20 @@ export class UdpQuicClient {
         this.service();
       }, Math.max(0, Math.ceil(deadline - now)));
     }
-    for (const listener of [...this.listeners]) listener();
+    // Not re-entered: a condition that sends (and so services) must not be evaluated again inside itself.
+    if (this.notifying) return;
+    this.notifying = true;
+    try {
+      for (const listener of [...this.listeners]) listener();
+    } finally {
+      this.notifying = false;
+    }
+  }
+
+  /** True when the server's MAX_STREAMS lets us open another bidirectional stream. */
+  get canOpenStream(): boolean {
+    const streams = this.quic as unknown as { peerMaxStreams: { bidi: number }; localStreamsOpened: { bidi: number } };
+    return streams.peerMaxStreams.bidi > streams.localStreamsOpened.bidi;
   }
 
   /** Keeps the events (copying DATA, whose view is only valid now) and reopens flow control for what arrived. */
