@@ -95,7 +95,7 @@ interface UniStream {
 export class H3Connection {
   readonly role: 'server' | 'client';
   readonly limits: H3Limits;
-  readonly localSettings: Readonly<H3Settings>;
+  private ownSettings: Readonly<H3Settings>;
   /** The peer's SETTINGS, null until they arrive. */
   remoteSettings: Readonly<H3Settings> | null = null;
 
@@ -144,7 +144,7 @@ export class H3Connection {
     this.now = options.now ?? Date.now;
     this.onFrame = options.onFrame;
     const limits = this.limits;
-    this.localSettings = Object.freeze({
+    this.ownSettings = Object.freeze({
       qpackMaxTableCapacity: limits.qpackMaxTableCapacity,
       maxFieldSectionSize: limits.maxFieldSectionSize,
       qpackBlockedStreams: limits.qpackBlockedStreams,
@@ -168,6 +168,11 @@ export class H3Connection {
   }
 
   // --- state -------------------------------------------------------------------------------------------------------
+
+  /** The SETTINGS we send (RFC 9114 §7.2.4.1). */
+  get localSettings(): Readonly<H3Settings> {
+    return this.ownSettings;
+  }
 
   /** Request streams not yet finished in both directions. */
   get openRequestCount(): number {
@@ -230,6 +235,16 @@ export class H3Connection {
     this.sendControlFrame(encodeSettingsFrame(settings), FrameType.SETTINGS);
     this.transport.sendStreamData(this.encoderStreamId, encodeVarint(StreamType.QPACK_ENCODER), false);
     this.transport.sendStreamData(this.decoderStreamId, encodeVarint(StreamType.QPACK_DECODER), false);
+  }
+
+  /**
+   * Server: advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3) and accept extended CONNECT, decided after
+   * construction (e.g. once the server knows a WebSocket handler exists). Only before start(): SETTINGS go out once
+   * (RFC 9114 §7.2.4) and the peer may not learn of it any later.
+   */
+  enableExtendedConnect(): void {
+    if (this.started) throw new Error('enableExtendedConnect() after SETTINGS were sent');
+    this.ownSettings = Object.freeze({ ...this.ownSettings, enableConnectProtocol: true });
   }
 
   // --- input ---------------------------------------------------------------------------------------------------------

@@ -8,20 +8,24 @@ import { H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from 
 import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import { Exchange } from '../core/exchange.js';
-import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
+import { flowControlledBody } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
-import type { Tunnel } from '../core/tunnel.js';
-import type { UpgradeFacts } from '../websocket/upgrade.js';
+import { TunnelingStreamWriter, type TunnelSide } from '../websocket/stream-tunnel.js';
 import type { ConnectionHandler, EndpointConnection } from '../quic/endpoint.js';
 
-/** One request stream: the exchange core's writer onto the HTTP/3 engine. */
-class H3Stream extends StreamResponseWriter {
+/**
+ * One request stream: the exchange core's writer onto the HTTP/3 engine; an extended CONNECT (RFC 9220 §3) makes it
+ * a WebSocket's tunnel.
+ */
+class H3Stream extends TunnelingStreamWriter {
   constructor(
     private readonly session: H3Session,
     id: number,
     source: QueuedBodySource | null,
+    /** The :protocol of an extended CONNECT (RFC 9220 §3), else undefined. */
+    connectProtocol: string | undefined,
   ) {
-    super(id, source);
+    super(id, source, connectProtocol);
   }
 
   protected get engine(): H3Connection {
@@ -44,13 +48,10 @@ class H3Stream extends StreamResponseWriter {
     return this.inbound === 'reset' || this.session.gone;
   }
 
-  /** WebSockets over HTTP/3 (RFC 9220) are not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is not sent. */
-  upgradeFacts(): UpgradeFacts {
-    return { family: 'h2', connectProtocol: undefined };
-  }
-
-  switchProtocols(): Tunnel | undefined {
-    return undefined;
+  protected tunnelSide(): TunnelSide {
+    const session = this.session;
+    // A WebSocket over HTTP/3 (RFC 9220) is cancelled like a request: RESET_STREAM + STOP_SENDING (RFC 9114 §4.1.1).
+    return { engine: session.h3, facts: session.facts, isGone: () => session.gone, cancelCode: H3ErrorCode.H3_REQUEST_CANCELLED };
   }
 }
 
@@ -68,6 +69,8 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
   ) {
     // QUIC always runs TLS 1.3 (RFC 9001 §4.2) with ALPN h3 (RFC 9114 §3.1).
     this.facts = new ConnectionFacts(connection, 'h3', 'https', { version: 'TLSv1.3', cipher: '', alpn: 'h3', servername: false, authorized: false });
+    // RFC 9220 §3: extended CONNECT is advertised only when something can accept it (a WebSocket handler), as on h2.
+    if (context.webSockets !== undefined) connection.h3.enableExtendedConnect();
     context.live.add(this);
     context.protocolConnections.opened('h3');
   }
@@ -92,6 +95,12 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
         break;
       case 'data': {
         const stream = this.streams.get(event.streamId);
+        if (stream?.tunnel !== undefined) {
+          // The engine's view is only valid during this event: the tunnel keeps a copy until delivered.
+          if (event.data.byteLength > 0) stream.tunnel.receive(event.data.slice(), event.data.byteLength);
+          if (event.endStream) stream.inputEnded();
+          break;
+        }
         const source = stream?.source;
         if (source === undefined || source === null) {
           // Nobody reads it: keep the stream's flow-control window open.
@@ -109,9 +118,12 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       case 'streamReset':
         this.streams.get(event.streamId)?.reset(new ClientAbortError('the client reset the stream'));
         break;
-      case 'streamWritable':
-        this.streams.get(event.streamId)?.writableWaiter?.();
+      case 'streamWritable': {
+        const stream = this.streams.get(event.streamId);
+        stream?.writableWaiter?.();
+        stream?.tunnel?.writable();
         break;
+      }
       case 'connectionTerminated':
         this.abortAll(new ClientAbortError('connection terminated'));
         this.gone = true;
@@ -132,7 +144,7 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
     });
     const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
     const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', headers, 'h2-like', source);
-    const stream = new H3Stream(this, streamId, source);
+    const stream = new H3Stream(this, streamId, source, pseudo.protocol);
     const exchange = new Exchange(context, this.facts, request, stream);
     stream.exchange = exchange;
     this.streams.set(streamId, stream);
@@ -140,8 +152,9 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       this.bodyTooLarge(stream);
       return;
     }
-    if (pseudo.method === 'CONNECT') {
-      // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler.
+    if (pseudo.method === 'CONNECT' && (pseudo.protocol === undefined || context.webSockets === undefined)) {
+      // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler. An
+      // extended CONNECT (RFC 9220 §3, accepted by the engine only when advertised) goes to the handler.
       stream.refuse(new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
