@@ -101,7 +101,7 @@ export class H3Connection {
 
   private readonly transport: H3Transport;
   private readonly now: () => number;
-  private readonly onFrame: ((direction: 'in' | 'out', frame: TracedH3Frame) => void) | undefined;
+  private onFrame: ((direction: 'in' | 'out', frame: TracedH3Frame) => void) | undefined;
   private readonly encoder: QpackEncoder;
   private readonly decoder: QpackDecoder;
   private events: H3Event[] = [];
@@ -245,6 +245,11 @@ export class H3Connection {
   enableExtendedConnect(): void {
     if (this.started) throw new Error('enableExtendedConnect() after SETTINGS were sent');
     this.ownSettings = Object.freeze({ ...this.ownSettings, enableConnectProtocol: true });
+  }
+
+  /** Sets (or clears) the frame trace hook after construction, like options.onFrame (the CLI's --trace-frames). */
+  traceFrames(onFrame: ((direction: 'in' | 'out', frame: TracedH3Frame) => void) | undefined): void {
+    this.onFrame = onFrame;
   }
 
   // --- input ---------------------------------------------------------------------------------------------------------

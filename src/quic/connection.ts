@@ -26,7 +26,8 @@ import { Cubic } from './cubic.js';
 import { ReassemblyBuffer } from './reassembly.js';
 import { isClientInitiated, isUnidirectional, QuicStream } from './stream.js';
 import { SendBuffer } from './stream-sender.js';
-import type { EncryptionLevel, QuicTls, TlsEvent } from './tls-interface.js';
+import { cipherSuiteName } from './tls-interface.js';
+import type { CipherSuite, EncryptionLevel, QuicTls, TlsEvent } from './tls-interface.js';
 import { authenticateConnectionIds, decodeTransportParameters, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters } from './transport-parameters.js';
 import type { TransportParameters } from './transport-parameters.js';
 import { sameAddress } from './types.js';
@@ -184,6 +185,8 @@ export class QuicConnection {
   private handshakeComplete = false;
   private handshakeConfirmed = false;
   private handshakeDonePending = false;
+  /** The suite of the handshake keys (the one negotiated), reported with handshakeComplete. */
+  private cipherSuite: CipherSuite | undefined;
   private peerParameters: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS };
   private peerParametersReceived = false;
   private readonly localParameters: TransportParameters;
@@ -852,6 +855,7 @@ export class QuicConnection {
           }
           const space = this.spaces[event.level];
           const keys = directionKeys(this.crypto, event.suite, event.secret);
+          if (event.level === 'handshake') this.cipherSuite = event.suite;
           if (event.direction === 'read') {
             space.read = keys;
             if (event.level === 'application') {
@@ -940,7 +944,8 @@ export class QuicConnection {
     }
     this.handshakeComplete = true;
     this.state = 'established';
-    this.events.push({ type: 'handshakeComplete', alpn, ...(serverName !== undefined ? { serverName } : {}), resumed });
+    const cipher = this.cipherSuite === undefined ? {} : { cipher: cipherSuiteName(this.cipherSuite) };
+    this.events.push({ type: 'handshakeComplete', alpn, ...(serverName !== undefined ? { serverName } : {}), resumed, ...cipher });
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it tells the client with HANDSHAKE_DONE.
       this.handshakeDonePending = true;

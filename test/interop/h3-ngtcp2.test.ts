@@ -11,6 +11,11 @@ import { join } from 'node:path';
 import { patternBytes, run } from '../support/server.js';
 import { startH3Server, type TestH3Server } from './h3-server.js';
 import { UdpRelay } from '../quic/support/udp-relay.js';
+import { makeCertificate } from '../support/certs.js';
+import { QuicEndpoint } from '../../src/server/quic/index.js';
+import { ServerContext } from '../../src/server/context.js';
+import { resolveLimits } from '../../src/server/limits.js';
+import { acceptHttp3 } from '../../src/server/transports/h3.js';
 
 const GTLSCLIENT = '/usr/bin/gtlsclient';
 const INSTALL = 'apt-get install -y ngtcp2-client';
@@ -148,6 +153,57 @@ describe('ngtcp2 gtlsclient → QuicEndpoint (HTTP/3)', () => {
       assert.equal(early.endpoint.stats.earlyRequests, 1);
     } finally {
       await early.close();
+    }
+  });
+
+  test('0-RTT policy and info.tls through the server core (acceptHttp3): POST in 0-RTT → 425, GET in 0-RTT → 200 marked early-data', async () => {
+    const traced: string[] = [];
+    const context = new ServerContext({
+      handler: async (request, info) => {
+        await request.arrayBuffer();
+        return Response.json({ method: request.method, early: request.headers.get('early-data'), tls: info.tls });
+      },
+      limits: resolveLimits(undefined),
+      serverHeader: false,
+      onError: () => {},
+      accessLog: undefined,
+      metricsPath: undefined,
+      traceFrames: (line) => traced.push(line),
+      h2Limits: undefined,
+      websocket: undefined,
+    });
+    const certificate = makeCertificate();
+    const endpoint = await QuicEndpoint.listen({
+      host: '127.0.0.1', certificates: [{ cert: certificate.cert, key: certificate.key }], earlyData: true, onConnection: acceptHttp3(context),
+    });
+    const target = { port: endpoint.port } as TestH3Server;
+    try {
+      const sessionFile = join(work, 'session-policy.pem');
+      const tpFile = join(work, 'tp-policy.pem');
+      const resume = ['--session-file', sessionFile, '--tp-file', tpFile, '--no-quic-dump'];
+      const dir = downloadDir('policy');
+      // 1-RTT first: info.tls as on the TCP side (RFC 9001 §4.2: TLS 1.3; ALPN h3; the SNI the client sent).
+      const first = await gtlsclient(target, ['/info'], [...resume, '--download', dir]);
+      assert.equal(first.code, 0, tail(first.output));
+      const info = JSON.parse(readFileSync(join(dir, 'info'), 'utf8')) as { early: string | null; tls: Record<string, unknown> };
+      assert.deepEqual(info, { method: 'GET', early: null, tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', alpn: 'h3', servername: 'localhost', authorized: false } });
+      // An unsafe method in 0-RTT: 425 Too Early (RFC 8470 §5.2), the handler never runs.
+      const post = await gtlsclient(target, ['/info'], [...resume, '-m', 'POST']);
+      assert.equal(post.code, 0, tail(post.output));
+      assert.match(post.output, /0RTT STREAM|early data/i);
+      assert.match(post.output, /\[:status: 425\]/, tail(post.output));
+      // A safe one runs, with early-data: 1 (RFC 8470 §5.1) for the application to see.
+      const getDir = downloadDir('policy-get');
+      const get = await gtlsclient(target, ['/info'], [...resume, '--download', getDir]);
+      assert.equal(get.code, 0, tail(get.output));
+      const early = JSON.parse(readFileSync(join(getDir, 'info'), 'utf8')) as { early: string | null };
+      assert.equal(early.early, '1');
+      assert.equal(endpoint.stats.earlyRequests, 2);
+      // --trace-frames decodes HTTP/3 frames: SETTINGS both ways, the request's HEADERS with its fields.
+      assert.ok(traced.some((line) => /h3\] send SETTINGS frame .*settings=\[/.test(line)), traced.slice(0, 5).join('\n'));
+      assert.ok(traced.some((line) => /h3\] recv HEADERS frame .*:method: POST/.test(line)), 'the POST HEADERS in the trace');
+    } finally {
+      await endpoint.close();
     }
   });
 

@@ -50,6 +50,8 @@ export interface EndpointConnection {
 /** Receives one connection's HTTP/3 events (the h3 transport, src/server/transports/h3.ts). */
 export interface ConnectionHandler {
   event(event: H3Event): void;
+  /** The QUIC handshake completed (RFC 9001 §4.1.1): what TLS negotiated. Requests before it came in 0-RTT. */
+  handshakeComplete?(facts: { alpn: string; serverName?: string; cipher?: string; resumed: boolean }): void;
   /** The QUIC connection is closed: nothing more will be sent or received. */
   closed(): void;
 }
@@ -310,6 +312,7 @@ export class QuicEndpoint {
       for (const event of events) {
         if (event.type !== 'handshakeComplete') continue;
         session.handshakeComplete = true;
+        session.handler?.handshakeComplete?.(event);
         this.stats.handshakes++;
         if (event.resumed) this.stats.resumed++;
       }

@@ -4,7 +4,7 @@
  * H3Stream. The endpoint owns the UDP socket, the QUIC timers and the batching of datagrams (one service per
  * connection and event-loop turn); this module only turns HTTP/3 events into exchanges and responses into frames.
  */
-import { H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from '../../h3/index.js';
+import { formatFrame, H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from '../../h3/index.js';
 import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import { Exchange } from '../core/exchange.js';
@@ -12,6 +12,19 @@ import { flowControlledBody } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
 import { TunnelingStreamWriter, type TunnelSide } from '../websocket/stream-tunnel.js';
 import type { ConnectionHandler, EndpointConnection } from '../quic/endpoint.js';
+import type { ServeInfo } from '../types.js';
+
+/** RFC 9110 §9.2.1 safe methods: what a request replayed from 0-RTT can run without harm (RFC 8470 §3). */
+const EARLY_SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface Http3TransportOptions {
+  /**
+   * Run requests of every method that arrive in 0-RTT, before the handshake completes (the application then deals
+   * with replays itself, RFC 8470 §3). Default false: unsafe methods get 425 Too Early (RFC 8470 §5.2) and the client
+   * retries them after the handshake (§4.2); safe ones run, marked `early-data: 1`.
+   */
+  earlyDataUnsafeMethods?: boolean;
+}
 
 /**
  * One request stream: the exchange core's writer onto the HTTP/3 engine; an extended CONNECT (RFC 9220 §3) makes it
@@ -62,15 +75,25 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
   /** The connection was closed (by either side) or is being closed by us: no stream can send any more. */
   gone = false;
   private draining = false;
+  /** The QUIC handshake completed: requests before it arrived in 0-RTT (replayable, RFC 8470). */
+  private handshakeDone = false;
+  /** info.tls: QUIC always runs TLS 1.3 (RFC 9001 §4.2) with ALPN h3 (RFC 9114 §3.1); the rest once negotiated. */
+  private readonly tls: NonNullable<ServeInfo['tls']> = { version: 'TLSv1.3', cipher: '', alpn: 'h3', servername: false, authorized: false };
 
   constructor(
     private readonly context: ServerContext,
     private readonly connection: EndpointConnection,
+    private readonly options: Http3TransportOptions = {},
   ) {
-    // QUIC always runs TLS 1.3 (RFC 9001 §4.2) with ALPN h3 (RFC 9114 §3.1).
-    this.facts = new ConnectionFacts(connection, 'h3', 'https', { version: 'TLSv1.3', cipher: '', alpn: 'h3', servername: false, authorized: false });
+    this.facts = new ConnectionFacts(connection, 'h3', 'https', this.tls);
     // RFC 9220 §3: extended CONNECT is advertised only when something can accept it (a WebSocket handler), as on h2.
     if (context.webSockets !== undefined) connection.h3.enableExtendedConnect();
+    const trace = context.traceFrames;
+    if (trace !== undefined) {
+      // --trace-frames: every HTTP/3 frame in and out, decoded (src/h3/trace.ts), prefixed like the HTTP/2 trace.
+      const prefix = `[${this.facts.remoteAddress}:${this.facts.remotePort} h3] `;
+      connection.h3.traceFrames((direction, frame) => trace(prefix + formatFrame(direction, frame)));
+    }
     context.live.add(this);
     context.protocolConnections.opened('h3');
   }
@@ -81,6 +104,13 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
 
   wake(): void {
     this.connection.wake();
+  }
+
+  handshakeComplete(facts: { alpn: string; serverName?: string; cipher?: string }): void {
+    this.handshakeDone = true;
+    this.tls.cipher = facts.cipher ?? '';
+    this.tls.alpn = facts.alpn;
+    this.tls.servername = facts.serverName ?? false;
   }
 
   forget(id: number): void {
@@ -143,13 +173,22 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       this.wake();
     });
     const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
-    const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', headers, 'h2-like', source);
+    // RFC 8470 §5.1: a request that came in 0-RTT carries `Early-Data: 1` so the application knows it may be a replay.
+    const early = !this.handshakeDone;
+    const fields = early ? [...headers, 'early-data', '1'] : headers;
+    const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', fields, 'h2-like', source);
     const stream = new H3Stream(this, streamId, source, pseudo.protocol);
     const exchange = new Exchange(context, this.facts, request, stream);
     stream.exchange = exchange;
     this.streams.set(streamId, stream);
     if (event.contentLength > context.limits.maxBodySize) {
       this.bodyTooLarge(stream);
+      return;
+    }
+    if (early && !EARLY_SAFE_METHODS.has(pseudo.method) && this.options.earlyDataUnsafeMethods !== true) {
+      // RFC 8470 §5.2: 425 Too Early rather than risk acting twice on a replayed unsafe request; the client sends it
+      // again once the handshake is complete (§4.2).
+      stream.refuse(new Response('Too Early\n', { status: 425, headers: { 'content-type': 'text/plain' } }), new ClientAbortError('request in 0-RTT refused'));
       return;
     }
     if (pseudo.method === 'CONNECT' && (pseudo.protocol === undefined || context.webSockets === undefined)) {
@@ -216,6 +255,6 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
 }
 
 /** The endpoint's per-connection hook: every QUIC connection becomes an H3Session of this server. */
-export function acceptHttp3(context: ServerContext): (connection: EndpointConnection) => ConnectionHandler {
-  return (connection) => new H3Session(context, connection);
+export function acceptHttp3(context: ServerContext, options: Http3TransportOptions = {}): (connection: EndpointConnection) => ConnectionHandler {
+  return (connection) => new H3Session(context, connection, options);
 }
