@@ -62,6 +62,11 @@ export interface ChannelOptions {
   delayIf?: (direction: 'toServer' | 'toClient', index: number) => number;
   /** Drop this datagram (by direction and index) — targeted tests. */
   dropIf?: (direction: 'toServer' | 'toClient', index: number, data: Uint8Array) => boolean;
+  /**
+   * A NAT in front of the client: what the server sends to any address but the client's current one is lost (a
+   * rebinding makes the old mapping unreachable), the way test/quic/support/udp-relay.ts does over real UDP.
+   */
+  nat?: boolean;
 }
 
 /** A binary min-heap of datagrams in flight, ordered by arrival time then send order. */
@@ -208,8 +213,12 @@ export class Pair {
       this.clientSent.push({ at: this.now, size: data.byteLength });
       this.send('server', data, this.clientAddress);
     }
-    for (const { data } of this.server.datagramsToSend(this.now)) {
+    for (const { data, remote } of this.server.datagramsToSend(this.now)) {
       this.serverSent.push({ at: this.now, size: data.byteLength });
+      if (this.options.channel?.nat && (remote.address !== this.clientAddress.address || remote.port !== this.clientAddress.port)) {
+        this.stats.dropped++;
+        continue;
+      }
       this.send('client', data, SERVER_ADDRESS);
     }
   }
