@@ -95,13 +95,13 @@ interface UniStream {
 export class H3Connection {
   readonly role: 'server' | 'client';
   readonly limits: H3Limits;
-  readonly localSettings: Readonly<H3Settings>;
+  private ownSettings: Readonly<H3Settings>;
   /** The peer's SETTINGS, null until they arrive. */
   remoteSettings: Readonly<H3Settings> | null = null;
 
   private readonly transport: H3Transport;
   private readonly now: () => number;
-  private readonly onFrame: ((direction: 'in' | 'out', frame: TracedH3Frame) => void) | undefined;
+  private onFrame: ((direction: 'in' | 'out', frame: TracedH3Frame) => void) | undefined;
   private readonly encoder: QpackEncoder;
   private readonly decoder: QpackDecoder;
   private events: H3Event[] = [];
@@ -144,7 +144,7 @@ export class H3Connection {
     this.now = options.now ?? Date.now;
     this.onFrame = options.onFrame;
     const limits = this.limits;
-    this.localSettings = Object.freeze({
+    this.ownSettings = Object.freeze({
       qpackMaxTableCapacity: limits.qpackMaxTableCapacity,
       maxFieldSectionSize: limits.maxFieldSectionSize,
       qpackBlockedStreams: limits.qpackBlockedStreams,
@@ -168,6 +168,11 @@ export class H3Connection {
   }
 
   // --- state -------------------------------------------------------------------------------------------------------
+
+  /** The SETTINGS we send (RFC 9114 §7.2.4.1). */
+  get localSettings(): Readonly<H3Settings> {
+    return this.ownSettings;
+  }
 
   /** Request streams not yet finished in both directions. */
   get openRequestCount(): number {
@@ -230,6 +235,21 @@ export class H3Connection {
     this.sendControlFrame(encodeSettingsFrame(settings), FrameType.SETTINGS);
     this.transport.sendStreamData(this.encoderStreamId, encodeVarint(StreamType.QPACK_ENCODER), false);
     this.transport.sendStreamData(this.decoderStreamId, encodeVarint(StreamType.QPACK_DECODER), false);
+  }
+
+  /**
+   * Server: advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220 §3) and accept extended CONNECT, decided after
+   * construction (e.g. once the server knows a WebSocket handler exists). Only before start(): SETTINGS go out once
+   * (RFC 9114 §7.2.4) and the peer may not learn of it any later.
+   */
+  enableExtendedConnect(): void {
+    if (this.started) throw new Error('enableExtendedConnect() after SETTINGS were sent');
+    this.ownSettings = Object.freeze({ ...this.ownSettings, enableConnectProtocol: true });
+  }
+
+  /** Sets (or clears) the frame trace hook after construction, like options.onFrame (the CLI's --trace-frames). */
+  traceFrames(onFrame: ((direction: 'in' | 'out', frame: TracedH3Frame) => void) | undefined): void {
+    this.onFrame = onFrame;
   }
 
   // --- input ---------------------------------------------------------------------------------------------------------
@@ -542,9 +562,21 @@ export class H3Connection {
       return;
     }
     const stream = this.requests.get(streamId);
-    if (stream === undefined) return;
-    // Rapid Reset (CVE-2023-44487): requests cancelled before we answered cost work for nothing.
-    if (this.role === 'server' && !stream.finalDone && !this.rapidResetBudget.take(this.now())) {
+    if (stream === undefined) {
+      if (this.role === 'server' && isClientInitiated(streamId) && this.peerRequestIds.isNew(streamId)) {
+        // A request stream reset before any of its bytes arrived: the request is cancelled (RFC 9114 §4.1.1), so our
+        // half is reset too (RFC 9000 §3.2: otherwise the stream never closes and holds a MAX_STREAMS slot for good).
+        // It costs the peer even less than Rapid Reset, and counts against the same budget.
+        if (!this.rapidResetBudget.take(this.now())) {
+          throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests reset before their response (Rapid Reset)');
+        }
+        this.transport.resetStream(streamId, E.H3_REQUEST_CANCELLED);
+      }
+      return;
+    }
+    // Rapid Reset (CVE-2023-44487): requests cancelled before we answered cost work for nothing. (A STOP_SENDING
+    // that came first already counted: our half ended then.)
+    if (this.role === 'server' && !stream.finalDone && !stream.localEnded && !this.rapidResetBudget.take(this.now())) {
       throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests reset before their response (Rapid Reset)');
     }
     // The peer's half ended with the reset: QPACK sections still unread are cancelled (RFC 9204 §4.4.2), but no
@@ -564,6 +596,12 @@ export class H3Connection {
     }
     const stream = this.requests.get(streamId);
     if (stream === undefined || stream.localEnded) return;
+    // Rapid Reset in its HTTP/3 form: a request already complete (FIN received) can no longer be reset (RFC 9000
+    // §3.2: RESET_STREAM in "Data Recvd" may be ignored), so a client cancels it with STOP_SENDING. Before our final
+    // response that is the same work-for-nothing as CVE-2023-44487, and counts against the same budget.
+    if (this.role === 'server' && !stream.finalDone && !this.rapidResetBudget.take(this.now())) {
+      throw new H3Error(E.H3_EXCESSIVE_LOAD, 'too many requests cancelled before their response (Rapid Reset, STOP_SENDING)');
+    }
     // RFC 9000 §3.5: answer STOP_SENDING with RESET_STREAM; the response is no longer wanted.
     this.transport.resetStream(streamId, code);
     stream.localEnded = true;

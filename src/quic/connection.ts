@@ -26,7 +26,8 @@ import { Cubic } from './cubic.js';
 import { ReassemblyBuffer } from './reassembly.js';
 import { isClientInitiated, isUnidirectional, QuicStream } from './stream.js';
 import { SendBuffer } from './stream-sender.js';
-import type { EncryptionLevel, QuicTls, TlsEvent } from './tls-interface.js';
+import { cipherSuiteName } from './tls-interface.js';
+import type { CipherSuite, EncryptionLevel, QuicTls, TlsEvent } from './tls-interface.js';
 import { authenticateConnectionIds, decodeTransportParameters, DEFAULT_TRANSPORT_PARAMETERS, encodeTransportParameters } from './transport-parameters.js';
 import type { TransportParameters } from './transport-parameters.js';
 import { sameAddress } from './types.js';
@@ -88,6 +89,9 @@ interface Path {
   challenge: Uint8Array | undefined;
   challengePending: boolean;
   challengeDeadline: number | undefined;
+  /** When an unanswered PATH_CHALLENGE is sent again (RFC 9000 §8.2.1: probes may be repeated, paced like Initials). */
+  challengeResendAt: number | undefined;
+  challengesSent: number;
 }
 
 interface PlainPacket {
@@ -137,6 +141,12 @@ const MAX_DATAGRAMS_PER_CALL = 1000;
  * either (a deadline we cannot act on would make a driver spin).
  */
 const MIN_SEND_BUDGET = 128;
+/**
+ * The same floor once only short-header packets are sent: a 20-byte CID, a 4-byte packet number, the AEAD tag and
+ * the 32-byte minimum payload. A peer that moved to a new path may have sent one small ACK from it; three times
+ * that (RFC 9000 §8.1) must still carry the PATH_CHALLENGE that validates the path, or neither side ever speaks.
+ */
+const MIN_SHORT_SEND_BUDGET = 1 + 20 + 4 + 16 + 32;
 const MAX_PENDING_PATH_RESPONSES = 4;
 /** Packets kept while their keys are not yet available (a Handshake packet overtaking the Initial before it). */
 const MAX_BUFFERED_EARLY_PACKETS = 8;
@@ -175,6 +185,8 @@ export class QuicConnection {
   private handshakeComplete = false;
   private handshakeConfirmed = false;
   private handshakeDonePending = false;
+  /** The suite of the handshake keys (the one negotiated), reported with handshakeComplete. */
+  private cipherSuite: CipherSuite | undefined;
   private peerParameters: TransportParameters = { ...DEFAULT_TRANSPORT_PARAMETERS };
   private peerParametersReceived = false;
   private readonly localParameters: TransportParameters;
@@ -268,6 +280,7 @@ export class QuicConnection {
       // RFC 9000 §8.1: a client's peer address is validated by construction; a server's once the client proves it.
       validated: this.role === 'client' || options.addressValidated === true,
       bytesReceived: 0, bytesSent: 0, challenge: undefined, challengePending: false, challengeDeadline: undefined,
+      challengeResendAt: undefined, challengesSent: 0,
     };
 
     if (this.role === 'client') {
@@ -394,10 +407,11 @@ export class QuicConnection {
     consider(this.lossDetectionTimer);
     consider(this.pacingDeadline);
     // An ACK the amplification limit keeps us from sending is no reason to wake up.
-    if (this.amplificationBudget() >= MIN_SEND_BUDGET) {
+    if (this.amplificationBudget() >= this.minSendBudget()) {
       for (const name of SPACE_NAMES) if (this.spaces[name].ackPending) consider(this.spaces[name].ackDeadline);
     }
     consider(this.path.challengeDeadline);
+    consider(this.path.challengeResendAt);
     consider(this.previousReadKeyDiscardTime);
     return deadline;
   }
@@ -411,7 +425,7 @@ export class QuicConnection {
     }
     if (this.idleDeadline !== undefined && now >= this.idleDeadline) {
       // RFC 9000 §10.1: idle timeout closes silently.
-      this.terminate(TransportError.NO_ERROR, 'idle timeout', false, false);
+      this.terminate(TransportError.NO_ERROR, this.handshakeComplete ? 'idle timeout' : 'handshake timeout', false, false);
       this.state = 'closed';
       return;
     }
@@ -420,6 +434,10 @@ export class QuicConnection {
       this.previousReadKeyDiscardTime = undefined;
     }
     if (this.path.challengeDeadline !== undefined && now >= this.path.challengeDeadline) this.onPathValidationFailed();
+    if (this.path.challengeResendAt !== undefined && now >= this.path.challengeResendAt) {
+      this.path.challengeResendAt = undefined;
+      if (this.path.challenge !== undefined) this.path.challengePending = true;
+    }
     if (this.lossDetectionTimer !== undefined && now >= this.lossDetectionTimer) this.onLossDetectionTimeout();
   }
 
@@ -794,6 +812,7 @@ export class QuicConnection {
           this.path.validated = true;
           this.path.challenge = undefined;
           this.path.challengeDeadline = undefined;
+          this.path.challengeResendAt = undefined;
           this.previousPath = undefined;
         }
         return;
@@ -839,6 +858,7 @@ export class QuicConnection {
           }
           const space = this.spaces[event.level];
           const keys = directionKeys(this.crypto, event.suite, event.secret);
+          if (event.level === 'handshake') this.cipherSuite = event.suite;
           if (event.direction === 'read') {
             space.read = keys;
             if (event.level === 'application') {
@@ -927,7 +947,8 @@ export class QuicConnection {
     }
     this.handshakeComplete = true;
     this.state = 'established';
-    this.events.push({ type: 'handshakeComplete', alpn, ...(serverName !== undefined ? { serverName } : {}), resumed });
+    const cipher = this.cipherSuite === undefined ? {} : { cipher: cipherSuiteName(this.cipherSuite) };
+    this.events.push({ type: 'handshakeComplete', alpn, ...(serverName !== undefined ? { serverName } : {}), resumed, ...cipher });
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes; it tells the client with HANDSHAKE_DONE.
       this.handshakeDonePending = true;
@@ -1138,6 +1159,7 @@ export class QuicConnection {
       remote, validated: false, bytesReceived: 0, bytesSent: 0,
       challenge: this.crypto.randomBytes(8), challengePending: true,
       challengeDeadline: this.now + 3 * Math.max(this.ptoDuration(), 6 * INITIAL_RTT),
+      challengeResendAt: undefined, challengesSent: 0,
     };
     // §9.5: use a fresh CID on the new path when the peer gave us one.
     this.peerCids.rotate();
@@ -1152,6 +1174,7 @@ export class QuicConnection {
 
   private onPathValidationFailed(): void {
     this.path.challengeDeadline = undefined;
+    this.path.challengeResendAt = undefined;
     this.path.challenge = undefined;
     if (this.previousPath !== undefined) {
       this.path = this.previousPath;
@@ -1329,6 +1352,11 @@ export class QuicConnection {
     return this.rtt.ptoBase + this.peerParameters.maxAckDelay;
   }
 
+  /** Smallest budget worth building a datagram in: long headers until the handshake completes, short after. */
+  private minSendBudget(): number {
+    return this.handshakeComplete ? MIN_SHORT_SEND_BUDGET : MIN_SEND_BUDGET;
+  }
+
   private amplificationBudget(): number {
     if (this.path.validated) return Number.POSITIVE_INFINITY;
     return Math.max(0, this.limits.amplificationFactor * this.path.bytesReceived - this.path.bytesSent);
@@ -1373,8 +1401,12 @@ export class QuicConnection {
       this.lossDetectionTimer = earliestLoss;
       return;
     }
-    // §6.2.2.1: a server blocked by the amplification limit arms no PTO (it could not send a probe anyway).
-    if (this.role === 'server' && this.amplificationBudget() < MIN_INITIAL_DATAGRAM && !this.path.validated) {
+    // RFC 9002 §6.2.2.1: a server blocked by the amplification limit arms no PTO (it could not send a probe anyway).
+    // A handshake probe needs a full Initial datagram; on a path the peer migrated to after the handshake, any packet
+    // that fits is a probe, so a short budget still arms the PTO (else packets lost on the old path are never
+    // declared lost and the congestion window they fill never reopens).
+    const probeSize = this.handshakeComplete ? this.minSendBudget() : MIN_INITIAL_DATAGRAM;
+    if (this.role === 'server' && !this.path.validated && this.amplificationBudget() < probeSize) {
       this.lossDetectionTimer = undefined;
       return;
     }
@@ -1403,6 +1435,8 @@ export class QuicConnection {
     this.ptoCount++;
     const space = pto.space;
     space.probes = 2;
+    // A probe on a path still being validated carries the PATH_CHALLENGE again (RFC 9000 §8.2.1).
+    if (this.path.challenge !== undefined) this.path.challengePending = true;
     // Probes carry data when there is some (§6.2.4): the CRYPTO data still unacknowledged, or the oldest
     // unacknowledged stream data; otherwise a PING.
     for (const packet of space.sent.values()) {
@@ -1417,7 +1451,8 @@ export class QuicConnection {
 
   private buildDatagram(): Uint8Array | undefined {
     const budget = Math.min(this.limits.maxDatagramSize, this.amplificationBudget());
-    if (budget < MIN_SEND_BUDGET) return undefined;
+    const minimum = this.minSendBudget();
+    if (budget < minimum) return undefined;
     const probing = SPACE_NAMES.some((name) => this.spaces[name].probes > 0);
     let congestionAllowed = probing || this.congestion.available > 0;
     if (congestionAllowed && !probing) {
@@ -1439,7 +1474,7 @@ export class QuicConnection {
       if (packet === undefined) continue;
       packets.push(packet);
       used += packet.headerLength + packet.payload.length + AEAD_TAG_LENGTH;
-      if (budget - used < MIN_SEND_BUDGET) break;
+      if (budget - used < minimum) break;
     }
     if (packets.length === 0) return undefined;
     const datagram = this.finishDatagram(packets, used, budget);
@@ -1495,6 +1530,10 @@ export class QuicConnection {
       b.add(this.ackFrame(space, Math.max(1, Math.floor((b.room() - 25) / 16) + 1)));
       ackAdded = true;
     }
+    // RFC 9000 §9.3 / §8.2.1: a PATH_CHALLENGE probes a path the peer moved to. It is not held behind a congestion
+    // window full of packets sent to the old address (that window only drains through the new path); the path's
+    // anti-amplification budget (§8.1, §9.3.1) is what bounds it, and buildDatagram already sizes to that budget.
+    if (space.name === 'application' && !zeroRtt && this.handshakeComplete) this.addPathChallenge(b);
     if (congestionAllowed) {
       if (space.name === 'application' && !zeroRtt) this.addControlFrames(b);
       // CRYPTO.
@@ -1522,14 +1561,20 @@ export class QuicConnection {
     return { space, packetNumber, pnLength, headerLength, payload: b.payload, frames: b.frames, ackEliciting: b.ackEliciting, padDatagram: b.padDatagram, zeroRtt };
   }
 
+  private addPathChallenge(b: PacketContents): void {
+    const path = this.path;
+    if (!path.challengePending || path.challenge === undefined || b.room() <= 9) return;
+    path.challengePending = false;
+    b.add({ type: 'pathChallenge', data: path.challenge });
+    // Sent again after a PTO (doubling) while unanswered: one lost datagram must not fail the validation.
+    path.challengeResendAt = this.now + this.ptoDuration() * 2 ** Math.min(path.challengesSent, 16);
+    path.challengesSent++;
+  }
+
   private addControlFrames(b: PacketContents): void {
     if (this.handshakeDonePending && b.room() > 1) {
       this.handshakeDonePending = false;
       b.add({ type: 'handshakeDone' }, { kind: 'handshakeDone' });
-    }
-    if (this.path.challengePending && this.path.challenge && b.room() > 9) {
-      this.path.challengePending = false;
-      b.add({ type: 'pathChallenge', data: this.path.challenge });
     }
     for (let i = 0; i < this.pathResponses.length && b.room() > 9; ) {
       const response = this.pathResponses[i]!;
@@ -1746,5 +1791,11 @@ export class QuicConnection {
   private resetIdleTimer(): void {
     // RFC 9000 §10.1: at least three PTOs, so a few lost packets cannot time the connection out.
     this.idleDeadline = this.idleTimeout > 0 ? this.now + Math.max(this.idleTimeout, 3 * this.ptoDuration()) : undefined;
+    // Before the handshake completes the shorter limits.handshakeTimeout applies (Initial floods): a client that
+    // went silent after its Initial is forgotten sooner, one still making progress over a lossy path is not.
+    if (!this.handshakeComplete) {
+      const handshakeDeadline = this.now + Math.max(this.limits.handshakeTimeout, 3 * this.ptoDuration());
+      if (this.idleDeadline === undefined || handshakeDeadline < this.idleDeadline) this.idleDeadline = handshakeDeadline;
+    }
   }
 }

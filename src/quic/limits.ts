@@ -9,6 +9,13 @@ export interface QuicLimits {
   /** Our max_idle_timeout (ms, RFC 9000 §10.1): a silent peer holds state at most this long. aioquic 60 s, quic-go 30 s. */
   idleTimeout: number;
   /**
+   * Idle timeout (ms) before the handshake completes: a client that sends one Initial and goes silent (an Initial
+   * flood, spoofed or not) otherwise holds a connection, its TLS state and a handshake slot for the whole idleTimeout.
+   * quic-go's HandshakeIdleTimeout is 5 s. Restarted by every packet received, like idleTimeout, so a slow handshake
+   * over a lossy path that still makes progress completes; closed silently (RFC 9000 §10.1: there is no one to tell).
+   */
+  handshakeTimeout: number;
+  /**
    * Initial connection receive window (initial_max_data), and the window it may auto-tune up to. A peer can make us
    * buffer at most the connection window of out-of-order stream data (RFC 9000 §4.1), so maxConnectionWindow is
    * also the bound on reassembly memory. quic-go: 512 KiB initial, 15 MiB max.
@@ -72,6 +79,7 @@ export interface QuicLimits {
 export const DEFAULT_QUIC_LIMITS: Readonly<QuicLimits> = Object.freeze({
   maxDatagramSize: 1200,
   idleTimeout: 30_000,
+  handshakeTimeout: 10_000,
   initialConnectionWindow: 1024 * 1024,
   maxConnectionWindow: 16 * 1024 * 1024,
   initialStreamWindow: 512 * 1024,

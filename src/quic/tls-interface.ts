@@ -21,3 +21,14 @@ export const CIPHER_SUITES: Readonly<Record<'aes128gcm' | 'aes256gcm' | 'chacha2
   aes256gcm: { code: 0x1302, hash: 'sha384', aead: 'aes-256-gcm', keyLength: 32 },
   chacha20: { code: 0x1303, hash: 'sha256', aead: 'chacha20-poly1305', keyLength: 32 },
 });
+
+/** The IANA name of a TLS 1.3 suite (RFC 8446 B.4), as node:tls reports it in getCipher().standardName. */
+export function cipherSuiteName(suite: CipherSuite): string {
+  return CIPHER_SUITE_NAMES[suite.code];
+}
+
+const CIPHER_SUITE_NAMES: Readonly<Record<CipherSuite['code'], string>> = {
+  0x1301: 'TLS_AES_128_GCM_SHA256',
+  0x1302: 'TLS_AES_256_GCM_SHA384',
+  0x1303: 'TLS_CHACHA20_POLY1305_SHA256',
+};

@@ -65,7 +65,8 @@ export interface PacketTrace {
 }
 
 export type QuicEvent =
-  | { type: 'handshakeComplete'; alpn: string; serverName?: string; resumed: boolean }
+  /** `cipher`: the negotiated TLS 1.3 suite's IANA name (e.g. TLS_AES_128_GCM_SHA256). */
+  | { type: 'handshakeComplete'; alpn: string; serverName?: string; resumed: boolean; cipher?: string }
   | { type: 'streamOpened'; streamId: number }
   | { type: 'streamData'; streamId: number; data: Uint8Array; end: boolean }
   | { type: 'streamReset'; streamId: number; code: number; finalSize: number }

@@ -218,13 +218,12 @@ class HttpsdServer implements Server {
     const material = this.tlsProvider!.quic?.();
     if (material?.usable !== true) return;
     const { selectCertificate, keyLogFile } = material;
-    const traceFrames = this.context.traceFrames;
     const trace = this.options.traceQuic;
     const traceQuic = trace === true ? (line: string) => process.stderr.write(line + '\n') : trace || undefined;
     for (const [index, host] of bindAddresses(hostname).entries()) {
       try {
         this.quicEndpoints.push(
-          await QuicEndpoint.listen({ host, port, selectCertificate, keyLogFile, traceFrames, traceQuic, onConnection: acceptHttp3(this.context) }),
+          await QuicEndpoint.listen({ host, port, selectCertificate, keyLogFile, traceQuic, onConnection: acceptHttp3(this.context) }),
         );
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;

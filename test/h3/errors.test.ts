@@ -240,13 +240,26 @@ describe('limits', () => {
     peer.openUni(0x02, concat(hex('3fe11f'), hex('4161 0162'), new Uint8Array(60).fill(0x00)));
     peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
   });
-  test('Rapid Reset: requests reset before an answer → H3_EXCESSIVE_LOAD', () => {
+  // Rapid Reset: requests cancelled before an answer. An incomplete request is cancelled with RESET_STREAM; a complete
+  // one (FIN received, where RFC 9000 §3.2 lets RESET_STREAM be ignored) with STOP_SENDING.
+  for (const [how, end] of [['RESET_STREAM', false], ['STOP_SENDING', true]] as const) {
+    test(`Rapid Reset: requests cancelled with ${how} before an answer → H3_EXCESSIVE_LOAD`, () => {
+      const peer = new RawPeer('server', { limits: { rapidResetBurst: 5, rapidResetRatePerSecond: 0 }, now: () => 0 });
+      for (let i = 0; i < 6; i++) {
+        const id = peer.request(peer.headers(4 * i, GET), end);
+        peer.deliver();
+        if (how === 'RESET_STREAM') peer.quic.resetStream(id, E.H3_REQUEST_CANCELLED);
+        else peer.quic.stopSending(id, E.H3_REQUEST_CANCELLED);
+      }
+      peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
+    });
+  }
+  test('a request stream reset before any byte: the server resets its half too (the stream closes), and it counts as Rapid Reset', () => {
     const peer = new RawPeer('server', { limits: { rapidResetBurst: 5, rapidResetRatePerSecond: 0 }, now: () => 0 });
-    for (let i = 0; i < 6; i++) {
-      const id = peer.request(peer.headers(4 * i, GET), false);
-      peer.deliver();
-      peer.quic.resetStream(id, E.H3_REQUEST_CANCELLED);
-    }
+    peer.quic.resetStream(peer.quic.openStream(false), E.H3_REQUEST_CANCELLED);
+    peer.deliver();
+    assert.deepEqual(peer.engineQuic.resets, [{ streamId: 0, code: E.H3_REQUEST_CANCELLED }]);
+    for (let i = 1; i < 6; i++) peer.quic.resetStream(peer.quic.openStream(false), E.H3_REQUEST_CANCELLED);
     peer.expectConnectionError(E.H3_EXCESSIVE_LOAD);
   });
   test('MadeYouReset: malformed requests forcing engine resets → H3_EXCESSIVE_LOAD', () => {

@@ -13,7 +13,7 @@ test('handshake completes over the fake TLS; both sides report it', () => {
   const pair = new Pair();
   assert.ok(pair.handshake());
   const client = pair.clientEvents.find((e) => e.type === 'handshakeComplete');
-  assert.deepEqual(client, { type: 'handshakeComplete', alpn: 'h3', resumed: false });
+  assert.deepEqual(client, { type: 'handshakeComplete', alpn: 'h3', resumed: false, cipher: 'TLS_AES_128_GCM_SHA256' });
   // The client's first datagram is padded to 1200 bytes (RFC 9000 §14.1).
   assert.ok(pair.clientSent[0]!.size >= 1200);
   // HANDSHAKE_DONE reaches the client and both sides go quiet: no pending deadlines but idle.

@@ -49,3 +49,20 @@ test('forged 1-RTT packets count against the AEAD integrity limit (RFC 9001 §6.
   const ended = pair.server.pollEvents().find((e) => e.type === 'connectionTerminated');
   assert.equal(ended?.type === 'connectionTerminated' && ended.code, 0x0f);
 });
+
+test('a client silent after its first Initial is forgotten at handshakeTimeout, not after the 30 s idle timeout', () => {
+  const pair = new Pair({ serverLimits: { handshakeTimeout: 4000 } });
+  const start = pair.now;
+  for (const datagram of pair.client.datagramsToSend(pair.now)) pair.server.receiveDatagram(datagram.data, pair.clientAddress, pair.now);
+  assert.ok(pair.server.datagramsToSend(pair.now).length > 0, 'the server answered the Initial');
+  // Nothing more from the client: the server only runs its timers.
+  while (!pair.server.isClosed && pair.now < start + 60_000) {
+    pair.now = pair.server.nextDeadline() ?? pair.now + 1000;
+    pair.server.onTimeout(pair.now);
+    pair.server.datagramsToSend(pair.now);
+  }
+  assert.ok(pair.server.isClosed);
+  assert.ok(pair.now - start >= 4000 && pair.now - start <= 4000 + 3000, `closed after ${pair.now - start} ms`);
+  const terminated = pair.server.pollEvents().find((e) => e.type === 'connectionTerminated');
+  assert.equal(terminated?.type === 'connectionTerminated' && terminated.reason, 'handshake timeout');
+});

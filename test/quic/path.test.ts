@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QuicError, TransportError } from '../../src/quic/errors.js';
 import { LocalConnectionIds, PeerConnectionIds } from '../../src/quic/connection-ids.js';
-import { Pair, patternBytes, serveDownloads } from './support/harness.js';
+import { Pair, patternBytes, SERVER_ADDRESS, serveDownloads } from './support/harness.js';
+import { sealAsClient } from './support/inject.js';
 
 /** Wraps flush() to check, after every send, that an unvalidated server stayed within 3× what it received. */
 function watchAmplification(pair: Pair, received: () => number, sent: () => number): { checks: number; blocked: number } {
@@ -58,6 +59,32 @@ for (const [kind, moved] of [
     assert.equal(received.bytes(id).byteLength, 2_000_000);
   });
 }
+
+test('a lone ~35-byte ACK from a new address mid-download gets a PATH_CHALLENGE within 3× its size (RFC 9000 §8.1, §9.3)', () => {
+  const pair = new Pair({ channel: { latency: 10, nat: true } });
+  const received = serveDownloads(pair, 2_000_000, 3);
+  assert.ok(pair.handshake());
+  const id = pair.client.openStream(false);
+  pair.client.sendStreamData(id, patternBytes(10, 1), true);
+  assert.ok(pair.run(() => (received.received.get(id) ?? 0) > 200_000));
+  // What a rebound client that has nothing else to say sends: one ACK-only packet, from its new port.
+  const moved = { address: '10.0.0.1', port: 7777 };
+  const client = pair.client as unknown as { peerCids: { current: { cid: Uint8Array } }; spaces: { application: { largestReceived: number } } };
+  const largest = client.spaces.application.largestReceived;
+  const ack = sealAsClient(pair.client, client.peerCids.current.cid, [{ type: 'ack', ranges: [[largest, largest]], ackDelay: 0 }]);
+  assert.ok(ack.byteLength < 43, `${ack.byteLength}-byte ACK`); // 3× that is below the long-header send floor
+  pair.server.receiveDatagram(ack, moved, pair.now);
+  const answer = pair.server.datagramsToSend(pair.now).filter((datagram) => datagram.remote.port === moved.port);
+  assert.ok(answer.length > 0, 'the server said nothing on the new path: neither side would ever speak again');
+  const sent = answer.reduce((total, datagram) => total + datagram.data.byteLength, 0);
+  assert.ok(sent <= 3 * ack.byteLength, `${sent} bytes for a ${ack.byteLength}-byte datagram`);
+  // The challenge reaches the client, which answers from its new port; the download then completes there.
+  for (const datagram of answer) pair.client.receiveDatagram(datagram.data, SERVER_ADDRESS, pair.now);
+  pair.clientAddress = moved;
+  assert.ok(pair.run(() => received.ended.has(id), 60_000), `stalled at ${received.received.get(id)} bytes`);
+  assert.ok(pair.server.pathValidated);
+  assert.equal(received.bytes(id).byteLength, 2_000_000);
+});
 
 test('both sides issue connection IDs up to the peer active_connection_id_limit after the handshake', () => {
   const pair = new Pair({ clientLimits: { activeConnectionIdLimit: 3 }, serverLimits: { activeConnectionIdLimit: 5 } });

@@ -55,7 +55,7 @@ test('0-RTT accepted: the request reaches the server with the client first fligh
   assert.equal(firstFlightEvents.includes('handshakeComplete'), false);
   assert.ok(pair.run(() => collector.ended.has(id) && pair.serverEvents.some((e) => e.type === 'handshakeComplete')));
   assert.deepEqual(collector.bytes(id), patternBytes(3000, 1));
-  assert.deepEqual(pair.clientEvents.find((e) => e.type === 'handshakeComplete'), { type: 'handshakeComplete', alpn: 'h3', resumed: true });
+  assert.deepEqual(pair.clientEvents.find((e) => e.type === 'handshakeComplete'), { type: 'handshakeComplete', alpn: 'h3', resumed: true, cipher: 'TLS_AES_128_GCM_SHA256' });
 });
 
 test('0-RTT rejected: the server drops it, and the client resends the data in 1-RTT after the handshake', () => {
@@ -101,5 +101,5 @@ test('0-RTT with the real TLS 1.3 engines: a ticket from one connection lets the
   second.onServerEvent = (event) => collector.handle(event);
   assert.ok(second.run(() => collector.ended.has(id) && second.serverEvents.some((e) => e.type === 'handshakeComplete')));
   assert.deepEqual(collector.bytes(id), patternBytes(2000, 7));
-  assert.deepEqual(second.clientEvents.find((e) => e.type === 'handshakeComplete'), { type: 'handshakeComplete', alpn: 'h3', serverName: 'localhost', resumed: true });
+  assert.deepEqual(second.clientEvents.find((e) => e.type === 'handshakeComplete'), { type: 'handshakeComplete', alpn: 'h3', serverName: 'localhost', resumed: true, cipher: 'TLS_AES_128_GCM_SHA256' });
 });

@@ -11,8 +11,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { nodeCrypto, signingKeyFrom } from '../../crypto/node.js';
-import { formatFrame, H3Connection, H3ErrorCode } from '../../h3/index.js';
-import type { H3Event, H3Limits, TracedH3Frame } from '../../h3/index.js';
+import { H3Connection, H3ErrorCode } from '../../h3/index.js';
+import type { H3Event, H3Limits } from '../../h3/index.js';
 import { toHex } from '../../quic/buffer.js';
 import { peekDestinationCid } from '../../quic/packet.js';
 import { QuicServerDemux } from '../../quic/index.js';
@@ -45,6 +45,8 @@ export interface EndpointConnection {
 /** Receives one connection's HTTP/3 events (the h3 transport, src/server/transports/h3.ts). */
 export interface ConnectionHandler {
   event(event: H3Event): void;
+  /** The QUIC handshake completed (RFC 9001 §4.1.1): what TLS negotiated. Requests before it came in 0-RTT. */
+  handshakeComplete?(facts: { alpn: string; serverName?: string; cipher?: string; resumed: boolean }): void;
   /** The QUIC connection is closed: nothing more will be sent or received. */
   closed(): void;
 }
@@ -63,8 +65,6 @@ export interface QuicEndpointOptions {
   alpn?: string[];
   /** Append NSS key-log lines (SSLKEYLOGFILE format) to this file (created 0600). */
   keyLogFile?: string;
-  /** One line per HTTP/3 frame in and out (--trace-frames), prefixed with the peer's address. */
-  traceFrames?: (line: string) => void;
   /** One line per QUIC packet in and out, with its frames (--trace-quic), prefixed with the peer's address. */
   traceQuic?: (line: string) => void;
   retry?: 'auto' | 'always' | 'never';
@@ -221,12 +221,9 @@ export class QuicEndpoint {
     const separator = source.lastIndexOf('|');
     const remoteAddress = source.slice(0, separator);
     const remotePort = Number(source.slice(separator + 1));
-    const trace = this.options.traceFrames;
-    const prefix = `[${peerOf({ address: remoteAddress, port: remotePort })}] `;
     const h3 = new H3Connection(quic, {
       role: 'server',
       limits: { ...this.options.h3Limits },
-      ...(trace ? { onFrame: (direction: 'in' | 'out', frame: TracedH3Frame) => trace(prefix + formatFrame(direction, frame)) } : {}),
     });
     const local = this.socket.address();
     const wake = () => {
@@ -306,6 +303,7 @@ export class QuicEndpoint {
       for (const event of events) {
         if (event.type === 'handshakeComplete') {
           session.handshakeComplete = true;
+          session.handler?.handshakeComplete?.(event);
           this.stats.handshakes++;
           if (event.resumed) this.stats.resumed++;
         } else if (this.socket.route !== undefined && (event.type === 'connectionIdIssued' || event.type === 'connectionIdRetired')) {

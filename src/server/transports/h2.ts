@@ -14,16 +14,13 @@ import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import type { Protocol } from '../types.js';
 import { Exchange } from '../core/exchange.js';
-import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
+import { flowControlledBody } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
-import type { Tunnel, TunnelHandlers } from '../core/tunnel.js';
-import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
-import { isConnectionSpecific } from '../../http/fields.js';
+import { TunnelingStreamWriter, type TunnelSide } from '../websocket/stream-tunnel.js';
 import { DEFAULT_LIMITS } from '../../h2/limits.js';
 import { H2Connection } from '../../h2/connection.js';
 import { formatFrame } from '../../h2/trace.js';
 
-const EMPTY = new Uint8Array(0);
 /**
  * Peer input handed to one connection's engine per event-loop turn. A socket read can deliver megabytes at once
  * (libuv reads up to 32 x 64 KiB per callback, TLS emits each 16 KiB record as its own 'data' event): handled in one
@@ -85,21 +82,18 @@ function currentInputTurn(): number {
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
 /** One stream: the exchange core's writer onto the engine (core/stream-writer.ts), and an extended CONNECT's tunnel. */
-class H2Stream extends StreamResponseWriter {
+class H2Stream extends TunnelingStreamWriter {
   readonly openedAt = Date.now();
   /** When END_STREAM went out (ms): a client still uploading after it is timed by the sweep. */
   outputEndedAt = 0;
-  /** The stream became a tunnel (extended CONNECT answered with 200): DATA in both directions is the tunnel's. */
-  tunnel: H2StreamTunnel | undefined = undefined;
-
   constructor(
     readonly session: H2Session,
     id: number,
     source: QueuedBodySource | null,
     /** The :protocol of an extended CONNECT (RFC 8441 §4), else undefined. */
-    private readonly connectProtocol: string | undefined,
+    connectProtocol: string | undefined,
   ) {
-    super(id, source);
+    super(id, source, connectProtocol);
   }
 
   protected get engine(): H2Engine {
@@ -123,22 +117,10 @@ class H2Stream extends StreamResponseWriter {
     this.session.waitingWritable += delta;
   }
 
-  upgradeFacts(): UpgradeFacts {
-    return { family: 'h2', connectProtocol: this.connectProtocol };
-  }
-
-  /** RFC 8441 §5: a 2xx to the extended CONNECT, without END_STREAM; the stream then carries the new protocol. */
-  switchProtocols(upgrade: PendingUpgrade): Tunnel | undefined {
-    if (this.connectProtocol === undefined || this.inbound !== 'receiving' || this.session.closed) return undefined;
-    const fields = [':status', String(upgrade.status)];
-    for (const [name, value] of upgrade.headers) {
-      // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
-      if (!isConnectionSpecific(name)) fields.push(name, value);
-    }
-    this.session.engine.sendHeaders(this.id, fields, false);
-    this.session.scheduleFlush();
-    this.tunnel = new H2StreamTunnel(this);
-    return this.tunnel;
+  protected tunnelSide(): TunnelSide {
+    const session = this.session;
+    // RFC 8441 §4 / RFC 9113 §8.5: a tunnel is cancelled with RST_STREAM CANCEL.
+    return { engine: session.engine, facts: session.facts, isGone: () => session.closed, cancelCode: ErrorCode.CANCEL };
   }
 
   protected override outputEnded(): void {
@@ -146,172 +128,6 @@ class H2Stream extends StreamResponseWriter {
     super.outputEnded();
   }
 
-  override inputEnded(): void {
-    super.inputEnded();
-    this.tunnel?.peerEnded();
-  }
-
-  override reset(error: Error): void {
-    if (this.inbound === 'reset') return;
-    super.reset(error);
-    this.tunnel?.gone(error);
-  }
-}
-
-/**
- * A Tunnel over one HTTP/2 stream after an extended CONNECT (RFC 8441): write() becomes DATA (the engine's
- * per-stream high-water mark is the backpressure), input is consumed from the flow-control window only as the
- * tunnel delivers it (pause() withholds the credit, so a peer cannot make us buffer more than the window),
- * end() is END_STREAM, destroy() is RST_STREAM CANCEL (RFC 8441 §4 / RFC 9113 §8.5).
- */
-class H2StreamTunnel implements Tunnel {
-  private handlers: TunnelHandlers | undefined;
-  /** Input not yet delivered (before attach() or while paused), with its flow-controlled lengths. */
-  private readonly pending: Uint8Array[] = [];
-  private readonly pendingFlow: number[] = [];
-  private paused = false;
-  private peerFinished = false;
-  private endDelivered = false;
-  private outputEnded = false;
-  private closed = false;
-  private closeError: unknown = undefined;
-  /** Bytes handed to the engine since it last had room for this stream (0 while it has). */
-  private unacknowledged = 0;
-
-  constructor(private readonly stream: H2Stream) {}
-
-  get protocol(): string {
-    return this.stream.session.facts.protocol;
-  }
-
-  get remoteAddress(): string {
-    return this.stream.session.facts.remoteAddress;
-  }
-
-  get remotePort(): number {
-    return this.stream.session.facts.remotePort;
-  }
-
-  get bufferedAmount(): number {
-    return this.unacknowledged;
-  }
-
-  attach(handlers: TunnelHandlers): void {
-    if (this.handlers !== undefined) throw new Error('a tunnel is attached once');
-    this.handlers = handlers;
-    if (this.closed) {
-      queueMicrotask(() => handlers.close(this.closeError));
-      return;
-    }
-    this.deliver();
-  }
-
-  /** DATA from the peer (a copy: the engine's view is only valid during receive()). */
-  receive(chunk: Uint8Array, flowControlledLength: number): void {
-    if (this.closed) {
-      this.consume(flowControlledLength);
-      return;
-    }
-    this.pending.push(chunk);
-    this.pendingFlow.push(flowControlledLength);
-    this.deliver();
-  }
-
-  private deliver(): void {
-    const handlers = this.handlers;
-    if (handlers === undefined) return;
-    while (!this.paused && !this.closed && this.pending.length > 0) {
-      const chunk = this.pending.shift()!;
-      this.consume(this.pendingFlow.shift()!);
-      handlers.data(chunk);
-    }
-    if (this.peerFinished && this.pending.length === 0 && !this.endDelivered && !this.closed) {
-      this.endDelivered = true;
-      handlers.end();
-      this.closeIfBothEnded();
-    }
-  }
-
-  private consume(bytes: number): void {
-    const session = this.stream.session;
-    if (bytes === 0 || session.closed) return;
-    session.engine.consume(this.stream.id, bytes);
-    session.scheduleFlush();
-  }
-
-  write(chunks: Uint8Array | readonly Uint8Array[]): boolean {
-    if (this.closed || this.outputEnded) return false;
-    const session = this.stream.session;
-    const list = chunks instanceof Uint8Array ? [chunks] : chunks;
-    let room = true;
-    for (const chunk of list) {
-      if (chunk.byteLength === 0) continue;
-      room = session.engine.sendData(this.stream.id, chunk, false);
-      this.unacknowledged = room ? 0 : this.unacknowledged + chunk.byteLength;
-    }
-    session.scheduleFlush();
-    return room;
-  }
-
-  /** The engine has room for the stream again (streamWritable). */
-  writable(): void {
-    if (this.unacknowledged === 0 || this.closed) return;
-    this.unacknowledged = 0;
-    this.handlers?.drain();
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.deliver();
-  }
-
-  end(): void {
-    if (this.closed || this.outputEnded) return;
-    this.outputEnded = true;
-    this.stream.session.engine.sendData(this.stream.id, EMPTY, true);
-    this.stream.session.scheduleFlush();
-    this.closeIfBothEnded();
-  }
-
-  destroy(): void {
-    if (this.closed) return;
-    const session = this.stream.session;
-    if (!session.closed) {
-      session.engine.resetStream(this.stream.id, ErrorCode.CANCEL);
-      session.scheduleFlush();
-    }
-    this.stream.reset(new ClientAbortError('the tunnel was destroyed'));
-  }
-
-  /** The peer sent END_STREAM: after what is pending, the tunnel's input ends. */
-  peerEnded(): void {
-    this.peerFinished = true;
-    this.deliver();
-  }
-
-  /** The stream was reset or the connection closed. */
-  gone(error: unknown): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeError = error;
-    let credit = 0;
-    for (const length of this.pendingFlow) credit += length;
-    this.pending.length = 0;
-    this.pendingFlow.length = 0;
-    this.consume(credit);
-    this.handlers?.close(error);
-  }
-
-  private closeIfBothEnded(): void {
-    if (this.closed || !this.outputEnded || !this.endDelivered) return;
-    this.closed = true;
-    this.handlers?.close();
-  }
 }
 
 export class H2Session implements TrackedConnection {

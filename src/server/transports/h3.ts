@@ -4,24 +4,41 @@
  * H3Stream. The endpoint owns the UDP socket, the QUIC timers and the batching of datagrams (one service per
  * connection and event-loop turn); this module only turns HTTP/3 events into exchanges and responses into frames.
  */
-import { H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from '../../h3/index.js';
+import { formatFrame, H3ErrorCode, type H3Connection, type H3Event, type RequestEvent } from '../../h3/index.js';
 import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import { Exchange } from '../core/exchange.js';
-import { flowControlledBody, StreamResponseWriter } from '../core/stream-writer.js';
+import { flowControlledBody } from '../core/stream-writer.js';
 import { findRawHeader } from '../core/access-log.js';
-import type { Tunnel } from '../core/tunnel.js';
-import type { UpgradeFacts } from '../websocket/upgrade.js';
+import { TunnelingStreamWriter, type TunnelSide } from '../websocket/stream-tunnel.js';
 import type { ConnectionHandler, EndpointConnection } from '../quic/endpoint.js';
+import type { ServeInfo } from '../types.js';
 
-/** One request stream: the exchange core's writer onto the HTTP/3 engine. */
-class H3Stream extends StreamResponseWriter {
+/** RFC 9110 §9.2.1 safe methods: what a request replayed from 0-RTT can run without harm (RFC 8470 §3). */
+const EARLY_SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface Http3TransportOptions {
+  /**
+   * Run requests of every method that arrive in 0-RTT, before the handshake completes (the application then deals
+   * with replays itself, RFC 8470 §3). Default false: unsafe methods get 425 Too Early (RFC 8470 §5.2) and the client
+   * retries them after the handshake (§4.2); safe ones run, marked `early-data: 1`.
+   */
+  earlyDataUnsafeMethods?: boolean;
+}
+
+/**
+ * One request stream: the exchange core's writer onto the HTTP/3 engine; an extended CONNECT (RFC 9220 §3) makes it
+ * a WebSocket's tunnel.
+ */
+class H3Stream extends TunnelingStreamWriter {
   constructor(
     private readonly session: H3Session,
     id: number,
     source: QueuedBodySource | null,
+    /** The :protocol of an extended CONNECT (RFC 9220 §3), else undefined. */
+    connectProtocol: string | undefined,
   ) {
-    super(id, source);
+    super(id, source, connectProtocol);
   }
 
   protected get engine(): H3Connection {
@@ -44,13 +61,10 @@ class H3Stream extends StreamResponseWriter {
     return this.inbound === 'reset' || this.session.gone;
   }
 
-  /** WebSockets over HTTP/3 (RFC 9220) are not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is not sent. */
-  upgradeFacts(): UpgradeFacts {
-    return { family: 'h2', connectProtocol: undefined };
-  }
-
-  switchProtocols(): Tunnel | undefined {
-    return undefined;
+  protected tunnelSide(): TunnelSide {
+    const session = this.session;
+    // A WebSocket over HTTP/3 (RFC 9220) is cancelled like a request: RESET_STREAM + STOP_SENDING (RFC 9114 §4.1.1).
+    return { engine: session.h3, facts: session.facts, isGone: () => session.gone, cancelCode: H3ErrorCode.H3_REQUEST_CANCELLED };
   }
 }
 
@@ -61,13 +75,25 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
   /** The connection was closed (by either side) or is being closed by us: no stream can send any more. */
   gone = false;
   private draining = false;
+  /** The QUIC handshake completed: requests before it arrived in 0-RTT (replayable, RFC 8470). */
+  private handshakeDone = false;
+  /** info.tls: QUIC always runs TLS 1.3 (RFC 9001 §4.2) with ALPN h3 (RFC 9114 §3.1); the rest once negotiated. */
+  private readonly tls: NonNullable<ServeInfo['tls']> = { version: 'TLSv1.3', cipher: '', alpn: 'h3', servername: false, authorized: false };
 
   constructor(
     private readonly context: ServerContext,
     private readonly connection: EndpointConnection,
+    private readonly options: Http3TransportOptions = {},
   ) {
-    // QUIC always runs TLS 1.3 (RFC 9001 §4.2) with ALPN h3 (RFC 9114 §3.1).
-    this.facts = new ConnectionFacts(connection, 'h3', 'https', { version: 'TLSv1.3', cipher: '', alpn: 'h3', servername: false, authorized: false });
+    this.facts = new ConnectionFacts(connection, 'h3', 'https', this.tls);
+    // RFC 9220 §3: extended CONNECT is advertised only when something can accept it (a WebSocket handler), as on h2.
+    if (context.webSockets !== undefined) connection.h3.enableExtendedConnect();
+    const trace = context.traceFrames;
+    if (trace !== undefined) {
+      // --trace-frames: every HTTP/3 frame in and out, decoded (src/h3/trace.ts), prefixed like the HTTP/2 trace.
+      const prefix = `[${this.facts.remoteAddress}:${this.facts.remotePort} h3] `;
+      connection.h3.traceFrames((direction, frame) => trace(prefix + formatFrame(direction, frame)));
+    }
     context.live.add(this);
     context.protocolConnections.opened('h3');
   }
@@ -78,6 +104,13 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
 
   wake(): void {
     this.connection.wake();
+  }
+
+  handshakeComplete(facts: { alpn: string; serverName?: string; cipher?: string }): void {
+    this.handshakeDone = true;
+    this.tls.cipher = facts.cipher ?? '';
+    this.tls.alpn = facts.alpn;
+    this.tls.servername = facts.serverName ?? false;
   }
 
   forget(id: number): void {
@@ -92,6 +125,12 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
         break;
       case 'data': {
         const stream = this.streams.get(event.streamId);
+        if (stream?.tunnel !== undefined) {
+          // The engine's view is only valid during this event: the tunnel keeps a copy until delivered.
+          if (event.data.byteLength > 0) stream.tunnel.receive(event.data.slice(), event.data.byteLength);
+          if (event.endStream) stream.inputEnded();
+          break;
+        }
         const source = stream?.source;
         if (source === undefined || source === null) {
           // Nobody reads it: keep the stream's flow-control window open.
@@ -109,9 +148,12 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       case 'streamReset':
         this.streams.get(event.streamId)?.reset(new ClientAbortError('the client reset the stream'));
         break;
-      case 'streamWritable':
-        this.streams.get(event.streamId)?.writableWaiter?.();
+      case 'streamWritable': {
+        const stream = this.streams.get(event.streamId);
+        stream?.writableWaiter?.();
+        stream?.tunnel?.writable();
         break;
+      }
       case 'connectionTerminated':
         this.abortAll(new ClientAbortError('connection terminated'));
         this.gone = true;
@@ -131,8 +173,11 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       this.wake();
     });
     const authority = pseudo.authority ?? findRawHeader(headers, 'host') ?? this.facts.localAddress;
-    const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', headers, 'h2-like', source);
-    const stream = new H3Stream(this, streamId, source);
+    // RFC 8470 §5.1: a request that came in 0-RTT carries `Early-Data: 1` so the application knows it may be a replay.
+    const early = !this.handshakeDone;
+    const fields = early ? [...headers, 'early-data', '1'] : headers;
+    const request = new LazyRequest(pseudo.method, pseudo.scheme ?? 'https', authority, pseudo.path ?? '/', fields, 'h2-like', source);
+    const stream = new H3Stream(this, streamId, source, pseudo.protocol);
     const exchange = new Exchange(context, this.facts, request, stream);
     stream.exchange = exchange;
     this.streams.set(streamId, stream);
@@ -140,8 +185,15 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
       this.bodyTooLarge(stream);
       return;
     }
-    if (pseudo.method === 'CONNECT') {
-      // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler.
+    if (early && !EARLY_SAFE_METHODS.has(pseudo.method) && this.options.earlyDataUnsafeMethods !== true) {
+      // RFC 8470 §5.2: 425 Too Early rather than risk acting twice on a replayed unsafe request; the client sends it
+      // again once the handshake is complete (§4.2).
+      stream.refuse(new Response('Too Early\n', { status: 425, headers: { 'content-type': 'text/plain' } }), new ClientAbortError('request in 0-RTT refused'));
+      return;
+    }
+    if (pseudo.method === 'CONNECT' && (pseudo.protocol === undefined || context.webSockets === undefined)) {
+      // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler. An
+      // extended CONNECT (RFC 9220 §3, accepted by the engine only when advertised) goes to the handler.
       stream.refuse(new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
@@ -203,6 +255,6 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
 }
 
 /** The endpoint's per-connection hook: every QUIC connection becomes an H3Session of this server. */
-export function acceptHttp3(context: ServerContext): (connection: EndpointConnection) => ConnectionHandler {
-  return (connection) => new H3Session(context, connection);
+export function acceptHttp3(context: ServerContext, options: Http3TransportOptions = {}): (connection: EndpointConnection) => ConnectionHandler {
+  return (connection) => new H3Session(context, connection, options);
 }

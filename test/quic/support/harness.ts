@@ -9,6 +9,7 @@ import { BufferWriter, concatBytes } from '../../../src/quic/buffer.js';
 import { encodeFrame } from '../../../src/quic/frames.js';
 import type { Frame } from '../../../src/quic/frames.js';
 import type { QuicLimits } from '../../../src/quic/limits.js';
+import { sealAsClient } from './inject.js';
 import { encodeShortHeader, packetNumberLength } from '../../../src/quic/packet.js';
 import { protectPacket } from '../../../src/quic/protection.js';
 import type { DirectionKeys } from '../../../src/quic/protection.js';
@@ -61,6 +62,11 @@ export interface ChannelOptions {
   delayIf?: (direction: 'toServer' | 'toClient', index: number) => number;
   /** Drop this datagram (by direction and index) — targeted tests. */
   dropIf?: (direction: 'toServer' | 'toClient', index: number, data: Uint8Array) => boolean;
+  /**
+   * A NAT in front of the client: what the server sends to any address but the client's current one is lost (a
+   * rebinding makes the old mapping unreachable), the way test/quic/support/udp-relay.ts does over real UDP.
+   */
+  nat?: boolean;
 }
 
 /** A binary min-heap of datagrams in flight, ordered by arrival time then send order. */
@@ -207,8 +213,12 @@ export class Pair {
       this.clientSent.push({ at: this.now, size: data.byteLength });
       this.send('server', data, this.clientAddress);
     }
-    for (const { data } of this.server.datagramsToSend(this.now)) {
+    for (const { data, remote } of this.server.datagramsToSend(this.now)) {
       this.serverSent.push({ at: this.now, size: data.byteLength });
+      if (this.options.channel?.nat && (remote.address !== this.clientAddress.address || remote.port !== this.clientAddress.port)) {
+        this.stats.dropped++;
+        continue;
+      }
       this.send('client', data, SERVER_ADDRESS);
     }
   }
@@ -338,18 +348,6 @@ export function serveDownloads(pair: Pair, size: number, seed: number): StreamCo
  * authenticated peer would. Returns the events the server produced.
  */
 export function injectFromClient(pair: Pair, payload: Uint8Array | Frame[]): QuicEvent[] {
-  let bytes: Uint8Array;
-  if (payload instanceof Uint8Array) bytes = payload;
-  else {
-    const writer = new BufferWriter();
-    for (const frame of payload) encodeFrame(writer, frame);
-    bytes = writer.finish();
-  }
-  if (bytes.byteLength < 4) bytes = concatBytes([bytes, new Uint8Array(4 - bytes.byteLength)]);
-  const client = pair.client as unknown as { spaces: { application: { write: DirectionKeys; nextPacketNumber: number; largestAcked?: number } } };
-  const space = client.spaces.application;
-  const pn = space.nextPacketNumber++;
-  const { header, pnOffset } = encodeShortHeader(pair.server.localConnectionIds[0]!, pn, packetNumberLength(pn, space.largestAcked), 0);
-  pair.server.receiveDatagram(protectPacket(space.write, header, pnOffset, bytes, pn), pair.clientAddress, pair.now);
+  pair.server.receiveDatagram(sealAsClient(pair.client, pair.server.localConnectionIds[0]!, payload), pair.clientAddress, pair.now);
   return pair.server.pollEvents();
 }

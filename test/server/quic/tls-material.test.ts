@@ -108,7 +108,7 @@ describe('HTTP/3 observability', () => {
   test('--trace-frames: HTTP/3 frames in and out, with the peer address', async () => {
     const trace: string[] = [];
     await getHelloFrom({ traceFrames: (line) => trace.push(line) });
-    assert.ok(trace.some((line) => /^\[127\.0\.0\.1:\d+\] recv HEADERS frame <length=\d+, stream_id=0> \| :method: GET; .*:path: \/hello/.test(line)), trace.join('\n'));
+    assert.ok(trace.some((line) => /^\[127\.0\.0\.1:\d+ h3\] recv HEADERS frame <length=\d+, stream_id=0> \| :method: GET; .*:path: \/hello/.test(line)), trace.join('\n'));
     assert.ok(trace.some((line) => /send SETTINGS frame/.test(line)), trace.join('\n'));
     assert.ok(trace.some((line) => /send DATA frame <length=5, stream_id=0>/.test(line)), trace.join('\n'));
   });
