@@ -1078,10 +1078,13 @@ export class QuicConnection {
       this.maybeCloseStream(stream);
       return;
     }
-    for (const chunk of stream.reassembly.insert(offset, data)) {
-      const end = stream.finalSize !== undefined && stream.reassembly.delivered === stream.finalSize;
+    const chunks = stream.reassembly.insert(offset, data);
+    // A frame that fills a gap releases the chunks buffered behind it at once: only the last of them can end the
+    // stream (marking every chunk with the final state would end the stream before its last bytes were delivered).
+    for (let i = 0; i < chunks.length; i++) {
+      const end = i === chunks.length - 1 && stream.finalSize !== undefined && stream.reassembly.delivered === stream.finalSize;
       if (end) stream.endDelivered = true;
-      this.events.push({ type: 'streamData', streamId, data: chunk, end });
+      this.events.push({ type: 'streamData', streamId, data: chunks[i]!, end });
     }
     if (!stream.endDelivered && stream.finalSize !== undefined && stream.reassembly.delivered === stream.finalSize) {
       stream.endDelivered = true;

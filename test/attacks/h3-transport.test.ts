@@ -219,6 +219,9 @@ describe('HTTP/3 transport attacks (real UDP)', () => {
       const floodMs = Math.round(performance.now() - started);
       const response = await download;
       assert.equal(response.status, 200);
+      const resets = client.h3Events.filter((e) => e.type === 'streamReset');
+      assert.equal(client.terminated, undefined, `the attacker's connection ended: ${JSON.stringify(client.terminated)}`);
+      assert.deepEqual(resets, [], 'the download stream was reset');
       assert.equal(response.body.length, 1 << 20);
       return `1,000 ACKs of up to 150 ranges sent in ${floodMs} ms; the 1 MiB download completed on the same connection`;
     }));

@@ -7,7 +7,7 @@ import { concatBytes } from '../../src/quic/buffer.js';
 import { ReceiveWindow } from '../../src/quic/flow-control.js';
 import { ReassemblyBuffer } from '../../src/quic/reassembly.js';
 import { SendBuffer } from '../../src/quic/stream-sender.js';
-import { patternBytes } from './support/harness.js';
+import { injectFromClient, Pair, patternBytes } from './support/harness.js';
 
 test('reassembly delivers the original bytes in order whatever the chunking, order and duplication', () => {
   fc.assert(
@@ -78,4 +78,18 @@ test('receive windows double when consumed within two round trips, up to the max
   assert.equal(window.advance(250, 100), 5000 + 4000, 'capped at the maximum');
   window.consumed = 8000;
   assert.equal(window.advance(10_000, 100), 8000 + 4000, 'slow consumption does not grow it');
+});
+
+test('a frame that fills a gap ends the stream only with the last chunk it releases (FIN arrived first)', () => {
+  const pair = new Pair();
+  assert.ok(pair.handshake());
+  const data = patternBytes(300, 7);
+  // The end of the stream (with FIN) and its middle arrive before its start, as after a loss and a retransmission.
+  injectFromClient(pair, [{ type: 'stream', streamId: 0, offset: 200, data: data.subarray(200), fin: true }]);
+  injectFromClient(pair, [{ type: 'stream', streamId: 0, offset: 100, data: data.subarray(100, 200), fin: false }]);
+  const events = injectFromClient(pair, [{ type: 'stream', streamId: 0, offset: 0, data: data.subarray(0, 100), fin: false }]);
+  const chunks = events.flatMap((e) => (e.type === 'streamData' && e.streamId === 0 ? [e] : []));
+  assert.equal(chunks.length, 3, 'the filling frame and the two buffered chunks behind it');
+  assert.deepEqual(chunks.map((c) => c.end), [false, false, true], 'only the last chunk ends the stream');
+  assert.deepEqual(concatBytes(chunks.map((c) => c.data)), data);
 });
