@@ -15,11 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificate } from '../support/certs.js';
 import { cliEnv, REPO_ROOT, runCli, startCli, type RunningCli } from '../support/cli.js';
-import { sleep } from '../support/server.js';
+import { PATIENCE_MS, sleep } from '../support/server.js';
 
 const certificate = makeCertificate();
 const tlsArgs = ['--cert', certificate.certFile, '--key', certificate.keyFile, '--host', '127.0.0.1', '--port', '0'];
-const PATIENCE_MS = 30_000;
 const START_MS = 60_000;
 
 /** A folder holding the app's files; node_modules is linked so that `--import tsx` resolves from it. */

@@ -16,12 +16,11 @@ import type { QuicEndpoint } from '../../../src/server/quic/index.js';
 import { FastResponse } from '../../../src/server/response.js';
 import { startH3Server } from '../../interop/h3-server.js';
 import type { QuicEndpointOptions } from '../../../src/server/quic/index.js';
-import { sleep } from '../../support/async.js';
+import { PATIENCE_MS, sleep } from '../../support/async.js';
 
 export const GTLSCLIENT = '/usr/bin/gtlsclient';
 /** Generous: a happy path on a busy shared 2-core machine; a server that stops serving still fails it. */
 export const GOOD_REQUEST_TIMEOUT_MS = 20_000;
-export const PATIENCE_MS = 30_000;
 
 export interface H3Target {
   endpoint: QuicEndpoint;
