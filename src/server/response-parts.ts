@@ -411,12 +411,11 @@ export function releaseResponseBody(response: unknown): void {
     if (response instanceof FastResponse && response._real === undefined) {
       // (readResponse marks the body used before it reads the head: what it refused was never read.)
       response._bodyUsed = true;
+      // Only a streamed body has a producer to stop; bytes, strings and forms hold nothing.
       const body = response._body;
-      if (body instanceof ReadableStream) body.cancel().catch(() => {});
-      else if (body !== null && typeof body === 'object' && Symbol.asyncIterator in body) cancelBody(body as unknown as BodyPayload);
+      if (body instanceof ReadableStream || (typeof body === 'object' && body !== null && Symbol.asyncIterator in body)) cancelBody(body as BodyPayload);
     } else if (response instanceof Response) {
-      const body = (response instanceof FastResponse ? response._materialize() : response).body;
-      if (body !== null && !body.locked) body.cancel().catch(() => {});
+      cancelBody((response instanceof FastResponse ? response._materialize() : response).body);
     }
   } catch {
     // nothing left to release
