@@ -23,7 +23,7 @@ import { undiciStateSymbol } from '../response-parts.js';
 import { LazyRequest, requestView } from '../request.js';
 import { upgradeOf } from '../websocket/upgrade.js';
 import { chooseEncoding } from '../../static/negotiation.js';
-import { resolveCompressOptions, type CompressOptions } from './options.js';
+import { resolveCompressOptions, type CompressOptions, type CompressionEncoding, type Settings } from './options.js';
 import { compressWhole, compressWholeNow, compressedStream, emptyStream, openSource, wholeSource, type ChunkSource } from './encoders.js';
 
 export { resolveCompressOptions, ZSTD_SUPPORTED, type CompressOptions, type CompressionEncoding } from './options.js';
@@ -32,6 +32,13 @@ export { resolveCompressOptions, ZSTD_SUPPORTED, type CompressOptions, type Comp
 const ONE_SHOT_LIMIT = 1024 * 1024;
 /** Bodies up to this size are compressed on the event loop (brotli quality 4: about 250 µs for 64 KiB of text). */
 const INLINE_LIMIT = 64 * 1024;
+
+/** Whether the coding's configured level is cheap enough to run on the event loop for an INLINE_LIMIT body. */
+function cheapEnoughInline(coding: CompressionEncoding, settings: Settings): boolean {
+  if (coding === 'br') return settings.level.br <= 6;
+  if (coding === 'gzip') return settings.level.gzip <= 6;
+  return settings.level.zstd <= 9;
+}
 
 /** One field of a HeadersInit, by lowercase name; repeated fields joined with ", " (RFC 9110 §5.3). */
 function fieldOfInit(init: HeadersInit | undefined, name: string): string | null {
@@ -227,7 +234,7 @@ export function compressResponses(handler: FetchHandler, options: true | Compres
       return rebuilt({ response, get, body: emptyStream(), set });
     }
     if (body.kind === 'none') return varyOnly();
-    if (body.kind === 'bytes' && body.bytes.byteLength <= INLINE_LIMIT && settings.level.br <= 6) {
+    if (body.kind === 'bytes' && body.bytes.byteLength <= INLINE_LIMIT && cheapEnoughInline(coding, settings)) {
       return rebuilt({ response, get, body: compressWholeNow(coding, body.bytes, settings), set });
     }
     active++;
