@@ -1,75 +1,21 @@
 /**
  * Field validation for HTTP/3 messages (RFC 9114 §4.2, §4.3, §4.4; RFC 9110 §5.5, §8.6; RFC 9220).
  *
- * The generic primitives at the top (name/value syntax, the connection-specific list, content-length parsing) are the
- * ones a shared src/http/fields.ts will provide for every HTTP version; they are kept separate from the HTTP/3 rules
- * below so switching means replacing their definitions with re-exports.
  * Every validator returns null when the message is well-formed, or the reason it is malformed (for traces and tests).
  */
 
-// --- generic field primitives (to come from the shared module) ---------------------------------------------------
-
-const TOKEN_LOWER = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TOKEN_LOWER[c.charCodeAt(0)] = 1;
-
-/** RFC 9110 §5.1 token with no uppercase (RFC 9114 §4.2: uppercase field names are malformed). */
-export function isValidFieldName(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 255 || TOKEN_LOWER[c] === 0) return false;
-  }
-  return true;
-}
-
-/** RFC 9110 §5.5 / RFC 9114 §4.2: no NUL, CR or LF; no leading or trailing SP or HTAB. */
-export function isValidFieldValue(value: string): boolean {
-  const n = value.length;
-  if (n === 0) return true;
-  const first = value.charCodeAt(0);
-  const last = value.charCodeAt(n - 1);
-  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return false;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0x00 || c === 0x0a || c === 0x0d || c > 0xff) return false;
-  }
-  return true;
-}
-
-/** RFC 9110 §5.6.2 token (methods keep their case). */
-export function isToken(value: string): boolean {
-  if (value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 255 || (TOKEN_LOWER[c] === 0 && !(c >= 0x41 && c <= 0x5a))) return false;
-  }
-  return true;
-}
-
-/** RFC 9114 §4.2 (as RFC 9113 §8.2.2): fields that only mean something to an HTTP/1.1 connection. */
-export const CONNECTION_SPECIFIC_FIELDS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-export function isConnectionSpecificField(name: string): boolean {
-  return CONNECTION_SPECIFIC_FIELDS.has(name);
-}
-
-/** RFC 9110 §8.6: 1*DIGIT; -1 when invalid (or absurdly long). */
-export function parseContentLength(value: string): number {
-  if (value.length === 0 || value.length > 15) return -1;
-  let result = 0;
-  for (let i = 0; i < value.length; i++) {
-    const digit = value.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return -1;
-    result = result * 10 + digit;
-  }
-  return result;
-}
+// The generic primitives (name/value syntax, tokens, the connection-specific list, content-length) are the shared
+// ones of src/http/fields.ts: RFC 9114 §4.2 applies RFC 9110's field rules exactly as RFC 9113 §8.2 does.
+import {
+  CONNECTION_SPECIFIC_FIELDS,
+  isConnectionSpecific as isConnectionSpecificField,
+  isValidFieldName,
+  isValidFieldValue,
+  isValidMethod as isToken,
+  parseContentLength,
+  stripConnectionSpecific,
+} from '../http/fields.js';
+export { CONNECTION_SPECIFIC_FIELDS, isConnectionSpecificField, isToken, isValidFieldName, isValidFieldValue, parseContentLength };
 
 // --- HTTP/3 message rules ------------------------------------------------------------------------------------------
 
@@ -200,12 +146,5 @@ export function validateTrailers(fields: readonly string[]): string | null {
 
 /** RFC 9114 §4.2: an endpoint MUST NOT generate connection-specific fields; dropped from what we send. */
 export function withoutConnectionSpecificFields(fields: readonly string[]): readonly string[] {
-  let clean = true;
-  for (let i = 0; i < fields.length && clean; i += 2) clean = !isConnectionSpecificField(fields[i]!);
-  if (clean) return fields;
-  const out: string[] = [];
-  for (let i = 0; i < fields.length; i += 2) {
-    if (!isConnectionSpecificField(fields[i]!)) out.push(fields[i]!, fields[i + 1]!);
-  }
-  return out;
+  return stripConnectionSpecific(fields as string[]);
 }

@@ -78,7 +78,11 @@ export function isValidFieldName(name: string, start = 0): boolean {
   return true;
 }
 
-/** RFC 9113 §8.2.1: no NUL, CR or LF anywhere; no leading or trailing whitespace (SP, HTAB). */
+/**
+ * RFC 9113 §8.2.1 / RFC 9114 §4.2: no NUL, CR or LF anywhere; no leading or trailing whitespace (SP, HTAB). A field
+ * value is octets (RFC 9110 §5.5), so a character above 0xff (which could only come from an application's string,
+ * never from a decoded field block) is refused rather than truncated on the wire.
+ */
 export function isValidFieldValue(value: string): boolean {
   const n = value.length;
   if (n === 0) return true;
@@ -88,7 +92,7 @@ export function isValidFieldValue(value: string): boolean {
   if (c === 0x20 || c === 0x09) return false;
   for (let i = 0; i < n; i++) {
     c = value.charCodeAt(i);
-    if (c === 0x00 || c === 0x0a || c === 0x0d) return false;
+    if (c === 0x00 || c === 0x0a || c === 0x0d || c > 0xff) return false;
   }
   return true;
 }

@@ -36,7 +36,7 @@ describe('primitives', () => {
   test('content-length', () => {
     assert.equal(parseContentLength('0'), 0);
     assert.equal(parseContentLength('123'), 123);
-    for (const bad of ['', '-1', '1.0', ' 1', '0x10', '9999999999999999']) assert.equal(parseContentLength(bad), -1, bad);
+    for (const bad of ['', '-1', '1.0', ' 1', '0x10', '9999999999999999']) assert.ok(parseContentLength(bad) < 0, bad);
   });
 });
 
