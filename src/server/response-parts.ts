@@ -154,7 +154,9 @@ function addHeader(scan: HeaderScan, rawName: string, value: string, trustedName
   if (INVALID_VALUE_CHAR.test(value)) throw new InvalidFieldError(scan.kind, name, 'value');
   switch (name) {
     case 'content-length':
-      scan.contentLength = value;
+      // Given twice, it is combined as Headers combines it ("4, 4"), which is not 1*DIGIT: the same 500 for any
+      // header init (RFC 9110 §8.6: one length, or the message's framing is in doubt).
+      scan.contentLength = scan.contentLength === undefined ? value : `${scan.contentLength}, ${value}`;
       return; // written by us from the actual body when it is known
     case 'content-type':
       scan.hasContentType = true;
