@@ -167,37 +167,40 @@ export function helloRequestListener(req, res) {
 
 /**
  * The fetch-handler routes shared by the servers that answer with a Response class (httpsd, srvx): each returns
- * an instance of ResponseClass. compressJson false: /json answers plain JSON (for a server that compresses itself).
+ * an instance of ResponseClass, or with ResponseClass 'global' a `new Response(...)` resolved at call time through
+ * the global, as an application's own code does (whatever the server installed there by then).
+ * compressJson false: /json answers plain JSON (for a server that compresses itself).
  */
 export function fetchRoutes(ResponseClass, { compressJson = true } = {}) {
+  const respond = ResponseClass === 'global' ? (body, init) => new Response(body, init) : (body, init) => new ResponseClass(body, init);
   const helloInit = { status: 200, headers: { 'content-type': 'text/plain' } };
   const downloadInit = { status: 200, headers: { 'content-type': 'application/octet-stream' } };
   const jsonInit = { status: 200, headers: { 'content-type': 'application/json' } };
   return {
-    hello: () => new ResponseClass('hello', helloInit),
-    download: () => new ResponseClass(oneMiBBody, downloadInit),
+    hello: () => respond('hello', helloInit),
+    download: () => respond(oneMiBBody, downloadInit),
     async countBody(request) {
       let size = 0;
       if (request.body) {
         for await (const chunk of request.body) size += chunk.byteLength;
       }
-      return new ResponseClass(String(size), helloInit);
+      return respond(String(size), helloInit);
     },
     async echo(request) {
       let data;
       try {
         data = await request.json();
       } catch {
-        return new ResponseClass('bad json', { status: 400, headers: { 'content-type': 'text/plain' } });
+        return respond('bad json', { status: 400, headers: { 'content-type': 'text/plain' } });
       }
-      return new ResponseClass(JSON.stringify(data), jsonInit);
+      return respond(JSON.stringify(data), jsonInit);
     },
     json(request) {
-      if (!compressJson) return new ResponseClass(JSON.stringify(jsonDocument), jsonInit);
+      if (!compressJson) return respond(JSON.stringify(jsonDocument), jsonInit);
       const { body, encoding } = compressedJson(request.headers.get('accept-encoding'));
       const headers = { 'content-type': 'application/json', vary: 'accept-encoding' };
       if (encoding) headers['content-encoding'] = encoding;
-      return new ResponseClass(body, { status: 200, headers });
+      return respond(body, { status: 200, headers });
     },
   };
 }

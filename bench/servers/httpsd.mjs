@@ -1,6 +1,8 @@
-// httpsd under benchmark: the fetch-handler API with either httpsd's FastResponse (--response fast) or the global
-// Response (--response global). Same routes and bytes as every peer: / hello, /1m, POST /upload, POST /echo (JSON
-// parsed and echoed), GET /json (compressed), optional --static DIR.
+// httpsd under benchmark: the fetch-handler API with either httpsd's FastResponse imported by the app (--response
+// fast) or an app that writes `new Response(...)` with httpsd's defaults (--response global: serve() makes the global
+// Response httpsd's FastResponse unless fastResponse: false; a dist without that serves undici's). Same routes and
+// bytes as every peer: / hello, /1m, POST /upload, POST /echo (JSON parsed and echoed), GET /json (compressed),
+// optional --static DIR.
 // --compress serve (default): the handler answers plain JSON and serve({ compress: true }) compresses it (what an
 // httpsd user turns on); --compress handler: GET /json is compressed in the handler with node:zlib (common.mjs's
 // compressedJson, as the node:http2 peer does).
@@ -23,7 +25,9 @@ if (options.response === 'fast' && typeof httpsd.FastResponse !== 'function') {
   console.error('bench httpsd: dist/index.js does not export FastResponse yet');
   process.exit(3);
 }
-const ResponseClass = options.response === 'fast' ? httpsd.FastResponse : Response;
+// global: the application writes `new Response(...)`, resolved per call (after serve() made it httpsd's
+// FastResponse, the default an application gets); fast: it imports FastResponse explicitly.
+const ResponseClass = options.response === 'fast' ? httpsd.FastResponse : 'global';
 if (options.compress !== 'handler' && options.compress !== 'serve') {
   console.error(`bench httpsd: --compress must be "handler" or "serve", got "${options.compress}"`);
   process.exit(2);

@@ -17,6 +17,7 @@ import { AcmeError, classifyAcmeError, describeChallengeFailure, describeUnreach
 import { AcmeStorage, defaultAcmeStorage, type StoredCertificate } from './storage.js';
 import { validateAcmeNames } from './names.js';
 import { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY } from './directories.js';
+import { NativeResponse } from '../server/response.js';
 
 export { LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY };
 
@@ -197,9 +198,9 @@ export class AcmeManager implements ManagedCertificates {
       if (!path.startsWith(CHALLENGE_PATH)) return handler(request, info);
       const keyAuthorization = this.http01.get(path.slice(CHALLENGE_PATH.length));
       if (keyAuthorization === undefined || (request.method !== 'GET' && request.method !== 'HEAD')) {
-        return new Response('No such ACME challenge.\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+        return new NativeResponse('No such ACME challenge.\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
       }
-      return new Response(keyAuthorization, { status: 200, headers: { 'content-type': 'application/octet-stream' } });
+      return new NativeResponse(keyAuthorization, { status: 200, headers: { 'content-type': 'application/octet-stream' } });
     };
   }
 

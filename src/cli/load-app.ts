@@ -14,6 +14,7 @@ import { staticOptionsFromCli } from '../static/cli.js';
 import { serveStatic } from '../static/index.js';
 import type { FetchHandler, Server } from '../server/types.js';
 import type { WebSocketHandler } from '../server/websocket/index.js';
+import { NativeResponse } from '../server/response.js';
 
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
@@ -72,7 +73,7 @@ export function handlerFromModule(module: Record<string, unknown>, file: string)
   if (typeof candidate === 'function') return candidate as FetchHandler;
   if (typeof module.fetch === 'function') return module.fetch as FetchHandler;
   throw new UsageError(
-    `${file} exports no fetch handler. Fix: add \`export default { fetch(request) { return new Response('hello') } }\` ` +
+    `${file} exports no fetch handler. Fix: add \`export default { fetch(request) { return new NativeResponse('hello') } }\` ` +
       '(or export a default function, or a named `fetch`).',
   );
 }
@@ -256,7 +257,7 @@ function withHeaders(response: Response, add: (headers: Headers) => void): Respo
     add(response.headers);
     return response;
   } catch {
-    const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    const copy = new NativeResponse(response.body, { status: response.status, statusText: response.statusText, headers: response.headers });
     add(copy.headers);
     return copy;
   }
@@ -282,7 +283,7 @@ function withAppResponseHeaders(handler: FetchHandler, extra: AppResponseHeaders
       const requested = request.headers.get('access-control-request-headers');
       if (requested && requested.length <= 1024 && /^[\w\-, ]*$/.test(requested)) preflight.set('access-control-allow-headers', requested);
       decorate(preflight);
-      return new Response(null, { status: 204, headers: preflight });
+      return new NativeResponse(null, { status: 204, headers: preflight });
     }
     return withHeaders(await handler(request, info), decorate);
   };

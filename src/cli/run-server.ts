@@ -7,6 +7,7 @@ import { UsageError } from '../common/errors.js';
 import type { CliValues } from '../common/options.js';
 import { DEFAULT_SERVER_LIMITS } from '../server/limits.js';
 import { serve } from '../server/serve.js';
+import { installFastResponse } from '../server/response.js';
 import { describeListeners, tlsBannerLines } from './banner.js';
 import { packageVersion } from './help.js';
 import { LoadError, loadEntry } from './load-app.js';
@@ -97,6 +98,9 @@ export async function runWorker(values: CliValues, positionals: string[], settin
   const tls = resolved?.tls ?? false;
   const alpn = resolved?.alpn;
   const graph = settings.watch && cluster.isWorker ? trackModuleGraph((files) => reportModules(files)) : undefined;
+  // Before the app is imported, so that a Response it captures at module level (a class reference, a prebuilt
+  // response) is the global serve() installs too.
+  if (settings.fastResponse) installFastResponse();
   let loaded: Awaited<ReturnType<typeof loadEntry>>;
   try {
     loaded = await loadEntry(positionals[0], values);
@@ -126,6 +130,7 @@ export async function runWorker(values: CliValues, positionals: string[], settin
     traceQuic: settings.traceQuic,
     ...(settings.metricsPath ? { metricsPath: settings.metricsPath } : {}),
     ...(settings.compress ? { compress: true } : {}),
+    fastResponse: settings.fastResponse,
     limits: settings.limits,
     ...(settings.trustProxy ? { trustProxy: settings.trustProxy } : {}),
     proxyProtocol: settings.proxyProtocol,

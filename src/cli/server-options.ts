@@ -77,6 +77,12 @@ export const GENERAL_CLI_OPTIONS: CliOption[] = [
       "Compress a module's responses with br or gzip (zstd where Node has it) as the client's Accept-Encoding allows: compressible types (text, JSON, JavaScript, XML, SVG …) of 1 KiB or more, and streams, flushed as they are produced. A directory ENTRY compresses its files itself (--no-compression).",
   },
   {
+    name: 'no-fast-response',
+    type: 'boolean',
+    description:
+      "Leave the global Response as Node's (undici's). By default httpsd makes its FastResponse the global Response before it loads the app, so the app's own new Response(...) costs a fraction of undici's; instanceof Response still holds for fetch() results.",
+  },
+  {
     name: 'watch',
     type: 'boolean',
     description:
@@ -107,6 +113,8 @@ export interface ServerCliSettings {
   watch: boolean;
   /** --compress: serve({ compress: true }). */
   compress: boolean;
+  /** false with --no-fast-response: serve({ fastResponse: false }), and the global Response is left alone. */
+  fastResponse: boolean;
   limits: Partial<ServerLimits>;
   /** --trust-proxy: the entries (validated), or undefined. */
   trustProxy: string[] | undefined;
@@ -223,6 +231,7 @@ export function parseServerOptions(values: CliValues): ServerCliSettings {
     quiet: flag(values, 'quiet'),
     watch: flag(values, 'watch'),
     compress: flag(values, 'compress'),
+    fastResponse: !flag(values, 'no-fast-response'),
     limits,
     trustProxy: trustProxyEntries(values),
     proxyProtocol: flag(values, 'proxy-protocol'),

@@ -4,6 +4,7 @@
  * while the server still accepts and serves them (the drain delay) and before the listeners close.
  */
 import type { FetchHandler } from './types.js';
+import { NativeResponse } from './response.js';
 
 /** Longest drain delay accepted (ms): a shutdown must end. */
 export const MAX_DRAIN_DELAY_MS = 300_000;
@@ -24,7 +25,7 @@ export function validateDrainDelay(ms: number, what = 'drainDelay'): number {
 
 function healthResponse(draining: boolean, head: boolean): Response {
   const body = draining ? 'draining\n' : 'ok\n';
-  return new Response(head ? null : body, {
+  return new NativeResponse(head ? null : body, {
     status: draining ? 503 : 200,
     headers: {
       'content-type': 'text/plain; charset=utf-8',

@@ -3,7 +3,7 @@
  * a body payload. FastResponse is read field by field; a global Response is read through undici's internal state
  * when its body is a plain string or byte array (so no ReadableStream is ever pulled), else through `.body`.
  */
-import { FastResponse, isNullBodyStatus, type TrailersInit } from './response.js';
+import { isFastResponse, isNullBodyStatus, isPlainFastResponse, NativeResponse, type FastResponse, type TrailersInit } from './response.js';
 import { isConnectionSpecific } from '../http/fields.js';
 import type { FieldFamily } from './core/protocols.js';
 
@@ -78,7 +78,7 @@ function isForbiddenInH2Response(name: string): boolean {
 
 const undiciState = (() => {
   try {
-    const probe = new Response('x');
+    const probe = new NativeResponse('x');
     return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'state');
   } catch {
     return undefined;
@@ -88,7 +88,7 @@ const undiciState = (() => {
 /** undici's HeadersList keeps a Map of lowercase name → { name, value } (set-cookie values also in `cookies`). */
 const undiciHeadersMap = (() => {
   try {
-    const probe = new Response('x', { headers: { a: '1' } });
+    const probe = new NativeResponse('x', { headers: { a: '1' } });
     const list = undiciState !== undefined ? (probe as any)[undiciState]?.headersList : undefined;
     const symbol = list ? Object.getOwnPropertySymbols(list).find((s) => s.description === 'headers map') : undefined;
     return symbol !== undefined && list[symbol] instanceof Map ? symbol : undefined;
@@ -154,7 +154,9 @@ function addHeader(scan: HeaderScan, rawName: string, value: string, trustedName
   if (INVALID_VALUE_CHAR.test(value)) throw new InvalidFieldError(scan.kind, name, 'value');
   switch (name) {
     case 'content-length':
-      scan.contentLength = value;
+      // Given twice, it is combined as Headers combines it ("4, 4"), which is not 1*DIGIT: the same 500 for any
+      // header init (RFC 9110 §8.6: one length, or the message's framing is in doubt).
+      scan.contentLength = scan.contentLength === undefined ? value : `${scan.contentLength}, ${value}`;
       return; // written by us from the actual body when it is known
     case 'content-type':
       scan.hasContentType = true;
@@ -282,7 +284,7 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
   let rawBody: unknown;
   let trailers: TrailersInit | undefined;
 
-  if (response instanceof FastResponse && response._real === undefined) {
+  if (isPlainFastResponse(response)) {
     if (response._bodyUsed) throw new TypeError(BODY_CONSUMED);
     response._bodyUsed = true;
     status = response._status;
@@ -290,9 +292,13 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     trailers = response._trailers;
     if (response._headers !== undefined) scanHeadersInit(scan, response._headers);
     else scanHeadersInit(scan, response._headersInit);
-  } else if (response instanceof Response) {
-    if (response instanceof FastResponse) trailers = response._trailers;
-    const real = response instanceof FastResponse ? response._materialize() : response;
+  } else if (response instanceof NativeResponse) {
+    let real: Response = response;
+    if (isFastResponse(response)) {
+      trailers = response._trailers;
+      if (response._plain) real = response._materialize();
+      else return readSubclass(response, scan, trailers, options);
+    }
     if (real.type === 'error') throw new TypeError('handler returned Response.error()');
     status = real.status;
     const state = undiciState !== undefined ? (real as any)[undiciState] : undefined;
@@ -322,6 +328,28 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
   } else {
     throw new NotAResponseError(response);
   }
+  return finishParts(scan, status, rawBody, trailers, options);
+}
+
+/**
+ * An application's subclass of FastResponse (`class X extends Response` once ours is the global): it may override
+ * any getter, so it is read through its public interface (status, headers, body), never through our fields.
+ */
+function readSubclass(response: FastResponse, scan: HeaderScan, trailers: TrailersInit | undefined, options: ReadOptions): ResponseParts {
+  if (response.type === 'error') throw new TypeError('handler returned Response.error()');
+  const status = response.status;
+  scanHeadersInit(scan, response.headers);
+  const stream = response.body;
+  if (stream === null) return finishParts(scan, status, null, trailers, options);
+  if (bodyUnusable(response, stream)) throw new TypeError(BODY_CONSUMED);
+  // Not overridden (the stream is the one our real Response holds): its string or bytes are sent as they are.
+  const state = undiciState !== undefined && response._real !== undefined ? (response._real as any)[undiciState] : undefined;
+  const source = state?.body?.stream === stream ? state.body.source : undefined;
+  return finishParts(scan, status, typeof source === 'string' || source instanceof Uint8Array ? source : stream, trailers, options);
+}
+
+/** Validates the status, frames the body (content-length, implied content-type) and adds date and server. */
+function finishParts(scan: HeaderScan, status: number, rawBody: unknown, trailers: TrailersInit | undefined, options: ReadOptions): ResponseParts {
   // The Response constructors allow 200..599; a status forged on an object (or a subclass) is held to the same:
   // RFC 9110 §15 puts every valid status in 100..599, and a 1xx is never final (§15.2).
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`invalid response status ${String(status)}`);
@@ -364,7 +392,7 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
     body = rawBody as AsyncIterable<Uint8Array>;
   } else if (rawBody instanceof FormData) {
     // Multipart encoding is undici's job: go through a real Response.
-    const real = new Response(rawBody);
+    const real = new NativeResponse(rawBody);
     for (const [name, value] of real.headers) if (name === 'content-type' && !scan.hasContentType) scan.out.push(name, value);
     body = real.body;
   } else {
@@ -408,14 +436,14 @@ export function readResponse(response: unknown, options: ReadOptions): ResponseP
  */
 export function releaseResponseBody(response: unknown): void {
   try {
-    if (response instanceof FastResponse && response._real === undefined) {
+    if (isPlainFastResponse(response)) {
       // (readResponse marks the body used before it reads the head: what it refused was never read.)
       response._bodyUsed = true;
       // Only a streamed body has a producer to stop; bytes, strings and forms hold nothing.
       const body = response._body;
       if (body instanceof ReadableStream || (typeof body === 'object' && body !== null && Symbol.asyncIterator in body)) cancelBody(body as BodyPayload);
-    } else if (response instanceof Response) {
-      cancelBody((response instanceof FastResponse ? response._materialize() : response).body);
+    } else if (response instanceof NativeResponse) {
+      cancelBody((isFastResponse(response) && response._plain ? response._materialize() : response).body);
     }
   } catch {
     // nothing left to release

@@ -24,6 +24,7 @@ import { readProxyHeader } from './proxy/listener.js';
 import { TrustedProxies } from './proxy/trust.js';
 import { listenWith, openSocketListeners } from './listeners.js';
 import { validateDrainDelay, validateHealthPath, withHealthEndpoint } from './health.js';
+import { installFastResponse, NativeResponse } from './response.js';
 
 const DEFAULT_ALPN = ['h2', 'http/1.1'];
 
@@ -67,6 +68,8 @@ class HttpsdServer implements Server {
 
   constructor(private readonly options: ServeOptions) {
     if (typeof options.fetch !== 'function') throw new TypeError('serve() needs a fetch(request, info) handler function');
+    // Before any request (and before the handler runs at all): the application's `new Response()` is then ours.
+    if (options.fastResponse !== false) installFastResponse();
     if (options.acme !== undefined && options.tls !== undefined) {
       throw new TypeError('serve() takes `acme` or `tls`, not both: both choose the certificate. For TLS profile settings with ACME, call acme() and pass { ...yourSettings, ...manager.tls } as `tls`.');
     }
@@ -347,7 +350,7 @@ class HttpsdServer implements Server {
   private redirectToHttps(request: Request): Response {
     const url = new URL(request.url);
     const port = this.port === 443 ? '' : `:${this.port}`;
-    return new Response(null, { status: 308, headers: { location: `https://${url.hostname}${port}${url.pathname}${url.search}` } });
+    return new NativeResponse(null, { status: 308, headers: { location: `https://${url.hostname}${port}${url.pathname}${url.search}` } });
   }
 
   stats(): ServerStats {

@@ -144,6 +144,15 @@ export interface ServeOptions {
    */
   compress?: boolean | CompressOptions;
   /**
+   * Make httpsd's FastResponse the global `Response` (default true), so the application's own `new Response(...)`,
+   * `Response.json()` and `Response.redirect()` skip undici's construction cost (~10 µs each on Node 20) and are
+   * read by the server directly. It is installed when serve() is called, before any request; `instanceof Response`
+   * stays true for undici's responses (fetch() results); closing the server does not put undici's class back.
+   * `false` leaves globalThis untouched. Nothing is replaced if the global is no longer undici's (another library
+   * installed its own). Compatibility notes: docs/server.md, "The global Response".
+   */
+  fastResponse?: boolean;
+  /**
    * Proxies whose X-Forwarded-For / -Proto / -Host and RFC 7239 Forwarded fields are believed: IP addresses, CIDR
    * ranges and the keywords `loopback`, `private`, `linklocal` (a list, or one comma-separated string). From a
    * trusted peer, the chain is walked from the right past trusted hops: the first untrusted one is the client

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import type { ServeInfo } from '../server/types.js';
 import { ClientAbortError } from '../server/request.js';
 import { decodePathSegments, resolveInsideRoot } from './paths.js';
+import { NativeResponse } from '../server/response.js';
 
 export const DEFAULT_CGI_PREFIX = '/cgi-bin/';
 export const DEFAULT_CGI_TIMEOUT_MS = 30_000;
@@ -144,7 +145,7 @@ function findHeaderEnd(buffer: Buffer): { lines: string[]; bodyStart: number } |
 }
 
 function textResponse(status: number, message: string): Response {
-  return new Response(`${message}\n`, {
+  return new NativeResponse(`${message}\n`, {
     status,
     headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
   });
@@ -469,7 +470,7 @@ export async function runCgi(
     })();
     // HEAD: an empty stream rather than null, so no made-up `content-length: 0` is sent for it.
     const empty = status === 204 || status === 304 ? null : new ReadableStream<Uint8Array>({ pull: (controller) => controller.close() });
-    return new Response(empty, { status, statusText: parsed.statusText ?? '', headers });
+    return new NativeResponse(empty, { status, statusText: parsed.statusText ?? '', headers });
   }
 
   // The response starts with the first byte of the body (or the end of the output), not with the header section:
@@ -492,7 +493,7 @@ export async function runCgi(
     finish();
     if (timedOut) return textResponse(504, 'Gateway Timeout');
     if (exitDescription !== 'exit code 0') log(`cgi: ${scriptName} ${exitDescription}`);
-    return new Response(null, { status, statusText: parsed.statusText ?? '', headers });
+    return new NativeResponse(null, { status, statusText: parsed.statusText ?? '', headers });
   }
 
   const body = new ReadableStream<Uint8Array>(
@@ -532,5 +533,5 @@ export async function runCgi(
     },
     { highWaterMark: 0 },
   );
-  return new Response(body, { status, statusText: parsed.statusText ?? '', headers });
+  return new NativeResponse(body, { status, statusText: parsed.statusText ?? '', headers });
 }

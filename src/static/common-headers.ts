@@ -3,6 +3,7 @@
  * built from it: plain-text statuses and empty HEAD bodies.
  */
 import type { StaticConfig } from './config.js';
+import { NativeResponse } from '../server/response.js';
 
 const CORS_EXPOSED_HEADERS = 'content-length, content-range, content-encoding, accept-ranges, etag, last-modified';
 
@@ -50,5 +51,5 @@ export function textResponse(
   const headers = new Headers(init);
   headers.set('content-type', 'text/plain; charset=utf-8');
   headers.set('content-length', String(Buffer.byteLength(body)));
-  return new Response(head ? headBody() : body, { status, headers: withCommonHeaders(config, headers) });
+  return new NativeResponse(head ? headBody() : body, { status, headers: withCommonHeaders(config, headers) });
 }

@@ -16,6 +16,7 @@ import type { CgiSettings } from './cgi.js';
 import { headBody, textResponse, withCommonHeaders } from './common-headers.js';
 import { isPermissionError, processUser } from './permissions.js';
 import type { HotFiles } from './hot-files.js';
+import { NativeResponse } from '../server/response.js';
 
 /** Bound on CGI local redirects (RFC 3875 §6.2.2) followed for one request, against loops. */
 const MAX_INTERNAL_REDIRECTS = 5;
@@ -81,7 +82,7 @@ export class StaticDispatcher {
         // Relative links inside an index page only work with the slash; keep the query string.
         const location = (segments.length === 0 ? '/' : encodePathSegments(segments) + '/') + url.search;
         const headers = withCommonHeaders(config, new Headers({ location, 'content-length': '0' }));
-        return new Response(null, { status: 301, headers });
+        return new NativeResponse(null, { status: 301, headers });
       }
       const index = await this.findIndex(segments, request);
       if (index.kind === 'found') return this.files.serve(request, index.entry, index.name);
@@ -132,7 +133,7 @@ export class StaticDispatcher {
       );
       headers.set('access-control-max-age', '600');
     }
-    return new Response(null, { status: 204, headers: withCommonHeaders(this.config, headers) });
+    return new NativeResponse(null, { status: 204, headers: withCommonHeaders(this.config, headers) });
   }
 
   private async listing(request: Request, url: URL, directory: string, segments: string[]): Promise<Response> {
@@ -167,7 +168,7 @@ export class StaticDispatcher {
     });
     // The page is ours and has no script: forbid any, so a crafted file name could not run one even if escaping failed.
     if (!json) headers.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
-    return new Response(request.method === 'HEAD' ? headBody() : bytes, { status: 200, headers: withCommonHeaders(config, headers) });
+    return new NativeResponse(request.method === 'HEAD' ? headBody() : bytes, { status: 200, headers: withCommonHeaders(config, headers) });
   }
 
   private async notFound(request: Request, head: boolean): Promise<Response> {

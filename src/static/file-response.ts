@@ -8,7 +8,7 @@ import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { OpenFile } from './open-file.js';
 import type { SmallFileCache } from './content-cache.js';
-import { FastResponse } from '../server/response.js';
+import { FastResponse, NativeResponse } from '../server/response.js';
 import { contentTypeFor, isCompressible } from './mime.js';
 import { chooseEncoding } from './negotiation.js';
 import type { ContentCoding } from './negotiation.js';
@@ -209,16 +209,16 @@ export class FileResponder {
 
       if (variant.onTheFly) {
         // Length unknown until compressed: no content-length, the server frames it (chunked / DATA frames).
-        if (method === 'HEAD') return new Response(headBody(), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
+        if (method === 'HEAD') return new NativeResponse(headBody(), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
         const file = takeFile();
         const body = compressedFileStream(file, size, variant.coding as OnTheFlyCoding);
-        return new Response(body, { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
+        return new NativeResponse(body, { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
       }
 
       fields['content-length'] = String(size);
       if (method === 'HEAD') {
         release();
-        return new Response(headBody(), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
+        return new NativeResponse(headBody(), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
       }
       if (size === 0) {
         release();
@@ -250,7 +250,7 @@ export class FileResponder {
         return new FastResponse(bytes, { status, headers });
       }
       const file = takeFile();
-      return new Response(fileStream(file, [{ start: 0, end: size - 1 }]), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
+      return new NativeResponse(fileStream(file, [{ start: 0, end: size - 1 }]), { status, headers: withCommonHeaders(this.config, new Headers(fields)) });
     } finally {
       release();
     }
@@ -261,7 +261,7 @@ export class FileResponder {
       const [range] = ranges as [ByteRange];
       headers.set('content-range', `bytes ${range.start}-${range.end}/${size}`);
       headers.set('content-length', String(range.end - range.start + 1));
-      return new Response(fileStream(file, [range]), { status: 206, headers: withCommonHeaders(this.config, headers) });
+      return new NativeResponse(fileStream(file, [range]), { status: 206, headers: withCommonHeaders(this.config, headers) });
     }
     // RFC 9110 §14.6: multipart/byteranges, each part with its own Content-Type and Content-Range.
     const boundary = randomBytes(12).toString('hex');
@@ -279,7 +279,7 @@ export class FileResponder {
     length += tail.length;
     headers.set('content-type', `multipart/byteranges; boundary=${boundary}`);
     headers.set('content-length', String(length));
-    return new Response(fileStream(file, pieces), { status: 206, headers: withCommonHeaders(this.config, headers) });
+    return new NativeResponse(fileStream(file, pieces), { status: 206, headers: withCommonHeaders(this.config, headers) });
   }
 
   /**

@@ -18,7 +18,7 @@
  * events) reach the client as they are produced instead of waiting in the compressor.
  */
 import type { FetchHandler } from '../types.js';
-import { FastResponse, isNullBodyStatus, type TrailersInit } from '../response.js';
+import { FastResponse, impliedContentType, isFastResponse, isNullBodyStatus, isPlainFastResponse, NativeResponse, type TrailersInit } from '../response.js';
 import { undiciStateSymbol } from '../response-parts.js';
 import { LazyRequest, requestView } from '../request.js';
 import { upgradeOf } from '../websocket/upgrade.js';
@@ -64,9 +64,9 @@ function fieldOfInit(init: HeadersInit | undefined, name: string): string | null
 
 /** Reads fields of either Response class; an untouched FastResponse's header init is read as given, no Headers built. */
 function fieldReader(response: Response): (name: string) => string | null {
-  if (response instanceof FastResponse && response._real === undefined && response._headers === undefined) {
+  if (isPlainFastResponse(response) && response._headers === undefined) {
     const init = response._headersInit;
-    const impliedType = typeof response._body === 'string' ? 'text/plain;charset=UTF-8' : response._body instanceof Blob ? response._body.type || null : null;
+    const impliedType = response._body === null ? null : impliedContentType(response._body);
     return (name) => fieldOfInit(init, name) ?? (name === 'content-type' ? impliedType : null);
   }
   const headers = response.headers;
@@ -82,7 +82,7 @@ type Body =
 /** Takes the response's body; undefined when it cannot be taken (already read, or a kind left to undici: FormData). */
 function takeBody(response: Response): Body | undefined {
   let raw: unknown;
-  if (response instanceof FastResponse && response._real === undefined) {
+  if (isPlainFastResponse(response)) {
     if (response._bodyUsed) return undefined;
     raw = response._body;
     if (raw instanceof FormData) return undefined;
@@ -159,7 +159,7 @@ interface Rebuild {
 
 /** A FastResponse with the same status and fields (changed as asked), the given body, and the trailers of the original. */
 function rebuilt({ response, get, body, set }: Rebuild): Response {
-  const headers = response instanceof FastResponse && response._real === undefined ? new Headers(response._headers ?? response._headersInit) : new Headers(response.headers);
+  const headers = isPlainFastResponse(response) ? new Headers(response._headers ?? response._headersInit) : new Headers(response.headers);
   // A string body implied text/plain (Fetch standard); the new body may be bytes, so say it.
   const type = get('content-type');
   if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
@@ -168,7 +168,7 @@ function rebuilt({ response, get, body, set }: Rebuild): Response {
     if (value === null) headers.delete(name);
     else headers.set(name, value);
   }
-  const trailers: TrailersInit | undefined = response instanceof FastResponse ? response._trailers : undefined;
+  const trailers: TrailersInit | undefined = isFastResponse(response) ? response._trailers : undefined;
   return new FastResponse(body as BodyInit | null, { status: response.status, statusText: response.statusText, headers, trailers });
 }
 
@@ -191,7 +191,7 @@ export function compressResponses(handler: FetchHandler, options: true | Compres
   };
 
   const encode = (request: Request, response: Response): Response | Promise<Response> => {
-    if (!(response instanceof Response) || upgradeOf(response) !== undefined) return response;
+    if (!(response instanceof NativeResponse) || upgradeOf(response) !== undefined) return response;
     const status = response.status;
     // RFC 9110 §14.4: a 206 (and a 416's Content-Range) speaks of byte offsets of the identity body.
     if (status === 206 || (isNullBodyStatus(status) && status !== 304)) return response;
@@ -256,7 +256,7 @@ export function compressResponses(handler: FetchHandler, options: true | Compres
 
   const wrapped = ((request: Request, info) => {
     const result = handler(request, info);
-    if (result instanceof Response) return encode(request, result);
+    if (result instanceof NativeResponse) return encode(request, result);
     if (result !== null && typeof (result as Promise<Response>)?.then === 'function') {
       return (result as Promise<Response>).then((response) => encode(request, response));
     }

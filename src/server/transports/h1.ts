@@ -24,6 +24,7 @@ import { Exchange, type ResponseHead, type ResponseWriter } from '../core/exchan
 import { SocketTunnel } from '../core/socket-tunnel.js';
 import type { Tunnel } from '../core/tunnel.js';
 import type { PendingUpgrade, UpgradeFacts } from '../websocket/upgrade.js';
+import { NativeResponse } from '../response.js';
 
 /**
  * How much of an unread request body the server reads and drops after the response to keep the connection for the
@@ -448,7 +449,7 @@ export class H1Session implements TrackedConnection {
     if (refusal !== 0) {
       writer.mustClose = true;
       requestView.abort(request, new ClientAbortError('the request was refused'));
-      exchange.respond(new Response(`${reasonPhrase(refusal)}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+      exchange.respond(new NativeResponse(`${reasonPhrase(refusal)}\n`, { status: refusal, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
       return;
     }
     if (head.contentLength > context.limits.maxBodySize) {

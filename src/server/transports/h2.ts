@@ -20,6 +20,7 @@ import { TunnelingStreamWriter, type TunnelSide } from '../websocket/stream-tunn
 import { DEFAULT_LIMITS } from '../../h2/limits.js';
 import { H2Connection } from '../../h2/connection.js';
 import { formatFrame } from '../../h2/trace.js';
+import { NativeResponse } from '../response.js';
 
 /**
  * Peer input handed to one connection's engine per event-loop turn. A socket read can deliver megabytes at once
@@ -468,7 +469,7 @@ export class H2Session implements TrackedConnection {
       // RFC 9113 §8.5: a tunnel request to a target (extended CONNECT is advertised only with a WebSocket handler,
       // and otherwise the engine refuses :protocol). No proxy here: 501 as on HTTP/1.1 (see refuseConnect in
       // transports/h1.ts), never the fetch handler. An extended CONNECT (RFC 8441 §4) goes to the handler.
-      this.refuse(stream, new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
+      this.refuse(stream, new NativeResponse(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
     stream.invoke(context, this.facts);

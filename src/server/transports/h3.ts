@@ -13,6 +13,7 @@ import { findRawHeader } from '../core/access-log.js';
 import { TunnelingStreamWriter, type TunnelSide } from '../websocket/stream-tunnel.js';
 import type { ConnectionHandler, EndpointConnection } from '../quic/endpoint.js';
 import type { ServeInfo } from '../types.js';
+import { NativeResponse } from '../response.js';
 
 /** RFC 9110 §9.2.1 safe methods: what a request replayed from 0-RTT can run without harm (RFC 8470 §3). */
 const EARLY_SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -188,13 +189,13 @@ export class H3Session implements TrackedConnection, ConnectionHandler {
     if (early && !EARLY_SAFE_METHODS.has(pseudo.method) && this.options.earlyDataUnsafeMethods !== true) {
       // RFC 8470 §5.2: 425 Too Early rather than risk acting twice on a replayed unsafe request; the client sends it
       // again once the handshake is complete (§4.2).
-      stream.refuse(new Response('Too Early\n', { status: 425, headers: { 'content-type': 'text/plain' } }), new ClientAbortError('request in 0-RTT refused'));
+      stream.refuse(new NativeResponse('Too Early\n', { status: 425, headers: { 'content-type': 'text/plain' } }), new ClientAbortError('request in 0-RTT refused'));
       return;
     }
     if (pseudo.method === 'CONNECT' && (pseudo.protocol === undefined || context.webSockets === undefined)) {
       // RFC 9114 §4.4: a tunnel to a target; no proxy here (501, as on HTTP/1.1 and HTTP/2), never the handler. An
       // extended CONNECT (RFC 9220 §3, accepted by the engine only when advertised) goes to the handler.
-      stream.refuse(new Response(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
+      stream.refuse(new NativeResponse(null, { status: 501 }), new ClientAbortError('CONNECT is not supported'));
       return;
     }
     if (source !== null && findRawHeader(headers, 'expect')?.toLowerCase() === '100-continue') {

@@ -15,6 +15,7 @@ import {
 } from '../../ws/index.js';
 import type { WebSocketHub } from './hub.js';
 import type { UpgradeOptions } from './types.js';
+import { NativeResponse } from '../response.js';
 
 const kUpgrade = Symbol('httpsd.webSocketUpgrade');
 
@@ -42,7 +43,7 @@ export interface UpgradeFacts {
 const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest();
 
 function refusal(status: number, reason: string, headers: [string, string][]): Response {
-  return new Response(reason + '\n', { status, headers: [['content-type', 'text/plain; charset=utf-8'], ...headers] });
+  return new NativeResponse(reason + '\n', { status, headers: [['content-type', 'text/plain; charset=utf-8'], ...headers] });
 }
 
 export function upgradeWebSocket(hub: WebSocketHub | undefined, facts: UpgradeFacts, request: Request, options: UpgradeOptions = {}): Response {
@@ -76,7 +77,7 @@ export function upgradeWebSocket(hub: WebSocketHub | undefined, facts: UpgradeFa
   }
   const pending: PendingUpgrade = { data: options.data, protocol, agreement, headers, status: facts.family === 'h1' ? 101 : 200 };
   // Response cannot carry 101 (the Fetch standard allows 200–599); the transport writes pending.status.
-  const response = new Response(null, { status: 200 });
+  const response = new NativeResponse(null, { status: 200 });
   Object.defineProperty(response, kUpgrade, { value: pending });
   return response;
 }
