@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import WebSocket from 'ws';
 import { startServer, h1Request, h2Request, connectH2, run, type TestServer } from '../support/server.js';
-import { FastResponse } from '../../src/server/response.js';
+import { FastResponse, NativeResponse } from '../../src/server/response.js';
 import { compressResponses, resolveCompressOptions, ZSTD_SUPPORTED } from '../../src/server/compress/index.js';
 import type { FetchHandler, ServeInfo } from '../../src/server/types.js';
 
@@ -24,7 +24,8 @@ const routes: Record<string, (request: Request) => Response> = {
   '/text': () => new FastResponse(PAGE),
   '/html': () => new FastResponse(PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', etag: '"v1"', 'accept-ranges': 'bytes' } }),
   '/json': () => Response.json({ items: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `item ${i}` })) }),
-  '/global-text': () => new Response(PAGE, { headers: { 'content-type': 'text/css' } }),
+  // undici's Response (the global Response is FastResponse while httpsd serves).
+  '/global-text': () => new NativeResponse(PAGE, { headers: { 'content-type': 'text/css' } }),
   '/small': () => new FastResponse('tiny'),
   '/png': () => new FastResponse(Buffer.alloc(8000, 7), { headers: { 'content-type': 'image/png' } }),
   '/untyped': () => new FastResponse(Buffer.alloc(8000, 7)),
@@ -105,7 +106,7 @@ describe('compression', () => {
     }
   });
 
-  test('every body kind is encoded: FastResponse string, global Response string and JSON, streams, error pages', async () => {
+  test('every body kind is encoded: FastResponse string, undici Response string and JSON, streams, error pages', async () => {
     for (const path of ['/text', '/global-text', '/json', '/stream', '/error-page']) {
       const identity = await get(path);
       const encoded = await get(path, { 'accept-encoding': 'br' });

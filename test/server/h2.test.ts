@@ -1,7 +1,7 @@
 import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
-import { FastResponse } from '../../src/server/response.js';
+import { FastResponse, NativeResponse } from '../../src/server/response.js';
 import type { ServeInfo } from '../../src/server/types.js';
 import {
   connectH2,
@@ -34,7 +34,8 @@ describe('HTTP/2 over TLS with the node:http2 client', () => {
         case '/':
           return new FastResponse('hello', { headers: { 'content-type': 'text/plain' } });
         case '/global':
-          return new Response('hello global', { headers: { 'x-kind': 'global' } });
+          // undici's Response (the global one is FastResponse while httpsd serves): the server's other read path.
+          return new NativeResponse('hello global', { headers: { 'x-kind': 'global' } });
         case '/echo': {
           const body = await request.arrayBuffer();
           return new FastResponse(new Uint8Array(body), { headers: { 'x-received': String(body.byteLength) } });
@@ -116,7 +117,7 @@ describe('HTTP/2 over TLS with the node:http2 client', () => {
   });
   after(() => server.close());
 
-  test('GET: status, headers and body; FastResponse and global Response', async () => {
+  test('GET: status, headers and body; FastResponse and undici Response', async () => {
     const session = connectH2(server.origin);
     try {
       const fast = await h2Request(session, { ':path': '/' });

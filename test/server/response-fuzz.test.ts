@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import type * as http2 from 'node:http2';
 import fc from 'fast-check';
-import { FastResponse, type FastResponseInit } from '../../src/server/response.js';
+import { FastResponse, NativeResponse, type FastResponseInit } from '../../src/server/response.js';
 import type { FetchHandler, ServeInfo } from '../../src/server/types.js';
 import { connectH2, startServer, waitForIdle, type TestServer } from '../support/server.js';
 import { h1Outcome, h2Outcome, type Outcome } from './response-outcomes.js';
@@ -171,9 +171,9 @@ function makeResponse(spec: ResponseCase, info: ServeInfo): Response {
   const response =
     spec.kind === 'fast'
       ? new FastResponse(body, { status, headers, trailers })
-      : new Response(body, { status, headers, ...({ duplex: 'half' } as object) });
+      : new NativeResponse(body, { status, headers, ...({ duplex: 'half' } as object) });
   if (spec.forgeStatus) {
-    if (response instanceof FastResponse) response._status = spec.status;
+    if (spec.kind === 'fast') (response as FastResponse)._status = spec.status;
     else Object.defineProperty(response, 'status', { value: spec.status });
   }
   return response;
