@@ -30,8 +30,8 @@ import {
   splitFrames,
   type FrameProblem,
 } from './frames.js';
-import { DataScheduler } from './data-scheduler.js';
-import { resolveLimits } from './limits.js';
+import { DataScheduler, type DataSchedulerHost } from './data-scheduler.js';
+import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
 import { RateBudgets } from './rate-budgets.js';
 import {
   LocalSettingsNegotiation,
@@ -83,7 +83,7 @@ export const DEFAULT_STREAM_WINDOW_SIZE = 1024 * 1024;
 /** Default connection receive window: 8 MiB, shared by all streams. */
 export const DEFAULT_CONNECTION_WINDOW_SIZE = 8 * 1024 * 1024;
 
-export class H2Connection implements H2Engine {
+export class H2Connection implements H2Engine, DataSchedulerHost {
   readonly limits: H2Limits;
   readonly localSettings: Settings;
   readonly remoteSettings: Settings = defaultRemoteSettings();
@@ -123,9 +123,8 @@ export class H2Connection implements H2Engine {
 
   // Streams.
   private readonly streams = new Map<number, Stream>();
+  /** Recently closed streams and how they closed, oldest first (a Map iterates in insertion order). */
   private readonly closedStreams = new Map<number, number>();
-  private readonly closedOrder: number[] = [];
-  private closedOrderHead = 0;
   private openStreams = 0;
   /** Highest client stream id seen, refused and ignored ones included: new ids must be higher (§5.1.1). */
   private highestSeenStreamId = 0;
@@ -158,21 +157,14 @@ export class H2Connection implements H2Engine {
 
   constructor(options: H2ConnectionOptions = {}) {
     if (options.role !== undefined && options.role !== 'server') throw new RangeError('only the server role exists');
-    const limits = resolveLimits(options.limits);
+    // Without overrides every connection shares the frozen defaults (memory per idle connection).
+    const limits = options.limits === undefined ? (DEFAULT_LIMITS as H2Limits) : resolveLimits(options.limits);
     this.limits = limits;
     this.now = options.now ?? Date.now;
     this.onFrame = options.onFrame;
-    this.budgets = new RateBudgets(limits, this.now());
-    this.scheduler = new DataScheduler(
-      this.writer,
-      {
-        sentEndStream: (stream) => this.localEnd(stream),
-        sendTrailers: (stream, trailers) => this.outHeaders(stream.id, trailers, true),
-        streamWritable: (stream) => this.events.push({ type: 'streamWritable', streamId: stream.id }),
-        traceWritten: this.onFrame === undefined ? undefined : (start) => this.traceWritten(start),
-      },
-      limits.streamHighWaterMark,
-    );
+    this.budgets = new RateBudgets(limits, this.now);
+    // The connection is the scheduler's host (methods, not closures: nothing more per connection).
+    this.scheduler = new DataScheduler(this.writer, this, limits.streamHighWaterMark, this.onFrame !== undefined);
 
     const local: Settings = {
       headerTableSize: limits.headerTableSize,
@@ -187,7 +179,8 @@ export class H2Connection implements H2Engine {
     validateLocalSettings(local);
     this.localSettings = local;
     this.decoder = new HpackDecoder({ maxTableSize: local.headerTableSize, maxHeaderListSize: local.maxHeaderListSize });
-    this.encoder = new HpackEncoder({ maxTableSize: 4096 });
+    // outHeaders() frames each block at once, so the encoders of all connections can share one output buffer.
+    this.encoder = new HpackEncoder({ maxTableSize: 4096, sharedOutput: true });
 
     const connectionWindow = options.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE;
     if (!Number.isInteger(connectionWindow) || connectionWindow < 1 || connectionWindow > MAX_WINDOW_SIZE) {
@@ -912,6 +905,28 @@ export class H2Connection implements H2Engine {
     if (stream.state === STREAM_CLOSED) this.closeStream(stream, STREAM_CLOSED);
   }
 
+  // DataSchedulerHost (data-scheduler.ts): called by the scheduler while it frames DATA.
+
+  /** @internal */
+  schedulerSentEndStream(stream: Stream): void {
+    this.localEnd(stream);
+  }
+
+  /** @internal */
+  schedulerSendTrailers(stream: Stream, trailers: HeaderList): void {
+    this.outHeaders(stream.id, trailers, true);
+  }
+
+  /** @internal */
+  schedulerStreamWritable(stream: Stream): void {
+    this.events.push({ type: 'streamWritable', streamId: stream.id });
+  }
+
+  /** @internal */
+  schedulerTraceWritten(start: number): void {
+    this.traceWritten(start);
+  }
+
   private localEnd(stream: Stream): void {
     stream.state = afterLocalEnd(stream.state);
     if (stream.state === STREAM_CLOSED) this.closeStream(stream, STREAM_CLOSED);
@@ -938,14 +953,8 @@ export class H2Connection implements H2Engine {
       this.closedStreams.set(sid, closedState);
       return;
     }
-    if (this.closedStreams.size >= capacity) {
-      const oldest = this.closedOrder[this.closedOrderHead]!;
-      this.closedStreams.delete(oldest);
-      this.closedOrder[this.closedOrderHead] = sid;
-      this.closedOrderHead = (this.closedOrderHead + 1) % capacity;
-    } else {
-      this.closedOrder.push(sid);
-    }
+    // The oldest entry is the Map's first key (updating a remembered stream above keeps its place).
+    if (this.closedStreams.size >= capacity) this.closedStreams.delete(this.closedStreams.keys().next().value!);
     this.closedStreams.set(sid, closedState);
   }
 

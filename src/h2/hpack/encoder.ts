@@ -24,7 +24,16 @@ import { STATIC_LOOKUP, STATIC_TABLE_LENGTH } from './static-table.js';
 export interface HpackEncoderOptions {
   /** Our own cap on the encoder's dynamic table, whatever the peer allows (default 4096). */
   maxTableSize?: number;
+  /**
+   * encode() writes into one buffer shared by every encoder created with this option, instead of a buffer of its
+   * own: its result is then only valid until the next encode() of any such encoder. For callers that copy the block
+   * at once (the HTTP/2 engine frames it immediately), so an idle connection keeps no encoding buffer.
+   */
+  sharedOutput?: boolean;
 }
+
+/** The output buffer of the encoders created with `sharedOutput` (encoding is synchronous: one block at a time). */
+let sharedScratch: Uint8Array = new Uint8Array(1024);
 
 /** Names whose values are secrets: always Literal Never Indexed (RFC 7541 §7.1.3). */
 const NEVER_INDEXED_NAMES: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'set-cookie']);
@@ -163,9 +172,11 @@ export class HpackEncoder {
   private sizeChangePending = false;
   private pendingMinimumSize = 0;
   private pendingFinalSize = 0;
-  private scratch: Uint8Array = new Uint8Array(1024);
+  /** Own output buffer; null with `sharedOutput` (sharedScratch). */
+  private scratch: Uint8Array | null;
 
   constructor(options?: HpackEncoderOptions) {
+    this.scratch = options?.sharedOutput === true ? null : new Uint8Array(1024);
     const ownMax = options?.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
     checkTableSize(ownMax);
     this.ownMaxTableSize = ownMax;
@@ -216,7 +227,7 @@ export class HpackEncoder {
    */
   encode(headers: HeaderList, neverIndexNames?: readonly string[] | null): Uint8Array {
     const table = this.table;
-    let out = this.scratch;
+    let out = this.scratch ?? sharedScratch;
     let pos = 0;
     table.beginBlock();
     const savedSizeChangePending = this.sizeChangePending;
@@ -306,11 +317,13 @@ export class HpackEncoder {
   }
 
   private growScratch(needed: number, used: number): Uint8Array {
-    let size = this.scratch.length * 2;
+    const current = this.scratch ?? sharedScratch;
+    let size = current.length * 2;
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
-    grown.set(this.scratch.subarray(0, used));
-    this.scratch = grown;
+    grown.set(current.subarray(0, used));
+    if (this.scratch === null) sharedScratch = grown;
+    else this.scratch = grown;
     return grown;
   }
 }
