@@ -76,6 +76,8 @@ import {
 /** Opaque data of the PING that completes a graceful shutdown (RFC 9113 §6.8). */
 const SHUTDOWN_PING = new Uint8Array([0x68, 0x74, 0x74, 0x70, 0x73, 0x64, 0x47, 0x41]); // "httpsdGA"
 const EMPTY = new Uint8Array(0);
+/** The stream map of every connection with no open stream: empty and never written (see openStream()). */
+const NO_STREAMS: Map<number, Stream> = new Map();
 const textEncoder = new TextEncoder();
 
 /** Default stream receive window we advertise: 1 MiB (a 64 KiB window caps throughput at 64 KiB per round trip). */
@@ -121,8 +123,9 @@ export class H2Connection implements H2Engine, DataSchedulerHost {
   private headerBlockBytes = 0;
   private headerBlockContinuations = 0;
 
-  // Streams.
-  private readonly streams = new Map<number, Stream>();
+  // Streams. A connection without open streams shares NO_STREAMS (memory per idle connection); openStream() gives it
+  // a Map of its own and closeStream() lets it go with the last stream.
+  private streams = NO_STREAMS;
   /** Recently closed streams and how they closed, oldest first (a Map iterates in insertion order). */
   private readonly closedStreams = new Map<number, number>();
   private openStreams = 0;
@@ -656,6 +659,7 @@ export class H2Connection implements H2Engine, DataSchedulerHost {
 
   private openStream(sid: number): Stream {
     const stream = new Stream(sid, this.remoteSettings.initialWindowSize, this.streamRecvWindowTarget);
+    if (this.streams === NO_STREAMS) this.streams = new Map();
     this.streams.set(sid, stream);
     this.openStreams++;
     return stream;
@@ -934,6 +938,7 @@ export class H2Connection implements H2Engine, DataSchedulerHost {
 
   private closeStream(stream: Stream, closedState: number): void {
     if (!this.streams.delete(stream.id)) return;
+    if (this.streams.size === 0) this.streams = NO_STREAMS;
     this.openStreams--;
     stream.state = closedState;
     this.scheduler.discard(stream);
@@ -994,7 +999,7 @@ export class H2Connection implements H2Engine, DataSchedulerHost {
       stream.chunks = [];
       stream.queuedBytes = 0;
     }
-    this.streams.clear();
+    this.streams = NO_STREAMS;
     this.openStreams = 0;
     this.scheduler.clear();
     this.events.push({

@@ -81,6 +81,9 @@ function currentInputTurn(): number {
  */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
+/** The stream map of every session with no stream: empty and never written (see onRequest() and forgetStream()). */
+const NO_STREAMS: Map<number, H2Stream> = new Map();
+
 /** One stream: the exchange core's writer onto the engine (core/stream-writer.ts), and an extended CONNECT's tunnel. */
 class H2Stream extends TunnelingStreamWriter {
   readonly openedAt = Date.now();
@@ -109,7 +112,7 @@ class H2Stream extends TunnelingStreamWriter {
   }
 
   protected forget(): void {
-    this.session.streams.delete(this.id);
+    this.session.forgetStream(this.id);
   }
 
   /** The session counts responses waiting for the engine (a stuck connection stops reading). */
@@ -133,7 +136,8 @@ class H2Stream extends TunnelingStreamWriter {
 export class H2Session implements TrackedConnection {
   readonly engine: H2Engine;
   readonly facts: ConnectionFacts;
-  readonly streams = new Map<number, H2Stream>();
+  /** The streams the application has, by id; NO_STREAMS (shared, never written) while there are none. */
+  streams = NO_STREAMS;
   closed = false;
   waitingWritable = 0;
   private receiving = false;
@@ -186,6 +190,11 @@ export class H2Session implements TrackedConnection {
     socket.on('drain', onSocketDrain);
     socket.on('close', onSocketClose);
     socket.on('error', ignoreError);
+  }
+
+  /** A stream is done with: an idle connection keeps no stream map (memory per idle connection). */
+  forgetStream(id: number): void {
+    if (this.streams.delete(id) && this.streams.size === 0) this.streams = NO_STREAMS;
   }
 
   /** The socket drained: output moves again. */
@@ -460,6 +469,7 @@ export class H2Session implements TrackedConnection {
     const stream = new H2Stream(this, streamId, source, pseudo.protocol);
     const exchange = new Exchange(context, this.facts, request, stream);
     stream.exchange = exchange;
+    if (this.streams === NO_STREAMS) this.streams = new Map();
     this.streams.set(streamId, stream);
     if (event.contentLength > context.limits.maxBodySize) {
       this.bodyTooLarge(stream);
@@ -571,7 +581,7 @@ export class H2Session implements TrackedConnection {
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
     if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
     this.abortAll(new ClientAbortError('the connection closed'));
-    this.streams.clear();
+    this.streams = NO_STREAMS;
     this.context.openStreams -= this.countedOpenStreams;
     this.countedOpenStreams = 0;
     this.context.protocolConnections.closed(this.protocol);
