@@ -60,13 +60,15 @@ const UNINDEXED_NAMES: ReadonlySet<string> = new Set([
  * The encoder's dynamic table: the shared ring (same eviction rules as the decoder, RFC 7541 §4.4, so both tables stay
  * identical) plus lookup maps. Entries are numbered by insertion sequence; the entry with sequence s has HPACK index
  * 61 + (insertCount - s) (the newest is 62). Maps give O(1) lookups: name -> newest sequence with that name, and
- * name -> value -> newest sequence with that exact field.
+ * name -> value -> newest sequence with that exact field. A name whose entries all hold one value (the usual case)
+ * maps straight to the newest of them, its value read from the ring: a Map per name would cost an idle connection
+ * about 180 bytes for each field of the one response it sent.
  */
 class EncoderTable extends DynamicTable {
   /** Sequence number the next inserted entry gets. The oldest live entry has insertCount - length. */
   insertCount = 0;
   readonly nameToSequence = new Map<string, number>();
-  readonly fieldToSequence = new Map<string, Map<string, number>>();
+  readonly fieldToSequence = new Map<string, number | Map<string, number>>();
 
   /*
    * Block journal, so a failed encode() leaves the table exactly as it was: the peer never receives that block, and
@@ -117,10 +119,16 @@ class EncoderTable extends DynamicTable {
 
   /** HPACK index of the exact field, or 0. */
   findField(name: string, value: string): number {
-    const values = this.fieldToSequence.get(name);
-    if (values === undefined) return 0;
-    const sequence = values.get(value);
+    const known = this.fieldToSequence.get(name);
+    if (known === undefined) return 0;
+    if (typeof known === 'number') return this.valueAt(known) === value ? STATIC_TABLE_LENGTH + this.insertCount - known : 0;
+    const sequence = known.get(value);
     return sequence === undefined ? 0 : STATIC_TABLE_LENGTH + this.insertCount - sequence;
+  }
+
+  /** The value of the live entry with this sequence number. */
+  private valueAt(sequence: number): string {
+    return this.values[this.slot(this.insertCount - sequence)]!;
   }
 
   /** HPACK index of the newest entry with this name, or 0. */
@@ -139,21 +147,28 @@ class EncoderTable extends DynamicTable {
     this.evictedValues.push(value);
     // The maps point at the newest entry for a key; only forget the key when that newest entry is this one.
     if (this.nameToSequence.get(name) === sequence) this.nameToSequence.delete(name);
-    const values = this.fieldToSequence.get(name);
-    if (values !== undefined && values.get(value) === sequence) {
-      values.delete(value);
-      if (values.size === 0) this.fieldToSequence.delete(name);
+    const known = this.fieldToSequence.get(name);
+    if (known === sequence) {
+      this.fieldToSequence.delete(name);
+    } else if (typeof known === 'object' && known.get(value) === sequence) {
+      known.delete(value);
+      if (known.size === 0) this.fieldToSequence.delete(name);
     }
   }
 
+  /** Indexes the entry `sequence`, already in the ring. */
   private remember(name: string, value: string, sequence: number): void {
     this.nameToSequence.set(name, sequence);
-    let values = this.fieldToSequence.get(name);
-    if (values === undefined) {
-      values = new Map();
-      this.fieldToSequence.set(name, values);
+    const known = this.fieldToSequence.get(name);
+    if (known === undefined) {
+      this.fieldToSequence.set(name, sequence);
+    } else if (typeof known === 'object') {
+      known.set(value, sequence);
+    } else {
+      // Entries of this name held one value so far: a second value needs the per-value map.
+      const knownValue = this.valueAt(known);
+      this.fieldToSequence.set(name, knownValue === value ? sequence : new Map([[knownValue, known], [value, sequence]]));
     }
-    values.set(value, sequence);
   }
 }
 
