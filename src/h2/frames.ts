@@ -79,7 +79,7 @@ export function flagNames(type: number, flags: number): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 
 // An idle connection holds no output buffer (memory per idle connection): the first frame of a turn allocates one,
-// and take() hands it over with the turn's bytes. A busy connection grows it to what a turn needs (large outputs
+// and take() lets it go with the turn's bytes (see there). A busy turn grows it to what the turn needs (large outputs
 // are presized by ensure()).
 const INITIAL_OUTPUT_CAPACITY = 1024;
 /** The buffer of a writer that holds nothing: shared, never written (ensure() replaces it before any write). */
@@ -218,16 +218,20 @@ export class FrameWriter {
   }
 
   /**
-   * Takes the written bytes out as a view of the buffer, which goes with them (no copy): the writer starts the next
-   * output in a fresh buffer, and holds none until then.
+   * Takes the written bytes out; the writer holds no buffer until the next frame. The bytes leave as a view of the
+   * buffer when they fill at least half of it (or views of it are out already, cut()), else as an exact copy: a small
+   * output waiting in the socket's queue must not pin a mostly empty buffer, since the output bounds count bytes
+   * (a peer that does not read could otherwise hold a buffer per tiny write, CVE-2019-9517).
    */
   take(): Uint8Array | null {
     const length = this.length;
-    const out = length > this.mark ? this.buf.subarray(this.mark, length) : null;
+    const mark = this.mark;
+    const buf = this.buf;
     this.buf = NO_OUTPUT;
     this.length = 0;
     this.mark = 0;
-    return out;
+    if (length === mark) return null;
+    return mark > 0 || length * 2 >= buf.length ? buf.subarray(mark, length) : buf.slice(0, length);
   }
 }
 
