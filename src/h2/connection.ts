@@ -30,8 +30,8 @@ import {
   splitFrames,
   type FrameProblem,
 } from './frames.js';
-import { DataScheduler } from './data-scheduler.js';
-import { resolveLimits } from './limits.js';
+import { DataScheduler, type DataSchedulerHost } from './data-scheduler.js';
+import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
 import { RateBudgets } from './rate-budgets.js';
 import {
   LocalSettingsNegotiation,
@@ -76,6 +76,8 @@ import {
 /** Opaque data of the PING that completes a graceful shutdown (RFC 9113 §6.8). */
 const SHUTDOWN_PING = new Uint8Array([0x68, 0x74, 0x74, 0x70, 0x73, 0x64, 0x47, 0x41]); // "httpsdGA"
 const EMPTY = new Uint8Array(0);
+/** The stream map of every connection with no open stream: empty and never written (see openStream()). */
+const NO_STREAMS: Map<number, Stream> = new Map();
 const textEncoder = new TextEncoder();
 
 /** Default stream receive window we advertise: 1 MiB (a 64 KiB window caps throughput at 64 KiB per round trip). */
@@ -83,7 +85,7 @@ export const DEFAULT_STREAM_WINDOW_SIZE = 1024 * 1024;
 /** Default connection receive window: 8 MiB, shared by all streams. */
 export const DEFAULT_CONNECTION_WINDOW_SIZE = 8 * 1024 * 1024;
 
-export class H2Connection implements H2Engine {
+export class H2Connection implements H2Engine, DataSchedulerHost {
   readonly limits: H2Limits;
   readonly localSettings: Settings;
   readonly remoteSettings: Settings = defaultRemoteSettings();
@@ -121,11 +123,11 @@ export class H2Connection implements H2Engine {
   private headerBlockBytes = 0;
   private headerBlockContinuations = 0;
 
-  // Streams.
-  private readonly streams = new Map<number, Stream>();
+  // Streams. A connection without open streams shares NO_STREAMS (memory per idle connection); openStream() gives it
+  // a Map of its own and closeStream() lets it go with the last stream.
+  private streams = NO_STREAMS;
+  /** Recently closed streams and how they closed, oldest first (a Map iterates in insertion order). */
   private readonly closedStreams = new Map<number, number>();
-  private readonly closedOrder: number[] = [];
-  private closedOrderHead = 0;
   private openStreams = 0;
   /** Highest client stream id seen, refused and ignored ones included: new ids must be higher (§5.1.1). */
   private highestSeenStreamId = 0;
@@ -158,21 +160,14 @@ export class H2Connection implements H2Engine {
 
   constructor(options: H2ConnectionOptions = {}) {
     if (options.role !== undefined && options.role !== 'server') throw new RangeError('only the server role exists');
-    const limits = resolveLimits(options.limits);
+    // Without overrides every connection shares the frozen defaults (memory per idle connection).
+    const limits = options.limits === undefined ? (DEFAULT_LIMITS as H2Limits) : resolveLimits(options.limits);
     this.limits = limits;
     this.now = options.now ?? Date.now;
     this.onFrame = options.onFrame;
-    this.budgets = new RateBudgets(limits, this.now());
-    this.scheduler = new DataScheduler(
-      this.writer,
-      {
-        sentEndStream: (stream) => this.localEnd(stream),
-        sendTrailers: (stream, trailers) => this.outHeaders(stream.id, trailers, true),
-        streamWritable: (stream) => this.events.push({ type: 'streamWritable', streamId: stream.id }),
-        traceWritten: this.onFrame === undefined ? undefined : (start) => this.traceWritten(start),
-      },
-      limits.streamHighWaterMark,
-    );
+    this.budgets = new RateBudgets(limits, this.now);
+    // The connection is the scheduler's host (methods, not closures: nothing more per connection).
+    this.scheduler = new DataScheduler(this.writer, this, limits.streamHighWaterMark, this.onFrame !== undefined);
 
     const local: Settings = {
       headerTableSize: limits.headerTableSize,
@@ -187,7 +182,8 @@ export class H2Connection implements H2Engine {
     validateLocalSettings(local);
     this.localSettings = local;
     this.decoder = new HpackDecoder({ maxTableSize: local.headerTableSize, maxHeaderListSize: local.maxHeaderListSize });
-    this.encoder = new HpackEncoder({ maxTableSize: 4096 });
+    // outHeaders() frames each block at once, so the encoders of all connections can share one output buffer.
+    this.encoder = new HpackEncoder({ maxTableSize: 4096, sharedOutput: true });
 
     const connectionWindow = options.connectionWindowSize ?? DEFAULT_CONNECTION_WINDOW_SIZE;
     if (!Number.isInteger(connectionWindow) || connectionWindow < 1 || connectionWindow > MAX_WINDOW_SIZE) {
@@ -663,6 +659,7 @@ export class H2Connection implements H2Engine {
 
   private openStream(sid: number): Stream {
     const stream = new Stream(sid, this.remoteSettings.initialWindowSize, this.streamRecvWindowTarget);
+    if (this.streams === NO_STREAMS) this.streams = new Map();
     this.streams.set(sid, stream);
     this.openStreams++;
     return stream;
@@ -912,6 +909,28 @@ export class H2Connection implements H2Engine {
     if (stream.state === STREAM_CLOSED) this.closeStream(stream, STREAM_CLOSED);
   }
 
+  // DataSchedulerHost (data-scheduler.ts): called by the scheduler while it frames DATA.
+
+  /** @internal */
+  schedulerSentEndStream(stream: Stream): void {
+    this.localEnd(stream);
+  }
+
+  /** @internal */
+  schedulerSendTrailers(stream: Stream, trailers: HeaderList): void {
+    this.outHeaders(stream.id, trailers, true);
+  }
+
+  /** @internal */
+  schedulerStreamWritable(stream: Stream): void {
+    this.events.push({ type: 'streamWritable', streamId: stream.id });
+  }
+
+  /** @internal */
+  schedulerTraceWritten(start: number): void {
+    this.traceWritten(start);
+  }
+
   private localEnd(stream: Stream): void {
     stream.state = afterLocalEnd(stream.state);
     if (stream.state === STREAM_CLOSED) this.closeStream(stream, STREAM_CLOSED);
@@ -919,6 +938,7 @@ export class H2Connection implements H2Engine {
 
   private closeStream(stream: Stream, closedState: number): void {
     if (!this.streams.delete(stream.id)) return;
+    if (this.streams.size === 0) this.streams = NO_STREAMS;
     this.openStreams--;
     stream.state = closedState;
     this.scheduler.discard(stream);
@@ -938,14 +958,8 @@ export class H2Connection implements H2Engine {
       this.closedStreams.set(sid, closedState);
       return;
     }
-    if (this.closedStreams.size >= capacity) {
-      const oldest = this.closedOrder[this.closedOrderHead]!;
-      this.closedStreams.delete(oldest);
-      this.closedOrder[this.closedOrderHead] = sid;
-      this.closedOrderHead = (this.closedOrderHead + 1) % capacity;
-    } else {
-      this.closedOrder.push(sid);
-    }
+    // The oldest entry is the Map's first key (updating a remembered stream above keeps its place).
+    if (this.closedStreams.size >= capacity) this.closedStreams.delete(this.closedStreams.keys().next().value!);
     this.closedStreams.set(sid, closedState);
   }
 
@@ -985,7 +999,7 @@ export class H2Connection implements H2Engine {
       stream.chunks = [];
       stream.queuedBytes = 0;
     }
-    this.streams.clear();
+    this.streams = NO_STREAMS;
     this.openStreams = 0;
     this.scheduler.clear();
     this.events.push({

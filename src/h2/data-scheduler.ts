@@ -14,16 +14,16 @@ import { FrameType } from './types.js';
 const ZERO_COPY_MIN_FRAME = 2048;
 const EMPTY = new Uint8Array(0);
 
-/** What the scheduler needs from its connection. */
+/** What the scheduler needs from its connection (the connection itself: no closures kept per connection). */
 export interface DataSchedulerHost {
   /** The stream's END_STREAM went out (last DATA frame, empty DATA or trailers): its state moves (§5.1). */
-  sentEndStream(stream: Stream): void;
+  schedulerSentEndStream(stream: Stream): void;
   /** Trailers are due on the stream after its DATA: encoded now, so HPACK state follows wire order. */
-  sendTrailers(stream: Stream, trailers: HeaderList): void;
+  schedulerSendTrailers(stream: Stream, trailers: HeaderList): void;
   /** A stream whose sendData() returned false drained below the high-water mark. */
-  streamWritable(stream: Stream): void;
-  /** Frames written to the output from `start` on (tracing); undefined when nothing traces. */
-  readonly traceWritten: ((start: number) => void) | undefined;
+  schedulerStreamWritable(stream: Stream): void;
+  /** Frames written to the output from `start` on (only called when the scheduler was created with `tracing`). */
+  schedulerTraceWritten(start: number): void;
 }
 
 export class DataScheduler {
@@ -41,6 +41,8 @@ export class DataScheduler {
     private readonly writer: FrameWriter,
     private readonly host: DataSchedulerHost,
     private readonly streamHighWaterMark: number,
+    /** Frames are traced: report each written frame to the host (schedulerTraceWritten). */
+    private readonly tracing: boolean,
   ) {}
 
   /** Something can be framed now. */
@@ -160,12 +162,12 @@ export class DataScheduler {
         budget -= size;
         if (stream.wantWritable && stream.queuedBytes <= highWaterMark) {
           stream.wantWritable = false;
-          host.streamWritable(stream);
+          host.schedulerStreamWritable(stream);
         }
         if (last) {
           stream.scheduled = false;
           stream.endQueued = false;
-          host.sentEndStream(stream);
+          host.schedulerSentEndStream(stream);
           continue;
         }
         if (stream.queuedBytes > 0 || stream.endQueued) queue.push(stream);
@@ -175,15 +177,15 @@ export class DataScheduler {
         const trailers = stream.trailers;
         if (trailers !== null) {
           stream.trailers = null;
-          host.sendTrailers(stream, trailers);
+          host.schedulerSendTrailers(stream, trailers);
         } else {
           this.writer.ensure(FRAME_HEADER_LENGTH);
           const start = this.writer.length;
           this.writer.header(0, FrameType.DATA, FLAG_END_STREAM, stream.id);
-          host.traceWritten?.(start);
+          if (this.tracing) host.schedulerTraceWritten(start);
         }
         stream.endQueued = false;
-        host.sentEndStream(stream);
+        host.schedulerSentEndStream(stream);
       } else {
         stream.scheduled = false;
       }
@@ -226,7 +228,7 @@ export class DataScheduler {
       }
     }
     this.compactQueue(stream, size);
-    this.host.traceWritten?.(start);
+    if (this.tracing) this.host.schedulerTraceWritten(start);
   }
 
   private writeDataFrameViews(vector: Uint8Array[], stream: Stream, size: number, endStream: boolean): void {

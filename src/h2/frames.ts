@@ -78,14 +78,15 @@ export function flagNames(type: number, flags: number): string[] {
 // Output writer: one contiguous growable buffer per connection.
 // ---------------------------------------------------------------------------------------------------------------
 
-// Small on purpose: an idle connection keeps this buffer for its whole life (memory per idle connection), while a
-// busy one grows it once to what a turn needs and then reuses it (large outputs are presized by ensure()).
+// An idle connection holds no output buffer (memory per idle connection): the first frame of a turn allocates one,
+// and take() lets it go with the turn's bytes (see there). A busy turn grows it to what the turn needs (large outputs
+// are presized by ensure()).
 const INITIAL_OUTPUT_CAPACITY = 1024;
-/** Below this size dataToSend() copies out the bytes and keeps the buffer; above, it hands the buffer over. */
-const HAND_OVER_THRESHOLD = 4096;
+/** The buffer of a writer that holds nothing: shared, never written (ensure() replaces it before any write). */
+const NO_OUTPUT = new Uint8Array(0);
 
 export class FrameWriter {
-  buf: Uint8Array = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
+  buf: Uint8Array = NO_OUTPUT;
   length = 0;
   /**
    * Bytes before `mark` were handed out as views by cut() (vectored output): they must never be overwritten, so the
@@ -101,9 +102,9 @@ export class FrameWriter {
     const needed = this.length + extra;
     if (needed <= this.buf.length) return;
     const kept = this.length - this.mark;
-    const capacity = Math.max(kept + extra, this.mark > 0 ? INITIAL_OUTPUT_CAPACITY : this.buf.length * 2);
+    const capacity = Math.max(kept + extra, this.mark > 0 ? INITIAL_OUTPUT_CAPACITY : Math.max(INITIAL_OUTPUT_CAPACITY, this.buf.length * 2));
     const next = new Uint8Array(capacity);
-    next.set(this.buf.subarray(this.mark, this.length));
+    if (kept > 0) next.set(this.buf.subarray(this.mark, this.length));
     this.buf = next;
     this.length = kept;
     this.mark = 0;
@@ -217,25 +218,20 @@ export class FrameWriter {
   }
 
   /**
-   * Takes the written bytes out. Small outputs are copied (the buffer is reused); large ones hand the buffer over
-   * and a fresh one is started, so the big copy never happens twice.
+   * Takes the written bytes out; the writer holds no buffer until the next frame. The bytes leave as a view of the
+   * buffer when they fill at least half of it (or views of it are out already, cut()), else as an exact copy: a small
+   * output waiting in the socket's queue must not pin a mostly empty buffer, since the output bounds count bytes
+   * (a peer that does not read could otherwise hold a buffer per tiny write, CVE-2019-9517).
    */
   take(): Uint8Array | null {
-    if (this.mark > 0) {
-      // Views of this buffer are out (cut()): hand over the rest as a view too and start a fresh buffer.
-      const rest = this.length > this.mark ? this.buf.subarray(this.mark, this.length) : null;
-      this.buf = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
-      this.length = 0;
-      this.mark = 0;
-      return rest;
-    }
     const length = this.length;
-    if (length === 0) return null;
+    const mark = this.mark;
+    const buf = this.buf;
+    this.buf = NO_OUTPUT;
     this.length = 0;
-    if (length <= HAND_OVER_THRESHOLD) return this.buf.slice(0, length);
-    const out = this.buf.subarray(0, length);
-    this.buf = new Uint8Array(INITIAL_OUTPUT_CAPACITY);
-    return out;
+    this.mark = 0;
+    if (length === mark) return null;
+    return mark > 0 || length * 2 >= buf.length ? buf.subarray(mark, length) : buf.slice(0, length);
   }
 }
 

@@ -91,7 +91,7 @@ export function settingsEntries(s: Partial<Settings>, initial: boolean): Array<[
  * the pending values; decreases take effect on the ACK.
  */
 export class LocalSettingsNegotiation {
-  private readonly pending: Array<{ settings: Partial<Settings>; sentAt: number }> = [];
+  private pending: Array<{ settings: Partial<Settings>; sentAt: number }> = [];
   /** Our receive-side settings as the peer has acknowledged them (RFC 9113 §6.5.2 defaults until the first ACK). */
   private readonly acked = { initialWindowSize: DEFAULT_INITIAL_WINDOW_SIZE, maxFrameSize: MIN_MAX_FRAME_SIZE };
 
@@ -104,6 +104,8 @@ export class LocalSettingsNegotiation {
   acknowledge(): Partial<Settings> | undefined {
     const entry = this.pending.shift();
     if (entry === undefined) return undefined;
+    // An empty array literal has no element store: the usual case (one SETTINGS, acknowledged) keeps nothing.
+    if (this.pending.length === 0) this.pending = [];
     const acked = entry.settings;
     if (acked.initialWindowSize !== undefined) this.acked.initialWindowSize = acked.initialWindowSize;
     if (acked.maxFrameSize !== undefined) this.acked.maxFrameSize = acked.maxFrameSize;

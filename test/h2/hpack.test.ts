@@ -568,6 +568,30 @@ describe('header list size and the HPACK bomb', () => {
 });
 
 describe('encoder policy', () => {
+  test('one name with several values: each value stays a one-byte reference while it is in the table, also after the older one is evicted', () => {
+    // 2 entries of 32 + 12 + 1 octets fit a 100-octet table, a third evicts the oldest (RFC 7541 §4.4).
+    const encoder = new HpackEncoder({ maxTableSize: 100 });
+    encoder.setMaxTableSize(100);
+    const decoder = new HpackDecoder({ maxTableSize: 100 });
+    decoder.setMaxTableSize(100);
+    const roundTrip = (headers: string[]) => {
+      const block = encoder.encode(headers).slice();
+      assert.deepEqual(decoder.decode(block), headers);
+      assert.deepEqual(decoder.dynamicTableEntries(), encoder.dynamicTableEntries());
+      return block;
+    };
+    roundTrip(['x-variant-id', 'a']);
+    roundTrip(['x-variant-id', 'b']);
+    assert.deepEqual(encoder.dynamicTableEntries(), [['x-variant-id', 'b'], ['x-variant-id', 'a']]);
+    assert.equal(toHex(roundTrip(['x-variant-id', 'a'])), 'bf'); // index 63: the older entry
+    assert.equal(toHex(roundTrip(['x-variant-id', 'b'])), 'be'); // index 62: the newest
+    roundTrip(['x-variant-id', 'c']); // evicts 'a'
+    assert.deepEqual(encoder.dynamicTableEntries(), [['x-variant-id', 'c'], ['x-variant-id', 'b']]);
+    assert.equal(toHex(roundTrip(['x-variant-id', 'b'])), 'bf');
+    assert.equal(roundTrip(['x-variant-id', 'a']).length > 1, true); // gone: a literal again (name by index)
+    assert.equal(toHex(roundTrip(['x-variant-id', 'a'])), 'be');
+  });
+
   test('static exact matches are one-byte indexed fields, empty static values included', () => {
     const encoder = new HpackEncoder();
     assert.equal(toHex(encoder.encode([':method', 'POST', ':status', '404', 'accept-encoding', 'gzip, deflate', 'accept', ''])), '838d9093');

@@ -11,7 +11,7 @@
 export const ENTRY_OVERHEAD = 32;
 
 /** Initial ring capacity; always a power of two so slot arithmetic is a mask. */
-const INITIAL_CAPACITY = 16;
+const INITIAL_CAPACITY = 8;
 
 export class DynamicTable {
   names: string[] = new Array<string>(INITIAL_CAPACITY);

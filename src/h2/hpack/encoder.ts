@@ -24,7 +24,16 @@ import { STATIC_LOOKUP, STATIC_TABLE_LENGTH } from './static-table.js';
 export interface HpackEncoderOptions {
   /** Our own cap on the encoder's dynamic table, whatever the peer allows (default 4096). */
   maxTableSize?: number;
+  /**
+   * encode() writes into one buffer shared by every encoder created with this option, instead of a buffer of its
+   * own: its result is then only valid until the next encode() of any such encoder. For callers that copy the block
+   * at once (the HTTP/2 engine frames it immediately), so an idle connection keeps no encoding buffer.
+   */
+  sharedOutput?: boolean;
 }
+
+/** The output buffer of the encoders created with `sharedOutput` (encoding is synchronous: one block at a time). */
+let sharedScratch: Uint8Array = new Uint8Array(1024);
 
 /** Names whose values are secrets: always Literal Never Indexed (RFC 7541 §7.1.3). */
 const NEVER_INDEXED_NAMES: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'set-cookie']);
@@ -51,13 +60,15 @@ const UNINDEXED_NAMES: ReadonlySet<string> = new Set([
  * The encoder's dynamic table: the shared ring (same eviction rules as the decoder, RFC 7541 §4.4, so both tables stay
  * identical) plus lookup maps. Entries are numbered by insertion sequence; the entry with sequence s has HPACK index
  * 61 + (insertCount - s) (the newest is 62). Maps give O(1) lookups: name -> newest sequence with that name, and
- * name -> value -> newest sequence with that exact field.
+ * name -> value -> newest sequence with that exact field. A name whose entries all hold one value (the usual case)
+ * maps straight to the newest of them, its value read from the ring: a Map per name would cost an idle connection
+ * about 180 bytes for each field of the one response it sent.
  */
 class EncoderTable extends DynamicTable {
   /** Sequence number the next inserted entry gets. The oldest live entry has insertCount - length. */
   insertCount = 0;
   readonly nameToSequence = new Map<string, number>();
-  readonly fieldToSequence = new Map<string, Map<string, number>>();
+  readonly fieldToSequence = new Map<string, number | Map<string, number>>();
 
   /*
    * Block journal, so a failed encode() leaves the table exactly as it was: the peer never receives that block, and
@@ -108,10 +119,16 @@ class EncoderTable extends DynamicTable {
 
   /** HPACK index of the exact field, or 0. */
   findField(name: string, value: string): number {
-    const values = this.fieldToSequence.get(name);
-    if (values === undefined) return 0;
-    const sequence = values.get(value);
+    const known = this.fieldToSequence.get(name);
+    if (known === undefined) return 0;
+    if (typeof known === 'number') return this.valueAt(known) === value ? STATIC_TABLE_LENGTH + this.insertCount - known : 0;
+    const sequence = known.get(value);
     return sequence === undefined ? 0 : STATIC_TABLE_LENGTH + this.insertCount - sequence;
+  }
+
+  /** The value of the live entry with this sequence number. */
+  private valueAt(sequence: number): string {
+    return this.values[this.slot(this.insertCount - sequence)]!;
   }
 
   /** HPACK index of the newest entry with this name, or 0. */
@@ -130,21 +147,28 @@ class EncoderTable extends DynamicTable {
     this.evictedValues.push(value);
     // The maps point at the newest entry for a key; only forget the key when that newest entry is this one.
     if (this.nameToSequence.get(name) === sequence) this.nameToSequence.delete(name);
-    const values = this.fieldToSequence.get(name);
-    if (values !== undefined && values.get(value) === sequence) {
-      values.delete(value);
-      if (values.size === 0) this.fieldToSequence.delete(name);
+    const known = this.fieldToSequence.get(name);
+    if (known === sequence) {
+      this.fieldToSequence.delete(name);
+    } else if (typeof known === 'object' && known.get(value) === sequence) {
+      known.delete(value);
+      if (known.size === 0) this.fieldToSequence.delete(name);
     }
   }
 
+  /** Indexes the entry `sequence`, already in the ring. */
   private remember(name: string, value: string, sequence: number): void {
     this.nameToSequence.set(name, sequence);
-    let values = this.fieldToSequence.get(name);
-    if (values === undefined) {
-      values = new Map();
-      this.fieldToSequence.set(name, values);
+    const known = this.fieldToSequence.get(name);
+    if (known === undefined) {
+      this.fieldToSequence.set(name, sequence);
+    } else if (typeof known === 'object') {
+      known.set(value, sequence);
+    } else {
+      // Entries of this name held one value so far: a second value needs the per-value map.
+      const knownValue = this.valueAt(known);
+      this.fieldToSequence.set(name, knownValue === value ? sequence : new Map([[knownValue, known], [value, sequence]]));
     }
-    values.set(value, sequence);
   }
 }
 
@@ -163,9 +187,11 @@ export class HpackEncoder {
   private sizeChangePending = false;
   private pendingMinimumSize = 0;
   private pendingFinalSize = 0;
-  private scratch: Uint8Array = new Uint8Array(1024);
+  /** Own output buffer; null with `sharedOutput` (sharedScratch). */
+  private scratch: Uint8Array | null;
 
   constructor(options?: HpackEncoderOptions) {
+    this.scratch = options?.sharedOutput === true ? null : new Uint8Array(1024);
     const ownMax = options?.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
     checkTableSize(ownMax);
     this.ownMaxTableSize = ownMax;
@@ -216,7 +242,7 @@ export class HpackEncoder {
    */
   encode(headers: HeaderList, neverIndexNames?: readonly string[] | null): Uint8Array {
     const table = this.table;
-    let out = this.scratch;
+    let out = this.scratch ?? sharedScratch;
     let pos = 0;
     table.beginBlock();
     const savedSizeChangePending = this.sizeChangePending;
@@ -306,11 +332,13 @@ export class HpackEncoder {
   }
 
   private growScratch(needed: number, used: number): Uint8Array {
-    let size = this.scratch.length * 2;
+    const current = this.scratch ?? sharedScratch;
+    let size = current.length * 2;
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
-    grown.set(this.scratch.subarray(0, used));
-    this.scratch = grown;
+    grown.set(current.subarray(0, used));
+    if (this.scratch === null) sharedScratch = grown;
+    else this.scratch = grown;
     return grown;
   }
 }

@@ -9,7 +9,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent } from '../../h2/types.js';
+import { ErrorCode, type H2Engine, type H2Event, type H2Limits, type RequestReceivedEvent, type TracedFrame } from '../../h2/types.js';
 import { ConnectionFacts, type ServerContext, type TrackedConnection } from '../context.js';
 import { ClientAbortError, LazyRequest, PayloadTooLargeError, QueuedBodySource } from '../request.js';
 import type { Protocol } from '../types.js';
@@ -82,6 +82,9 @@ function currentInputTurn(): number {
  */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
+/** The stream map of every session with no stream: empty and never written (see onRequest() and forgetStream()). */
+const NO_STREAMS: Map<number, H2Stream> = new Map();
+
 /** One stream: the exchange core's writer onto the engine (core/stream-writer.ts), and an extended CONNECT's tunnel. */
 class H2Stream extends TunnelingStreamWriter {
   readonly openedAt = Date.now();
@@ -110,7 +113,7 @@ class H2Stream extends TunnelingStreamWriter {
   }
 
   protected forget(): void {
-    this.session.streams.delete(this.id);
+    this.session.forgetStream(this.id);
   }
 
   /** The session counts responses waiting for the engine (a stuck connection stops reading). */
@@ -134,7 +137,8 @@ class H2Stream extends TunnelingStreamWriter {
 export class H2Session implements TrackedConnection {
   readonly engine: H2Engine;
   readonly facts: ConnectionFacts;
-  readonly streams = new Map<number, H2Stream>();
+  /** The streams the application has, by id; NO_STREAMS (shared, never written) while there are none. */
+  streams = NO_STREAMS;
   closed = false;
   waitingWritable = 0;
   private receiving = false;
@@ -154,7 +158,6 @@ export class H2Session implements TrackedConnection {
   /** This connection's input budget per turn, adapted to its request density (see REQUESTS_PER_TURN). A new
    * connection starts at a quarter and doubles each turn its requests stay few: a flood has no full first turn. */
   private turnBudget = INPUT_BYTES_PER_TURN / 4;
-  private readonly backlogCallback = () => this.drainBacklog();
   private countedOpenStreams = 0;
   private lastActivity = Date.now();
   private readonly createdAt = Date.now();
@@ -165,9 +168,7 @@ export class H2Session implements TrackedConnection {
   /** The one timer of the engine's protocol timeouts, armed for engine.nextDeadline() (see armEngineTimer()). */
   private engineTimer: NodeJS.Timeout | undefined;
   private engineDeadline: number | undefined;
-  private readonly engineTimerCallback = () => this.onEngineTimer();
   private readonly highWaterMark: number;
-  private readonly flushCallback = () => this.flush();
 
   constructor(
     readonly context: ServerContext,
@@ -175,23 +176,32 @@ export class H2Session implements TrackedConnection {
     readonly protocol: Protocol,
   ) {
     this.facts = new ConnectionFacts(socket, protocol, protocol === 'h2c' ? 'http' : 'https');
-    const trace = context.traceFrames;
-    const prefix = `[${this.facts.remoteAddress}:${this.facts.remotePort}] `;
     this.engine = new H2Connection({
       limits: context.h2Limits as Partial<H2Limits> | undefined,
       // RFC 8441 §3: extended CONNECT is advertised only when something can accept it (a WebSocket handler).
       settings: context.webSockets !== undefined ? { enableConnectProtocol: true } : undefined,
-      onFrame: trace === undefined ? undefined : (direction, frame) => trace(prefix + formatFrame(direction, frame)),
+      onFrame: context.traceFrames === undefined ? undefined : frameTracer(context.traceFrames, this.facts),
     });
     this.highWaterMark = context.h2Limits?.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark;
     socket.setNoDelay?.(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => {
-      this.lastProgress = Date.now();
-      this.flush();
-    });
-    socket.on('close', () => this.onClose());
-    socket.on('error', () => {});
+    // Shared listeners that find the session on the socket, rather than closures made for each connection (memory
+    // per idle connection).
+    (socket as SessionSocket)[SESSION] = this;
+    socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('close', onSocketClose);
+    socket.on('error', ignoreError);
+  }
+
+  /** A stream is done with: an idle connection keeps no stream map (memory per idle connection). */
+  forgetStream(id: number): void {
+    if (this.streams.delete(id) && this.streams.size === 0) this.streams = NO_STREAMS;
+  }
+
+  /** The socket drained: output moves again. */
+  onDrain(): void {
+    this.lastProgress = Date.now();
+    this.flush();
   }
 
   pendingOutputBytes(): number {
@@ -274,11 +284,11 @@ export class H2Session implements TrackedConnection {
     this.updateReading();
     if (!this.backlogScheduled) {
       this.backlogScheduled = true;
-      setImmediate(this.backlogCallback);
+      setImmediate(drainSessionBacklog, this);
     }
   }
 
-  private drainBacklog(): void {
+  drainBacklog(): void {
     this.backlogScheduled = false;
     if (this.closed) return;
     while (this.backlog.length > 0 && !this.closed && !this.inputEnded) {
@@ -301,7 +311,7 @@ export class H2Session implements TrackedConnection {
   scheduleFlush(): void {
     if (this.flushScheduled || this.receiving || this.closed) return;
     this.flushScheduled = true;
-    setImmediate(this.flushCallback);
+    setImmediate(flushSession, this);
   }
 
   flush(evenWithBacklog = false): void {
@@ -365,11 +375,11 @@ export class H2Session implements TrackedConnection {
     this.engineTimer = undefined;
     this.engineDeadline = deadline;
     if (deadline === undefined) return;
-    this.engineTimer = setTimeout(this.engineTimerCallback, Math.max(0, deadline - Date.now()));
+    this.engineTimer = setTimeout(onSessionEngineTimer, Math.max(0, deadline - Date.now()), this);
     this.engineTimer.unref();
   }
 
-  private onEngineTimer(): void {
+  onEngineTimer(): void {
     this.engineTimer = undefined;
     this.engineDeadline = undefined;
     if (this.closed) return;
@@ -460,6 +470,7 @@ export class H2Session implements TrackedConnection {
     const stream = new H2Stream(this, streamId, source, pseudo.protocol);
     const exchange = new Exchange(context, this.facts, request, stream);
     stream.exchange = exchange;
+    if (this.streams === NO_STREAMS) this.streams = new Map();
     this.streams.set(streamId, stream);
     if (event.contentLength > context.limits.maxBodySize) {
       this.bodyTooLarge(stream);
@@ -564,19 +575,56 @@ export class H2Session implements TrackedConnection {
     this.endTimer.unref();
   }
 
-  private onClose(): void {
+  onClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.backlog = [];
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
     if (this.engineTimer !== undefined) clearTimeout(this.engineTimer);
     this.abortAll(new ClientAbortError('the connection closed'));
-    this.streams.clear();
+    this.streams = NO_STREAMS;
     this.context.openStreams -= this.countedOpenStreams;
     this.countedOpenStreams = 0;
     this.context.protocolConnections.closed(this.protocol);
     this.context.live.delete(this);
   }
+}
+
+/** The socket of an HTTP/2 connection carries its session, for the shared listeners below. */
+const SESSION = Symbol('httpsd.h2.session');
+type SessionSocket = Socket & { [SESSION]: H2Session };
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as SessionSocket)[SESSION].onData(chunk);
+}
+
+function onSocketDrain(this: Socket): void {
+  (this as SessionSocket)[SESSION].onDrain();
+}
+
+function onSocketClose(this: Socket): void {
+  (this as SessionSocket)[SESSION].onClose();
+}
+
+/** A reset by the peer must never surface as an uncaught 'error'; 'close' follows and ends the session. */
+function ignoreError(): void {}
+
+function flushSession(session: H2Session): void {
+  session.flush();
+}
+
+function drainSessionBacklog(session: H2Session): void {
+  session.drainBacklog();
+}
+
+function onSessionEngineTimer(session: H2Session): void {
+  session.onEngineTimer();
+}
+
+/** The trace hook of one connection (serve({ traceFrames })): each frame, prefixed with the peer's address. */
+function frameTracer(trace: (line: string) => void, facts: ConnectionFacts): (direction: 'in' | 'out', frame: TracedFrame) => void {
+  const prefix = `[${facts.remoteAddress}:${facts.remotePort}] `;
+  return (direction, frame) => trace(prefix + formatFrame(direction, frame));
 }
 
 /** Starts HTTP/2 on a socket. `initial` holds bytes already read (the sniffed h2c preface). */
