@@ -54,7 +54,8 @@ function fieldOfInit(init: HeadersInit | undefined, name: string): string | null
   }
   const record = init as Record<string, string | string[]>;
   for (const key in record) {
-    if (key.toLowerCase() !== name) continue;
+    // The length first: most keys are other fields, and lowercasing never turns a longer key into an ASCII name.
+    if (key.length !== name.length || key.toLowerCase() !== name) continue;
     const value = record[key];
     if (Array.isArray(value)) value.forEach(add);
     else if (value !== undefined) add(value);
