@@ -121,6 +121,7 @@ function acceptEncodingOf(request: Request): string | null {
 /** RFC 9110 §12.5.5: Vary lists field names; "*" already covers every field. */
 function varyCovers(vary: string | null): boolean {
   if (vary === null) return false;
+  if (vary === 'accept-encoding') return true; // the static file server's own Vary, on every response it sends
   return vary.split(',').some((item) => {
     const name = item.trim().toLowerCase();
     return name === '*' || name === 'accept-encoding';
