@@ -244,10 +244,7 @@ export class FileResponder {
           this.smallFiles.set(variant.path, variant.stats, bytes);
         }
         const headers = withCommonFields(this.config, fields);
-        // Identity bytes only (a hot answer never depends on Accept-Encoding unless it says so), from the validated
-        // cache, or read or confirmed by fstat through this entry: all of them no older than entry.validatedAt. A
-        // file too young for the validated cache is remembered here too, for FRESHNESS_MS only, then read again.
-        if (pathname !== undefined && entry.validatedAt !== undefined && variant.coding === 'identity') {
+        if (pathname !== undefined && entry.validatedAt !== undefined && bytes === entry.cachedBytes) {
           this.hotFiles.record(pathname, bytes, headers, entry.validatedAt, !this.encodingMatters(size, contentType));
         }
         return new FastResponse(bytes, { status, headers });

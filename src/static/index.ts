@@ -27,10 +27,7 @@ export { COMPRESSION_THRESHOLD } from './file-response.js';
 /** Bounds of the per-handler cache of small files' bytes (validated against a stat on every request). */
 const SMALL_FILE_CACHE_ENTRIES = 2048;
 const SMALL_FILE_CACHE_BYTES = 16 * 1024 * 1024;
-/**
- * Bounds of the ready-made answers for hot small files (their bytes are shared with the cache above, except for
- * files too recently modified for it, kept here for FRESHNESS_MS at most).
- */
+/** Bounds of the ready-made answers for hot small files (their bytes are shared with the cache above). */
 const HOT_FILE_ENTRIES = 1024;
 const HOT_FILE_BYTES = 8 * 1024 * 1024;
 

@@ -25,11 +25,7 @@ export interface OpenedEntry {
    */
   file: OpenFile | undefined;
   cachedBytes?: Uint8Array<ArrayBuffer>;
-  /**
-   * No later than the path checks and the stat behind this entry (ms): with `cachedBytes`, when the stat that proved
-   * them to be the file's current version was taken; for a file opened now, when its path began to be checked.
-   * Bytes read through this entry are that version or a newer one.
-   */
+  /** With `cachedBytes`: when the stat that proved them to be the file's current version was taken (ms). */
   validatedAt?: number;
 }
 
@@ -138,8 +134,6 @@ export class StaticLookup {
   /** open() after the recent validations: every path check, then the validated cache or the file itself. */
   private async openChecked(segments: readonly string[], cacheCanAnswer?: (size: number) => boolean): Promise<Lookup> {
     const { realRoot, dotfiles } = this.config;
-    // Taken before realpath: whatever is opened below is checked and read after this moment.
-    const checkedAt = this.now();
     const realPath = await canonicalPath(join(realRoot, ...segments));
     if (typeof realPath !== 'string') return isPermissionError(realPath) ? this.blockedOnTheWay(segments) : MISSING;
     if (!servableInside(realRoot, realPath, dotfiles) || this.insideCgiDir(realPath)) return MISSING;
@@ -152,7 +146,7 @@ export class StaticLookup {
     }
     const opened = await openDescribed(realPath, (stats) => stats.isFile() || stats.isDirectory());
     if (opened === undefined) return MISSING;
-    if (!(opened instanceof Error)) return { kind: 'found', entry: { realPath, ...opened, validatedAt: checkedAt } };
+    if (!(opened instanceof Error)) return { kind: 'found', entry: { realPath, ...opened } };
     if (!isPermissionError(opened)) return MISSING;
     // A directory needs no descriptor, only its stats: one that may be searched but not read can still have a
     // readable index file, and its listing fails on its own.

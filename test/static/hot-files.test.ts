@@ -139,40 +139,6 @@ describe('serveStatic answers a hot small file without the file system', () => {
     assert.equal(await (await handler(lazyGet('/change.txt'), serveInfo())).text(), 'two');
   });
 
-  test('a file too young for the validated cache is answered from memory within the bound, then read again', async () => {
-    const handler = serveStatic(root);
-    writeFileSync(join(root, 'young.txt'), 'young-1');
-    const first = await handler(lazyGet('/young.txt'), serveInfo());
-    assert.equal(await first.text(), 'young-1');
-    const hot = handler(lazyGet('/young.txt'), serveInfo());
-    assert.ok(!(hot instanceof Promise), 'the answer read moments ago is reused');
-    assert.equal(await hot.text(), 'young-1');
-    assert.equal(hot.headers.get('etag'), first.headers.get('etag'));
-    writeFileSync(join(root, 'young.txt'), 'young-2'); // same size, maybe the same timestamps: only a read tells
-    const within = await handler(lazyGet('/young.txt'), serveInfo());
-    assert.ok(['young-1', 'young-2'].includes(await within.text()));
-    await sleep(FRESHNESS_MS + 100);
-    const after = handler(lazyGet('/young.txt'), serveInfo());
-    assert.ok(after instanceof Promise, 'past the bound: the full way');
-    assert.equal(await (await after).text(), 'young-2');
-    // Still too young for the validated cache: the next expiry reads the file again rather than trusting a stat.
-    writeFileSync(join(root, 'young.txt'), 'young-3');
-    await sleep(FRESHNESS_MS + 100);
-    assert.equal(await (await handler(lazyGet('/young.txt'), serveInfo())).text(), 'young-3');
-  });
-
-  test('a precompressed sibling chosen for one request never answers another from memory', async () => {
-    writeFileSync(join(root, 'page.html'), '<p>' + 'plain '.repeat(400) + '</p>');
-    writeFileSync(join(root, 'page.html.br'), 'not really brotli');
-    const handler = serveStatic(root, { precompressed: true });
-    const encoded = await handler(lazyGet('/page.html', ['accept-encoding', 'br']), serveInfo());
-    assert.equal(encoded.headers.get('content-encoding'), 'br');
-    await encoded.arrayBuffer();
-    const plain = await handler(lazyGet('/page.html'), serveInfo());
-    assert.equal(plain.headers.get('content-encoding'), null);
-    assert.equal(await plain.text(), '<p>' + 'plain '.repeat(400) + '</p>');
-  });
-
   test('a settled file up to WHOLE_FILE_CACHE_SIZE is read whole and then answered from memory; a larger one is streamed', async () => {
     const handler = serveStatic(root);
     const expected = readFileSync(join(root, 'large.bin'));
