@@ -124,12 +124,18 @@ export class DataScheduler {
     const host = this.host;
     let budget = maxBytes;
     let head = 0;
-    if (this.vector === null) {
-      // Room for everything this call can frame, reserved once: growing by doubling would copy the output each time.
+    {
+      // Room for everything this call can copy, reserved once: growing by doubling would copy the output each time
+      // (many small responses in one turn add up to tens of KiB). With views, only frames below ZERO_COPY_MIN_FRAME
+      // are copied: at most one such piece per stream is counted, so large bodies never reserve what they do not use.
+      const copiesAll = this.vector === null;
       let sendable = 0;
       for (let i = 0; i < queue.length; i++) {
         const s = queue[i]!;
-        if (s.queuedBytes > 0 && s.sendWindow > 0) sendable += Math.min(s.queuedBytes, s.sendWindow);
+        if (s.queuedBytes > 0 && s.sendWindow > 0) {
+          const bytes = Math.min(s.queuedBytes, s.sendWindow);
+          sendable += copiesAll ? bytes : Math.min(bytes, ZERO_COPY_MIN_FRAME - 1);
+        }
       }
       const dataBound = Math.min(budget, sendable, Math.max(0, this.connectionSendWindow));
       if (dataBound > 0) {

@@ -14,6 +14,8 @@ import { untouchedRawHeaders } from '../server/request.js';
 
 /** Request fields that can change the answer of a cached small file: its presence sends a request the full way. */
 const DECISIVE_FIELDS = new Set(['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range']);
+/** The lengths of those names and of accept-encoding: a name that lowercases to one of them has the same length. */
+const DECISIVE_LENGTHS = new Set([...DECISIVE_FIELDS, 'accept-encoding'].map((name) => name.length));
 
 interface HotFile {
   bytes: Uint8Array<ArrayBuffer>;
@@ -98,7 +100,10 @@ function hasDecisiveField(request: Request, ignoresEncoding: boolean): boolean {
   const raw = untouchedRawHeaders(request);
   if (raw !== undefined) {
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
+      const rawName = raw[i]!;
+      // Most fields (user-agent, accept, ...) are ruled out by their length alone, without lowercasing them.
+      if (!DECISIVE_LENGTHS.has(rawName.length)) continue;
+      const name = rawName.toLowerCase();
       if (DECISIVE_FIELDS.has(name) || (!ignoresEncoding && name === 'accept-encoding')) return true;
     }
     return false;

@@ -41,7 +41,8 @@ json.dump(out, sys.stdout)
 const latin1String = (maxLength: number) =>
   fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength });
 const name = fc.oneof(
-  fc.constantFrom(':status', ':path', 'content-type', 'date', 'server', 'cookie', 'set-cookie', 'authorization', 'x-secret', 'vary'),
+  fc.constantFrom(':status', ':path', 'content-type', 'date', 'server', 'cookie', 'set-cookie', 'authorization', 'x-secret', 'vary',
+    'etag', 'last-modified', 'content-length'),
   fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-'.split('')), minLength: 1, maxLength: 16 }),
 );
 const value = fc.oneof(fc.constantFrom('', '200', 'text/html', 'httpsd'), latin1String(40), latin1String(2).map((s) => s.repeat(300)));

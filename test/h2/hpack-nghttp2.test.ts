@@ -131,6 +131,9 @@ function customFields(i: number): string[] {
     'accept', i % 2 === 0 ? 'text/html' : 'application/json',
     'x-latin1', 'caf\u00e9 \u00ff\u00a0',
     'x-big', 'b'.repeat(i % 10 === 9 ? 3000 : 10),
+    // Indexed on repeat (a few values recurring, some fresh each time).
+    'etag', i % 5 === 4 ? `"fresh-${i}"` : `"${i % 3}-5f3a-9c"`,
+    'last-modified', i % 2 === 0 ? 'Tue, 01 Dec 2026 10:00:00 GMT' : 'Wed, 02 Dec 2026 08:30:00 GMT',
   ];
   if (i % 3 === 0) fields.push('authorization', 'Bearer token-' + i);
   if (i % 4 === 0) fields.push('cookie', 'a=' + i);

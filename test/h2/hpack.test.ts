@@ -648,6 +648,39 @@ describe('encoder policy', () => {
     assert.deepEqual(encoder.dynamicTableEntries(), []);
   });
 
+  test('content-length, etag and last-modified are indexed when the same field is sent again', () => {
+    const encoder = new HpackEncoder();
+    const decoder = new HpackDecoder();
+    const response = [
+      ':status', '200',
+      'content-type', 'text/plain; charset=utf-8',
+      'etag', '"400-5f3a2b1c0d-9c2"',
+      'last-modified', 'Tue, 01 Dec 2026 10:00:00 GMT',
+      'content-length', '1024',
+    ];
+    const blocks = [0, 1, 2].map(() => encoder.encode(response).slice());
+    for (const block of blocks) assert.deepEqual(decoder.decode(block), response);
+    assert.ok(blocks[1]!.length > 4, 'the second response indexes what the first sent literally');
+    // Newest first: last-modified, etag, content-length were added by the second block, content-type by the first.
+    assert.equal(toHex(blocks[2]!), '88c1c0bfbe', 'every field of the third response is a one-byte reference');
+    assert.deepEqual(encoder.dynamicTableEntries().map(([name]) => name).sort(), ['content-length', 'content-type', 'etag', 'last-modified']);
+  });
+
+  test('per-message values sent once never reach the dynamic table', () => {
+    const encoder = new HpackEncoder();
+    const decoder = new HpackDecoder();
+    for (let i = 0; i < 50; i++) {
+      const fields = ['etag', `"${i}"`, 'last-modified', `Tue, 01 Dec 2026 10:00:${String(i).padStart(2, '0')} GMT`, 'content-length', String(i)];
+      assert.deepEqual(decoder.decode(encoder.encode(fields).slice()), fields);
+    }
+    assert.deepEqual(encoder.dynamicTableEntries(), []);
+    // Only the last few are remembered: a value from long ago is not "repeated".
+    encoder.encode(['etag', '"0"']);
+    assert.deepEqual(encoder.dynamicTableEntries(), []);
+    encoder.encode(['etag', '"49"']);
+    assert.deepEqual(encoder.dynamicTableEntries(), [['etag', '"49"']]);
+  });
+
   test('entries larger than half the table are sent without indexing', () => {
     const encoder = new HpackEncoder();
     const decoder = new HpackDecoder();

@@ -52,8 +52,12 @@ describe('HotFiles', () => {
       assert.equal(hot.answer(lazyGet('/plain.txt', [name, 'x'])), undefined, name);
       assert.equal(hot.answer(new Request('https://localhost/plain.txt', { headers: { [name]: 'x' } })), undefined, `${name} (Headers)`);
     }
-    // HTTP/1.1 raw headers keep the client's spelling.
-    assert.equal(hot.answer(new LazyRequest('GET', 'https', 'localhost', '/plain.txt', ['Range', 'bytes=0-1'], 'h1', null)), undefined);
+    // HTTP/1.1 raw headers keep the client's spelling, whatever it is, among fields that do not matter.
+    for (const name of ['Range', 'If-Match', 'IF-NONE-MATCH', 'If-Modified-Since', 'if-Unmodified-Since', 'If-Range']) {
+      const raw = ['Host', 'localhost', 'User-Agent', 'curl/8', name, 'x', 'Accept', '*/*'];
+      assert.equal(hot.answer(new LazyRequest('GET', 'https', 'localhost', '/plain.txt', raw, 'h1', null)), undefined, name);
+    }
+    assert.equal(hot.answer(new LazyRequest('GET', 'https', 'localhost', '/big.txt', ['Accept-Encoding', 'br'], 'h1', null)), undefined);
     assert.equal(hot.answer(lazyGet('/plain.txt', [], 'HEAD')), undefined);
     assert.ok(hot.answer(lazyGet('/plain.txt', ['accept-encoding', 'gzip'])) !== undefined, 'encoding ignored for this file');
     assert.equal(hot.answer(lazyGet('/big.txt', ['accept-encoding', 'gzip'])), undefined, 'encoding may matter');

@@ -10,6 +10,10 @@
  *  3. Fields whose values rarely repeat are Literal without Indexing (§6.2.2): indexing them would only evict useful
  *     entries. :path, content-length, age, etag, last-modified, location, content-range, if-modified-since,
  *     if-none-match, x-request-id style values are per-message; so are entries bigger than half the table.
+ *     Except on repeat: content-length, etag and last-modified describe a representation, and the same one served
+ *     again on a connection (a hot static file, a fixed answer) repeats all three. The encoder remembers the last
+ *     REPEAT_MEMORY such fields it sent without indexing; a field sent again is indexed then, and every later
+ *     response refers to it in one byte. One-off values still never reach the table.
  *  4. Everything else is Literal with Incremental Indexing (§6.2.1): server, content-type, cache-control, vary, date
  *     (same within one second), ... repeat across responses and become 1-byte references.
  * Names are taken from the static or dynamic table when present. Huffman coding is used only when strictly shorter.
@@ -55,6 +59,39 @@ const UNINDEXED_NAMES: ReadonlySet<string> = new Set([
   'x-request-id',
   'traceparent',
 ]);
+
+/** Per-message names whose exact field is indexed the second time it is sent (rule 3's exception). */
+const INDEXED_ON_REPEAT_NAMES: ReadonlySet<string> = new Set(['content-length', 'etag', 'last-modified']);
+
+/** How many unindexed INDEXED_ON_REPEAT_NAMES fields the encoder remembers (a short scan, a few pointers). */
+const REPEAT_MEMORY = 8;
+
+/**
+ * The last few fields sent without indexing that would be indexed on repeat: a ring of names and values. Only a
+ * heuristic on our side (the peer never sees it), so a failed encode needs no rollback here.
+ */
+class RecentFields {
+  private readonly names: string[] = new Array<string>(REPEAT_MEMORY).fill('');
+  private readonly values: string[] = new Array<string>(REPEAT_MEMORY).fill('');
+  private next = 0;
+
+  /** Whether the field was remembered (and forgets it: it is about to be indexed); remembers it otherwise. */
+  seenBefore(name: string, value: string): boolean {
+    const names = this.names;
+    const values = this.values;
+    for (let i = 0; i < REPEAT_MEMORY; i++) {
+      if (values[i] === value && names[i] === name) {
+        names[i] = '';
+        values[i] = '';
+        return true;
+      }
+    }
+    names[this.next] = name;
+    values[this.next] = value;
+    this.next = (this.next + 1) % REPEAT_MEMORY;
+    return false;
+  }
+}
 
 /**
  * The encoder's dynamic table: the shared ring (same eviction rules as the decoder, RFC 7541 §4.4, so both tables stay
@@ -189,6 +226,8 @@ export class HpackEncoder {
   private pendingFinalSize = 0;
   /** Own output buffer; null with `sharedOutput` (sharedScratch). */
   private scratch: Uint8Array | null;
+  /** Created on the first field that could be indexed on repeat. */
+  private recent: RecentFields | undefined;
 
   constructor(options?: HpackEncoderOptions) {
     this.scratch = options?.sharedOutput === true ? null : new Uint8Array(1024);
@@ -303,7 +342,7 @@ export class HpackEncoder {
           continue;
         }
         const entrySize = name.length + value.length + ENTRY_OVERHEAD;
-        if (UNINDEXED_NAMES.has(name) || entrySize > table.maxSize >>> 1) {
+        if (entrySize > table.maxSize >>> 1 || (UNINDEXED_NAMES.has(name) && !this.indexOnRepeat(name, value))) {
           representation = LITERAL_WITHOUT_INDEXING;
           prefixBits = 4;
         } else {
@@ -329,6 +368,12 @@ export class HpackEncoder {
       if (representation === LITERAL_INCREMENTAL) table.add(name, value);
     }
     return out.subarray(0, pos);
+  }
+
+  /** Rule 3's exception: whether this per-message field was sent moments ago and is worth an entry now. */
+  private indexOnRepeat(name: string, value: string): boolean {
+    if (!INDEXED_ON_REPEAT_NAMES.has(name)) return false;
+    return (this.recent ??= new RecentFields()).seenBefore(name, value);
   }
 
   private growScratch(needed: number, used: number): Uint8Array {

@@ -54,7 +54,8 @@ function fieldOfInit(init: HeadersInit | undefined, name: string): string | null
   }
   const record = init as Record<string, string | string[]>;
   for (const key in record) {
-    if (key.toLowerCase() !== name) continue;
+    // The length first: most keys are other fields, and lowercasing never turns a longer key into an ASCII name.
+    if (key.length !== name.length || key.toLowerCase() !== name) continue;
     const value = record[key];
     if (Array.isArray(value)) value.forEach(add);
     else if (value !== undefined) add(value);
@@ -120,6 +121,7 @@ function acceptEncodingOf(request: Request): string | null {
 /** RFC 9110 §12.5.5: Vary lists field names; "*" already covers every field. */
 function varyCovers(vary: string | null): boolean {
   if (vary === null) return false;
+  if (vary === 'accept-encoding') return true; // the static file server's own Vary, on every response it sends
   return vary.split(',').some((item) => {
     const name = item.trim().toLowerCase();
     return name === '*' || name === 'accept-encoding';
