@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, copyFileSync
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, pinning, which, runToEnd } from './lib/proc.mjs';
+import { installCleanup, startChild, stopChild, freePort, waitForPort, pinned, pinning, which, runToEnd, cpuSeconds } from './lib/proc.mjs';
 import { peers } from './lib/peers.mjs';
 import { h2load } from './lib/loadgen.mjs';
 import { webSocketLoads } from './lib/scenarios.mjs';
@@ -35,6 +35,10 @@ const loads = {
   // HTTP/3 with the harness's h3 shapes (UDP on the TLS port's number).
   'h3-hello': { h3: ['-c', '8', '-m', '16'], target: '/' },
   'h3-download-1m': { h3: ['-c', '4', '-m', '4'], target: '/1m' },
+  // New connections as the harness makes them (handshakeTest in lib/scenarios.mjs): h2load processes of 50 clients
+  // that each do a full TLS handshake and one request, one after another for the whole duration.
+  'handshake-ecdsa': { handshakes: { batch: 50 }, target: '/' },
+  'handshake-h1-close': { handshakes: { batch: 50, h1: true, headers: ['connection: close'] }, target: '/' },
 };
 const load = loads[values.scenario];
 const peer = peers.find((candidate) => candidate.name === values.server);
@@ -80,6 +84,7 @@ const url = `${load.cleartext ? `http://127.0.0.1:${httpPort}` : `https://127.0.
 const result = load.webSocket
   ? await webSocketLoad(load.webSocket)
   : load.h3 ? await h3Load(load.h3)
+  : load.handshakes ? await handshakeLoad(load.handshakes)
   : await h2load({ url, clients: load.clients, streams: load.streams, h1: load.h1, duration: Number(values.duration) });
 // SIGINT makes the server exit normally, which is when node writes the .cpuprofile.
 process.kill(child.pid, 'SIGINT');
@@ -101,6 +106,27 @@ async function h3Load(clientArgs) {
   console.log(`h3load: ${measured.requests} requests, ${(measured.bytes / 1e6).toFixed(1)} MB, ${measured.errors} errors, `
     + `client CPU ${measured.clientCpu.toFixed(2)} s in ${measured.seconds.toFixed(2)} s`);
   return { rps: measured.requests / measured.seconds };
+}
+
+/**
+ * Batches of fresh h2load processes for the duration (every connection a full handshake); prints the server's CPU
+ * time per connection, which (unlike the rate) does not depend on how fast the load generator starts.
+ */
+async function handshakeLoad({ batch, h1 = false, headers = [] }) {
+  const h1Only = h1 || !peer.supports.h2;
+  let succeeded = 0;
+  let seconds = 0;
+  const cpuBefore = cpuSeconds(child.pid);
+  const started = Date.now();
+  while (Date.now() - started < Number(values.duration) * 1000) {
+    const run = await h2load({ url, clients: batch, requests: batch, h1: h1Only, headers, timeoutMs: 30_000 });
+    if (run.error) return run;
+    succeeded += run.succeeded;
+    seconds += run.seconds;
+  }
+  const cpu = cpuSeconds(child.pid) - cpuBefore;
+  console.log(`handshakes: ${succeeded} connections, server CPU ${(cpu * 1000 / Math.max(1, succeeded)).toFixed(3)} ms per connection (profiled)`);
+  return { rps: seconds > 0 ? succeeded / seconds : 0 };
 }
 
 /** The WebSocket load client, pinned like the harness pins it; its result line gives the rate. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // httpsd benchmark harness: httpsd against node:http2, node:https, Hypercorn, nginx, h2o and Caddy, side by side.
 // Usage: npm run bench -- [--quick] [--only a,b] [--servers a,b] [--rounds N] [--duration S] [--warmup S]
-//                         [--idle-connections N] [--publish] [--list]
+//                         [--handshake-warmup N] [--idle-connections N] [--publish] [--list]
 import { parseArgs } from 'node:util';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, utimesSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -23,10 +23,12 @@ const usage = `npm run bench -- [options]
 
   --quick                 few scenarios, 1 round, short runs (about a minute); what CI runs
   --only IDS              comma-separated scenario ids (see --list)
-  --servers NAMES         comma-separated server names (see --list)
+  --servers NAMES         comma-separated server names (see --list), in the order of the first round
   --rounds N              rounds per scenario and server (default 3; median reported)
   --duration SECONDS      timed part of each run (default 1.5; wrk rounds to whole seconds)
-  --warmup SECONDS        warm-up before each timed run (default 0.5)
+  --warmup SECONDS        warm-up before each timed run (default 0.5; 0 turns every warm-up off)
+  --handshake-warmup N    new-connection scenarios: handshakes before a server's first timed run (default 5000;
+                          a fifth of it, at least one batch, before each later one)
   --idle-connections N    connections for the idle-memory scenario (default 2000)
   --nice=N                run servers and load generators at this nice value (e.g. --nice=-10; negative needs root),
                           to measure on a machine that other work keeps busy
@@ -45,6 +47,7 @@ try {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      'handshake-warmup': { type: 'string' },
       'idle-connections': { type: 'string' },
       nice: { type: 'string' },
       publish: { type: 'boolean', default: false },
@@ -97,8 +100,12 @@ const settings = {
   idleConnections: Math.round(positiveNumber('idle-connections', values['idle-connections'], quick ? 200 : 2000)),
   files: {},
 };
+// Counted in handshakes, not seconds (lib/scenarios.mjs handshakeTest says why): the same for every server.
+const handshakeWarmup = settings.warmup === 0 ? 0 : Math.round(positiveNumber('handshake-warmup', values['handshake-warmup'], quick ? 1000 : 5000));
+settings.handshakeWarmup = { first: handshakeWarmup, each: handshakeWarmup === 0 ? 0 : Math.max(50, Math.round(handshakeWarmup / 5)) };
 
-function selectByName(list, text, what, key) {
+/** The named items; in the list's order, or with inOrderGiven in the order the names were given. */
+function selectByName(list, text, what, key, inOrderGiven = false) {
   if (!text) return undefined;
   const names = text.split(',').map((name) => name.trim()).filter(Boolean);
   const unknown = names.filter((name) => !list.some((item) => item[key] === name));
@@ -106,12 +113,15 @@ function selectByName(list, text, what, key) {
     console.error(`bench: unknown ${what} ${unknown.join(', ')}; known: ${list.map((item) => item[key]).join(', ')}`);
     process.exit(2);
   }
+  if (inOrderGiven) return [...new Set(names)].map((name) => list.find((item) => item[key] === name));
   return list.filter((item) => names.includes(item[key]));
 }
 
 let selectedScenarios = selectByName(scenarios, values.only, 'scenario', 'id')
   ?? scenarios.filter((scenario) => (quick ? quickScenarioIds.includes(scenario.id) : !scenario.optional));
-const requestedPeers = selectByName(peers, values.servers, 'server', 'name') ?? peers;
+// The order given is the order of the first round (rotated in the next ones): running a comparison twice in
+// opposite orders shows whether its result depends on the order.
+const requestedPeers = selectByName(peers, values.servers, 'server', 'name', true) ?? peers;
 
 const log = (line) => console.log(line);
 let tempDir;
@@ -273,7 +283,9 @@ for (const scenario of selectedScenarios) {
 }
 const runnable = selectedScenarios.filter((scenario) => planned.some((entry) => entry.scenario === scenario));
 log(`bench: ${runnable.length} scenarios × ${activePeers.length} servers, ${settings.rounds} round(s), `
-  + `${settings.duration}s timed after ${settings.warmup}s warm-up${pinning.enabled ? ', server on CPU 0, load on CPU 1' : ''}`);
+  + `${settings.duration}s timed after ${settings.warmup}s warm-up${pinning.enabled ? ', server on CPU 0, load on CPU 1' : ''}`
+  + (runnable.some((scenario) => scenario.unit === 'conn/s')
+    ? `; new connections after ${settings.handshakeWarmup.first} warm-up handshakes (${settings.handshakeWarmup.each} in later rounds)` : ''));
 
 // Other work on the machine skews every number; say so up front (the 1-minute load average is in the JSON too).
 const loadAverage = os.loadavg()[0];
@@ -388,7 +400,7 @@ const environment = {
   pinned: pinning.enabled,
   nice: priority.nice,
   command,
-  settings: { rounds: settings.rounds, duration: settings.duration, warmup: settings.warmup, idleConnections: settings.idleConnections },
+  settings: { rounds: settings.rounds, duration: settings.duration, warmup: settings.warmup, handshakeWarmup: settings.handshakeWarmup, idleConnections: settings.idleConnections },
   tools: {
     h2load: await versionOf('h2load', ['--version'], /nghttp2\/([\d.]+)/),
     wrk: await versionOf('wrk', ['-v'], /wrk ([^\s]+)/),

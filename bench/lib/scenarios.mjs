@@ -84,12 +84,26 @@ function responseEncoding(port, target, headers) {
 /**
  * New-connection rate: batches of h2load clients that each open a connection, do a full TLS handshake
  * (h2load keeps no session cache, so nothing is resumed), make one request and close. Rate = connections / time.
+ *
+ * Warm-up is counted in handshakes, the same number for every server, because the per-connection cost of a Node.js
+ * server keeps falling for thousands of handshakes after it starts (its TLS and protocol code being compiled by the
+ * JIT): a warm-up of half a second gave whichever server had been measured more often the better number, so the
+ * rounds rose one after another and the ratio depended on the order of the servers. The first run of a scenario on
+ * a server is preceded by settings.handshakeWarmup.first handshakes, every later run (the server having sat idle
+ * while the others were measured) by settings.handshakeWarmup.each.
  */
 function handshakeTest({ batch = 50, forceH1 = false, headers = [] }) {
+  const warmedUp = new WeakSet();
   return async ({ server, settings, peer }) => {
     const url = `https://127.0.0.1:${server.port}/`;
     const h1 = forceH1 || !peer.supports.h2;
-    await h2load({ url, clients: batch, requests: batch, h1, headers });
+    const { first, each } = settings.handshakeWarmup;
+    const warmup = warmedUp.has(server) ? each : first;
+    warmedUp.add(server);
+    for (let done = 0; done < warmup; done += batch) {
+      const result = await h2load({ url, clients: batch, requests: batch, h1, headers, timeoutMs: 30_000 });
+      if (result.error) return { error: `warm-up: ${result.error}` };
+    }
     let succeeded = 0;
     let failed = 0;
     let elapsed = 0;

@@ -266,18 +266,26 @@ class HttpsdServer implements Server {
     const provider = this.tlsProvider!;
     const alpn = this.options.alpn ?? DEFAULT_ALPN;
     const context = this.context;
+    // RFC 7301 §3.2: the server picks by its own preference among what the client offers, and answers no overlap
+    // with a no_application_protocol alert. OpenSSL does both from a list (node:tls's ALPNProtocols); a callback in
+    // JavaScript, run on every handshake, is needed only where an ACME manager may answer a TLS-ALPN-01 challenge
+    // (or for an empty list, which node:tls would take as "no ALPN" rather than "refuse every protocol").
+    const alpnChoice: tls.TlsOptions = provider.answersAcmeTlsAlpn === false && alpn.length > 0
+      ? { ALPNProtocols: alpn }
+      : {
+          ALPNCallback: function (this: tls.TLSSocket, { servername, protocols }) {
+            // RFC 8737 TLS-ALPN-01 (src/acme): a validation handshake for a pending challenge gets acme-tls/1.
+            if (provider.answerAcmeTlsAlpn?.(this, servername, protocols) === true) return 'acme-tls/1';
+            for (const candidate of alpn) if (protocols.includes(candidate)) return candidate;
+            return undefined; // no overlap: no_application_protocol alert
+          },
+        };
     const server = tls.createServer({
       ...provider.serverOptions,
       handshakeTimeout: context.limits.handshakeTimeout,
       // Responses are written whole (one write per turn): Nagle would only add latency.
       noDelay: true,
-      // RFC 7301 §3.2: the server picks by its own preference among what the client offers.
-      ALPNCallback: function (this: tls.TLSSocket, { servername, protocols }) {
-        // RFC 8737 TLS-ALPN-01 (src/acme): a validation handshake for a pending challenge gets acme-tls/1.
-        if (provider.answerAcmeTlsAlpn?.(this, servername, protocols) === true) return 'acme-tls/1';
-        for (const candidate of alpn) if (protocols.includes(candidate)) return candidate;
-        return undefined; // no overlap: no_application_protocol alert
-      },
+      ...alpnChoice,
     });
     provider.attach(server);
     const proxyProtocol = this.options.proxyProtocol === true;

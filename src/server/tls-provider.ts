@@ -30,6 +30,11 @@ export interface TlsProviderLike {
   attach(server: tls.Server): void;
   close(): void;
   describe(): string[];
+  /**
+   * false when answerAcmeTlsAlpn can never say yes (no ACME manager): ALPN is then chosen by OpenSSL from a list,
+   * without a call into JavaScript per handshake. Absent: assumed true.
+   */
+  readonly answersAcmeTlsAlpn?: boolean;
   /** RFC 8737 TLS-ALPN-01 (src/acme): true when this handshake must select acme-tls/1 (see TlsProvider in src/tls). */
   answerAcmeTlsAlpn?(socket: tls.TLSSocket, servername: string, protocols: readonly string[]): boolean;
   /** The material for HTTP/3's TLS engine; absent: HTTP/3 is not served. */

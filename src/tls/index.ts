@@ -2,7 +2,7 @@
  * TLS policy: turns a TlsConfig into node:tls server options (Mozilla profiles, SNI, mTLS, session tickets), and keeps
  * them current (hot reload, ticket key rotation, OCSP stapling, key log). ALPN is not set here: the server owns it.
  */
-import { X509Certificate, constants as cryptoConstants, createHash, randomBytes } from 'node:crypto';
+import { X509Certificate, constants as cryptoConstants, createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { closeSync, fchmodSync, openSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
@@ -48,6 +48,8 @@ export interface TlsProvider {
    * the connection after the handshake (RFC 8737 §3); this provider presents the challenge certificate to `socket`.
    */
   answerAcmeTlsAlpn(socket: TLSSocket, servername: string, protocols: readonly string[]): boolean;
+  /** false when answerAcmeTlsAlpn() always returns false (no ACME manager): the server's ALPN then needs no callback. */
+  readonly answersAcmeTlsAlpn: boolean;
   /**
    * The pair a handshake naming `servername` gets (SNI entry, wildcard, else the default), from the current material:
    * reloads (SIGHUP, file watch, ACME renewals) apply to the next call. For the QUIC TLS engine (src/quic/tls).
@@ -236,6 +238,39 @@ export function checkCertificateCoversHost(certPem: string | Uint8Array | X509Ce
   return `WARNING: the certificate (${subjectLine(cert)}; names: ${describeNames(cert)}) does not cover "${bare}": clients will report a name mismatch. Fix: issue a certificate that includes ${bare} (e.g. \`httpsd cert ${bare}\`).`;
 }
 
+/** A session ticket key (48 random bytes) and its parts as OpenSSL's ticket key callback takes them. */
+interface TicketKey {
+  raw: Buffer;
+  name: Buffer;
+  hmac: Buffer;
+  aes: Buffer;
+}
+
+function newTicketKey(): TicketKey {
+  const raw = randomBytes(48);
+  return { raw, name: raw.subarray(0, 16), hmac: raw.subarray(16, 32), aes: raw.subarray(32, 48) };
+}
+
+/**
+ * Fresh random IVs for ticket encryption, drawn from a block filled at once: TLS 1.3 servers issue two tickets per
+ * full handshake, and one call into the CSPRNG per 256 tickets costs less than one per ticket. Each IV is handed
+ * out once (node copies it before the next callback can run).
+ */
+class IvPool {
+  private readonly block = Buffer.alloc(16 * 256);
+  private offset = this.block.length;
+
+  next(): Buffer {
+    if (this.offset === this.block.length) {
+      randomFillSync(this.block);
+      this.offset = 0;
+    }
+    const iv = this.block.subarray(this.offset, this.offset + 16);
+    this.offset += 16;
+    return iv;
+  }
+}
+
 /** The parts of node's native SecureContext used for multi-key session tickets (present in Node 20 and 22). */
 interface TicketKeyHookContext {
   enableTicketKeyCallback?: () => void;
@@ -247,8 +282,10 @@ class Provider implements TlsProvider {
   private state: LoadedState;
   private readonly servers = new Set<TlsServer>();
   private readonly detachers: Array<() => void> = [];
+  private readonly ocspListeners = new Map<TlsServer, (certificate: Buffer, issuer: Buffer | null, callback: (err: Error | null, resp: Buffer | null) => void) => void>();
   /** Current ticket key first, then the previous one (still accepted for decryption). 48 bytes each: name, HMAC, AES. */
-  private ticketKeyRing: Buffer[] = [];
+  private ticketKeyRing: TicketKey[] = [];
+  private readonly ticketIvs = new IvPool();
   /** Servers whose ticket keys we serve through the key callback (the ring); the others only get setTicketKeys. */
   private readonly ringServers = new WeakSet<TlsServer>();
   private rotationTimer: NodeJS.Timeout | undefined;
@@ -270,7 +307,7 @@ class Provider implements TlsProvider {
   ) {
     this.state = state;
     this.stapler = new OcspStapler(warn);
-    if (config.sessionTickets !== false) this.ticketKeyRing = [randomBytes(48)];
+    if (config.sessionTickets !== false) this.ticketKeyRing = [newTicketKey()];
     this.serverOptions = this.buildServerOptions();
     if (config.keylogFile !== undefined) this.keylogFd = openKeylog(config.keylogFile);
     if (config.watch) this.rewatch();
@@ -287,33 +324,52 @@ class Provider implements TlsProvider {
     return true;
   }
 
+  /**
+   * Whether a handshake ever needs a certificate other than the default one: SNI entries, or TLS-ALPN-01 challenges
+   * (which an ACME manager may start at any time). Neither changes on reload (the names are the config's).
+   */
+  private get choosesCertificate(): boolean {
+    return this.state.sni.size > 0 || this.config.managed !== undefined;
+  }
+
+  get answersAcmeTlsAlpn(): boolean {
+    return this.config.managed !== undefined;
+  }
+
   private buildServerOptions(): TlsOptions {
     const policy = this.policy;
-    const challenges = this.acmeChallenges;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SNICallback's own `this` is the socket
-    const provider = this;
     const options: TlsOptions = {
       ...contextOptions(policy, this.state.ca?.pem),
       ...this.state.defaultPair.contextOptions,
       requestCert: policy.clientCert !== 'none',
       rejectUnauthorized: policy.clientCert === 'require',
-      // A function, not an arrow: node:tls calls it with the connection's TLSSocket as `this`.
-      SNICallback: function (this: TLSSocket, servername, callback) {
-        // The ALPNCallback runs first (OpenSSL selects ALPN before the certificate): an acme-tls/1 handshake it
-        // accepted gets the challenge certificate, never a served one.
-        const challenge = challenges.get(this);
-        if (challenge !== undefined) {
-          challenges.delete(this);
-          callback(null, challenge);
-          return;
-        }
-        // Looked up on every handshake, so a reload (which replaces this.state) applies to the next ClientHello.
-        const entry = provider.state.sni.lookup(servername);
-        callback(null, entry?.context);
-      },
     };
+    // With one certificate, OpenSSL presents the default context without asking: an SNICallback would make node:tls
+    // suspend every handshake for a call into JavaScript (its certificate callback) that always answers "default".
+    // Reloads go through server.setSecureContext() either way.
+    if (this.choosesCertificate) options.SNICallback = this.sniCallback();
     if (this.ticketKeys) options.ticketKeys = this.ticketKeys;
     return options;
+  }
+
+  private sniCallback(): NonNullable<TlsOptions['SNICallback']> {
+    const challenges = this.acmeChallenges;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SNICallback's own `this` is the socket
+    const provider = this;
+    // A function, not an arrow: node:tls calls it with the connection's TLSSocket as `this`.
+    return function (this: TLSSocket, servername, callback) {
+      // The ALPNCallback runs first (OpenSSL selects ALPN before the certificate): an acme-tls/1 handshake it
+      // accepted gets the challenge certificate, never a served one.
+      const challenge = challenges.get(this);
+      if (challenge !== undefined) {
+        challenges.delete(this);
+        callback(null, challenge);
+        return;
+      }
+      // Looked up on every handshake, so a reload (which replaces this.state) applies to the next ClientHello.
+      const entry = provider.state.sni.lookup(servername);
+      callback(null, entry?.context);
+    };
   }
 
   attach(server: TlsServer): void {
@@ -324,12 +380,8 @@ class Provider implements TlsProvider {
       server.on('keylog', onKeylog);
       this.detachers.push(() => server.off('keylog', onKeylog));
     }
-    if (this.config.ocspStapling !== false) {
-      const onOcsp = (certificate: Buffer, issuer: Buffer | null, callback: (err: Error | null, resp: Buffer | null) => void) => this.stapler.handle(certificate, issuer, callback);
-      server.on('OCSPRequest', onOcsp);
-      this.detachers.push(() => server.off('OCSPRequest', onOcsp));
-      void this.refreshOcsp();
-    }
+    this.syncOcspListener(server);
+    if (this.config.ocspStapling !== false) void this.refreshOcsp();
     if (this.ticketKeys && !this.rotationTimer) {
       const period = this.config.ticketKeyRotationMs ?? DEFAULT_TICKET_ROTATION_MS;
       this.rotationTimer = setInterval(() => this.rotateTicketKeys(), period);
@@ -338,8 +390,32 @@ class Provider implements TlsProvider {
     if (this.ticketKeys) this.installTicketKeys(server);
   }
 
+  /** Whether any loaded certificate names an OCSP responder (only those can be stapled). */
+  private get staplesOcsp(): boolean {
+    if (this.config.ocspStapling === false) return false;
+    const { defaultPair, sniPairs } = this.state;
+    return ocspResponderUrl(defaultPair.leaf) !== undefined || sniPairs.some(({ pair }) => ocspResponderUrl(pair.leaf) !== undefined);
+  }
+
+  /**
+   * node:tls suspends every handshake of a server with an 'OCSPRequest' listener for a call into JavaScript (its
+   * certificate callback), whether or not the client asks for a status: the listener is there only while some
+   * certificate has a responder to staple from. A reload decides again (node:tls looks per connection).
+   */
+  private syncOcspListener(server: TlsServer): void {
+    const installed = this.ocspListeners.get(server);
+    if (this.staplesOcsp && installed === undefined) {
+      const onOcsp = (certificate: Buffer, issuer: Buffer | null, callback: (err: Error | null, resp: Buffer | null) => void) => this.stapler.handle(certificate, issuer, callback);
+      server.on('OCSPRequest', onOcsp);
+      this.ocspListeners.set(server, onOcsp);
+    } else if (!this.staplesOcsp && installed !== undefined) {
+      server.off('OCSPRequest', installed);
+      this.ocspListeners.delete(server);
+    }
+  }
+
   private get ticketKeys(): Buffer | undefined {
-    return this.ticketKeyRing[0];
+    return this.ticketKeyRing[0]?.raw;
   }
 
   /**
@@ -362,18 +438,19 @@ class Provider implements TlsProvider {
 
   /** Returns [status, hmacKey, aesKey, keyName, iv]: status 1 = use, 2 = use and reissue (old key), 0 = unknown ticket. */
   private ticketKeyCallback(name: Buffer, encrypt: boolean): [number, Buffer, Buffer, Buffer?, Buffer?] {
+    // Called for every ticket issued and every ticket presented: the keys' parts are cut once, at rotation.
     const current = this.ticketKeyRing[0]!;
-    if (encrypt) return [1, current.subarray(16, 32), current.subarray(32, 48), current.subarray(0, 16), randomBytes(16)];
-    const index = this.ticketKeyRing.findIndex((key) => key.subarray(0, 16).equals(name));
-    if (index < 0) return [0, current.subarray(16, 32), current.subarray(32, 48)]; // full handshake, never an error
+    if (encrypt) return [1, current.hmac, current.aes, current.name, this.ticketIvs.next()];
+    const index = this.ticketKeyRing.findIndex((key) => key.name.equals(name));
+    if (index < 0) return [0, current.hmac, current.aes]; // full handshake, never an error
     const key = this.ticketKeyRing[index]!;
-    return [index === 0 ? 1 : 2, key.subarray(16, 32), key.subarray(32, 48)];
+    return [index === 0 ? 1 : 2, key.hmac, key.aes];
   }
 
   /** A new current ticket key; the previous one keeps opening tickets until the next rotation. */
   rotateTicketKeys(): void {
     if (!this.ticketKeys) return;
-    this.ticketKeyRing = [randomBytes(48), this.ticketKeyRing[0]!];
+    this.ticketKeyRing = [newTicketKey(), this.ticketKeyRing[0]!];
     this.serverOptions.ticketKeys = this.ticketKeys;
     for (const server of this.servers) {
       if (!this.ringServers.has(server)) server.setTicketKeys(this.ticketKeys!);
@@ -433,6 +510,7 @@ class Provider implements TlsProvider {
         server.setSecureContext(this.serverOptions);
         // setSecureContext made a new default context: hook its ticket keys again.
         if (this.ticketKeys) this.installTicketKeys(server);
+        this.syncOcspListener(server);
       }
       for (const warning of next.warnings) this.warn(warning);
       if (this.config.watch) this.rewatch();
@@ -499,6 +577,8 @@ class Provider implements TlsProvider {
     for (const watcher of this.watchers.values()) watcher.close();
     this.watchers.clear();
     for (const detach of this.detachers.splice(0)) detach();
+    for (const [server, onOcsp] of this.ocspListeners) server.off('OCSPRequest', onOcsp);
+    this.ocspListeners.clear();
     this.servers.clear();
     this.stapler.clear();
     this.closeKeylog();

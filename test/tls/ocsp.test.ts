@@ -93,6 +93,39 @@ describe('OCSP stapling against an openssl ocsp responder', () => {
     assert.deepEqual(warnings, []);
   });
 
+  test('a reload to a certificate naming a responder starts stapling; one naming none removes the OCSP listener', async () => {
+    const good = await chainFor('reload-good', `http://127.0.0.1:${responderPort}`);
+    const plain = await chainFor('reload-plain');
+    const certPath = join(dir, 'reload-cert.pem');
+    const keyPath = join(dir, 'reload-key.pem');
+    const use = async (pair: { chain: string; key: string }) => {
+      await writeFile(certPath, await readFile(pair.chain));
+      await writeFile(keyPath, await readFile(pair.key));
+    };
+    await use(plain);
+    const provider = await createTlsProvider({ cert: certPath, key: keyPath, onWarning: () => {} });
+    const srv = await startTlsServer(provider.serverOptions);
+    provider.attach(srv.server);
+    try {
+      // Nothing to staple: no listener, so node:tls does not stop each handshake to ask for a response.
+      assert.equal(srv.server.listenerCount('OCSPRequest'), 0);
+      assert.match((await sClient(srv.port, ['-status'])).stdout, /OCSP response: no response sent/);
+      await use(good);
+      await provider.reload();
+      await provider.refreshOcsp();
+      assert.equal(srv.server.listenerCount('OCSPRequest'), 1);
+      assert.match((await sClient(srv.port, ['-status'])).stdout, /Cert Status: good/);
+      await use(plain);
+      await provider.reload();
+      assert.equal(srv.server.listenerCount('OCSPRequest'), 0);
+      assert.match((await sClient(srv.port, ['-status'])).stdout, /OCSP response: no response sent/);
+    } finally {
+      provider.close();
+      await srv.close();
+    }
+    assert.equal(srv.server.listenerCount('OCSPRequest'), 0);
+  });
+
   test('the OCSP request is byte-identical to the one `openssl ocsp -no_nonce` builds', async () => {
     const leaf = await ca.issue('reqcheck', { sans: ['DNS:localhost'] });
     await openssl(['ocsp', '-issuer', 'ca.pem', '-cert', leaf.certPath, '-no_nonce', '-reqout', 'openssl-req.der'], ca.dir);
