@@ -73,6 +73,15 @@ const enum Phase {
  */
 const READ_BUFFER_BYTES = 64 * 1024;
 let readBuffer: Buffer | undefined;
+/**
+ * What a read is parsed from, one per level of nesting. Node reads into the shared buffer of every socket, and one
+ * read can happen inside another: an empty write on a TLS socket makes it decrypt what it holds at once (TLSWrap's
+ * DoWrite calls ClearOut), which can happen while a request read from another socket is being handled. Each read is
+ * therefore copied out of the shared buffer before anything runs, into the buffer of its level, so that a nested
+ * read can never overwrite the bytes of the read it interrupted.
+ */
+const parseBuffers: Buffer[] = [];
+let readDepth = 0;
 interface UserBufferSymbols {
   buffer: symbol;
   callback: symbol;
@@ -362,7 +371,14 @@ export class H1Session implements TrackedConnection {
    */
   private onRead(length: number, buffer: Buffer): boolean {
     if (this.tunnelled) return this.socket.push(Buffer.from(buffer.subarray(0, length)));
-    this.onData(buffer.subarray(0, length), false);
+    const bytes = (parseBuffers[readDepth] ??= Buffer.allocUnsafe(READ_BUFFER_BYTES)).subarray(0, length);
+    bytes.set(buffer.subarray(0, length));
+    readDepth++;
+    try {
+      this.onData(bytes, false);
+    } finally {
+      readDepth--;
+    }
     return true;
   }
 
