@@ -26,14 +26,23 @@ export function outputBuffer(size: number): Uint8Array {
 }
 
 const encoder = new TextEncoder();
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Latin-1 text (every char ≤ 0xff, checked by the callers) as bytes, in a pooled buffer. */
 export function latin1Bytes(text: string): Uint8Array {
   const out = outputBuffer(text.length);
-  if (!NON_ASCII.test(text)) encoder.encodeInto(text, out);
-  else for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  writeLatin1(text, out);
   return out;
+}
+
+/**
+ * Latin-1 text into the start of `out` (at least text.length bytes). ASCII (the usual head) is its own UTF-8: one
+ * encodeInto, whose counts tell whether it was; Latin-1 above 0x7f (obs-text in a value) is then written again
+ * byte by byte over what UTF-8 made of it.
+ */
+function writeLatin1(text: string, out: Uint8Array): void {
+  const length = text.length;
+  const written = encoder.encodeInto(text, out);
+  if (written.read !== length || written.written !== length) for (let i = 0; i < length; i++) out[i] = text.charCodeAt(i);
 }
 
 /**
@@ -41,16 +50,29 @@ export function latin1Bytes(text: string): Uint8Array {
  * buffer: one write for a whole small message. Null when text content does not encode to exactly `size` bytes.
  */
 export function messageBytes(head: string, content: Uint8Array | string, size: number): Uint8Array | null {
-  const out = outputBuffer(head.length + size);
-  if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
-  else for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  const start = head.length;
+  const out = outputBuffer(start + size);
+  writeLatin1(head, out);
   if (typeof content !== 'string') {
-    out.set(content, head.length);
+    out.set(content, start);
     return out;
   }
-  const result = encoder.encodeInto(content, out.subarray(head.length));
+  if (content.length === size && size <= SHORT_TEXT) {
+    // Short ASCII text is copied by a loop, cheaper than a call into the encoder; anything else goes to the encoder.
+    let i = 0;
+    for (; i < size; i++) {
+      const c = content.charCodeAt(i);
+      if (c > 0x7f) break;
+      out[start + i] = c;
+    }
+    if (i === size) return out;
+  }
+  const result = encoder.encodeInto(content, out.subarray(start));
   return result.read === content.length && result.written === size ? out : null;
 }
+
+/** Text content up to this length is copied by a loop when it is ASCII. */
+const SHORT_TEXT = 64;
 
 /** Text as UTF-8 bytes. */
 export function utf8Bytes(text: string): Uint8Array {

@@ -465,6 +465,34 @@ test('validated heads skip the field checks: the caller vouches for lowercase to
   assert.equal(dec(conn.dataToSend()), 'HTTP/1.1 204 No Content\r\nx-a: b\r\n\r\n');
 });
 
+test('a field value with obs-text goes out as Latin-1 bytes, in a whole message and in a head alone; text content as UTF-8', () => {
+  const conn = new H1Connection();
+  feed(conn, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Text content: ASCII, then with a character that UTF-8 writes in two bytes, then a lone surrogate (three).
+  conn.sendResponse(200, ['x-v', 'caf\u00e9\u00ff', 'content-length', '7'], 'ok \u00e9 !');
+  assert.equal(Buffer.from(conn.dataToSend()!).toString('latin1'), 'HTTP/1.1 200 OK\r\nx-v: caf\u00e9\u00ff\r\ncontent-length: 7\r\n\r\nok \u00c3\u00a9 !');
+  assert.equal(conn.pollEvents()[0]!.type, 'request');
+  conn.sendHeaders(200, ['x-v', '\u00e9', 'content-length', '3'], false);
+  conn.sendData(enc('abc'), true);
+  assert.equal(Buffer.from(conn.dataToSend()!).toString('latin1'), 'HTTP/1.1 200 OK\r\nx-v: \u00e9\r\ncontent-length: 3\r\n\r\nabc');
+  const lone = new H1Connection();
+  feed(lone, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  lone.sendResponse(200, ['content-length', '4'], 'a\ud800');
+  assert.deepEqual([...Buffer.from(lone.dataToSend()!).subarray(-4)], [0x61, 0xef, 0xbf, 0xbd]);
+});
+
+test('a head of many field lines: each line is one field, a CR inside a value is refused', () => {
+  const conn = new H1Connection();
+  const names = Array.from({ length: 40 }, (_, i) => `X-F${i}`);
+  const [request] = feed(conn, `GET / HTTP/1.1\r\nHost: x\r\n${names.map((name, i) => `${name}: v${i}\r\n`).join('')}\r\n`);
+  assert.equal(request!.type, 'request');
+  const fields = (request as Extract<H1Event, { type: 'request' }>).fields;
+  assert.deepEqual(fields, ['host', 'x', ...names.flatMap((name, i) => [name.toLowerCase(), `v${i}`])]);
+  const bad = new H1Connection();
+  const events = feed(bad, 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\rb\r\n\r\n');
+  assert.equal(events.at(-1)!.type, 'protocolError');
+});
+
 test('sendResponse: head and content (bytes or UTF-8 text) as one buffer; text that does not match its length throws', () => {
   const conn = new H1Connection();
   feed(conn, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -4,6 +4,7 @@
  * for request heads.
  */
 import { describe, test, before, after } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { connectH2, h2Request, startServer, waitFor, type TestServer } from '../support/server.js';
@@ -14,6 +15,13 @@ const MAX_BODY = 8 * 1024 * 1024;
 
 let server: TestServer;
 let clear: TestServer;
+/** Opened by the test that holds /gated-hash requests. */
+let gate = openable();
+function openable(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
 const seen: { method: string; url: string; host: string | null }[] = [];
 
 async function handler(request: Request): Promise<Response> {
@@ -24,6 +32,11 @@ async function handler(request: Request): Promise<Response> {
     return new Response(`read ${body.byteLength}`);
   }
   if (url.pathname === '/stream-echo') return new Response(request.body);
+  if (url.pathname === '/gated-hash') {
+    // The body is read only once the test opened the gate: every byte of it was received long before.
+    await gate.promise;
+    return new Response(createHash('sha256').update(new Uint8Array(await request.arrayBuffer())).digest('hex'));
+  }
   if (url.pathname === '/cancel') {
     // Takes one chunk, then gives up on the rest.
     const reader = request.body!.getReader();
@@ -154,6 +167,35 @@ describe('HTTP/1.1 request bodies', () => {
     assert.equal(first!.body.length, size);
     assert.notEqual(first!.headers.get('connection'), 'close');
     assert.equal(second!.body.toString(), 'GET /after');
+    wire.destroy();
+    await settled(server);
+  });
+
+  test('body bytes the handler reads late are the bytes sent, after other connections were read meanwhile', async () => {
+    // Reads of every connection may share one buffer: the body must have been copied out of it, not kept as a view.
+    gate = openable();
+    const size = 200_000;
+    const body = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 7 + (i >> 8)) & 0xff;
+    const wire = await H1Wire.connect(server.port, true);
+    await wire.write(`POST /gated-hash HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n\r\n`);
+    for (let sent = 0; sent < size; sent += 10_000) await wire.write(body.subarray(sent, sent + 10_000));
+    // Chunked too, with the pieces in the same reads as their framing.
+    await wire.write(`POST /gated-hash HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    // Another connection's reads in between, with other bytes.
+    const other = await H1Wire.connect(server.port, true);
+    await other.write('GET /other HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(20));
+    await other.responsesWithin(20, 10_000);
+    other.destroy();
+    gate.resolve();
+    const [first] = await wire.responsesWithin(1, 10_000);
+    assert.equal(first!.body.toString(), createHash('sha256').update(body).digest('hex'));
+    // The second request's body was sent after its head; the gate is open, so it is read as it comes.
+    await wire.write(`${(size / 2).toString(16)}\r\n`);
+    await wire.write(body.subarray(0, size / 2));
+    await wire.write(Buffer.concat([Buffer.from(`\r\n${(size / 2).toString(16)}\r\n`), body.subarray(size / 2), Buffer.from('\r\n0\r\n\r\n')]));
+    const [, second] = await wire.responsesWithin(2, 10_000);
+    assert.equal(second!.body.toString(), createHash('sha256').update(body).digest('hex'));
     wire.destroy();
     await settled(server);
   });

@@ -174,6 +174,25 @@ function rebuilt({ response, get, body, set }: Rebuild): Response {
   return new FastResponse(body as BodyInit | null, { status: response.status, statusText: response.statusText, headers, trailers });
 }
 
+/**
+ * The response with Vary set to `vary`, nothing else changed: what most responses (too small, or not encoded for
+ * this client) get. An untouched FastResponse whose fields are a plain record, or none, gets a copy of that record
+ * with the new Vary, so no Headers object is built and parsed again for one field; anything else is rebuilt.
+ */
+function withVary(response: Response, get: (name: string) => string | null, body: unknown, vary: string): Response {
+  if (response instanceof FastResponse && response._real === undefined && response._headers === undefined) {
+    const init = response._headersInit as Record<string, string | string[]> | undefined;
+    if (init === undefined || (init !== null && Object.getPrototypeOf(init) === Object.prototype)) {
+      const fields: Record<string, string | string[]> = {};
+      for (const name in init) if (name.toLowerCase() !== 'vary') fields[name] = init[name]!;
+      fields['vary'] = vary;
+      const options = { status: response.status, statusText: response.statusText, headers: fields as HeadersInit, trailers: response._trailers };
+      return new FastResponse(body as BodyInit | null, options);
+    }
+  }
+  return rebuilt({ response, get, body, set: { vary } });
+}
+
 /** Vary with accept-encoding added to whatever the application listed. */
 function varyWithEncoding(vary: string | null): string {
   return vary === null || vary.trim() === '' ? 'accept-encoding' : `${vary}, accept-encoding`;
@@ -215,7 +234,7 @@ export function compressResponses(handler: FetchHandler, options: true | Compres
     const body = takeBody(response);
     if (body === undefined) return response;
     const original = body.kind === 'none' ? null : body.original;
-    const varyOnly = (): Response => rebuilt({ response, get, body: original, set: { vary: varyWithEncoding(vary) } });
+    const varyOnly = (): Response => withVary(response, get, original, varyWithEncoding(vary));
     const length = knownLength(body, get('content-length'));
     if (length >= 0 && length < settings.minSize) return varyOnly();
     const coding = active < settings.maxConcurrent ? chooseEncoding(acceptEncodingOf(request), settings.encodings) : 'identity';

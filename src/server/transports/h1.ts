@@ -14,7 +14,7 @@
  *   byte of a request; body: requestTimeout from the head; between requests: idleTimeout); write progress is swept.
  */
 import { METHODS } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { H1Connection } from '../../h1/connection.js';
 import { reasonPhrase } from '../../h1/status.js';
 import type { H1Event, RequestHead, ResponseHeadOptions } from '../../h1/types.js';
@@ -61,6 +61,50 @@ const enum Phase {
   Request,
   /** Between requests on a kept-alive connection: idleTimeout. */
   Idle,
+}
+
+/**
+ * Reads into one shared buffer instead of a fresh one per read: what net.Socket's `onread` option does for client
+ * sockets, applied to accepted ones. Node allocates a buffer (memory outside the heap, freed by the garbage
+ * collector) and runs the Readable machinery (a push, a 'data' event, a nextTick to read more) for every read; here
+ * each read is one call into the session, and the engine copies what it keeps (a partial head, pipelined input,
+ * body bytes) before the buffer is read into again. Node exposes no public switch for accepted sockets, so the
+ * symbols are found on a probe socket given the option; when they are not found (another Node.js), sockets are read
+ * through 'data' events as before.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+let readBuffer: Buffer | undefined;
+/**
+ * What a read is parsed from, one per level of nesting. Node reads into the shared buffer of every socket, and one
+ * read can happen inside another: an empty write on a TLS socket makes it decrypt what it holds at once (TLSWrap's
+ * DoWrite calls ClearOut), which can happen while a request read from another socket is being handled. Each read is
+ * therefore copied out of the shared buffer before anything runs, into the buffer of its level, so that a nested
+ * read can never overwrite the bytes of the read it interrupted.
+ */
+const parseBuffers: Buffer[] = [];
+let readDepth = 0;
+interface UserBufferSymbols {
+  buffer: symbol;
+  callback: symbol;
+  generator: symbol;
+}
+const userBuffer: UserBufferSymbols | undefined = findUserBufferSymbols();
+function findUserBufferSymbols(): UserBufferSymbols | undefined {
+  try {
+    const buffer = Buffer.alloc(1);
+    const callback = (): void => {};
+    // The option exists for client sockets (net.connect({ onread })); the types name it on connect options only.
+    const probe = new Socket({ onread: { buffer, callback } } as ConstructorParameters<typeof Socket>[0]) as unknown as Record<symbol, unknown>;
+    const symbols = Object.getOwnPropertySymbols(probe);
+    const named = (description: string): symbol | undefined => symbols.find((symbol) => symbol.description === description);
+    const found = { buffer: named('kBuffer'), callback: named('kBufferCb'), generator: named('kBufferGen') };
+    (probe as unknown as Socket).destroy();
+    if (found.buffer === undefined || found.callback === undefined || found.generator === undefined) return undefined;
+    if (probe[found.buffer] !== buffer || probe[found.callback] !== callback || probe[found.generator] !== null) return undefined;
+    return found as UserBufferSymbols;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -270,7 +314,8 @@ export class H1Session implements TrackedConnection {
   private lingerTimer: NodeJS.Timeout | undefined = undefined;
   private lastBytesWritten = 0;
   private lastProgress = Date.now();
-  private readonly onDataListener = (chunk: Buffer) => this.onData(chunk);
+  private readonly onDataListener = (chunk: Buffer) => this.onData(chunk, true);
+  private readonly onReadListener = (length: number, buffer: Buffer) => this.onRead(length, buffer);
   private readonly onEndListener = () => this.onEnd();
   private readonly onDrainListener = () => this.onDrain();
   private readonly timerCallback = () => this.onTimer();
@@ -298,12 +343,44 @@ export class H1Session implements TrackedConnection {
       knownVersionsOnly: true,
     });
     socket.setNoDelay?.(true);
+    // Bytes the socket read before this session (already in its Readable buffer) still come as 'data'.
     socket.on('data', this.onDataListener);
+    this.readIntoSharedBuffer();
     socket.on('end', this.onEndListener);
     socket.on('drain', this.onDrainListener);
     socket.on('close', () => this.onClose());
     socket.on('error', () => {});
     this.updateDeadline();
+  }
+
+  /** Switches the socket to reads into the shared buffer (see userBuffer), when this Node.js allows it. */
+  private readIntoSharedBuffer(): void {
+    const handle = (this.socket as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })._handle;
+    if (userBuffer === undefined || typeof handle?.useUserBuffer !== 'function') return;
+    readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const socket = this.socket as unknown as Record<symbol, unknown>;
+    socket[userBuffer.buffer] = readBuffer;
+    socket[userBuffer.callback] = this.onReadListener;
+    socket[userBuffer.generator] = null;
+    handle.useUserBuffer(readBuffer);
+  }
+
+  /**
+   * `length` bytes read into the shared buffer. Returning false stops reading (as a full Readable would). After a
+   * 101 the socket's reads cannot go back to Node's own buffers: they are handed to the Readable as copies, which is
+   * what it would have received.
+   */
+  private onRead(length: number, buffer: Buffer): boolean {
+    if (this.tunnelled) return this.socket.push(Buffer.from(buffer.subarray(0, length)));
+    const bytes = (parseBuffers[readDepth] ??= Buffer.allocUnsafe(READ_BUFFER_BYTES)).subarray(0, length);
+    bytes.set(buffer.subarray(0, length));
+    readDepth++;
+    try {
+      this.onData(bytes, false);
+    } finally {
+      readDepth--;
+    }
+    return true;
   }
 
   pendingOutputBytes(): number {
@@ -316,11 +393,12 @@ export class H1Session implements TrackedConnection {
 
   // ------------------------------------------------------------------ input
 
-  onData(chunk: Buffer): void {
+  /** `owned`: the chunk is this read's own (body bytes may be kept as views); else it is reused after the call. */
+  onData(chunk: Buffer, owned: boolean): void {
     if (this.closed || this.tunnelled || this.ending) return;
     this.dispatching = true;
     try {
-      this.handleEvents(this.engine.receive(chunk), chunk);
+      this.handleEvents(this.engine.receive(chunk), owned ? chunk : undefined);
     } finally {
       this.dispatching = false;
     }
@@ -771,6 +849,6 @@ export function acceptHttp1(context: ServerContext, socket: Socket, scheme: 'htt
   const session = new H1Session(context, socket, scheme);
   context.live.add(session);
   if (context.closing) session.shutdown();
-  if (initial !== null && initial.byteLength > 0) session.onData(initial);
+  if (initial !== null && initial.byteLength > 0) session.onData(initial, true);
   socket.resume();
 }
