@@ -17,7 +17,7 @@ import {
   encodeLongHeader, encodeShortHeader, MIN_INITIAL_DATAGRAM, packetNumberLength, parsePacketHeader, QUIC_VERSION_1, verifyRetry,
 } from './packet.js';
 import type { PacketHeader } from './packet.js';
-import { AEAD_TAG_LENGTH, directionKeys, initialKeys, PacketKey, protectPacket, removeHeaderProtection } from './protection.js';
+import { AEAD_TAG_LENGTH, directionKeys, HeaderProtectionBatch, initialKeys, PacketKey, protectPacket, removeHeaderProtection } from './protection.js';
 import type { DirectionKeys } from './protection.js';
 import { BASE_PLPMTU, BLACK_HOLE_PTOS, PathMtu } from './pmtud.js';
 import type { PmtuState } from './pmtud.js';
@@ -166,6 +166,8 @@ export class QuicConnection {
   private readonly events: QuicEvent[] = [];
   /** Scratch space for packet headers (protectPacket copies the header out before the next one is written). */
   private readonly headerWriter = new BufferWriter(64);
+  /** Header protection of the datagrams one datagramsToSend() call builds, applied together before they leave. */
+  private readonly headerProtection = new HeaderProtectionBatch();
   private state: State = 'handshake';
   private now: number;
 
@@ -400,6 +402,8 @@ export class QuicConnection {
       this.setLossDetectionTimer();
     } catch (error) {
       this.closeOnError(error);
+    } finally {
+      this.headerProtection.apply();
     }
     return out;
   }
@@ -1572,7 +1576,7 @@ export class QuicConnection {
     encodeFrame(payload, { type: 'ping' });
     while (headerLength + payload.length + AEAD_TAG_LENGTH < size) payload.uint8(0);
     this.pmtu.onProbeSent(size);
-    const datagram = this.sealPacket({ space, packetNumber, pnLength, headerLength, payload, frames: [], ackEliciting: true, padDatagram: false, pmtuProbe: true });
+    const datagram = this.sealPacket({ space, packetNumber, pnLength, headerLength, payload, frames: [], ackEliciting: true, padDatagram: false, pmtuProbe: true }, true);
     this.path.bytesSent += datagram.byteLength;
     return datagram;
   }
@@ -1586,7 +1590,9 @@ export class QuicConnection {
       const last = packets[packets.length - 1]!;
       for (let i = used; i < target; i++) last.payload.uint8(0);
     }
-    const datagram = concatBytes(packets.map((packet) => this.sealPacket(packet)));
+    // A lone packet is the datagram itself, so its header protection can wait for the batch; coalesced packets are
+    // copied into one datagram, so theirs is applied first.
+    const datagram = packets.length === 1 ? this.sealPacket(packets[0]!, true) : concatBytes(packets.map((packet) => this.sealPacket(packet, false)));
     this.path.bytesSent += datagram.byteLength;
     return datagram;
   }
@@ -1777,7 +1783,8 @@ export class QuicConnection {
     return { type: 'ack', ranges, ackDelay: Math.floor(delayMicros / 2 ** DEFAULT_TRANSPORT_PARAMETERS.ackDelayExponent) };
   }
 
-  private sealPacket(packet: PlainPacket): Uint8Array {
+  /** AEAD and header protection (RFC 9001 §5); with `batchHeaderProtection`, the latter when the send ends. */
+  private sealPacket(packet: PlainPacket, batchHeaderProtection: boolean): Uint8Array {
     const space = packet.space;
     const dcid = this.peerCids.current?.cid ?? this.initialDestinationCid;
     let header: { header: Uint8Array; pnOffset: number };
@@ -1795,7 +1802,13 @@ export class QuicConnection {
       header = encodeLongHeader(space.name, dcid, scid, token, packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH, this.headerWriter);
     }
     const plaintext = packet.payload.finish();
-    const sealed = protectPacket(keys, header.header, header.pnOffset, plaintext, packet.packetNumber);
+    let sealed: Uint8Array;
+    if (batchHeaderProtection) {
+      sealed = keys.packet.seal(header.header, plaintext, packet.packetNumber);
+      this.headerProtection.add(keys.hp, sealed, header.pnOffset);
+    } else {
+      sealed = protectPacket(keys, header.header, header.pnOffset, plaintext, packet.packetNumber);
+    }
     if (this.onPacket) this.tracePacket(packet, plaintext, sealed.byteLength);
     const inFlight = packet.ackEliciting || packet.padDatagram;
     const record: SentPacket = { packetNumber: packet.packetNumber, timeSent: this.now, size: sealed.byteLength, ackEliciting: packet.ackEliciting, inFlight, frames: packet.frames };
@@ -1830,7 +1843,7 @@ export class QuicConnection {
     encodeFrame(payload, { type: 'pathResponse', data });
     const packetNumber = space.nextPacketNumber++;
     const pnLength = packetNumberLength(packetNumber, space.largestAcked);
-    return this.sealPacket({ space, packetNumber, pnLength, headerLength: 0, payload, frames: [], ackEliciting: true, padDatagram: false });
+    return this.sealPacket({ space, packetNumber, pnLength, headerLength: 0, payload, frames: [], ackEliciting: true, padDatagram: false }, true);
   }
 
   // ─── Closing ──────────────────────────────────────────────────────────────────────────────────────────────────
