@@ -1490,16 +1490,6 @@ export class QuicConnection {
       this.onFramesLost(space, packet.frames.filter((f) => f.kind === 'crypto' || f.kind === 'stream'));
       if (space.name === 'application') break;
     }
-    // RFC 8899 §4.3: PTO after PTO with datagrams above the base size in flight and nothing acknowledged looks like a
-    // path that stopped carrying them (a black hole); the probes go at the base size, which every path carries.
-    if (space.name === 'application' && this.ptoCount >= BLACK_HOLE_PTOS && this.pmtu.current > BASE_PLPMTU) {
-      for (const packet of space.sent.values()) {
-        if (packet.ackEliciting && packet.pmtuProbe !== true && packet.size > BASE_PLPMTU) {
-          this.onBlackHole();
-          break;
-        }
-      }
-    }
     this.lossDetectionTimer = this.now + this.rtt.ptoBase * 2 ** Math.min(this.ptoCount, 16);
   }
 
@@ -1517,10 +1507,15 @@ export class QuicConnection {
   // ─── Sending ──────────────────────────────────────────────────────────────────────────────────────────────────
 
   private buildDatagram(): Uint8Array | undefined {
-    const budget = Math.min(this.pmtu.current, this.amplificationBudget());
+    const probing = SPACE_NAMES.some((name) => this.spaces[name].probes > 0);
+    // RFC 8899 §4.3: from the second PTO in a row, PTO probes go at the base size, which every path carries. Should
+    // they be acknowledged while the full-size packets before them are not, those are declared lost with nothing
+    // full-size acknowledged after them: the black-hole signal PathMtu.onLost counts. A merely lossy path soon gets
+    // a later full-size packet through, which resets the count.
+    const size = probing && this.ptoCount >= BLACK_HOLE_PTOS ? BASE_PLPMTU : this.pmtu.current;
+    const budget = Math.min(size, this.amplificationBudget());
     const minimum = this.minSendBudget();
     if (budget < minimum) return undefined;
-    const probing = SPACE_NAMES.some((name) => this.spaces[name].probes > 0);
     let congestionAllowed = probing || this.congestion.available > 0;
     if (congestionAllowed && !probing) {
       const paceAt = this.pacer.nextSendTime(this.now, this.congestion.congestionWindow, this.rtt.smoothed);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { BASE_PLPMTU, MAX_PROBES, PathMtu } from '../../src/quic/pmtud.js';
+import { BASE_PLPMTU, BLACK_HOLE_LOSSES, MAX_PROBES, PathMtu } from '../../src/quic/pmtud.js';
 import { NewReno } from '../../src/quic/recovery.js';
 import { Pair, patternBytes, serveDownloads } from './support/harness.js';
 import type { ChannelOptions, PairOptions } from './support/harness.js';
@@ -78,9 +78,12 @@ test('PathMtu: black hole after full-size losses with no full-size packet acknow
   }
   // Small packets lost never count either.
   for (let pn = 200; pn < 220; pn++) assert.equal(pmtu.onLost(pn, 1100), false);
-  let detected = false;
-  for (let pn = 300; pn < 310 && !detected; pn++) detected = pmtu.onLost(pn, 1452);
-  assert.ok(detected);
+  let losses = 0;
+  for (let pn = 300; pn < 400; pn++) {
+    losses++;
+    if (pmtu.onLost(pn, 1452)) break;
+  }
+  assert.equal(losses, BLACK_HOLE_LOSSES);
   pmtu.onBlackHole();
   assert.equal(pmtu.current, BASE_PLPMTU);
   assert.equal(pmtu.state, 'searching');
@@ -178,4 +181,12 @@ test('a black hole for datagrams above 1200 opens mid-transfer: back to 1200, an
   assert.equal(pair.server.pathMtu.size, 1200);
   assert.equal(pair.server.pathMtu.state, 'complete', 'the search below the failed size found nothing above 1200');
   assert.equal(pair.server.isClosed, false);
+});
+
+test('bursty congestion loss (5 % in bursts of 3) is not taken for a black hole', () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const pair = download(1_000_000, { seed, loss: 0.05, burst: 3, latency: 20 });
+    assert.equal(pair.server.pathMtu.blackHoles, 0, `seed ${seed}`);
+    assert.equal(pair.server.pathMtu.size, 1452, `seed ${seed}`);
+  }
 });
