@@ -84,6 +84,10 @@ class AesHeaderProtection implements HeaderProtection {
   mask(sample: Uint8Array): Uint8Array {
     return this.cipher.update(sample.subarray(0, 16)).subarray(0, 5);
   }
+  /** ECB enciphers each 16-byte block on its own: one update() gives every sample's mask. */
+  masks(samples: Uint8Array): Uint8Array {
+    return this.cipher.update(samples);
+  }
 }
 
 /** RFC 9001 §5.4.4: the sample is the ChaCha20 counter (4 bytes, little-endian) followed by the nonce. */

@@ -17,8 +17,10 @@ import {
   encodeLongHeader, encodeShortHeader, MIN_INITIAL_DATAGRAM, packetNumberLength, parsePacketHeader, QUIC_VERSION_1, verifyRetry,
 } from './packet.js';
 import type { PacketHeader } from './packet.js';
-import { AEAD_TAG_LENGTH, directionKeys, initialKeys, PacketKey, protectPacket, removeHeaderProtection } from './protection.js';
+import { AEAD_TAG_LENGTH, directionKeys, HeaderProtectionBatch, initialKeys, PacketKey, protectPacket, removeHeaderProtection } from './protection.js';
 import type { DirectionKeys } from './protection.js';
+import { BASE_PLPMTU, BLACK_HOLE_PTOS, PathMtu } from './pmtud.js';
+import type { PmtuState } from './pmtud.js';
 import { RangeSet } from './rangeset.js';
 import { INITIAL_RTT, isPersistentCongestion, NewReno, PACKET_THRESHOLD, Pacer, RttEstimator } from './recovery.js';
 import type { CongestionController, SentFrameRecord, SentPacket } from './recovery.js';
@@ -105,6 +107,8 @@ interface PlainPacket {
   padDatagram: boolean;
   /** Sent as a 0-RTT long-header packet under the early key (client, before 1-RTT keys). */
   zeroRtt?: boolean;
+  /** A PMTU probe: PING + PADDING to the size being tested. */
+  pmtuProbe?: boolean;
 }
 
 /** The frames of one packet being built: its payload writer, what to remember for loss recovery, and flags. */
@@ -162,6 +166,8 @@ export class QuicConnection {
   private readonly events: QuicEvent[] = [];
   /** Scratch space for packet headers (protectPacket copies the header out before the next one is written). */
   private readonly headerWriter = new BufferWriter(64);
+  /** Header protection of the datagrams one datagramsToSend() call builds, applied together before they leave. */
+  private readonly headerProtection = new HeaderProtectionBatch();
   private state: State = 'handshake';
   private now: number;
 
@@ -209,6 +215,8 @@ export class QuicConnection {
   private rtt = new RttEstimator();
   private congestion: CongestionController;
   private readonly pacer: Pacer;
+  /** DPLPMTUD (RFC 8899): the datagram size in use, and the probes that may raise it. */
+  private readonly pmtu: PathMtu;
   private ptoCount = 0;
   private lossDetectionTimer: number | undefined;
   private pacingDeadline: number | undefined;
@@ -264,8 +272,9 @@ export class QuicConnection {
       handshake: new PacketSpace('handshake', this.limits.maxAckRanges),
       application: new PacketSpace('application', this.limits.maxAckRanges),
     };
+    this.pmtu = new PathMtu(this.limits.maxDatagramSize);
     this.congestion = this.newCongestionController();
-    this.pacer = new Pacer(this.limits.maxDatagramSize);
+    this.pacer = new Pacer(this.pmtu.current);
     this.receiveWindow = new ReceiveWindow(this.limits.initialConnectionWindow, this.limits.maxConnectionWindow);
     this.localMaxStreams = { bidi: this.limits.maxStreamsBidi, uni: this.limits.maxStreamsUni };
     this.idleTimeout = this.limits.idleTimeout;
@@ -393,6 +402,8 @@ export class QuicConnection {
       this.setLossDetectionTimer();
     } catch (error) {
       this.closeOnError(error);
+    } finally {
+      this.headerProtection.apply();
     }
     return out;
   }
@@ -558,12 +569,23 @@ export class QuicConnection {
     return this.path.remote;
   }
 
+  /** The largest datagram sent now (RFC 8899 PLPMTU), and where its discovery stands. */
+  get pathMtu(): { size: number; state: PmtuState; probesSent: number; probesLost: number; blackHoles: number } {
+    const { current, state, probesSent, probesLost, blackHoles } = this.pmtu;
+    return { size: current, state, probesSent, probesLost, blackHoles };
+  }
+
+  /** The congestion window and bytes in flight (bytes). */
+  get congestionWindow(): { window: number; inFlight: number } {
+    return { window: this.congestion.congestionWindow, inFlight: this.congestion.bytesInFlight };
+  }
+
   get pathValidated(): boolean {
     return this.path.validated;
   }
 
   private newCongestionController(): CongestionController {
-    return this.congestionControl === 'cubic' ? new Cubic(this.limits.maxDatagramSize) : new NewReno(this.limits.maxDatagramSize);
+    return this.congestionControl === 'cubic' ? new Cubic(this.pmtu.current) : new NewReno(this.pmtu.current);
   }
 
   private streamWasOpened(streamId: number): boolean {
@@ -1169,9 +1191,19 @@ export class QuicConnection {
     // §9.4: a new address (not just a new port, which is NAT rebinding on the same path) gets fresh congestion
     // control and RTT state; what was in flight no longer counts against the new path's window.
     if (this.previousPath !== undefined && this.previousPath.remote.address !== remote.address) {
+      // The new path's MTU is unknown too: back to the base size, searched again once the path is validated.
+      this.pmtu.restart();
+      this.pacer.setMaxDatagramSize(this.pmtu.current);
       this.congestion = this.newCongestionController();
       this.rtt = new RttEstimator();
       for (const name of SPACE_NAMES) for (const packet of this.spaces[name].sent.values()) packet.inFlight = false;
+      // A probe of the old path says nothing about the new one: forget it (it has no frames to retransmit).
+      const application = this.spaces.application;
+      for (const packet of application.sent.values()) {
+        if (packet.pmtuProbe !== true) continue;
+        application.sent.delete(packet.packetNumber);
+        application.ackElicitingInFlight--;
+      }
     }
   }
 
@@ -1220,6 +1252,11 @@ export class QuicConnection {
       space.sent.delete(packet.packetNumber);
       if (packet.ackEliciting) space.ackElicitingInFlight--;
       if (packet.inFlight) this.congestion.onAcked(packet, this.now, this.rtt.smoothed);
+      if (packet.pmtuProbe === true) {
+        if (this.pmtu.onProbeAcked(packet.size)) this.datagramSizeChanged();
+      } else if (space.name === 'application') {
+        this.pmtu.onAcked(packet.packetNumber, packet.size);
+      }
       this.onFramesAcked(space, packet.frames);
       if (space.name === 'application' && packet.packetNumber >= this.firstPacketInWritePhase) this.writePhaseAcked = true;
     }
@@ -1275,15 +1312,21 @@ export class QuicConnection {
     }
     if (lost.length === 0) return;
     let latestLost = Number.NEGATIVE_INFINITY;
+    let blackHole = false;
     for (const packet of lost) {
       space.sent.delete(packet.packetNumber);
       if (packet.ackEliciting) space.ackElicitingInFlight--;
-      if (packet.inFlight) {
-        this.congestion.onRemoved(packet.size);
-        latestLost = Math.max(latestLost, packet.timeSent);
+      if (packet.inFlight) this.congestion.onRemoved(packet.size);
+      if (packet.pmtuProbe === true) {
+        // RFC 9000 §14.4, RFC 8899 §4.4: a lost probe says the size is too large, not that the path is congested.
+        this.pmtu.onProbeLost(packet.size);
+        continue;
       }
+      if (packet.inFlight) latestLost = Math.max(latestLost, packet.timeSent);
+      if (space.name === 'application' && packet.ackEliciting && this.pmtu.onLost(packet.packetNumber, packet.size)) blackHole = true;
       this.onFramesLost(space, packet.frames);
     }
+    if (blackHole) this.onBlackHole();
     if (latestLost > Number.NEGATIVE_INFINITY) this.congestion.onCongestionEvent(latestLost, this.now);
     if (isPersistentCongestion(lost, this.rtt, this.peerParameters.maxAckDelay)) this.congestion.onPersistentCongestion();
   }
@@ -1443,20 +1486,36 @@ export class QuicConnection {
     // Probes carry data when there is some (§6.2.4): the CRYPTO data still unacknowledged, or the oldest
     // unacknowledged stream data; otherwise a PING.
     for (const packet of space.sent.values()) {
-      if (!packet.ackEliciting) continue;
+      if (!packet.ackEliciting || packet.pmtuProbe === true) continue;
       this.onFramesLost(space, packet.frames.filter((f) => f.kind === 'crypto' || f.kind === 'stream'));
       if (space.name === 'application') break;
     }
     this.lossDetectionTimer = this.now + this.rtt.ptoBase * 2 ** Math.min(this.ptoCount, 16);
   }
 
+  private onBlackHole(): void {
+    this.pmtu.onBlackHole();
+    this.datagramSizeChanged();
+  }
+
+  /** RFC 9002 §7.2: the congestion controller and the pacer count in datagrams of the size in use. */
+  private datagramSizeChanged(): void {
+    this.congestion.setMaxDatagramSize(this.pmtu.current);
+    this.pacer.setMaxDatagramSize(this.pmtu.current);
+  }
+
   // ─── Sending ──────────────────────────────────────────────────────────────────────────────────────────────────
 
   private buildDatagram(): Uint8Array | undefined {
-    const budget = Math.min(this.limits.maxDatagramSize, this.amplificationBudget());
+    const probing = SPACE_NAMES.some((name) => this.spaces[name].probes > 0);
+    // RFC 8899 §4.3: from the second PTO in a row, PTO probes go at the base size, which every path carries. Should
+    // they be acknowledged while the full-size packets before them are not, those are declared lost with nothing
+    // full-size acknowledged after them: the black-hole signal PathMtu.onLost counts. A merely lossy path soon gets
+    // a later full-size packet through, which resets the count.
+    const size = probing && this.ptoCount >= BLACK_HOLE_PTOS ? BASE_PLPMTU : this.pmtu.current;
+    const budget = Math.min(size, this.amplificationBudget());
     const minimum = this.minSendBudget();
     if (budget < minimum) return undefined;
-    const probing = SPACE_NAMES.some((name) => this.spaces[name].probes > 0);
     let congestionAllowed = probing || this.congestion.available > 0;
     if (congestionAllowed && !probing) {
       const paceAt = this.pacer.nextSendTime(this.now, this.congestion.congestionWindow, this.rtt.smoothed);
@@ -1466,6 +1525,10 @@ export class QuicConnection {
       }
     }
     if (this.packetsInWritePhase >= KEY_UPDATE_PACKET_THRESHOLD) this.requestKeyUpdate();
+    if (congestionAllowed && !probing) {
+      const probe = this.pmtuProbeDue();
+      if (probe !== undefined) return this.buildPmtuProbe(probe);
+    }
     const packets: PlainPacket[] = [];
     let used = 0;
     for (const name of SPACE_NAMES) {
@@ -1486,6 +1549,33 @@ export class QuicConnection {
     return datagram;
   }
 
+  /**
+   * RFC 9000 §14.3: probes only once the handshake is confirmed, on a validated path (so the amplification limit,
+   * §8.1, never applies to them), and within the congestion window like any in-flight packet (RFC 8899 §4.6).
+   */
+  private pmtuProbeDue(): number | undefined {
+    if (!this.handshakeConfirmed || !this.path.validated || this.spaces.application.write === undefined) return undefined;
+    this.pmtu.start(this.peerParameters.maxUdpPayloadSize);
+    const size = this.pmtu.nextProbe();
+    if (size === undefined || this.congestion.available < size) return undefined;
+    return size;
+  }
+
+  /** A PMTU probe (RFC 9000 §14.4): a 1-RTT packet of exactly `size` bytes on the wire, PING then PADDING. */
+  private buildPmtuProbe(size: number): Uint8Array {
+    const space = this.spaces.application;
+    const packetNumber = space.nextPacketNumber++;
+    const pnLength = packetNumberLength(packetNumber, space.largestAcked);
+    const headerLength = this.headerLength(space, pnLength);
+    const payload = space.payloadWriter.reset();
+    encodeFrame(payload, { type: 'ping' });
+    while (headerLength + payload.length + AEAD_TAG_LENGTH < size) payload.uint8(0);
+    this.pmtu.onProbeSent(size);
+    const datagram = this.sealPacket({ space, packetNumber, pnLength, headerLength, payload, frames: [], ackEliciting: true, padDatagram: false, pmtuProbe: true }, true);
+    this.path.bytesSent += datagram.byteLength;
+    return datagram;
+  }
+
   /** Pads (when required), seals and counts one datagram's packets. */
   private finishDatagram(packets: PlainPacket[], used: number, budget: number): Uint8Array {
     // RFC 9000 §14.1: datagrams with a client Initial, or a server's ack-eliciting Initial, are padded to 1200 bytes;
@@ -1495,7 +1585,9 @@ export class QuicConnection {
       const last = packets[packets.length - 1]!;
       for (let i = used; i < target; i++) last.payload.uint8(0);
     }
-    const datagram = concatBytes(packets.map((packet) => this.sealPacket(packet)));
+    // A lone packet is the datagram itself, so its header protection can wait for the batch; coalesced packets are
+    // copied into one datagram, so theirs is applied first.
+    const datagram = packets.length === 1 ? this.sealPacket(packets[0]!, true) : concatBytes(packets.map((packet) => this.sealPacket(packet, false)));
     this.path.bytesSent += datagram.byteLength;
     return datagram;
   }
@@ -1686,7 +1778,8 @@ export class QuicConnection {
     return { type: 'ack', ranges, ackDelay: Math.floor(delayMicros / 2 ** DEFAULT_TRANSPORT_PARAMETERS.ackDelayExponent) };
   }
 
-  private sealPacket(packet: PlainPacket): Uint8Array {
+  /** AEAD and header protection (RFC 9001 §5); with `batchHeaderProtection`, the latter when the send ends. */
+  private sealPacket(packet: PlainPacket, batchHeaderProtection: boolean): Uint8Array {
     const space = packet.space;
     const dcid = this.peerCids.current?.cid ?? this.initialDestinationCid;
     let header: { header: Uint8Array; pnOffset: number };
@@ -1704,10 +1797,17 @@ export class QuicConnection {
       header = encodeLongHeader(space.name, dcid, scid, token, packet.packetNumber, packet.pnLength, packet.pnLength + packet.payload.length + AEAD_TAG_LENGTH, this.headerWriter);
     }
     const plaintext = packet.payload.finish();
-    const sealed = protectPacket(keys, header.header, header.pnOffset, plaintext, packet.packetNumber);
+    let sealed: Uint8Array;
+    if (batchHeaderProtection) {
+      sealed = keys.packet.seal(header.header, plaintext, packet.packetNumber);
+      this.headerProtection.add(keys.hp, sealed, header.pnOffset);
+    } else {
+      sealed = protectPacket(keys, header.header, header.pnOffset, plaintext, packet.packetNumber);
+    }
     if (this.onPacket) this.tracePacket(packet, plaintext, sealed.byteLength);
     const inFlight = packet.ackEliciting || packet.padDatagram;
     const record: SentPacket = { packetNumber: packet.packetNumber, timeSent: this.now, size: sealed.byteLength, ackEliciting: packet.ackEliciting, inFlight, frames: packet.frames };
+    if (packet.pmtuProbe === true) record.pmtuProbe = true;
     if (packet.ackEliciting || packet.frames.length > 0) space.sent.set(packet.packetNumber, record);
     if (inFlight) {
       this.congestion.onSent(sealed.byteLength);
@@ -1728,7 +1828,8 @@ export class QuicConnection {
   /** Sealing copies the plaintext, so it can still be decoded for the trace. */
   private tracePacket(packet: PlainPacket, plaintext: Uint8Array, size: number): void {
     const type = packet.zeroRtt ? 'zeroRtt' : packet.space.name === 'application' ? 'oneRtt' : packet.space.name;
-    this.onPacket!({ direction: 'out', type, packetNumber: packet.packetNumber, size, frames: decodeFrames(plaintext, type).map((decoded) => decoded.frame) });
+    const frames = decodeFrames(plaintext, type).map((decoded) => decoded.frame);
+    this.onPacket!({ direction: 'out', type, packetNumber: packet.packetNumber, size, frames, ...(packet.pmtuProbe === true ? { pmtuProbe: true } : {}) });
   }
 
   private buildPathResponseDatagram(data: Uint8Array): Uint8Array {
@@ -1737,7 +1838,7 @@ export class QuicConnection {
     encodeFrame(payload, { type: 'pathResponse', data });
     const packetNumber = space.nextPacketNumber++;
     const pnLength = packetNumberLength(packetNumber, space.largestAcked);
-    return this.sealPacket({ space, packetNumber, pnLength, headerLength: 0, payload, frames: [], ackEliciting: true, padDatagram: false });
+    return this.sealPacket({ space, packetNumber, pnLength, headerLength: 0, payload, frames: [], ackEliciting: true, padDatagram: false }, true);
   }
 
   // ─── Closing ──────────────────────────────────────────────────────────────────────────────────────────────────
@@ -1768,7 +1869,7 @@ export class QuicConnection {
   private buildCloseDatagram(): Uint8Array | undefined {
     const frame = this.closeFrame!;
     const packets: PlainPacket[] = [];
-    const budget = Math.min(this.limits.maxDatagramSize, this.amplificationBudget());
+    const budget = Math.min(this.pmtu.current, this.amplificationBudget());
     let used = 0;
     for (const name of SPACE_NAMES) {
       const space = this.spaces[name];

@@ -30,6 +30,11 @@ export interface Aead {
 export interface HeaderProtection {
   /** The 5-byte mask for a 16-byte sample (AES-ECB of the sample, or ChaCha20 with the sample as counter‖nonce). */
   mask(sample: Uint8Array): Uint8Array;
+  /**
+   * Optional, for a block cipher: the masks of many samples at once (samples back to back, 16 bytes each; 16 output
+   * bytes per sample, its mask the first 5). One cipher call for a whole send instead of one per packet.
+   */
+  masks?(samples: Uint8Array): Uint8Array;
 }
 
 /** A running transcript hash (RFC 8446 §4.4.1). */

@@ -4,7 +4,13 @@
  * code named beside the field; demux limits drop or Retry packets instead of creating state.
  */
 export interface QuicLimits {
-  /** Largest UDP payload we send (RFC 9000 §14: 1200 is always safe without PMTU discovery, which node:dgram cannot do). */
+  /**
+   * Largest UDP payload we send, and the max_udp_payload_size we advertise (RFC 9000 §18.2). Every connection starts
+   * at 1200 (RFC 9000 §14: every QUIC path carries it); once the handshake is confirmed, PMTU discovery (RFC 8899
+   * DPLPMTUD, src/quic/pmtud.ts) probes up to this size, also bounded by the peer's max_udp_payload_size. 1452 is
+   * what a 1500-byte Ethernet path carries over IPv6 (1500 − 40 − 8), as quic-go probes; 1200 turns probing off.
+   * Values below 1200 count as 1200.
+   */
   maxDatagramSize: number;
   /** Our max_idle_timeout (ms, RFC 9000 §10.1): a silent peer holds state at most this long. aioquic 60 s, quic-go 30 s. */
   idleTimeout: number;
@@ -77,7 +83,7 @@ export interface QuicLimits {
 }
 
 export const DEFAULT_QUIC_LIMITS: Readonly<QuicLimits> = Object.freeze({
-  maxDatagramSize: 1200,
+  maxDatagramSize: 1452,
   idleTimeout: 30_000,
   handshakeTimeout: 10_000,
   initialConnectionWindow: 1024 * 1024,

@@ -109,12 +109,63 @@ export function initialKeys(crypto: CryptoProvider, destinationCid: Uint8Array, 
 export function protectPacket(keys: DirectionKeys, header: Uint8Array, pnOffset: number, payload: Uint8Array, packetNumber: number, packetKey = keys.packet): Uint8Array {
   // Header protection is applied in place on the sealed packet.
   const packet = packetKey.seal(header, payload, packetNumber);
-  const pnLength = (header[0]! & 0x03) + 1;
   const sampleStart = pnOffset + SAMPLE_OFFSET;
-  const mask = keys.hp.mask(packet.subarray(sampleStart, sampleStart + SAMPLE_LENGTH));
-  packet[0]! ^= mask[0]! & ((packet[0]! & 0x80) !== 0 ? 0x0f : 0x1f);
-  for (let i = 0; i < pnLength; i++) packet[pnOffset + i]! ^= mask[1 + i]!;
+  applyMask(packet, pnOffset, keys.hp.mask(packet.subarray(sampleStart, sampleStart + SAMPLE_LENGTH)), 0);
   return packet;
+}
+
+/** RFC 9001 §5.4.1: XORs the mask at mask[at…] into the first byte's protected bits and the packet number, in place. */
+function applyMask(packet: Uint8Array, pnOffset: number, mask: Uint8Array, at: number): void {
+  const pnLength = (packet[0]! & 0x03) + 1;
+  packet[0]! ^= mask[at]! & ((packet[0]! & 0x80) !== 0 ? 0x0f : 0x1f);
+  for (let i = 0; i < pnLength; i++) packet[pnOffset + i]! ^= mask[at + 1 + i]!;
+}
+
+/**
+ * Header protection for the packets of one send, applied together: with AES (HeaderProtection.masks) every mask of a
+ * run of packets under one key comes from a single cipher call, about 0.02 µs a packet where a call per packet costs
+ * about 0.6 µs. Packets are sealed (AEAD) first and added here; apply() must run before any of them leaves.
+ */
+export class HeaderProtectionBatch {
+  private readonly packets: Uint8Array[] = [];
+  private readonly pnOffsets: number[] = [];
+  private readonly keys: HeaderProtection[] = [];
+  private samples = new Uint8Array(SAMPLE_LENGTH * 32);
+
+  /** A packet sealed by PacketKey.seal, its header still unprotected. */
+  add(hp: HeaderProtection, packet: Uint8Array, pnOffset: number): void {
+    this.packets.push(packet);
+    this.pnOffsets.push(pnOffset);
+    this.keys.push(hp);
+  }
+
+  apply(): void {
+    const { packets, pnOffsets, keys } = this;
+    for (let start = 0; start < packets.length; ) {
+      const hp = keys[start]!;
+      let end = start + 1;
+      while (end < packets.length && keys[end] === hp) end++;
+      if (hp.masks !== undefined && end - start > 1) {
+        const length = (end - start) * SAMPLE_LENGTH;
+        if (this.samples.byteLength < length) this.samples = new Uint8Array(length * 2);
+        for (let i = start; i < end; i++) {
+          const sampleStart = pnOffsets[i]! + SAMPLE_OFFSET;
+          this.samples.set(packets[i]!.subarray(sampleStart, sampleStart + SAMPLE_LENGTH), (i - start) * SAMPLE_LENGTH);
+        }
+        const masks = hp.masks(this.samples.subarray(0, length));
+        for (let i = start; i < end; i++) applyMask(packets[i]!, pnOffsets[i]!, masks, (i - start) * SAMPLE_LENGTH);
+      } else {
+        for (let i = start; i < end; i++) {
+          const sampleStart = pnOffsets[i]! + SAMPLE_OFFSET;
+          applyMask(packets[i]!, pnOffsets[i]!, hp.mask(packets[i]!.subarray(sampleStart, sampleStart + SAMPLE_LENGTH)), 0);
+        }
+      }
+      start = end;
+    }
+    packets.length = 0;
+    pnOffsets.length = 0;
+    keys.length = 0;
+  }
 }
 
 export interface UnmaskedHeader {

@@ -32,6 +32,8 @@ export interface SentPacket {
   ackEliciting: boolean;
   inFlight: boolean;
   frames: SentFrameRecord[];
+  /** A PMTU probe (RFC 9000 §14.4): its loss is no congestion signal. */
+  pmtuProbe?: boolean;
 }
 
 export class RttEstimator {
@@ -81,6 +83,8 @@ export interface CongestionController {
   /** A loss of a packet sent at timeSent (one reduction per recovery period). */
   onCongestionEvent(timeSent: number, now: number): void;
   onPersistentCongestion(): void;
+  /** The path's datagram size changed (PMTU discovery, RFC 9002 §7.2). */
+  setMaxDatagramSize(size: number): void;
 }
 
 /**
@@ -93,12 +97,23 @@ export abstract class WindowedController implements CongestionController {
   bytesInFlight = 0;
   slowStartThreshold = Number.POSITIVE_INFINITY;
   protected recoveryStartTime = Number.NEGATIVE_INFINITY;
-  protected readonly minimumWindow: number;
+  protected minimumWindow: number;
 
-  constructor(protected readonly maxDatagramSize: number) {
-    // §7.2: min(10 * max_datagram_size, max(14720, 2 * max_datagram_size)).
-    this.congestionWindow = Math.min(10 * maxDatagramSize, Math.max(14720, 2 * maxDatagramSize));
+  constructor(protected maxDatagramSize: number) {
+    this.congestionWindow = initialWindow(maxDatagramSize);
     this.minimumWindow = 2 * maxDatagramSize;
+  }
+
+  /**
+   * §7.2: the window is in bytes and stays as it is, but what is measured in datagrams follows the new size: the
+   * minimum window, Reno's and CUBIC's growth per window. Before any congestion event the initial window is
+   * recalculated with the new size (it only grows: probing raises the size once the handshake is confirmed).
+   */
+  setMaxDatagramSize(size: number): void {
+    this.maxDatagramSize = size;
+    this.minimumWindow = 2 * size;
+    if (this.slowStartThreshold === Number.POSITIVE_INFINITY) this.congestionWindow = Math.max(this.congestionWindow, initialWindow(size));
+    this.congestionWindow = Math.max(this.congestionWindow, this.minimumWindow);
   }
 
   get available(): number {
@@ -140,6 +155,11 @@ export abstract class WindowedController implements CongestionController {
   protected abstract reducedWindow(): number;
 }
 
+/** §7.2: min(10 * max_datagram_size, max(14720, 2 * max_datagram_size)). */
+function initialWindow(maxDatagramSize: number): number {
+  return Math.min(10 * maxDatagramSize, Math.max(14720, 2 * maxDatagramSize));
+}
+
 /** RFC 9002 §7 / Appendix B: NewReno: one datagram per window acknowledged, half the window on loss. */
 export class NewReno extends WindowedController {
   protected congestionAvoidance(packet: SentPacket): void {
@@ -162,8 +182,13 @@ export class Pacer {
   private tokens: number;
   private lastUpdate: number | undefined;
 
-  constructor(private readonly maxDatagramSize: number) {
+  constructor(private maxDatagramSize: number) {
     this.tokens = 10 * maxDatagramSize;
+  }
+
+  /** PMTU discovery changed the datagram size: bursts and the "a full datagram may go" test follow it. */
+  setMaxDatagramSize(size: number): void {
+    this.maxDatagramSize = size;
   }
 
   private capacity(congestionWindow: number, rate: number): number {
@@ -200,7 +225,8 @@ export class Pacer {
  */
 export function isPersistentCongestion(lost: readonly SentPacket[], rtt: RttEstimator, maxAckDelay: number): boolean {
   if (!rtt.hasSample) return false;
-  const ackEliciting = lost.filter((p) => p.ackEliciting);
+  // RFC 9000 §14.4: lost PMTU probes say nothing about congestion.
+  const ackEliciting = lost.filter((p) => p.ackEliciting && p.pmtuProbe !== true);
   if (ackEliciting.length < 2) return false;
   const duration = (rtt.ptoBase + maxAckDelay) * PERSISTENT_CONGESTION_THRESHOLD;
   return ackEliciting[ackEliciting.length - 1]!.timeSent - ackEliciting[0]!.timeSent > duration;

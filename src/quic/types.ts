@@ -62,6 +62,8 @@ export interface PacketTrace {
   /** Bytes on the wire, header and AEAD tag included. */
   size: number;
   frames: Frame[];
+  /** A PMTU probe (RFC 9000 §14.4: PING + PADDING testing whether the path carries datagrams of `size` bytes). */
+  pmtuProbe?: boolean;
 }
 
 export type QuicEvent =

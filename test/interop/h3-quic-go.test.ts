@@ -73,6 +73,25 @@ describe('quic-go http3 client → QuicEndpoint', () => {
     assert.match(result.stderr, /certificate|x509/i);
   });
 
+  test('PMTU discovery: the download goes out in datagrams above 1200 bytes once a probe is acknowledged (loopback MTU 65536)', async () => {
+    const lines: string[] = [];
+    const traced = await startH3Server(root, { traceQuic: (line) => lines.push(line) });
+    try {
+      const result = await fetch(['-insecure', `https://127.0.0.1:${traced.port}/f3.bin`]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.toString(), `status 200 HTTP/3.0 ${3 * MiB} ${sha256(files.get('f3.bin')!)}\n`);
+      const sent = lines.filter((line) => / send 1-RTT /.test(line)).map((line) => ({ size: Number(/ size=(\d+)/.exec(line)![1]), probe: line.includes(' pmtu-probe ') }));
+      assert.ok(sent.some((packet) => packet.probe && packet.size === 1452), 'a 1452-byte probe was sent');
+      const data = sent.filter((packet) => !packet.probe);
+      const large = data.filter((packet) => packet.size > 1200).length;
+      // 3 MiB is over 2,100 datagrams of 1452 bytes: all but the first round trips' worth must be large.
+      assert.ok(large > 2000, `${large} of ${data.length} datagrams above 1200 bytes`);
+      assert.ok(Math.max(...data.map((packet) => packet.size)) <= 1452);
+    } finally {
+      await traced.close();
+    }
+  });
+
   test('a handler that throws answers 500 without a stack, and the endpoint keeps serving', async () => {
     const other = await startH3Server(root, {}, (request) => {
       if (new URL(request.url).pathname === '/boom') throw new Error('secret stack detail');

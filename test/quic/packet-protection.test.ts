@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nodeCrypto } from '../../src/crypto/node.js';
-import { deriveKeyMaterial, directionKeys, initialKeys, initialSecrets, protectPacket, removeHeaderProtection } from '../../src/quic/protection.js';
+import { deriveKeyMaterial, directionKeys, HeaderProtectionBatch, initialKeys, initialSecrets, protectPacket, removeHeaderProtection } from '../../src/quic/protection.js';
 import {
   decodePacketNumber, encodeRetry, encodeVersionNegotiation, packetNumberLength, parsePacketHeader, peekDestinationCid, verifyRetry,
 } from '../../src/quic/packet.js';
@@ -177,4 +177,27 @@ test('Version Negotiation and DCID peeking', () => {
   assert.equal(toHex(peekDestinationCid(hex('41' + '1122334455667788' + '00'), 8)!), '1122334455667788');
   assert.equal(peekDestinationCid(hex('41112233'), 8), undefined);
   assert.throws(() => parsePacketHeader(hex('c0000000011500'), 0, 8), /CID too long|truncated/);
+});
+
+test('header protection applied in a batch (AES masks in one call, ChaCha20 one by one) equals protectPacket byte for byte', () => {
+  const aes = directionKeys(nodeCrypto, CIPHER_SUITES.aes128gcm, new Uint8Array(32).fill(3));
+  const aesOther = directionKeys(nodeCrypto, CIPHER_SUITES.aes128gcm, new Uint8Array(32).fill(4));
+  const chacha = directionKeys(nodeCrypto, CIPHER_SUITES.chacha20, new Uint8Array(32).fill(5));
+  // A short header with an 8-byte DCID and a 4-byte packet number (pnOffset 9).
+  const header = (pn: number): Uint8Array => Uint8Array.from([0x43, 1, 2, 3, 4, 5, 6, 7, 8, pn >>> 24, (pn >>> 16) & 0xff, (pn >>> 8) & 0xff, pn & 0xff]);
+  // Runs under one key (batched), a key change in between, a lone packet, and the ChaCha20 fallback.
+  const order = [aes, aes, aes, aesOther, aes, chacha, chacha, aes];
+  const batch = new HeaderProtectionBatch();
+  const batched: Uint8Array[] = [];
+  const expected: Uint8Array[] = [];
+  order.forEach((keys, pn) => {
+    const payload = new Uint8Array(40 + pn * 100).fill(pn);
+    expected.push(protectPacket(keys, header(pn), 9, payload, pn));
+    const sealed = keys.packet.seal(header(pn), payload, pn);
+    batch.add(keys.hp, sealed, 9);
+    batched.push(sealed);
+  });
+  batch.apply();
+  assert.deepEqual(batched.map(toHex), expected.map(toHex));
+  assert.notEqual(toHex(batched[0]!.subarray(0, 13)), toHex(header(0)), 'the header is protected');
 });

@@ -2,6 +2,7 @@
  * The QUIC packet trace (--trace-quic): one line per packet sent or received, after protection is removed, with its
  * frames, in the style of the HTTP/2 and HTTP/3 frame traces:
  *   [127.0.0.1:53012] recv 1-RTT pn=7 size=61 | STREAM streamId=0 offset=0 len=30 fin, ACK ranges=0-3 ackDelay=12
+ *   [127.0.0.1:53012] send 1-RTT pn=9 size=1452 pmtu-probe | PING, PADDING length=1425
  */
 import type { PacketTrace } from '../../quic/index.js';
 
@@ -30,6 +31,6 @@ function formatFrame(frame: PacketTrace['frames'][number]): string {
 }
 
 export function formatPacket(peer: string, packet: PacketTrace): string {
-  const head = `[${peer}] ${packet.direction === 'in' ? 'recv' : 'send'} ${PACKET_NAMES[packet.type]} pn=${packet.packetNumber} size=${packet.size}`;
+  const head = `[${peer}] ${packet.direction === 'in' ? 'recv' : 'send'} ${PACKET_NAMES[packet.type]} pn=${packet.packetNumber} size=${packet.size}${packet.pmtuProbe === true ? ' pmtu-probe' : ''}`;
   return `${head} | ${packet.frames.map(formatFrame).join(', ')}`;
 }
