@@ -180,7 +180,7 @@ function rebuilt({ response, get, body, set }: Rebuild): Response {
  * with the new Vary, so no Headers object is built and parsed again for one field; anything else is rebuilt.
  */
 function withVary(response: Response, get: (name: string) => string | null, body: unknown, vary: string): Response {
-  if (response instanceof FastResponse && response._real === undefined && response._headers === undefined) {
+  if (isPlainFastResponse(response) && response._headers === undefined) {
     const init = response._headersInit as Record<string, string | string[]> | undefined;
     if (init === undefined || (init !== null && Object.getPrototypeOf(init) === Object.prototype)) {
       const fields: Record<string, string | string[]> = {};
