@@ -69,6 +69,9 @@ const staticRoot = path.join(tempDir, 'docroot', 'static');
 mkdirSync(staticRoot, { recursive: true });
 writeFileSync(path.join(staticRoot, 'small.txt'), Buffer.alloc(1024, 'static small file\n'));
 writeFileSync(path.join(staticRoot, '1m.bin'), Buffer.alloc(1024 * 1024, 'httpsd-bench-'));
+// httpsd's static cache leaves files changed in the last 3 s uncached (timestamp granularity); utimes cannot move
+// their change time, so a static profile waits until they are older, or it would profile uncached reads.
+const staticFilesSettledAt = Date.now() + 3_500;
 if (load.needsStatic && peer.supports.static !== 'httpsd') {
   console.error(`profile: ${peer.name} has no static file handler`);
   process.exit(2);
@@ -80,6 +83,7 @@ if (!(await waitForPort(port, child)) || !(await waitForPort(httpPort, child))) 
   console.error(`profile: ${peer.name} did not start: ${readFileSync(path.join(tempDir, 'server.log'), 'utf8').slice(-400)}`);
   process.exit(1);
 }
+if (load.needsStatic && Date.now() < staticFilesSettledAt) await new Promise((resolve) => setTimeout(resolve, staticFilesSettledAt - Date.now()));
 const url = `${load.cleartext ? `http://127.0.0.1:${httpPort}` : `https://127.0.0.1:${port}`}${load.target}`;
 const result = load.webSocket
   ? await webSocketLoad(load.webSocket)
