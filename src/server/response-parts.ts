@@ -3,7 +3,7 @@
  * a body payload. FastResponse is read field by field; a global Response is read through undici's internal state
  * when its body is a plain string or byte array (so no ReadableStream is ever pulled), else through `.body`.
  */
-import { isFastResponse, isNullBodyStatus, isPlainFastResponse, NativeResponse, type FastResponse, type TrailersInit } from './response.js';
+import { isFastResponse, isNullBodyStatus, isPlainFastResponse, NativeResponse, FastResponse, type TrailersInit } from './response.js';
 import { isConnectionSpecific } from '../http/fields.js';
 import type { FieldFamily } from './core/protocols.js';
 
@@ -339,6 +339,13 @@ function readSubclass(response: FastResponse, scan: HeaderScan, trailers: Traile
   if (response.type === 'error') throw new TypeError('handler returned Response.error()');
   const status = response.status;
   scanHeadersInit(scan, response.headers);
+  if (response._real === undefined && keepsOwnBody(response)) {
+    // The subclass leaves `body` as ours and nothing has built a real Response: the body is what it was given, sent
+    // as the plain path sends it (a string or bytes with its content-length), without a stream in between.
+    if (response._bodyUsed) throw new TypeError(BODY_CONSUMED);
+    response._bodyUsed = true;
+    return finishParts(scan, status, response._body, trailers, options);
+  }
   const stream = response.body;
   if (stream === null) return finishParts(scan, status, null, trailers, options);
   if (bodyUnusable(response, stream)) throw new TypeError(BODY_CONSUMED);
@@ -346,6 +353,29 @@ function readSubclass(response: FastResponse, scan: HeaderScan, trailers: Traile
   const state = undiciState !== undefined && response._real !== undefined ? (response._real as any)[undiciState] : undefined;
   const source = state?.body?.stream === stream ? state.body.source : undefined;
   return finishParts(scan, status, typeof source === 'string' || source instanceof Uint8Array ? source : stream, trailers, options);
+}
+
+const FAST_BODY_GETTER = Object.getOwnPropertyDescriptor(FastResponse.prototype, 'body')?.get;
+/** Per subclass prototype: whether `body` is still FastResponse's own getter (looked up once per class). */
+const ownBodyByPrototype = new WeakMap<object, boolean>();
+
+function keepsOwnBody(response: FastResponse): boolean {
+  const prototype = Object.getPrototypeOf(response) as object | null;
+  if (prototype === null) return false;
+  let keeps = ownBodyByPrototype.get(prototype);
+  if (keeps === undefined) {
+    keeps = false;
+    for (let level: object | null = prototype; level !== null; level = Object.getPrototypeOf(level) as object | null) {
+      const descriptor = Object.getOwnPropertyDescriptor(level, 'body');
+      if (descriptor !== undefined) {
+        keeps = descriptor.get === FAST_BODY_GETTER && descriptor.get !== undefined;
+        break;
+      }
+    }
+    ownBodyByPrototype.set(prototype, keeps);
+  }
+  // An own property on the instance (Object.defineProperty(response, 'body', ...)) overrides the class.
+  return keeps && !Object.prototype.hasOwnProperty.call(response, 'body');
 }
 
 /** Validates the status, frames the body (content-length, implied content-type) and adds date and server. */

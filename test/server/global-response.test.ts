@@ -152,6 +152,15 @@ describe('served over a real socket', () => {
           }
           return new Overriding('not this', { status: 200, headers: { 'x-init': '1' } });
         }
+        if (name === 'status-subclass') {
+          // Overrides the status only: the body is still ours, so it is sent as given (with its content-length).
+          class Accepted extends Response {
+            override get status(): number {
+              return 202;
+            }
+          }
+          return new Accepted('status from a getter');
+        }
         if (name === 'plain-subclass') {
           class Plain extends Response {}
           return new Plain('a plain subclass', { status: 202, headers: { 'x-p': '1' } });
@@ -225,6 +234,10 @@ describe('served over a real socket', () => {
     assert.equal(plain.headers['content-type'], 'text/plain;charset=UTF-8');
     assert.equal(plain.headers['content-length'], String(Buffer.byteLength('a plain subclass')));
     assert.equal(plain.body.toString(), 'a plain subclass');
+    const statusOnly = await h1Request(server.origin, { path: '/global/status-subclass' });
+    assert.equal(statusOnly.status, 202);
+    assert.equal(statusOnly.headers['content-length'], String(Buffer.byteLength('status from a getter')));
+    assert.equal(statusOnly.body.toString(), 'status from a getter');
   });
 
   test('an invalid header field: undici refuses it at construction, ours when the server reads it; both a 500', async () => {
