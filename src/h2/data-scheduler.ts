@@ -114,6 +114,30 @@ export class DataScheduler {
   }
 
   /**
+   * Room for everything one writeQueued() call can copy, reserved once: growing by doubling would copy the output
+   * each time (many small responses in one turn add up to tens of KiB). With views, only frames below
+   * ZERO_COPY_MIN_FRAME are copied: at most one such piece per stream is counted, so large bodies never reserve what
+   * they do not use.
+   */
+  private reserveOutput(maxBytes: number, maxFrameSize: number): void {
+    const queue = this.queue;
+    const copiesAll = this.vector === null;
+    let sendable = 0;
+    for (let i = 0; i < queue.length; i++) {
+      const s = queue[i]!;
+      if (s.queuedBytes > 0 && s.sendWindow > 0) {
+        const bytes = Math.min(s.queuedBytes, s.sendWindow);
+        sendable += copiesAll ? bytes : Math.min(bytes, ZERO_COPY_MIN_FRAME - 1);
+      }
+    }
+    const dataBound = Math.min(maxBytes, sendable, Math.max(0, this.connectionSendWindow));
+    if (dataBound > 0) {
+      const frameBound = Math.ceil(dataBound / maxFrameSize) + queue.length;
+      this.writer.ensure(dataBound + frameBound * FRAME_HEADER_LENGTH);
+    }
+  }
+
+  /**
    * One frame per stream per pass, round-robin. Streams blocked by their own window leave the queue until a
    * WINDOW_UPDATE; streams blocked by the connection window or maxBytes keep their place.
    */
@@ -124,25 +148,7 @@ export class DataScheduler {
     const host = this.host;
     let budget = maxBytes;
     let head = 0;
-    {
-      // Room for everything this call can copy, reserved once: growing by doubling would copy the output each time
-      // (many small responses in one turn add up to tens of KiB). With views, only frames below ZERO_COPY_MIN_FRAME
-      // are copied: at most one such piece per stream is counted, so large bodies never reserve what they do not use.
-      const copiesAll = this.vector === null;
-      let sendable = 0;
-      for (let i = 0; i < queue.length; i++) {
-        const s = queue[i]!;
-        if (s.queuedBytes > 0 && s.sendWindow > 0) {
-          const bytes = Math.min(s.queuedBytes, s.sendWindow);
-          sendable += copiesAll ? bytes : Math.min(bytes, ZERO_COPY_MIN_FRAME - 1);
-        }
-      }
-      const dataBound = Math.min(budget, sendable, Math.max(0, this.connectionSendWindow));
-      if (dataBound > 0) {
-        const frameBound = Math.ceil(dataBound / maxFrameSize) + queue.length;
-        this.writer.ensure(dataBound + frameBound * FRAME_HEADER_LENGTH);
-      }
-    }
+    this.reserveOutput(budget, maxFrameSize);
     while (head < queue.length) {
       const stream = queue[head++]!;
       if (!canSend(stream.state)) {
