@@ -404,11 +404,12 @@ class Provider implements TlsProvider {
    */
   private syncOcspListener(server: TlsServer): void {
     const installed = this.ocspListeners.get(server);
-    if (this.staplesOcsp && installed === undefined) {
+    const wanted = this.staplesOcsp;
+    if (wanted && installed === undefined) {
       const onOcsp = (certificate: Buffer, issuer: Buffer | null, callback: (err: Error | null, resp: Buffer | null) => void) => this.stapler.handle(certificate, issuer, callback);
       server.on('OCSPRequest', onOcsp);
       this.ocspListeners.set(server, onOcsp);
-    } else if (!this.staplesOcsp && installed !== undefined) {
+    } else if (!wanted && installed !== undefined) {
       server.off('OCSPRequest', installed);
       this.ocspListeners.delete(server);
     }
